@@ -1,0 +1,350 @@
+"""Decode: lines into snapshots (msgspec Structs); bad lines into :class:`Reject` records.
+
+One :class:`SnapshotDecoder` holds every msgspec decoder it needs, built once:
+
+* the **fast path** decodes a whole chunk with one decoder in a tight loop; clean input
+  pays nothing for fault isolation;
+* when anything in a chunk fails, the chunk is redone **line by line**: a cheap probe
+  tells what each line is (a job in snake_case or camelCase, with or without ``job_type``,
+  or a list page) and the one decoder that fits gives the snapshot or the reason it is bad.
+
+The fast path adapts to the input: after a camelCase line it tries the camelCase decoder
+first, so a file written by the TypeScript SDK stays on the fast path too.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Callable, Iterable, Literal, Optional, Union
+
+import msgspec
+import orjson
+
+from . import models as m
+from .framing import DEFAULT_MAX_LINE_BYTES, Chunk, OversizedLine, is_blank
+
+__all__ = ["Reject", "SnapshotDecoder", "LineError", "decode_line", "Snapshot", "Model"]
+
+Model = Literal["full", "view"]
+Snapshot = Union[m.ClassifierJob, m.CompletionJob, m.JobView]
+
+
+class Reject(msgspec.Struct, kw_only=True, gc=False):
+    """A line that was not accepted: where it was, why, and its bytes."""
+
+    source: str
+    line: int
+    offset: int
+    error: str
+    raw: bytes
+
+    def __str__(self) -> str:
+        return f"{self.source}:{self.line}: {self.error}"
+
+    def to_json(self) -> bytes:
+        """The NDJSON record ``--errors`` writes: raw bytes as text (invalid UTF-8 escaped)."""
+        return orjson.dumps(
+            {
+                "source": self.source,
+                "line": self.line,
+                "offset": self.offset,
+                "error": self.error,
+                "raw": self.raw.decode("utf-8", "backslashreplace"),
+            }
+        )
+
+
+class LineError(ValueError):
+    """Why one line cannot be decoded (the message is the reject's reason)."""
+
+
+# --------------------------------------------------------------------------- dec hooks
+
+
+def _inner_error(exc: msgspec.ValidationError) -> str:
+    # "Expected `str | null`, got `int` - at `$.project`" -> "... at `.project`": the outer
+    # path is appended by msgspec when the hook re-raises.
+    return str(exc).replace(" - at `$", " - at `")
+
+
+def _open_union(known: type, unknown: type, default_tag: Optional[str]) -> Callable[[Any], Any]:
+    tag = known.__struct_config__.tag
+
+    def convert(obj: Any) -> Any:
+        if not isinstance(obj, dict):
+            raise TypeError(f"Expected `object`, got `{type(obj).__name__}`")
+        kind = obj.get("type", default_tag)
+        if kind != tag:
+            return unknown(obj)
+        try:
+            return msgspec.convert(obj, known)
+        except msgspec.ValidationError as exc:
+            raise ValueError(_inner_error(exc)) from None
+
+    return convert
+
+
+_HOOKS: dict[Any, Callable[[Any], Any]] = {
+    # SDK dumps lose an integration's `type`: an untyped integration is a wandb one.
+    m.Integration: _open_union(m.WandbIntegration, m.UnknownIntegration, "wandb"),
+    m._CamelIntegration: _open_union(m.WandbIntegrationCamel, m.UnknownIntegration, "wandb"),
+    m.Repository: _open_union(m.GithubRepository, m.UnknownRepository, None),
+    m._CamelRepository: _open_union(m.GithubRepositoryCamel, m.UnknownRepository, None),
+}
+
+
+def _dec_hook(tp: Any, obj: Any) -> Any:
+    hook = _HOOKS.get(tp)
+    if hook is None:
+        raise NotImplementedError(f"no decoder for {tp!r}")
+    return hook(obj)
+
+
+def _enc_hook(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return dict(obj)
+    raise NotImplementedError(f"cannot encode {type(obj).__name__}")
+
+
+# --------------------------------------------------------------------------- probe
+
+
+class _Probe(msgspec.Struct, gc=False):
+    """What a line is, read cheaply: only presence of a few keys."""
+
+    object: Any = None
+    data: Any = msgspec.UNSET
+    created_at: msgspec.Raw = msgspec.UNSET  # type: ignore[assignment]
+    modified_at: msgspec.Raw = msgspec.UNSET  # type: ignore[assignment]
+    createdAt: msgspec.Raw = msgspec.UNSET  # type: ignore[assignment]
+    modifiedAt: msgspec.Raw = msgspec.UNSET  # type: ignore[assignment]
+    job_type: msgspec.Raw = msgspec.UNSET  # type: ignore[assignment]
+    jobType: msgspec.Raw = msgspec.UNSET  # type: ignore[assignment]
+    classifier_targets: msgspec.Raw = msgspec.UNSET  # type: ignore[assignment]
+    classifierTargets: msgspec.Raw = msgspec.UNSET  # type: ignore[assignment]
+
+
+_probe = msgspec.json.Decoder(_Probe)
+_NULL = b"null"
+
+
+def _present(raw: Any) -> bool:
+    return raw is not msgspec.UNSET and bytes(raw) != _NULL
+
+
+def _is_camel(p: _Probe) -> bool:
+    if p.created_at is not msgspec.UNSET or p.modified_at is not msgspec.UNSET:
+        return False
+    return p.createdAt is not msgspec.UNSET or p.modifiedAt is not msgspec.UNSET or p.jobType is not msgspec.UNSET
+
+
+# --------------------------------------------------------------------------- integral floats
+
+_FLOAT_TYPE_ERROR = re.compile(r"Expected `[^`]*int[^`]*`, got `float`")
+
+
+def _integralize(obj: Any) -> Any:
+    """Integral floats (``1717000000.0``) to ints, everywhere in a decoded JSON value."""
+    if isinstance(obj, float):
+        return int(obj) if obj.is_integer() else obj
+    if isinstance(obj, dict):
+        return {k: _integralize(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_integralize(v) for v in obj]
+    return obj
+
+
+# --------------------------------------------------------------------------- the decoder
+
+
+def _valid_utf8(data: bytes) -> bool:
+    """msgspec does not check UTF-8 inside fields it skips, so the fast path checks first."""
+    if data.isascii():
+        return True
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _describe(exc: Exception) -> str:
+    if isinstance(exc, UnicodeDecodeError):
+        return f"invalid UTF-8 at byte {exc.start}"
+    text = str(exc)
+    if text.startswith("Input data was truncated"):
+        return "JSON is malformed: truncated (line ends inside a value)"
+    return text
+
+
+class SnapshotDecoder:
+    """Decodes NDJSON lines into snapshots of one model family.
+
+    ``model="full"`` gives the complete schema (:class:`~jobstream.models.ClassifierJob` /
+    :class:`~jobstream.models.CompletionJob`); ``model="view"`` the lean
+    :class:`~jobstream.models.JobView` the reducer reads, which is faster to decode.
+    Reuse one instance: it holds the msgspec decoders.
+    """
+
+    def __init__(self, model: Model = "full", *, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> None:
+        if model not in ("full", "view"):
+            raise ValueError(f"model must be 'full' or 'view', not {model!r}")
+        self.model = model
+        self.max_line_bytes = max_line_bytes
+
+        def dec(tp: Any) -> msgspec.json.Decoder:
+            return msgspec.json.Decoder(tp, dec_hook=_dec_hook)
+
+        if model == "full":
+            self._tagged = (dec(m.JobUnion), dec(m.JobUnionCamel))
+            self._untagged = (
+                (dec(m._UntaggedCompletionJob), dec(m._UntaggedCompletionJobCamel)),
+                (dec(m._UntaggedClassifierJob), dec(m._UntaggedClassifierJobCamel)),
+            )
+        else:
+            view = (dec(m.JobView), dec(m.JobViewCamel))
+            self._tagged = view
+            self._untagged = (view, view)
+        # the decoder the fast path tries first: snake_case, or camelCase after a camel line
+        self._fast = self._tagged[0].decode
+
+    # -- single lines --------------------------------------------------------------
+
+    def decode_object(self, raw: bytes) -> Any:
+        """Decode one JSON object (a job) into a snapshot; raise :class:`LineError`."""
+        try:
+            probe = _probe.decode(raw)
+        except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError) as exc:
+            raise LineError(_describe(exc)) from None
+        return self._decode_job(raw, probe)
+
+    def _decode_job(self, raw: bytes, probe: _Probe) -> Any:
+        camel = _is_camel(probe)
+        if (probe.jobType if camel else probe.job_type) is not msgspec.UNSET:
+            decoder = self._tagged[camel]
+        else:
+            targets = probe.classifierTargets if camel else probe.classifier_targets
+            decoder = self._untagged[_present(targets)][camel]
+        try:
+            snap = decoder.decode(raw)
+        except msgspec.ValidationError as exc:
+            if not _FLOAT_TYPE_ERROR.search(str(exc)):
+                raise LineError(_describe(exc)) from None
+            try:
+                snap = decoder.decode(orjson.dumps(_integralize(orjson.loads(raw))))
+            except (msgspec.ValidationError, orjson.JSONDecodeError) as exc2:
+                raise LineError(_describe(exc2)) from None
+        except (msgspec.DecodeError, UnicodeDecodeError) as exc:
+            raise LineError(_describe(exc)) from None
+        self._fast = self._tagged[camel].decode
+        return snap
+
+    def decode_line(self, line: bytes) -> list[Any]:
+        """Decode one line: a job gives one snapshot, a list page each of its jobs.
+
+        Raises :class:`LineError` with the reason when the line is bad.
+        """
+        if len(line) > self.max_line_bytes:
+            raise LineError(f"line is {len(line)} bytes, over the {self.max_line_bytes}-byte limit")
+        if not line.isascii():
+            try:
+                line.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise LineError(_describe(exc)) from None
+        try:
+            probe = _probe.decode(line)
+        except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError) as exc:
+            raise LineError(_describe(exc)) from None
+        if probe.object == "list" and probe.data is not msgspec.UNSET:
+            return self._decode_page(line)
+        return [self._decode_job(line, probe)]
+
+    def _decode_page(self, line: bytes) -> list[Any]:
+        try:
+            items = _page.decode(line).data
+        except msgspec.ValidationError as exc:
+            raise LineError(_describe(exc)) from None
+        out = []
+        for i, item in enumerate(items):
+            try:
+                out.append(self.decode_object(bytes(item)))
+            except LineError as exc:
+                msg = str(exc).replace(" - at `$", f" - at `$.data[{i}]")
+                if msg == str(exc):
+                    msg = f"{exc} - at `$.data[{i}]`"
+                raise LineError(msg) from None
+        return out
+
+    # -- chunks ----------------------------------------------------------------------
+
+    def decode_chunk(self, chunk: Chunk, rejects: list[Reject]) -> tuple[list[Any], int, int]:
+        """Decode every line of *chunk*.
+
+        Returns ``(snapshots, accepted lines, blank lines)``; rejected lines are appended
+        to *rejects*.  Clean chunks take the fast path.
+        """
+        lines = chunk.lines()
+        if _valid_utf8(chunk.data) and (
+            len(chunk.data) <= self.max_line_bytes or max(map(len, lines)) <= self.max_line_bytes
+        ):
+            try:
+                fast = self._fast
+                out = [fast(line) for line in lines]
+                return out, len(out), 0
+            except Exception:
+                pass
+        return self._decode_chunk_slowly(chunk, rejects)
+
+    def _decode_chunk_slowly(self, chunk: Chunk, rejects: list[Reject]) -> tuple[list[Any], int, int]:
+        out: list[Any] = []
+        accepted = blank = 0
+        for lineno, offset, line in chunk.positions():
+            if is_blank(line):
+                blank += 1
+                continue
+            try:
+                out.extend(self.decode_line(line))
+            except LineError as exc:
+                rejects.append(Reject(source=chunk.source, line=lineno, offset=offset, error=str(exc), raw=line.rstrip(b"\r")))
+            else:
+                accepted += 1
+        return out, accepted, blank
+
+    def reject_oversized(self, frame: OversizedLine) -> Reject:
+        return Reject(
+            source=frame.source,
+            line=frame.lineno,
+            offset=frame.offset,
+            error=f"line is {frame.length} bytes, over the {self.max_line_bytes}-byte limit",
+            raw=frame.prefix,
+        )
+
+
+class _PageRaw(msgspec.Struct, gc=False):
+    data: list[msgspec.Raw]
+
+
+_page = msgspec.json.Decoder(_PageRaw)
+
+_default_decoder: Optional[SnapshotDecoder] = None
+
+
+def decode_line(line: bytes) -> list[Any]:
+    """Decode one NDJSON line with the full schema (convenience; raises :class:`LineError`)."""
+    global _default_decoder
+    if _default_decoder is None:
+        _default_decoder = SnapshotDecoder("full")
+    return _default_decoder.decode_line(line)
+
+
+def encode(snapshot: Any) -> bytes:
+    """Encode a snapshot back to JSON (in the key style it was decoded from)."""
+    return msgspec.json.encode(snapshot, enc_hook=_enc_hook)
+
+
+def iter_decode(lines: Iterable[bytes], model: Model = "full") -> Iterable[Any]:
+    """Decode lines, skipping blank ones; raise :class:`LineError` on the first bad one."""
+    dec = SnapshotDecoder(model)
+    for line in lines:
+        if not is_blank(line):
+            yield from dec.decode_line(line)

@@ -1,0 +1,44 @@
+"""Errors jobstream raises.  Every one subclasses :class:`JobstreamError`."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+__all__ = ["JobstreamError", "SourceError", "InvalidLineError", "UnknownJobTypeError"]
+
+
+class JobstreamError(Exception):
+    """Base class: carries where the problem is (``path``, ``lineno``, ``line``) when known."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: Optional[str] = None,
+        lineno: Optional[int] = None,
+        line: Optional[bytes] = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.path = path
+        self.lineno = lineno
+        self.line = line
+
+    def __str__(self) -> str:
+        if self.path is not None and self.lineno is not None:
+            return f"{self.path}:{self.lineno}: {self.message}"
+        if self.path is not None:
+            return f"{self.path}: {self.message}"
+        return self.message
+
+
+class SourceError(JobstreamError):
+    """An input cannot be opened or read (missing file, unreadable gzip, empty glob)."""
+
+
+class InvalidLineError(JobstreamError):
+    """A line was rejected and the reader runs in strict mode."""
+
+
+class UnknownJobTypeError(JobstreamError):
+    """A ``job_type`` this version does not know (only raised by code that asks for it)."""

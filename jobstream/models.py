@@ -1,0 +1,440 @@
+"""msgspec Structs for the fine-tuning job schema (see SCHEMA.md in the docs).
+
+Three families of types live here:
+
+* the **full schema**: :class:`ClassifierJob` and :class:`CompletionJob` (legacy ``"FT"``
+  decodes as :class:`LegacyFTJob`, a :class:`CompletionJob`), a tagged union on ``job_type``,
+  with every nested type;
+* **camelCase twins** of every Struct (the TypeScript SDK's rendering), derived from the
+  snake_case classes so they never drift: a twin subclasses its original, so
+  ``isinstance(job, ClassifierJob)`` holds whatever the key style of the line;
+* **projections** (:class:`JobView`): only the fields the reducer reads, which is what the
+  fast paths decode.
+
+Only ``id``, ``status``, ``created_at`` and ``modified_at`` are required; real logs omit the
+rest.  Unknown fields are ignored, unknown status strings are kept, and an integration or
+repository of unknown ``type`` is kept as its raw object (:class:`UnknownIntegration`,
+:class:`UnknownRepository`).
+"""
+
+from __future__ import annotations
+
+import abc
+import enum
+import types
+import typing
+from typing import Any, Literal, Optional, Union
+
+import msgspec
+
+__all__ = [
+    "Status",
+    "TERMINAL_STATUSES",
+    "STATUS_RANK",
+    "status_rank",
+    "JobType",
+    "Metric",
+    "Checkpoint",
+    "Event",
+    "JobMetadata",
+    "TrainingParameters",
+    "CompletionTrainingParameters",
+    "ClassifierTarget",
+    "Integration",
+    "WandbIntegration",
+    "UnknownIntegration",
+    "Repository",
+    "GithubRepository",
+    "UnknownRepository",
+    "Job",
+    "ClassifierJob",
+    "CompletionJob",
+    "LegacyFTJob",
+    "JobUnion",
+    "JobPage",
+    "JobView",
+    "CheckpointView",
+    "EventView",
+]
+
+
+class Status(str, enum.Enum):
+    """The status values the API documents.  Statuses are an open set: Structs keep ``str``."""
+
+    QUEUED = "QUEUED"
+    STARTED = "STARTED"
+    VALIDATING = "VALIDATING"
+    VALIDATED = "VALIDATED"
+    RUNNING = "RUNNING"
+    FAILED_VALIDATION = "FAILED_VALIDATION"
+    FAILED = "FAILED"
+    SUCCESS = "SUCCESS"
+    CANCELLED = "CANCELLED"
+    CANCELLATION_REQUESTED = "CANCELLATION_REQUESTED"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+TERMINAL_STATUSES: frozenset[str] = frozenset({"SUCCESS", "FAILED", "FAILED_VALIDATION", "CANCELLED"})
+
+#: Lifecycle order used to break ties between observations made in the same second.
+STATUS_RANK: dict[str, int] = {
+    "QUEUED": 0,
+    "STARTED": 1,
+    "VALIDATING": 2,
+    "VALIDATED": 3,
+    "RUNNING": 4,
+    # unknown statuses rank 5: after RUNNING, before CANCELLATION_REQUESTED
+    "CANCELLATION_REQUESTED": 6,
+    "FAILED_VALIDATION": 7,
+    "FAILED": 7,
+    "SUCCESS": 7,
+    "CANCELLED": 7,
+}
+_UNKNOWN_RANK = 5
+
+
+def status_rank(status: str) -> int:
+    """Lifecycle rank of *status*; an unknown status sits between RUNNING and CANCELLATION_REQUESTED."""
+    return STATUS_RANK.get(status, _UNKNOWN_RANK)
+
+
+JobType = Literal["classifier", "completion", "FT"]
+
+
+class _Base(msgspec.Struct, kw_only=True, gc=False):
+    """Common config: keyword-only construction; no reference cycles, so no GC tracking."""
+
+
+# --------------------------------------------------------------------------- nested types
+
+
+class Metric(_Base):
+    train_loss: Optional[float] = None
+    valid_loss: Optional[float] = None
+    valid_mean_token_accuracy: Optional[float] = None
+
+
+class Checkpoint(_Base):
+    metrics: Metric = msgspec.field(default_factory=Metric)
+    step_number: Optional[int] = None
+    created_at: Optional[int] = None
+
+
+class Event(_Base):
+    """A job event; status changes are ``status-updated`` events with ``data = {"status": ...}``."""
+
+    name: Optional[str] = None
+    created_at: Optional[int] = None
+    data: Optional[dict[str, Any]] = None
+
+
+class JobMetadata(_Base):
+    expected_duration_seconds: Optional[int] = None
+    cost: Optional[float] = None
+    cost_currency: Optional[str] = None
+    train_tokens_per_step: Optional[int] = None
+    train_tokens: Optional[int] = None
+    data_tokens: Optional[int] = None
+    estimated_start_time: Optional[int] = None
+
+
+class TrainingParameters(_Base):
+    """Hyperparameters of a classifier job (and the base of the completion ones)."""
+
+    training_steps: Optional[int] = None
+    learning_rate: Optional[float] = 0.0001
+    weight_decay: Optional[float] = None
+    warmup_fraction: Optional[float] = None
+    epochs: Optional[float] = None
+    seq_len: Optional[int] = None
+
+
+class CompletionTrainingParameters(TrainingParameters):
+    fim_ratio: Optional[float] = None
+
+
+class ClassifierTarget(_Base):
+    name: Optional[str] = None
+    labels: list[str] = msgspec.field(default_factory=list)
+    weight: Optional[float] = None
+    loss_function: Optional[str] = None
+
+
+class Integration(abc.ABC):
+    """Any integration: :class:`WandbIntegration` or, for an unknown ``type``, :class:`UnknownIntegration`."""
+
+
+class WandbIntegration(_Base, tag_field="type", tag="wandb"):
+    """A Weights & Biases integration.  SDK dumps drop ``type``: an untyped one is read as wandb."""
+
+    project: Optional[str] = None
+    name: Optional[str] = None
+    run_name: Optional[str] = None
+    url: Optional[str] = None
+
+
+class UnknownIntegration(dict):  # type: ignore[type-arg]
+    """An integration of a ``type`` this version does not know, kept as its raw object."""
+
+
+class Repository(abc.ABC):
+    """Any repository: :class:`GithubRepository` or, for an unknown ``type``, :class:`UnknownRepository`."""
+
+
+class GithubRepository(_Base, tag_field="type", tag="github"):
+    name: Optional[str] = None
+    owner: Optional[str] = None
+    commit_id: Optional[str] = None
+    ref: Optional[str] = None
+    weight: Optional[float] = 1.0
+
+
+class UnknownRepository(dict):  # type: ignore[type-arg]
+    """A repository of a ``type`` this version does not know, kept as its raw object."""
+
+
+Integration.register(WandbIntegration)
+Integration.register(UnknownIntegration)
+Repository.register(GithubRepository)
+Repository.register(UnknownRepository)
+
+
+# --------------------------------------------------------------------------- the job
+
+
+class Job(_Base, tag_field="job_type"):
+    """Fields both job kinds share.  Decode into :data:`JobUnion`, not into this base."""
+
+    id: str
+    status: str
+    created_at: int
+    modified_at: int
+    auto_start: Optional[bool] = None
+    model: Optional[str] = None
+    training_files: list[str] = msgspec.field(default_factory=list)
+    validation_files: Optional[list[str]] = None
+    object: Optional[str] = None
+    fine_tuned_model: Optional[str] = None
+    suffix: Optional[str] = None
+    integrations: Optional[list[Integration]] = None
+    trained_tokens: Optional[int] = None
+    metadata: Optional[JobMetadata] = None
+    events: Optional[list[Event]] = None
+    checkpoints: Optional[list[Checkpoint]] = None
+
+    @property
+    def stated_job_type(self) -> Optional[str]:
+        """The ``job_type`` the line stated (``"FT"`` included), or None when it had none."""
+        tag = type(self).__struct_config__.tag
+        return tag if isinstance(tag, str) else None
+
+    @property
+    def kind(self) -> str:
+        """``"classifier"`` or ``"completion"`` (legacy FT jobs are completion jobs)."""
+        raise NotImplementedError
+
+    @property
+    def has_classifier_targets(self) -> bool:
+        return getattr(self, "classifier_targets", None) is not None
+
+
+class ClassifierJob(Job, tag="classifier"):
+    hyperparameters: TrainingParameters = msgspec.field(default_factory=TrainingParameters)
+    classifier_targets: Optional[list[ClassifierTarget]] = None
+
+    @property
+    def kind(self) -> str:
+        return "classifier"
+
+
+class CompletionJob(Job, tag="completion"):
+    hyperparameters: CompletionTrainingParameters = msgspec.field(default_factory=CompletionTrainingParameters)
+    repositories: Optional[list[Repository]] = None
+
+    @property
+    def kind(self) -> str:
+        return "completion"
+
+
+class LegacyFTJob(CompletionJob, tag="FT"):
+    """``job_type: "FT"`` from older API responses: a completion fine-tuning job."""
+
+
+class _UntaggedClassifierJob(ClassifierJob, tag=False):
+    """A classifier job read from a line without ``job_type`` (it carried ``classifier_targets``)."""
+
+
+class _UntaggedCompletionJob(CompletionJob, tag=False):
+    """A completion job read from a line without ``job_type``."""
+
+
+JobUnion = Union[ClassifierJob, CompletionJob, LegacyFTJob]
+
+
+class JobPage(_Base):
+    """A list page, ``GET /v1/fine_tuning/jobs``: each of its jobs is a snapshot."""
+
+    object: Literal["list"]
+    data: list[JobUnion]
+    total: Optional[int] = None
+
+
+# --------------------------------------------------------------------------- projections
+
+
+class CheckpointView(_Base):
+    metrics: Metric = msgspec.field(default_factory=Metric)
+    step_number: Optional[int] = None
+    created_at: Optional[int] = None
+
+
+class _EventDataView(_Base):
+    status: Any = None
+
+
+class EventView(_Base):
+    name: Optional[str] = None
+    created_at: Optional[int] = None
+    data: Optional[_EventDataView] = None
+
+
+class _MetadataView(_Base):
+    cost: Optional[float] = None
+    cost_currency: Optional[str] = None
+
+
+class JobView(_Base):
+    """The fields the reducer reads, with the full schema's types: what ``summary`` decodes."""
+
+    id: str
+    status: str
+    created_at: int
+    modified_at: int
+    job_type: Optional[JobType] = None
+    model: Optional[str] = None
+    fine_tuned_model: Optional[str] = None
+    trained_tokens: Optional[int] = None
+    metadata: Optional[_MetadataView] = None
+    integrations: Optional[list[Integration]] = None
+    events: Optional[list[EventView]] = None
+    checkpoints: Optional[list[CheckpointView]] = None
+    #: only its presence matters to the reducer, so it is kept undecoded
+    classifier_targets: msgspec.Raw = msgspec.UNSET  # type: ignore[assignment]
+
+    @property
+    def stated_job_type(self) -> Optional[str]:
+        return self.job_type
+
+    @property
+    def has_classifier_targets(self) -> bool:
+        raw = self.classifier_targets
+        return raw is not msgspec.UNSET and bytes(raw) != b"null"
+
+    @property
+    def kind(self) -> str:
+        jt = self.job_type
+        if jt is not None:
+            return "classifier" if jt == "classifier" else "completion"
+        return "classifier" if self.has_classifier_targets else "completion"
+
+
+class _JobViewPage(_Base):
+    object: Literal["list"]
+    data: list[JobView]
+    total: Optional[int] = None
+
+
+# --------------------------------------------------------------------------- camelCase twins
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part[:1].upper() + part[1:] for part in rest)
+
+
+class _CamelIntegration(abc.ABC):
+    """Integration inside a camelCase line (decoded into the camel twin of WandbIntegration)."""
+
+
+class _CamelRepository(abc.ABC):
+    """Repository inside a camelCase line."""
+
+
+_ABC_TWINS: dict[Any, Any] = {Integration: _CamelIntegration, Repository: _CamelRepository}
+_TWINS: dict[type, type] = {}
+
+
+def _twin_type(tp: Any) -> Any:
+    """Map a field annotation to the annotation its camelCase twin uses."""
+    if isinstance(tp, type) and issubclass(tp, msgspec.Struct):
+        return camel_twin(tp)
+    if tp in _ABC_TWINS:
+        return _ABC_TWINS[tp]
+    origin = typing.get_origin(tp)
+    if origin is None:
+        return tp
+    args = tuple(_twin_type(a) for a in typing.get_args(tp))
+    if origin is Union or origin is types.UnionType:
+        return Union[args]  # type: ignore[return-value]
+    if origin is Literal:
+        return tp
+    return origin[args] if len(args) > 1 else origin[args[0]]
+
+
+def camel_twin(cls: type) -> type:
+    """The camelCase twin of Struct *cls*: every field redeclared under its camel name.
+
+    msgspec's ``rename`` does not reach inherited fields or nested types, so the twin
+    redeclares every field with the twin of its type.  It subclasses *cls*.
+    """
+    if cls in _TWINS:
+        return _TWINS[cls]
+    config = cls.__struct_config__
+    fields = []
+    for f in msgspec.structs.fields(cls):
+        tp = _twin_type(f.type)
+        if f.default_factory is not msgspec.NODEFAULT:
+            factory = f.default_factory
+            if isinstance(factory, type) and issubclass(factory, msgspec.Struct):
+                factory = camel_twin(factory)
+            fields.append((f.name, tp, msgspec.field(default_factory=factory)))
+        elif f.default is not msgspec.NODEFAULT:
+            fields.append((f.name, tp, f.default))
+        else:
+            fields.append((f.name, tp))
+    kwargs: dict[str, Any] = {}
+    if config.tag_field is not None:
+        kwargs["tag_field"] = _camel(config.tag_field)
+        kwargs["tag"] = config.tag if config.tag is not None else False
+    twin = msgspec.defstruct(
+        cls.__name__ + "Camel",
+        fields,
+        bases=(cls,),
+        module=cls.__module__,
+        rename="camel",
+        kw_only=True,
+        gc=False,
+        **kwargs,
+    )
+    _TWINS[cls] = twin
+    return twin
+
+
+# Derive the twins the decoder uses (nested ones are derived on the way).
+ClassifierJobCamel = camel_twin(ClassifierJob)
+CompletionJobCamel = camel_twin(CompletionJob)
+LegacyFTJobCamel = camel_twin(LegacyFTJob)
+_UntaggedClassifierJobCamel = camel_twin(_UntaggedClassifierJob)
+_UntaggedCompletionJobCamel = camel_twin(_UntaggedCompletionJob)
+JobUnionCamel = Union[ClassifierJobCamel, CompletionJobCamel, LegacyFTJobCamel]  # type: ignore[valid-type]
+JobPageCamel = camel_twin(JobPage)
+JobViewCamel = camel_twin(JobView)
+_JobViewPageCamel = camel_twin(_JobViewPage)
+WandbIntegrationCamel = camel_twin(WandbIntegration)
+GithubRepositoryCamel = camel_twin(GithubRepository)
+_CamelIntegration.register(WandbIntegrationCamel)
+_CamelIntegration.register(UnknownIntegration)
+_CamelRepository.register(GithubRepositoryCamel)
+_CamelRepository.register(UnknownRepository)
