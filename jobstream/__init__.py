@@ -1,0 +1,90 @@
+"""jobstream: turn logs of fine-tuning job snapshots into answers, fast.
+
+    >>> import jobstream
+    >>> table = jobstream.fold(jobstream.read("examples/jobs.ndjson"))   # doctest: +SKIP
+    >>> table.summary().by_status                                         # doctest: +SKIP
+
+The pipeline is ``source -> framing -> decode -> reduce -> sink``; each stage is a module
+(:mod:`~jobstream.sources`, :mod:`~jobstream.framing`, :mod:`~jobstream.decoder`,
+:mod:`~jobstream.reducer`, :mod:`~jobstream.sinks`) and the names below are the public API.
+"""
+
+from __future__ import annotations
+
+from .decoder import LineError, Reject, SnapshotDecoder, decode_line, encode
+from .errors import InvalidLineError, JobstreamError, SourceError, UnknownJobTypeError
+from .models import (
+    TERMINAL_STATUSES,
+    Checkpoint,
+    ClassifierJob,
+    ClassifierTarget,
+    CompletionJob,
+    Event,
+    GithubRepository,
+    Integration,
+    Job,
+    JobMetadata,
+    JobPage,
+    JobView,
+    LegacyFTJob,
+    Metric,
+    Repository,
+    Status,
+    UnknownIntegration,
+    UnknownRepository,
+    WandbIntegration,
+)
+from .pipeline import FoldResult, fold_paths, summarize
+from .reader import Reader, ReadStats, read
+from .reducer import JobState, JobTable, Observation, Percentiles, StatusChange, Summary, fold
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "__version__",
+    # reading
+    "read",
+    "Reader",
+    "ReadStats",
+    "Reject",
+    "SnapshotDecoder",
+    "decode_line",
+    "encode",
+    # folding
+    "fold",
+    "fold_paths",
+    "summarize",
+    "FoldResult",
+    "JobTable",
+    "JobState",
+    "StatusChange",
+    "Observation",
+    "Summary",
+    "Percentiles",
+    # schema
+    "Status",
+    "TERMINAL_STATUSES",
+    "Job",
+    "ClassifierJob",
+    "CompletionJob",
+    "LegacyFTJob",
+    "JobView",
+    "JobPage",
+    "Metric",
+    "Checkpoint",
+    "Event",
+    "JobMetadata",
+    "ClassifierTarget",
+    "Integration",
+    "WandbIntegration",
+    "UnknownIntegration",
+    "Repository",
+    "GithubRepository",
+    "UnknownRepository",
+    # errors
+    "JobstreamError",
+    "SourceError",
+    "InvalidLineError",
+    "LineError",
+    "UnknownJobTypeError",
+]

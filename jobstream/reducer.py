@@ -1,0 +1,594 @@
+"""The reducer: a pure, mergeable fold of snapshots into job states and status changes.
+
+State per job is a *join-semilattice*: every part is a max, a min, a logical or, or a set
+union, each under a total order that depends only on snapshot content.  So folding is
+insensitive to order and duplication, and :meth:`JobTable.merge` is associative and
+commutative: partial tables from chunks, processes or machines merge into exactly the
+single-pass result.
+
+What is kept per job:
+
+* ``current``: the fields of the snapshot with the greatest ``(modified_at, lifecycle rank
+  of status)``; exact ties are broken by the canonical msgpack encoding of those fields;
+* the latest ``job_type`` a snapshot stated (same order), and whether any snapshot carried
+  ``classifier_targets``;
+* the latest checkpoint, by ``(created_at, step_number)``;
+* first and last ``modified_at`` seen;
+* the set of status observations ``(time, status)``, each flagged as seen in a snapshot
+  and/or a ``status-updated`` event.  This set is the only part that grows, and it grows
+  with distinct observations, not with lines.  Nothing in it can be dropped without
+  changing some merge (a late observation may fall between any two), so it is kept
+  exactly, with interned status strings.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from collections import Counter, defaultdict
+from datetime import datetime, timezone
+from operator import attrgetter
+from typing import Any, Iterable, Iterator, Optional
+
+import msgspec
+
+from .models import TERMINAL_STATUSES, status_rank
+
+__all__ = [
+    "JobTable",
+    "JobState",
+    "StatusChange",
+    "Observation",
+    "Summary",
+    "Percentiles",
+    "fold",
+    "GROUP_KEYS",
+]
+
+_SNAPSHOT = 1
+_EVENT = 2
+
+_intern = sys.intern
+_encode = msgspec.msgpack.encode
+_cp_key = attrgetter("created_at", "step_number")
+
+
+# --------------------------------------------------------------------------- output types
+
+
+class Observation(msgspec.Struct, frozen=True, gc=False):
+    """A status seen at a time, in a snapshot (``modified_at``) and/or an event."""
+
+    time: int
+    status: str
+    in_snapshot: bool = False
+    in_event: bool = False
+
+
+class StatusChange(msgspec.Struct, frozen=True, gc=False):
+    """A job's status changed: ``from_status`` is None for the first status seen."""
+
+    job_id: str
+    job_type: str
+    model: Optional[str]
+    from_status: Optional[str]
+    to_status: str
+    at: int
+
+
+class JobState(msgspec.Struct, kw_only=True, gc=False):
+    """The current state of one job, as folded from all its snapshots."""
+
+    id: str
+    job_type: str
+    model: Optional[str]
+    status: str
+    created_at: int
+    modified_at: int
+    first_seen: int
+    last_seen: int
+    snapshots: int
+    fine_tuned_model: Optional[str] = None
+    trained_tokens: Optional[int] = None
+    cost: Optional[float] = None
+    cost_currency: Optional[str] = None
+    checkpoint_step: Optional[int] = None
+    checkpoint_at: Optional[int] = None
+    train_loss: Optional[float] = None
+    valid_loss: Optional[float] = None
+    valid_mean_token_accuracy: Optional[float] = None
+    integrations: list[str] = msgspec.field(default_factory=list)
+    history: list[Observation] = msgspec.field(default_factory=list)
+    changes: list[StatusChange] = msgspec.field(default_factory=list)
+    #: seconds spent in each status (the last, if not terminal, up to the last observation)
+    durations: dict[str, int] = msgspec.field(default_factory=dict)
+    queue_wait: Optional[int] = None
+    run_time: Optional[int] = None
+    total: Optional[int] = None
+
+    @property
+    def terminal(self) -> bool:
+        return self.status in TERMINAL_STATUSES
+
+
+class Percentiles(msgspec.Struct, kw_only=True, gc=False):
+    """Nearest-rank percentiles of a duration, in seconds (None when there is no value)."""
+
+    count: int = 0
+    p50: Optional[int] = None
+    p90: Optional[int] = None
+    max: Optional[int] = None
+
+    @classmethod
+    def of(cls, values: Iterable[int]) -> "Percentiles":
+        vs = sorted(values)
+        if not vs:
+            return cls()
+
+        def rank(p: float) -> int:
+            return vs[max(0, math.ceil(p / 100 * len(vs)) - 1)]
+
+        return cls(count=len(vs), p50=rank(50), p90=rank(90), max=vs[-1])
+
+
+class Summary(msgspec.Struct, kw_only=True):
+    """Figures over a set of jobs; ``groups`` holds the same figures per group key."""
+
+    jobs: int = 0
+    #: distinct snapshots: (job, modified_at, status) observations; re-reading adds none
+    snapshots: int = 0
+    #: non-blank input lines read and lines rejected (set when reading files)
+    lines: int = 0
+    rejected: int = 0
+    by_status: dict[str, int] = msgspec.field(default_factory=dict)
+    by_job_type: dict[str, int] = msgspec.field(default_factory=dict)
+    by_model: dict[str, int] = msgspec.field(default_factory=dict)
+    finished: int = 0
+    succeeded: int = 0
+    success_rate: Optional[float] = None
+    queue_wait: Percentiles = msgspec.field(default_factory=Percentiles)
+    run_time: Percentiles = msgspec.field(default_factory=Percentiles)
+    total: Percentiles = msgspec.field(default_factory=Percentiles)
+    trained_tokens: int = 0
+    cost: dict[str, float] = msgspec.field(default_factory=dict)
+    group_by: Optional[str] = None
+    groups: dict[str, "Summary"] = msgspec.field(default_factory=dict)
+
+
+# --------------------------------------------------------------------------- accumulator
+
+
+class _Current(msgspec.Struct, array_like=True, gc=False):
+    """Fields taken from a job's latest snapshot (array-like: compact and canonical)."""
+
+    modified_at: int
+    rank: int
+    status: str
+    created_at: int
+    model: Optional[str]
+    fine_tuned_model: Optional[str]
+    trained_tokens: Optional[int]
+    cost: Optional[float]
+    cost_currency: Optional[str]
+    integrations: list[str]
+
+
+class _Checkpoint(msgspec.Struct, array_like=True, gc=False):
+    created_at: int
+    step: int
+    train_loss: Optional[float]
+    valid_loss: Optional[float]
+    valid_mean_token_accuracy: Optional[float]
+
+
+def _newer(a: msgspec.Struct, b: msgspec.Struct) -> bool:
+    """Total order on array-like records: field order first, canonical bytes on ties."""
+    ka = msgspec.structs.astuple(a)[:2]
+    kb = msgspec.structs.astuple(b)[:2]
+    if ka != kb:
+        return ka > kb
+    return _encode(a) > _encode(b)
+
+
+def _integration_label(obj: Any) -> str:
+    if isinstance(obj, dict):
+        return str(obj.get("type", "unknown"))
+    project = getattr(obj, "project", None)
+    run = getattr(obj, "run_name", None)
+    label = "wandb"
+    if project:
+        label += f":{project}"
+        if run:
+            label += f"/{run}"
+    return label
+
+
+def _event_status(ev: Any) -> Optional[str]:
+    if ev.name != "status-updated" or ev.created_at is None:
+        return None
+    data = ev.data
+    if data is None:
+        return None
+    status = data.get("status") if isinstance(data, dict) else data.status
+    return status if isinstance(status, str) else None
+
+
+class _Acc:
+    """Mutable per-job accumulator (the semilattice described in the module docstring)."""
+
+    __slots__ = ("current", "stated", "classifier", "checkpoint", "first_seen", "last_seen", "obs")
+
+    def __init__(self) -> None:
+        self.current: Optional[_Current] = None
+        self.stated: Optional[tuple[int, int, str, str]] = None  # (modified_at, rank, status, type)
+        self.classifier = False
+        self.checkpoint: Optional[_Checkpoint] = None
+        self.first_seen = 0
+        self.last_seen = 0
+        self.obs: dict[tuple[int, str], int] = {}
+
+    def add(self, snap: Any) -> None:
+        status = _intern(snap.status)
+        modified_at = snap.modified_at
+        rank = status_rank(status)
+        obs = self.obs
+        key = (modified_at, status)
+        obs[key] = obs.get(key, 0) | _SNAPSHOT
+
+        cur = self.current
+        if cur is None:
+            self.first_seen = self.last_seen = modified_at
+        else:
+            if modified_at < self.first_seen:
+                self.first_seen = modified_at
+            if modified_at > self.last_seen:
+                self.last_seen = modified_at
+        if cur is None or (modified_at, rank) >= (cur.modified_at, cur.rank):
+            meta = snap.metadata
+            integ = snap.integrations
+            cand = _Current(
+                modified_at,
+                rank,
+                status,
+                snap.created_at,
+                snap.model,
+                snap.fine_tuned_model,
+                snap.trained_tokens,
+                meta.cost if meta is not None else None,
+                meta.cost_currency if meta is not None else None,
+                [_integration_label(i) for i in integ] if integ else [],
+            )
+            if cur is None or (modified_at, rank) > (cur.modified_at, cur.rank) or _newer(cand, cur):
+                self.current = cand
+
+        stated = snap.stated_job_type
+        if stated is not None:
+            st = (modified_at, rank, status, "completion" if stated == "FT" else stated)
+            if self.stated is None or st > self.stated:
+                self.stated = st
+        if not self.classifier and snap.has_classifier_targets:
+            self.classifier = True
+
+        events = snap.events
+        if events:
+            for ev in events:
+                s = _event_status(ev)
+                if s is not None:
+                    k = (ev.created_at, _intern(s))
+                    obs[k] = obs.get(k, 0) | _EVENT
+
+        cps = snap.checkpoints
+        if cps:
+            try:
+                best = max(cps, key=_cp_key)
+            except TypeError:  # a checkpoint without created_at or step_number
+                best = max(cps, key=lambda c: (c.created_at or 0, c.step_number or 0))
+            met = best.metrics
+            cand_cp = _Checkpoint(
+                best.created_at or 0,
+                best.step_number or 0,
+                met.train_loss,
+                met.valid_loss,
+                met.valid_mean_token_accuracy,
+            )
+            if self.checkpoint is None or _newer(cand_cp, self.checkpoint):
+                self.checkpoint = cand_cp
+
+    def merge(self, other: "_Acc") -> None:
+        if other.current is None:
+            return
+        if self.current is None:
+            self.current = other.current
+            self.first_seen, self.last_seen = other.first_seen, other.last_seen
+        else:
+            if _newer(other.current, self.current):
+                self.current = other.current
+            self.first_seen = min(self.first_seen, other.first_seen)
+            self.last_seen = max(self.last_seen, other.last_seen)
+        if other.stated is not None and (self.stated is None or other.stated > self.stated):
+            self.stated = other.stated
+        self.classifier = self.classifier or other.classifier
+        if other.checkpoint is not None and (self.checkpoint is None or _newer(other.checkpoint, self.checkpoint)):
+            self.checkpoint = other.checkpoint
+        obs = self.obs
+        for k, flags in other.obs.items():
+            obs[k] = obs.get(k, 0) | flags
+
+    def copy(self) -> "_Acc":
+        new = _Acc()
+        new.current, new.stated, new.classifier = self.current, self.stated, self.classifier
+        new.checkpoint, new.first_seen, new.last_seen = self.checkpoint, self.first_seen, self.last_seen
+        new.obs = dict(self.obs)
+        return new
+
+    @property
+    def job_type(self) -> str:
+        if self.stated is not None:
+            return self.stated[3]
+        return "classifier" if self.classifier else "completion"
+
+    def history(self) -> list[tuple[int, str, int]]:
+        """Observations sorted by time, then lifecycle rank, then status name."""
+        return sorted(
+            ((t, s, f) for (t, s), f in self.obs.items()),
+            key=lambda o: (o[0], status_rank(o[1]), o[1]),
+        )
+
+    def state(self, job_id: str) -> JobState:
+        cur = self.current
+        assert cur is not None
+        job_type = self.job_type
+        hist = self.history()
+        changes: list[StatusChange] = []
+        prev: Optional[str] = None
+        for t, s, _ in hist:
+            if s != prev:
+                changes.append(StatusChange(job_id, job_type, cur.model, prev, s, t))
+                prev = s
+        durations: dict[str, int] = defaultdict(int)
+        for a, b in zip(changes, changes[1:]):
+            durations[a.to_status] += b.at - a.at
+        if changes and changes[-1].to_status not in TERMINAL_STATUSES:
+            durations[changes[-1].to_status] += hist[-1][0] - changes[-1].at
+        running_at = next((c.at for c in changes if c.to_status == "RUNNING"), None)
+        terminal_at = changes[-1].at if changes and changes[-1].to_status in TERMINAL_STATUSES else None
+        cp = self.checkpoint
+        return JobState(
+            id=job_id,
+            job_type=job_type,
+            model=cur.model,
+            status=cur.status,
+            created_at=cur.created_at,
+            modified_at=cur.modified_at,
+            first_seen=self.first_seen,
+            last_seen=self.last_seen,
+            snapshots=sum(1 for f in self.obs.values() if f & _SNAPSHOT),
+            fine_tuned_model=cur.fine_tuned_model,
+            trained_tokens=cur.trained_tokens,
+            cost=cur.cost,
+            cost_currency=cur.cost_currency,
+            checkpoint_step=cp.step if cp else None,
+            checkpoint_at=cp.created_at if cp else None,
+            train_loss=cp.train_loss if cp else None,
+            valid_loss=cp.valid_loss if cp else None,
+            valid_mean_token_accuracy=cp.valid_mean_token_accuracy if cp else None,
+            integrations=list(cur.integrations),
+            history=[Observation(t, s, bool(f & _SNAPSHOT), bool(f & _EVENT)) for t, s, f in hist],
+            changes=changes,
+            durations=dict(durations),
+            queue_wait=running_at - cur.created_at if running_at is not None else None,
+            run_time=terminal_at - running_at if terminal_at is not None and running_at is not None else None,
+            total=terminal_at - cur.created_at if terminal_at is not None else None,
+        )
+
+
+# --------------------------------------------------------------------------- wire form
+
+
+class _WireAcc(msgspec.Struct, array_like=True, gc=False):
+    id: str
+    current: _Current
+    stated: Optional[tuple[int, int, str, str]]
+    classifier: bool
+    checkpoint: Optional[_Checkpoint]
+    first_seen: int
+    last_seen: int
+    obs: list[tuple[int, str, int]]
+
+
+class _WireTable(msgspec.Struct, array_like=True):
+    version: int
+    jobs: list[_WireAcc]
+
+
+_WIRE_VERSION = 1
+_wire_decoder = msgspec.msgpack.Decoder(_WireTable)
+
+
+# --------------------------------------------------------------------------- the table
+
+GROUP_KEYS = ("model", "job_type", "status", "day")
+
+
+def _day(ts: int) -> str:
+    return datetime.fromtimestamp(ts, tz=timezone.utc).strftime("%Y-%m-%d")
+
+
+def _group_key(job: JobState, by: str) -> str:
+    if by == "day":
+        return _day(job.created_at)
+    value = getattr(job, by)
+    return "(none)" if value is None else str(value)
+
+
+class JobTable:
+    """The folded state of every job.  Build with :func:`fold` or :meth:`add`; combine with :meth:`merge`."""
+
+    __slots__ = ("_accs",)
+
+    def __init__(self) -> None:
+        self._accs: dict[str, _Acc] = {}
+
+    # -- building ----------------------------------------------------------------------
+
+    def add(self, snapshot: Any) -> None:
+        """Fold one snapshot (any decoded job: full schema or :class:`~jobstream.models.JobView`)."""
+        acc = self._accs.get(snapshot.id)
+        if acc is None:
+            acc = self._accs[snapshot.id] = _Acc()
+        acc.add(snapshot)
+
+    def update(self, snapshots: Iterable[Any]) -> "JobTable":
+        """Fold many snapshots; returns self."""
+        accs = self._accs
+        for snap in snapshots:
+            acc = accs.get(snap.id)
+            if acc is None:
+                acc = accs[snap.id] = _Acc()
+            acc.add(snap)
+        return self
+
+    def merge(self, other: "JobTable") -> "JobTable":
+        """A new table holding both: associative, commutative, and equal to one fold of both inputs."""
+        out = self.copy()
+        out.merge_in(other)
+        return out
+
+    def merge_in(self, other: "JobTable") -> "JobTable":
+        """Merge *other* into this table in place; returns self."""
+        accs = self._accs
+        for job_id, acc in other._accs.items():
+            mine = accs.get(job_id)
+            if mine is None:
+                accs[job_id] = acc.copy()
+            else:
+                mine.merge(acc)
+        return self
+
+    def copy(self) -> "JobTable":
+        out = JobTable()
+        out._accs = {k: a.copy() for k, a in self._accs.items()}
+        return out
+
+    # -- serialisation -----------------------------------------------------------------
+
+    def to_bytes(self) -> bytes:
+        """The state as msgpack, to send a partial table across processes or machines."""
+        jobs = [
+            _WireAcc(
+                job_id,
+                a.current,  # type: ignore[arg-type]
+                a.stated,
+                a.classifier,
+                a.checkpoint,
+                a.first_seen,
+                a.last_seen,
+                [(t, s, f) for (t, s), f in a.obs.items()],
+            )
+            for job_id, a in self._accs.items()
+            if a.current is not None
+        ]
+        return msgspec.msgpack.encode(_WireTable(_WIRE_VERSION, jobs))
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> "JobTable":
+        wire = _wire_decoder.decode(data)
+        if wire.version != _WIRE_VERSION:
+            raise ValueError(f"unsupported JobTable wire version {wire.version}")
+        out = cls()
+        for w in wire.jobs:
+            a = _Acc()
+            cur = w.current
+            cur.status = _intern(cur.status)
+            a.current, a.classifier, a.checkpoint = cur, w.classifier, w.checkpoint
+            a.stated = tuple(w.stated) if w.stated is not None else None  # type: ignore[assignment]
+            a.first_seen, a.last_seen = w.first_seen, w.last_seen
+            a.obs = {(t, _intern(s)): f for t, s, f in w.obs}
+            out._accs[w.id] = a
+        return out
+
+    def __reduce__(self) -> Any:
+        return (JobTable.from_bytes, (self.to_bytes(),))
+
+    # -- reading -------------------------------------------------------------------------
+
+    def __len__(self) -> int:
+        return len(self._accs)
+
+    def __contains__(self, job_id: object) -> bool:
+        return job_id in self._accs
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, JobTable):
+            return NotImplemented
+        return self.jobs() == other.jobs()
+
+    def __repr__(self) -> str:
+        return f"<JobTable: {len(self)} jobs>"
+
+    def get(self, job_id: str) -> Optional[JobState]:
+        acc = self._accs.get(job_id)
+        return acc.state(job_id) if acc is not None else None
+
+    def jobs(self) -> list[JobState]:
+        """Every job's state, ordered by ``created_at`` then id."""
+        states = [a.state(k) for k, a in self._accs.items()]
+        states.sort(key=lambda j: (j.created_at, j.id))
+        return states
+
+    def iter_jobs(self) -> Iterator[JobState]:
+        yield from self.jobs()
+
+    def events(self, jobs: Optional[Iterable[JobState]] = None) -> list[StatusChange]:
+        """Status changes of every job (or of *jobs*), by time, then job id, then history order."""
+        keyed = []
+        for job in self.jobs() if jobs is None else jobs:
+            for i, ch in enumerate(job.changes):
+                keyed.append(((ch.at, ch.job_id, i), ch))
+        keyed.sort(key=lambda kc: kc[0])
+        return [ch for _, ch in keyed]
+
+    def summary(self, by: Optional[str] = None, jobs: Optional[Iterable[JobState]] = None) -> Summary:
+        """Figures over every job (or *jobs*), optionally per group (``model``, ``job_type``, ``status``, ``day``)."""
+        states = self.jobs() if jobs is None else list(jobs)
+        return summarize_jobs(states, by=by)
+
+
+def summarize_jobs(states: list[JobState], by: Optional[str] = None) -> Summary:
+    """The :class:`Summary` of a list of job states."""
+    if by is not None and by not in GROUP_KEYS:
+        raise ValueError(f"cannot group by {by!r}: choose one of {', '.join(GROUP_KEYS)}")
+    finished = [j for j in states if j.status in TERMINAL_STATUSES]
+    succeeded = sum(1 for j in finished if j.status == "SUCCESS")
+    cost: dict[str, float] = defaultdict(float)
+    for j in states:
+        if j.cost is not None:
+            cost[j.cost_currency or "(unknown)"] += j.cost
+    out = Summary(
+        jobs=len(states),
+        snapshots=sum(j.snapshots for j in states),
+        by_status=dict(sorted(Counter(j.status for j in states).items())),
+        by_job_type=dict(sorted(Counter(j.job_type for j in states).items())),
+        by_model=dict(sorted(Counter(j.model or "(none)" for j in states).items())),
+        finished=len(finished),
+        succeeded=succeeded,
+        success_rate=round(succeeded / len(finished), 6) if finished else None,
+        queue_wait=Percentiles.of(j.queue_wait for j in states if j.queue_wait is not None),
+        run_time=Percentiles.of(j.run_time for j in states if j.run_time is not None),
+        total=Percentiles.of(j.total for j in states if j.total is not None),
+        trained_tokens=sum(j.trained_tokens or 0 for j in states),
+        cost={k: round(v, 6) for k, v in sorted(cost.items())},
+    )
+    if by is not None:
+        groups: dict[str, list[JobState]] = defaultdict(list)
+        for j in states:
+            groups[_group_key(j, by)].append(j)
+        out.group_by = by
+        out.groups = {k: summarize_jobs(v) for k, v in sorted(groups.items())}
+    return out
+
+
+def fold(snapshots: Iterable[Any], table: Optional[JobTable] = None) -> JobTable:
+    """Fold *snapshots* (into *table* if given) and return the table."""
+    table = JobTable() if table is None else table
+    return table.update(snapshots)
