@@ -334,17 +334,25 @@ class _Acc:
             key=lambda o: (o[0], status_rank(o[1]), o[1]),
         )
 
+    def changes(self, job_id: str, hist: Optional[list[tuple[int, str, int]]] = None) -> list[StatusChange]:
+        """Walk the sorted history: each observation whose status differs from the previous is a change."""
+        cur = self.current
+        assert cur is not None
+        job_type = self.job_type
+        changes: list[StatusChange] = []
+        prev: Optional[str] = None
+        for t, s, _ in self.history() if hist is None else hist:
+            if s != prev:
+                changes.append(StatusChange(job_id, job_type, cur.model, prev, s, t))
+                prev = s
+        return changes
+
     def state(self, job_id: str) -> JobState:
         cur = self.current
         assert cur is not None
         job_type = self.job_type
         hist = self.history()
-        changes: list[StatusChange] = []
-        prev: Optional[str] = None
-        for t, s, _ in hist:
-            if s != prev:
-                changes.append(StatusChange(job_id, job_type, cur.model, prev, s, t))
-                prev = s
+        changes = self.changes(job_id, hist)
         durations: dict[str, int] = defaultdict(int)
         for a, b in zip(changes, changes[1:]):
             durations[a.to_status] += b.at - a.at
@@ -529,6 +537,19 @@ class JobTable:
     def get(self, job_id: str) -> Optional[JobState]:
         acc = self._accs.get(job_id)
         return acc.state(job_id) if acc is not None else None
+
+    def changes(self, job_id: str) -> list[StatusChange]:
+        """The status changes of one job (cheaper than :meth:`get` when that is all you need)."""
+        acc = self._accs.get(job_id)
+        return acc.changes(job_id) if acc is not None else []
+
+    def current_status(self, job_id: str) -> Optional[str]:
+        """The job's current status (from its latest snapshot), or None for an unknown job."""
+        acc = self._accs.get(job_id)
+        return acc.current.status if acc is not None and acc.current is not None else None
+
+    def job_ids(self) -> list[str]:
+        return list(self._accs)
 
     def jobs(self) -> list[JobState]:
         """Every job's state, ordered by ``created_at`` then id."""
