@@ -72,8 +72,8 @@ _FT_MODELS = (
 _CLASSIFIER_MODELS = (("ministral-3b-latest", 3), ("ministral-8b-latest", 1))
 
 _STEPS = (
-    (10, 3), (20, 2), (50, 4), (63, 1), (69, 1), (100, 8), (150, 3), (200, 5),
-    (250, 3), (300, 3), (400, 2), (500, 2), (800, 1), (1000, 1),
+    (10, 3), (20, 2), (50, 4), (63, 1), (69, 1), (100, 8), (150, 3), (200, 4),
+    (250, 2), (300, 1.5), (400, 0.7), (500, 0.5), (800, 0.15), (1000, 0.15),
 )
 _LEARNING_RATES = (0.0001, 0.0001, 0.0001, 5e-05, 4e-05, 7e-05, 2e-05, 1e-05, 0.0002, 3e-05)
 
@@ -202,6 +202,7 @@ class _Burst:
         self.run_name = rng.choice(_RUN_NAMES)
         self.wandb = rng.random() < 0.25
         self.data_tokens = int(math.exp(rng.uniform(math.log(1.2e5), math.log(4e7))))
+        self.classifier_data_tokens = int(math.exp(rng.uniform(math.log(1e5), math.log(3e6))))
         n_targets = _pick(rng, ((1, 7), (2, 2), (3, 1)))
         self.targets = rng.sample(range(len(_TARGETS)), n_targets)
 
@@ -221,7 +222,8 @@ class _Job:
         era = nominal_created
         self.docs_era = kind == "FT" and era < _DOCS_ERA_END
         self.legacy_hp = kind == "FT" and era < _LEGACY_HP_END
-        self.order = _ORDER_DOCS if self.docs_era else (_ORDER_LEGACY if kind == "FT" else _ORDER_MODERN)
+        self.order = (_ORDER_DOCS if self.docs_era
+                      else _ORDER_LEGACY if kind == "FT" else _ORDER_MODERN)
         self.sdk_dump = rng.random() < 0.03 and not self.docs_era
         in_nodata = _NODATA_ERA[0] <= era < _NODATA_ERA[1]
         self.event_data = not (rng.random() < (0.5 if in_nodata else 0.015))
@@ -230,7 +232,8 @@ class _Job:
         spd, price, tps = _MODELS[self.model]
 
         # ---- static fields
-        self.auto_start = kind != "classifier" and not (outcome == "never_started" or rng.random() < 0.02)
+        self.auto_start = kind != "classifier" and not (
+            outcome == "never_started" or rng.random() < 0.02)
         self.training_files = list(burst.training_files)
         vf = rng.random()
         if vf < 0.72:
@@ -242,12 +245,12 @@ class _Job:
         else:
             self.validation_files = ...  # absent
         has_valid = bool(self.validation_files) and self.validation_files is not ...
-        steps = burst.steps if variant == 0 else _pick(rng, _STEPS) if rng.random() < 0.3 else burst.steps
-        self.steps = steps
+        steps = burst.steps
+        if variant and rng.random() < 0.3:
+            steps = _pick(rng, _STEPS)
         lr = rng.choice(_LEARNING_RATES) if variant else 0.0001
         if kind == "classifier":
             lr = rng.choice((4e-05, 5e-05, 7e-05, 0.0001))
-        self.lr = lr
         seq_len = rng.choice((16384, 32768, 8192, 32768)) if rng.random() < 0.9 else None
         if kind == "classifier":
             seq_len = 16384
@@ -279,7 +282,8 @@ class _Job:
                     "name": name,
                     "labels": list(labels[:k]),
                     "weight": round(1.0 / n, 4) if rng.random() < 0.5 else 1.0,
-                    "loss_function": "multi_class" if name in ("moderation", "topic") and rng.random() < 0.7 else "single_class",
+                    "loss_function": ("multi_class" if name in ("moderation", "topic")
+                                      and rng.random() < 0.7 else "single_class"),
                 })
             self.classifier_targets = targets
 
@@ -291,8 +295,11 @@ class _Job:
         r = rng.random()
         self.no_integrations: Any = [] if r < 0.86 else (None if r < 0.96 else ...)
         self.wandb_project = burst.project
-        self.wandb_run = f"{burst.run_name}_v{variant}" if rng.random() < 0.6 else (None if rng.random() < 0.5 else burst.run_name)
-        self.wandb_url_final = f"https://wandb.ai/{self.account[:6]}/{burst.project}/runs/{_hex(rng, 8)}"
+        r = rng.random()
+        self.wandb_run = (f"{burst.run_name}_v{variant}" if r < 0.6
+                          else None if r < 0.8 else burst.run_name)
+        self.wandb_url_final = (
+            f"https://wandb.ai/{self.account[:6]}/{burst.project}/runs/{_hex(rng, 8)}")
         self.wandb_url_late = rng.random() < 0.6  # url appears when RUNNING (else never)
 
         self.repositories: Any = ...
@@ -319,9 +326,7 @@ class _Job:
         # ---- training quantities
         self.tps = tps if kind != "FT" or rng.random() < 0.9 else 131072
         self.train_tokens = steps * self.tps
-        data_tokens = burst.data_tokens
-        if kind == "classifier":
-            data_tokens = max(20000, data_tokens // 20)
+        data_tokens = burst.classifier_data_tokens if kind == "classifier" else burst.data_tokens
         self.data_tokens = int(data_tokens * rng.uniform(0.98, 1.02))
         self.epochs = self.train_tokens / self.data_tokens
         cost = self.train_tokens / 1e6 * price
@@ -374,7 +379,8 @@ class _Job:
                             final_status = "VALIDATED"
                             terminal_t = t  # poller gives up after a while
                         else:
-                            wait = rng.randint(3, 20) if rng.random() < 0.5 else rng.randint(20, 900)
+                            quick = rng.random() < 0.5
+                            wait = rng.randint(3, 20) if quick else rng.randint(20, 900)
                             t += wait
                             # user starts it: QUEUED again, without a new event
                             ch.append((t, ("status", "QUEUED", False)))
@@ -387,14 +393,12 @@ class _Job:
                         if rng.random() < 0.12:  # busy queue
                             q = rng.randint(60, 2400)
                             ch.append((t + 1, ("est", t + q + rng.randint(-60, 120))))
-                        self.active_spans.append((t, t + q))
                         t += q
             if final_status is None:
                 # RUNNING
                 ch.append((t, ("status", "RUNNING", True)))
                 ch.append((t, ("est", None)))
-                if self.wandb and self.wandb_url_late:
-                    ch.append((t + rng.randint(5, 40), ("url",)))
+                url_delay = rng.randint(5, 40)
                 run_start = t
                 if outcome == "failed":
                     stop_frac = rng.uniform(0.05, 0.9)
@@ -403,11 +407,11 @@ class _Job:
                 else:
                     stop_frac = 1.0
                 # checkpoints
-                dense = (era >= _DENSE_ERA and steps <= 150 and rng.random() < 0.5)
+                dense = (era >= _DENSE_ERA and steps <= 100 and rng.random() < 0.25)
                 if dense:
                     every = 1
                 else:
-                    n_target = rng.randint(8, 40)
+                    n_target = rng.randint(3, 15)
                     every = max(1, int(round(steps / n_target)))
                     if steps % 10 == 0 and every > 1 and every % 10 and steps >= 100:
                         every = max(10, every // 10 * 10)
@@ -415,7 +419,7 @@ class _Job:
                 if not ck_steps or ck_steps[-1] != steps:
                     ck_steps.append(steps)
                 eval_every = max(1, steps // 10)
-                self._metric_params(rng, has_valid)
+                self._metric_params(rng)
                 last_ck = run_start
                 stop_step = steps * stop_frac
                 prev_t = run_start
@@ -426,12 +430,14 @@ class _Job:
                     ct = max(ct, prev_t)
                     prev_t = ct
                     evaluated = (not dense) or s % eval_every == 0 or s == steps
-                    ch.append((ct, ("ckpt",) + self._metrics(rng, s / steps, has_valid, evaluated, dense)
-                               + (s,)))
+                    metrics = self._metrics(rng, s / steps, has_valid, evaluated, dense)
+                    ch.append((ct, ("ckpt", *metrics, s)))
                     last_ck = ct
                 end = run_start + int(steps * stop_frac * sec_per_step) + rng.randint(10, 60)
                 end = max(end, last_ck + rng.randint(5, 40))
                 self.active_spans.append((run_start, end))
+                if self.wandb and self.wandb_url_late:
+                    ch.append((min(run_start + url_delay, end), ("url",)))
                 if outcome == "failed":
                     ch.append((end, ("status", "FAILED", True)))
                     final_status = "FAILED"
@@ -451,20 +457,23 @@ class _Job:
         self.changes = ch
 
         # ---- polls: every 10-60 s while active, a few more once it's over
-        base = rng.choice((10, 10, 15, 20, 20, 30, 30, 45, 60))
+        base = rng.choice((10, 15, 20, 20, 30, 30, 45, 60, 60))
         polls = [0]
         p = 0
         while p < terminal_t:
             p += min(60, max(10, base + rng.randint(-2, 5)))
             polls.append(p)
-        extra = rng.choice((0, 1, 1, 2, 2, 3, 4)) if final_status != "VALIDATED" else rng.randint(2, 8)
+        if final_status == "VALIDATED":  # never started: polled a while, then given up
+            extra = rng.randint(2, 8)
+        else:
+            extra = rng.choice((0, 1, 1, 2, 2, 3, 4))
         for _ in range(extra):
             p += min(60, max(10, base + rng.randint(-2, 5)))
             polls.append(p)
         self.polls = polls
 
     # ------------------------------------------------------------------ metrics
-    def _metric_params(self, rng: random.Random, has_valid: bool) -> None:
+    def _metric_params(self, rng: random.Random) -> None:
         if self.kind == "classifier":
             self.l0 = rng.uniform(0.05, 0.8)
             self.linf = self.l0 * rng.uniform(0.002, 0.05)
@@ -588,9 +597,10 @@ class _Job:
                     status = op[1]
                     if op[2]:
                         if self.event_data:
-                            ev = ({ev_name: "status-updated", ev_data: {"status": status}, ev_created: ct}
+                            data = {"status": status}
+                            ev = ({ev_name: "status-updated", ev_data: data, ev_created: ct}
                                   if docs else
-                                  {ev_name: "status-updated", ev_created: ct, ev_data: {"status": status}})
+                                  {ev_name: "status-updated", ev_created: ct, ev_data: data})
                         else:
                             ev = {ev_name: "status-updated", ev_created: ct}
                         events.append(ev)
@@ -618,9 +628,10 @@ class _Job:
                                   k_step: op[4], k_created: ct})
                 elif name == "success":
                     if not self.ftm_null:
-                        prefix = f"ft:classifier:{self.model}" if kind == "classifier" else f"ft:{self.model}"
+                        prefix = ("ft:classifier:" if kind == "classifier" else "ft:") + self.model
                         ftm = f"{prefix}:{self.account}:{_yyyymmdd(created)}:{self.id[:8]}"
-                    trained = int(self.train_tokens * (rng.uniform(0.97, 1.03) if kind != "FT" else 1.0))
+                    jitter = rng.uniform(0.97, 1.03) if kind != "FT" else 1.0
+                    trained = int(self.train_tokens * jitter)
             if i == 0:
                 list_form = first_create_form
             else:
@@ -651,7 +662,7 @@ class _Job:
                 d["metadata"] = meta_out
             if repos is not ...:
                 d["repositories"] = repos
-            if targets is not ... and show_targets:
+            if targets is not ... and show_targets and (i > 0 or not self.sdk_dump):
                 d["classifier_targets"] = targets
             if integ_out is ...:
                 del d["integrations"]
@@ -664,15 +675,18 @@ class _Job:
 
 # --------------------------------------------------------------------------- public API
 
-def _plan(jobs: int, seed: int) -> tuple[list[tuple[int, int, str, int, int, str, int]], dict[int, _Burst]]:
+_Row = tuple[int, int, str, int, int, str, int]
+
+
+def _plan(jobs: int, seed: int) -> tuple[list[_Row], dict[int, _Burst]]:
     """Draw, from the master rng, every job's creation time, kind and seeds.
 
-    Returns (created_at, draw index, kind, job seed, burst seed, outcome, variant) sorted by
-    creation time.
+    Returns rows (created_at, draw index, kind, job seed, burst seed, outcome, variant) in draw
+    order, and the bursts by seed.
     """
     rng = random.Random(seed)
     accounts = [(_hex(rng, 8), "EUR" if rng.random() < 0.2 else "USD") for _ in range(40)]
-    rows: list[tuple[int, int, str, int, int, str, int]] = []
+    rows: list[_Row] = []
     bursts: dict[int, _Burst] = {}
     n = 0
     while n < jobs:
@@ -717,8 +731,12 @@ def generate(jobs: int, seed: int = 0, camel: bool = False) -> Iterator[bytes]:
         if outcome == "unfinished":
             # still QUEUED or RUNNING when the log ends: the log ends inside an active span
             job = _Job(jseed, kind, bursts[bseed], LOG_END, "success", variant)
-            a, b = job.active_spans[-1] if jseed % 3 else job.active_spans[0]
-            cut = a + (jseed >> 8) % max(1, b - a)
+            spans = [s for s in job.active_spans if s[1] > s[0]]
+            a, b = spans[-1] if jseed % 4 else spans[0]
+            inside = [p for p in job.polls if a <= p < b]
+            if not inside:
+                inside = [p for p in job.polls if spans[-1][0] <= p < spans[-1][1]] or [0]
+            cut = inside[(jseed >> 8) % len(inside)]
             starts.append((LOG_END - cut, n, job, row))
         else:
             starts.append((created, n, None, row))

@@ -1,0 +1,246 @@
+"""The schema and the decoder: real published job objects, both key styles, forgiving and strict parts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import orjson
+import pytest
+
+import jobstream
+from jobstream import models as m
+from jobstream.decoder import LineError, SnapshotDecoder, encode
+
+FIXTURES = Path(__file__).parent / "fixtures" / "realworld"
+SNAKE_FILES = sorted(FIXTURES.glob("*.ndjson"))
+CAMEL_FILES = sorted((FIXTURES / "camel").glob("*.ndjson"))
+
+
+def lines_of(path: Path) -> list[bytes]:
+    return [line for line in path.read_bytes().splitlines() if line.strip()]
+
+
+def plain(obj: Any) -> Any:
+    """Struct -> dict by attribute name (not wire name), so snake and camel twins compare."""
+    if isinstance(obj, msgspec.Struct):
+        return {f: plain(getattr(obj, f)) for f in obj.__struct_fields__}
+    if isinstance(obj, list):
+        return [plain(x) for x in obj]
+    if isinstance(obj, dict):
+        return {k: plain(v) for k, v in obj.items()}
+    return obj
+
+
+@pytest.fixture(scope="module")
+def full() -> SnapshotDecoder:
+    return SnapshotDecoder("full")
+
+
+@pytest.fixture(scope="module")
+def view() -> SnapshotDecoder:
+    return SnapshotDecoder("view")
+
+
+class TestRealWorldFixtures:
+    def test_every_published_object_decodes_in_both_models(self, full: SnapshotDecoder, view: SnapshotDecoder) -> None:
+        count = 0
+        for path in SNAKE_FILES + CAMEL_FILES:
+            for line in lines_of(path):
+                (snap,) = full.decode_line(line)
+                (v,) = view.decode_line(line)
+                assert isinstance(snap, (m.ClassifierJob, m.CompletionJob))
+                assert (snap.id, snap.status, snap.created_at, snap.modified_at) == (
+                    v.id,
+                    v.status,
+                    v.created_at,
+                    v.modified_at,
+                )
+                assert snap.kind == v.kind
+                count += 1
+        assert count == 90 + 17  # 90 snake objects, 17 camel renderings
+
+    def test_legacy_ft_is_a_completion_job(self, full: SnapshotDecoder) -> None:
+        (snap,) = full.decode_line(lines_of(FIXTURES / "docs_finetuning_e2e.ndjson")[1])
+        assert isinstance(snap, m.LegacyFTJob) and isinstance(snap, m.CompletionJob)
+        assert snap.kind == "completion" and snap.stated_job_type == "FT"
+        assert len(snap.checkpoints) == 10 and snap.checkpoints[0].step_number == 100
+        # published as is: accuracy above 1 is not "fixed"
+        assert snap.checkpoints[0].metrics.valid_mean_token_accuracy > 1
+
+    def test_sdk_dump_without_job_type_uses_classifier_targets(self, full: SnapshotDecoder) -> None:
+        first, second, *_ = lines_of(FIXTURES / "cookbook_classifier_intent.ndjson")
+        (a,) = full.decode_line(first)
+        (b,) = full.decode_line(second)
+        # first snapshot: no job_type, no classifier_targets -> completion, nothing stated
+        assert isinstance(a, m.CompletionJob) and a.stated_job_type is None
+        assert isinstance(b, m.ClassifierJob) and b.stated_job_type is None
+        assert b.classifier_targets[0].name == "intent"
+        assert len(b.classifier_targets[0].labels) == 16
+
+    def test_untyped_integration_is_read_as_wandb(self, full: SnapshotDecoder) -> None:
+        (snap,) = full.decode_line(lines_of(FIXTURES / "cookbook_classifier_intent.ndjson")[0])
+        (integ,) = snap.integrations
+        assert isinstance(integ, m.WandbIntegration) and integ.project == "intent-classifier"
+        assert isinstance(integ, m.Integration)
+
+    def test_events_without_data_decode(self, full: SnapshotDecoder) -> None:
+        (snap,) = full.decode_line(lines_of(FIXTURES / "cookbook_ft_api_poll.ndjson")[0])
+        assert len(snap.events) == 5 and all(e.data is None for e in snap.events)
+
+    def test_metadata_with_every_field_null(self, full: SnapshotDecoder) -> None:
+        (snap,) = full.decode_line(lines_of(FIXTURES / "cookbook_ft_api_created.ndjson")[0])
+        assert snap.metadata == m.JobMetadata()
+        assert snap.object is None and snap.auto_start is True
+
+    @pytest.mark.parametrize(
+        "snake,camel",
+        [
+            ("cookbook_classifier_intent.ndjson", "ts_sdk_classifier_intent.ndjson"),
+            ("cookbook_ft_api_poll.ndjson", "ts_sdk_legacy_ft_poll.ndjson"),
+        ],
+    )
+    def test_camel_rendering_has_the_same_content(self, full: SnapshotDecoder, snake: str, camel: str) -> None:
+        keys = ("id", "model", "status", "created_at", "modified_at", "training_files", "hyperparameters",
+                "metadata", "events", "checkpoints", "fine_tuned_model", "trained_tokens")
+        for ls, lc in zip(lines_of(FIXTURES / snake), lines_of(FIXTURES / "camel" / camel)):
+            (s,) = full.decode_line(ls)
+            (c,) = full.decode_line(lc)
+            assert type(c).__name__.endswith("Camel")
+            ps, pc = plain(s), plain(c)
+            # the SDK dump's first line reads as completion (no job_type, no targets): fim_ratio extra
+            ps["hyperparameters"].pop("fim_ratio", None)
+            pc["hyperparameters"].pop("fim_ratio", None)
+            assert {k: ps[k] for k in keys} == {k: pc[k] for k in keys}
+            if isinstance(s, m.ClassifierJob):  # the camel line states what the SDK dump may not
+                assert isinstance(c, m.ClassifierJob)
+
+
+class TestSchemaRules:
+    def base(self, **extra: Any) -> bytes:
+        obj = {"id": "j1", "status": "RUNNING", "created_at": 1717000000, "modified_at": 1717000100}
+        obj.update(extra)
+        return orjson.dumps(obj)
+
+    def test_only_four_fields_are_required(self, full: SnapshotDecoder) -> None:
+        (snap,) = full.decode_line(self.base())
+        assert isinstance(snap, m.CompletionJob) and snap.model is None and snap.events is None
+        for missing in ("id", "status", "created_at", "modified_at"):
+            obj = orjson.loads(self.base())
+            del obj[missing]
+            with pytest.raises(LineError, match=f"missing required field `{missing}`"):
+                full.decode_line(orjson.dumps(obj))
+
+    def test_unknown_fields_are_ignored_and_unknown_status_kept(self, full: SnapshotDecoder) -> None:
+        (snap,) = full.decode_line(self.base(status="PAUSED_FOR_REVIEW", brand_new_field={"x": [1, 2]}))
+        assert snap.status == "PAUSED_FOR_REVIEW"
+
+    def test_known_statuses_are_available_as_an_enum(self) -> None:
+        assert m.Status.RUNNING == "RUNNING" and str(m.Status.SUCCESS) == "SUCCESS"
+        assert {s.value for s in m.Status} >= set(m.TERMINAL_STATUSES)
+        assert m.status_rank("SOMETHING_NEW") == m.status_rank("RUNNING") + 1
+
+    def test_unknown_integration_and_repository_types_are_kept_raw(self, full: SnapshotDecoder) -> None:
+        line = self.base(
+            job_type="completion",
+            integrations=[{"type": "mlflow", "tracking_uri": "http://x"}, {"type": "wandb", "project": "p"}],
+            repositories=[{"type": "gitlab", "path": "a/b"}, {"type": "github", "name": "r", "owner": "o", "commit_id": "c"}],
+        )
+        (snap,) = full.decode_line(line)
+        assert snap.integrations[0] == {"type": "mlflow", "tracking_uri": "http://x"}
+        assert isinstance(snap.integrations[0], m.UnknownIntegration)
+        assert isinstance(snap.integrations[1], m.WandbIntegration)
+        assert isinstance(snap.repositories[0], m.UnknownRepository)
+        assert isinstance(snap.repositories[1], m.GithubRepository) and snap.repositories[1].weight == 1.0
+        # and they survive a round trip
+        (again,) = full.decode_line(encode(snap))
+        assert plain(again) == plain(snap)
+
+    def test_bad_field_inside_an_integration_names_the_path(self, full: SnapshotDecoder) -> None:
+        with pytest.raises(LineError, match=r"integrations\[0\]"):
+            full.decode_line(self.base(integrations=[{"type": "wandb", "project": 5}]))
+
+    def test_integral_floats_are_accepted_where_ints_are_expected(self, full: SnapshotDecoder, view: SnapshotDecoder) -> None:
+        line = self.base(created_at=1717000000.0, trained_tokens=5.0, checkpoints=[{"step_number": 3.0, "created_at": 1717000050.0}])
+        for dec in (full, view):
+            (snap,) = dec.decode_line(line)
+            assert snap.created_at == 1717000000 and type(snap.created_at) is int
+            assert snap.checkpoints[0].step_number == 3
+
+    @pytest.mark.parametrize(
+        "extra,path",
+        [
+            ({"created_at": 1717000000.5}, "$.created_at"),
+            ({"created_at": "1717000000"}, "$.created_at"),
+            ({"status": 3}, "$.status"),
+            ({"events": [{"name": "status-updated", "created_at": "soon"}]}, "$.events[0].created_at"),
+            ({"checkpoints": [{"metrics": {"train_loss": "low"}}]}, "$.checkpoints[0].metrics.train_loss"),
+        ],
+    )
+    def test_wrong_types_are_rejected_with_the_path(self, full: SnapshotDecoder, extra: dict[str, Any], path: str) -> None:
+        with pytest.raises(LineError) as err:
+            full.decode_line(self.base(**extra))
+        assert f"`{path}`" in str(err.value)
+
+    def test_camel_path_names_the_camel_key(self, full: SnapshotDecoder) -> None:
+        line = orjson.dumps({"id": "j", "status": "QUEUED", "createdAt": "x", "modifiedAt": 1})
+        with pytest.raises(LineError, match=r"\$\.createdAt"):
+            full.decode_line(line)
+
+    def test_unknown_job_type_is_rejected(self, full: SnapshotDecoder, view: SnapshotDecoder) -> None:
+        for dec in (full, view):
+            with pytest.raises(LineError, match="job_type"):
+                dec.decode_line(self.base(job_type="reinforcement"))
+
+    def test_a_list_page_yields_each_job(self, full: SnapshotDecoder) -> None:
+        jobs = [orjson.loads(x) for x in lines_of(FIXTURES / "cookbook_ft_api_list.ndjson")[:3]]
+        page = orjson.dumps({"object": "list", "total": 3, "data": jobs})
+        snaps = full.decode_line(page)
+        assert [s.id for s in snaps] == [j["id"] for j in jobs]
+        assert full.decode_line(b'{"object":"list","total":0,"data":[]}') == []
+
+    def test_a_bad_job_in_a_page_rejects_the_line_with_its_index(self, full: SnapshotDecoder) -> None:
+        page = orjson.dumps({"object": "list", "data": [orjson.loads(self.base()), {"id": "x", "status": "QUEUED"}]})
+        with pytest.raises(LineError, match=r"\$\.data\[1\]"):
+            full.decode_line(page)
+
+    @pytest.mark.parametrize(
+        "line,reason",
+        [
+            (b'{"id":"a","status":"QUEUED","created_at":NaN,"modified_at":1}', "malformed"),
+            (b'{"id":"a","status":"QUEUED","created_at":Infinity,"modified_at":1}', "malformed"),
+            (b"[1,2,3]", "Expected `object`, got `array`"),
+            (b'"just a string"', "Expected `object`, got `str`"),
+            (b'{"id":"a","status":"QUEUED"', "malformed"),
+            (b'{"id":"a","status":"QUEUED","created_at":1,"modified_at":1} trailing', "trailing characters"),
+            (b'{"id":"a","status":"QUEUED","created_at":1,"modified_at":1}{"id":"b"}', "trailing characters"),
+            (b'{"id":"a\xff","status":"QUEUED","created_at":1,"modified_at":1}', "invalid UTF-8"),
+            (b'{"id":"a","status":"QUEUED","created_at":1,"modified_at":1,"skipped":"\xc3"}', "invalid UTF-8"),
+        ],
+    )
+    def test_hazardous_lines_are_rejected_with_a_reason(self, full: SnapshotDecoder, view: SnapshotDecoder, line: bytes, reason: str) -> None:
+        for dec in (full, view):
+            with pytest.raises(LineError, match=reason):
+                dec.decode_line(line)
+
+    def test_view_and_full_agree_on_what_the_reducer_reads(self, full: SnapshotDecoder, view: SnapshotDecoder) -> None:
+        for path in SNAKE_FILES + CAMEL_FILES:
+            for line in lines_of(path):
+                (f,) = full.decode_line(line)
+                (v,) = view.decode_line(line)
+                assert f.stated_job_type == v.stated_job_type
+                assert f.has_classifier_targets == v.has_classifier_targets
+                assert len(f.events or []) == len(v.events or [])
+                assert [c.step_number for c in f.checkpoints or []] == [c.step_number for c in v.checkpoints or []]
+
+
+class TestPublicApi:
+    def test_decode_line_and_encode_round_trip(self) -> None:
+        line = lines_of(FIXTURES / "cookbook_pixtral_satellite.ndjson")[0]
+        (snap,) = jobstream.decode_line(line)
+        assert orjson.loads(encode(snap)) == orjson.loads(line)
+
+    def test_all_names_are_exported(self) -> None:
+        for name in jobstream.__all__:
+            assert getattr(jobstream, name) is not None
