@@ -110,17 +110,21 @@ def iter_chunks(
             block = read(want)
             if remaining >= 0:
                 remaining -= len(block)
-        if first and (block or want == 0):
+        if first and block:
             first = False
+            # a BOM may arrive split across reads: complete it before deciding
+            while len(block) < len(_BOM) and _BOM.startswith(block):
+                more = read(len(_BOM) - len(block))
+                if not more:
+                    break
+                if remaining >= 0:
+                    remaining -= len(more)
+                block += more
             if block.startswith(_BOM):
                 block = block[len(_BOM):]
                 pos += len(_BOM)
-            elif 0 < len(block) < len(_BOM) and _BOM.startswith(block):
-                # a BOM split across reads: read the rest before deciding
-                block += read(len(_BOM) - len(block))
-                if block.startswith(_BOM):
-                    block = block[len(_BOM):]
-                    pos += len(_BOM)
+                if not block:
+                    continue
         if not block:
             break
         if skipping >= 0:
