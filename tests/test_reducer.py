@@ -1,0 +1,355 @@
+"""The reducer: each rule by hand-built scenario, then order/duplication/merge properties."""
+
+from __future__ import annotations
+
+import json
+import pickle
+import random
+from collections import defaultdict
+from pathlib import Path
+from typing import Any, Optional
+
+import orjson
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import jobstream
+from jobstream.decoder import SnapshotDecoder
+from jobstream.generate import generate
+from jobstream.models import TERMINAL_STATUSES, status_rank
+from jobstream.reducer import JobTable, Percentiles, StatusChange, fold
+
+VIEW = SnapshotDecoder("view")
+FULL = SnapshotDecoder("full")
+FIXTURES = Path(__file__).parent / "fixtures" / "realworld"
+
+
+def snap(job_id: str = "j", status: str = "QUEUED", modified_at: int = 100, *, created_at: int = 100,
+         events: Optional[list[tuple[int, Optional[str]]]] = None, decoder: SnapshotDecoder = VIEW, **extra: Any) -> Any:
+    """A decoded snapshot; events as (created_at, status or None for an event without data), newest first."""
+    obj: dict[str, Any] = {"id": job_id, "status": status, "created_at": created_at, "modified_at": modified_at}
+    if events is not None:
+        obj["events"] = [
+            {"name": "status-updated", "created_at": t, **({"data": {"status": s}} if s is not None else {})}
+            for t, s in sorted(events, reverse=True)
+        ]
+    obj.update(extra)
+    (out,) = decoder.decode_line(orjson.dumps(obj))
+    return out
+
+
+def changes(table: JobTable, job_id: str = "j") -> list[tuple[Optional[str], str, int]]:
+    return [(c.from_status, c.to_status, c.at) for c in table.changes(job_id)]
+
+
+class TestStatusChanges:
+    def test_status_change_emitted_only_when_status_differs(self) -> None:
+        t = fold([snap(status="QUEUED", modified_at=100), snap(status="RUNNING", modified_at=110),
+                  snap(status="RUNNING", modified_at=150), snap(status="SUCCESS", modified_at=200)])
+        assert changes(t) == [(None, "QUEUED", 100), ("QUEUED", "RUNNING", 110), ("RUNNING", "SUCCESS", 200)]
+
+    def test_events_without_data_give_nothing(self) -> None:
+        t = fold([snap(status="RUNNING", modified_at=110, events=[(100, None), (110, None)])])
+        assert changes(t) == [(None, "RUNNING", 110)]
+
+    def test_status_seen_only_in_events_produces_its_change(self) -> None:
+        # the poller missed VALIDATING; the event list has it
+        t = fold([snap(status="QUEUED", modified_at=100),
+                  snap(status="RUNNING", modified_at=130, events=[(100, "QUEUED"), (105, "VALIDATING"), (120, "VALIDATED"), (130, "RUNNING")])])
+        assert [c[1] for c in changes(t)] == ["QUEUED", "VALIDATING", "VALIDATED", "RUNNING"]
+        assert changes(t)[1] == ("QUEUED", "VALIDATING", 105)
+
+    def test_revisited_status_is_dated_by_the_snapshot_that_shows_it(self) -> None:
+        # classifier jobs: QUEUED -> VALIDATED -> QUEUED with no new event for the second QUEUED
+        ev = [(100, "QUEUED"), (103, "VALIDATING"), (103, "VALIDATED")]
+        t = fold([snap(status="QUEUED", modified_at=100, events=ev[:1]),
+                  snap(status="VALIDATED", modified_at=103, events=ev),
+                  snap(status="QUEUED", modified_at=106, events=ev),
+                  snap(status="RUNNING", modified_at=110, events=ev + [(110, "RUNNING")])])
+        assert changes(t) == [(None, "QUEUED", 100), ("QUEUED", "VALIDATING", 103), ("VALIDATING", "VALIDATED", 103),
+                              ("VALIDATED", "QUEUED", 106), ("QUEUED", "RUNNING", 110)]
+
+    def test_event_stamped_later_than_the_snapshot_does_not_move_the_change(self) -> None:
+        t = fold([snap(status="RUNNING", modified_at=110, events=[(100, "QUEUED"), (112, "RUNNING")])])
+        assert changes(t) == [(None, "QUEUED", 100), ("QUEUED", "RUNNING", 110)]
+
+    def test_same_second_ties_follow_the_lifecycle(self) -> None:
+        t = fold([snap(status="SUCCESS", modified_at=100,
+                       events=[(100, "SUCCESS"), (100, "RUNNING"), (100, "QUEUED"), (100, "MYSTERY"), (100, "CANCELLATION_REQUESTED")])])
+        assert [c[1] for c in changes(t)] == ["QUEUED", "RUNNING", "MYSTERY", "CANCELLATION_REQUESTED", "SUCCESS"]
+        assert status_rank("STARTED") < status_rank("VALIDATING") < status_rank("VALIDATED") < status_rank("RUNNING")
+
+    def test_identical_observations_count_once(self) -> None:
+        s = snap(status="RUNNING", modified_at=110, events=[(110, "RUNNING"), (110, "RUNNING")])
+        t = fold([s, s, s])
+        (job,) = t.jobs()
+        assert [(o.time, o.status, o.in_snapshot, o.in_event) for o in job.history] == [(110, "RUNNING", True, True)]
+        assert job.snapshots == 1
+
+    def test_events_output_sorted_by_time_then_job_then_history(self) -> None:
+        t = fold([snap("b", "RUNNING", 100, events=[(100, "QUEUED"), (100, "RUNNING")]), snap("a", "QUEUED", 100)])
+        assert [(c.at, c.job_id, c.to_status) for c in t.events()] == [(100, "a", "QUEUED"), (100, "b", "QUEUED"), (100, "b", "RUNNING")]
+
+    def test_real_poll_log_with_dataless_events_newest_first(self) -> None:
+        lines = (FIXTURES / "cookbook_ft_api_poll.ndjson").read_bytes().splitlines()
+        t = fold(s for line in lines for s in VIEW.decode_line(line))
+        (job,) = t.jobs()
+        assert job.status == "SUCCESS" and job.snapshots == 2  # polls repeat (modified_at, status)
+        assert [c.to_status for c in job.changes] == ["RUNNING", "SUCCESS"]
+
+
+class TestJobState:
+    def test_current_status_comes_from_the_greatest_modified_at(self) -> None:
+        t = fold([snap(status="SUCCESS", modified_at=300), snap(status="RUNNING", modified_at=200)])
+        assert t.get("j").status == "SUCCESS" and t.get("j").modified_at == 300
+
+    def test_ties_on_modified_at_are_broken_deterministically(self) -> None:
+        a = snap(status="RUNNING", modified_at=200, fine_tuned_model=None, trained_tokens=5)
+        b = snap(status="RUNNING", modified_at=200, fine_tuned_model=None, trained_tokens=7)
+        assert fold([a, b]).get("j") == fold([b, a]).get("j")
+        c = snap(status="SUCCESS", modified_at=200)
+        assert fold([c, a]).get("j").status == fold([a, c]).get("j").status == "SUCCESS"
+
+    def test_job_type_is_the_latest_stated_one(self) -> None:
+        t = fold([snap(status="QUEUED", modified_at=100, job_type="classifier"),
+                  snap(status="RUNNING", modified_at=200)])  # later line from an SDK dump: no job_type
+        assert t.get("j").job_type == "classifier"
+        t2 = fold([snap(modified_at=100, job_type="classifier"), snap(modified_at=200, job_type="FT")])
+        assert t2.get("j").job_type == "completion"  # legacy FT reported as completion
+
+    def test_job_type_falls_back_to_classifier_targets(self) -> None:
+        t = fold([snap(modified_at=100), snap(status="VALIDATED", modified_at=103, classifier_targets=[{"name": "x", "labels": ["a"]}])])
+        assert t.get("j").job_type == "classifier"
+        assert fold([snap(modified_at=100)]).get("j").job_type == "completion"
+
+    def test_latest_checkpoint_by_time_not_position(self) -> None:
+        cps = [{"metrics": {"train_loss": 0.5}, "step_number": 10, "created_at": 150},
+               {"metrics": {"train_loss": 0.2}, "step_number": 30, "created_at": 190},
+               {"metrics": {"train_loss": 0.3}, "step_number": 20, "created_at": 170}]
+        t = fold([snap(status="RUNNING", modified_at=190, checkpoints=cps), snap(status="SUCCESS", modified_at=200)])
+        job = t.get("j")
+        assert (job.checkpoint_step, job.train_loss, job.checkpoint_at) == (30, 0.2, 190)
+
+    def test_cost_tokens_model_and_integrations_from_the_latest_snapshot(self) -> None:
+        t = fold([snap(status="RUNNING", modified_at=100, model="m1", metadata={"cost": 1.0, "cost_currency": "USD"}),
+                  snap(status="SUCCESS", modified_at=200, model="m1", trained_tokens=999, fine_tuned_model="ft:m1:x",
+                       metadata={"cost": 2.5, "cost_currency": "EUR"},
+                       integrations=[{"project": "p", "run_name": "r"}, {"type": "mlflow"}])])
+        job = t.get("j")
+        assert (job.model, job.trained_tokens, job.fine_tuned_model, job.cost, job.cost_currency) == ("m1", 999, "ft:m1:x", 2.5, "EUR")
+        assert job.integrations == ["wandb:p/r", "mlflow"]
+
+    def test_first_and_last_seen_and_distinct_snapshots(self) -> None:
+        t = fold([snap(status="QUEUED", modified_at=100), snap(status="RUNNING", modified_at=150),
+                  snap(status="RUNNING", modified_at=150), snap(status="SUCCESS", modified_at=300)])
+        job = t.get("j")
+        assert (job.first_seen, job.last_seen, job.snapshots) == (100, 300, 3)
+
+    def test_durations(self) -> None:
+        t = fold([snap(status="SUCCESS", modified_at=400, created_at=100,
+                       events=[(100, "QUEUED"), (130, "VALIDATING"), (140, "VALIDATED"), (150, "RUNNING"), (400, "SUCCESS")])])
+        job = t.get("j")
+        assert job.durations == {"QUEUED": 30, "VALIDATING": 10, "VALIDATED": 10, "RUNNING": 250}
+        assert (job.queue_wait, job.run_time, job.total) == (50, 250, 300)
+
+    def test_open_job_durations_run_to_the_last_observation(self) -> None:
+        t = fold([snap(status="QUEUED", modified_at=100), snap(status="RUNNING", modified_at=120), snap(status="RUNNING", modified_at=180)])
+        job = t.get("j")
+        assert job.durations == {"QUEUED": 20, "RUNNING": 60}
+        assert (job.queue_wait, job.run_time, job.total) == (20, None, None)
+
+
+class TestSummary:
+    def table(self) -> JobTable:
+        return fold([
+            snap("a", "SUCCESS", 1000, created_at=0, model="m1", job_type="completion", trained_tokens=10,
+                 metadata={"cost": 1.5, "cost_currency": "USD"}, events=[(0, "QUEUED"), (100, "RUNNING"), (1000, "SUCCESS")]),
+            snap("b", "FAILED", 500, created_at=0, model="m1", job_type="classifier", trained_tokens=None,
+                 metadata={"cost": 2.0, "cost_currency": "EUR"}, events=[(0, "QUEUED"), (300, "RUNNING"), (500, "FAILED")]),
+            snap("c", "RUNNING", 90000, created_at=86400, model="m2", job_type="FT", trained_tokens=5,
+                 metadata={"cost": 0.25, "cost_currency": "USD"}, events=[(86400, "QUEUED"), (86410, "RUNNING")]),
+        ])
+
+    def test_counts_rate_tokens_and_cost(self) -> None:
+        s = self.table().summary()
+        assert (s.jobs, s.snapshots) == (3, 3)
+        assert s.by_status == {"FAILED": 1, "RUNNING": 1, "SUCCESS": 1}
+        assert s.by_job_type == {"classifier": 1, "completion": 2}
+        assert s.by_model == {"m1": 2, "m2": 1}
+        assert (s.finished, s.succeeded, s.success_rate) == (2, 1, 0.5)
+        assert s.trained_tokens == 15 and s.cost == {"EUR": 2.0, "USD": 1.75}
+
+    def test_duration_percentiles(self) -> None:
+        s = self.table().summary()
+        assert (s.queue_wait.count, s.queue_wait.p50, s.queue_wait.p90, s.queue_wait.max) == (3, 100, 300, 300)
+        assert (s.run_time.count, s.run_time.p50, s.run_time.max) == (2, 200, 900)
+        assert Percentiles.of([]) == Percentiles()
+        assert Percentiles.of(range(1, 101)).p90 == 90
+
+    @pytest.mark.parametrize("by,keys", [("model", ["m1", "m2"]), ("job_type", ["classifier", "completion"]),
+                                         ("status", ["FAILED", "RUNNING", "SUCCESS"]), ("day", ["1970-01-01", "1970-01-02"])])
+    def test_grouping(self, by: str, keys: list[str]) -> None:
+        s = self.table().summary(by=by)
+        assert list(s.groups) == keys
+        assert sum(g.jobs for g in s.groups.values()) == 3
+
+    def test_unknown_group_key_is_refused(self) -> None:
+        with pytest.raises(ValueError, match="cannot group by"):
+            self.table().summary(by="colour")
+
+
+# --------------------------------------------------------------------------- properties
+
+STATUSES = ["QUEUED", "STARTED", "VALIDATING", "VALIDATED", "RUNNING", "CANCELLATION_REQUESTED", "SUCCESS",
+            "FAILED", "CANCELLED", "FAILED_VALIDATION", "MYSTERY"]
+
+
+@st.composite
+def snapshot_dicts(draw: Any) -> dict[str, Any]:
+    """Adversarial snapshots: few jobs, few seconds, so ties of every kind are common."""
+    obj: dict[str, Any] = {
+        "id": draw(st.sampled_from(["a", "b", "c"])),
+        "status": draw(st.sampled_from(STATUSES)),
+        "created_at": 100,
+        "modified_at": draw(st.integers(100, 106)),
+        "model": draw(st.sampled_from(["m1", "m2", None])),
+        "trained_tokens": draw(st.none() | st.integers(0, 3)),
+        "metadata": draw(st.none() | st.fixed_dictionaries({"cost": st.none() | st.sampled_from([0.5, 1.25]),
+                                                             "cost_currency": st.sampled_from(["USD", "EUR", None])})),
+    }
+    jt = draw(st.sampled_from([None, "classifier", "completion", "FT"]))
+    if jt is not None:
+        obj["job_type"] = jt
+    if draw(st.booleans()):
+        obj["classifier_targets"] = [{"name": "t", "labels": ["x"]}]
+    obj["events"] = [
+        {"name": draw(st.sampled_from(["status-updated", "other"])), "created_at": draw(st.integers(99, 107)),
+         **({"data": {"status": draw(st.sampled_from(STATUSES))}} if draw(st.booleans()) else {})}
+        for _ in range(draw(st.integers(0, 4)))
+    ]
+    obj["checkpoints"] = [
+        {"metrics": {"train_loss": draw(st.sampled_from([0.1, 0.2]))}, "step_number": draw(st.integers(1, 3)),
+         "created_at": draw(st.integers(100, 102))}
+        for _ in range(draw(st.integers(0, 3)))
+    ]
+    return obj
+
+
+def decoded(objs: list[dict[str, Any]], decoder: SnapshotDecoder = VIEW) -> list[Any]:
+    return [s for o in objs for s in decoder.decode_line(orjson.dumps(o))]
+
+
+def answers(t: JobTable) -> tuple[Any, ...]:
+    return (t.jobs(), t.events(), t.summary(), t.summary(by="model"))
+
+
+PROPS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@PROPS
+@given(st.lists(snapshot_dicts(), min_size=1, max_size=25), st.randoms(use_true_random=False))
+def test_order_and_duplication_do_not_matter(objs: list[dict[str, Any]], rnd: random.Random) -> None:
+    canonical = sorted({orjson.dumps(o, option=orjson.OPT_SORT_KEYS) for o in objs})
+    reference = fold(decoded([orjson.loads(c) for c in canonical]))
+    noisy = objs + [rnd.choice(objs) for _ in range(rnd.randint(0, 10))]
+    rnd.shuffle(noisy)
+    assert answers(fold(decoded(noisy))) == answers(reference)
+
+
+@PROPS
+@given(st.lists(snapshot_dicts(), min_size=1, max_size=25), st.randoms(use_true_random=False))
+def test_any_split_merges_to_the_single_pass_fold(objs: list[dict[str, Any]], rnd: random.Random) -> None:
+    snaps = decoded(objs)
+    whole = fold(snaps)
+    parts: list[list[Any]] = [[] for _ in range(rnd.randint(1, 5))]
+    for s in snaps:
+        rnd.choice(parts).append(s)
+    tables = [fold(p) for p in parts]
+    rnd.shuffle(tables)
+    merged = JobTable()
+    for t in tables:
+        merged = merged.merge(t)
+    assert answers(merged) == answers(whole)
+
+
+@PROPS
+@given(st.lists(snapshot_dicts(), max_size=10), st.lists(snapshot_dicts(), max_size=10), st.lists(snapshot_dicts(), max_size=10))
+def test_merge_is_associative_and_commutative(a: list[dict[str, Any]], b: list[dict[str, Any]], c: list[dict[str, Any]]) -> None:
+    ta, tb, tc = fold(decoded(a)), fold(decoded(b)), fold(decoded(c))
+    assert answers(ta.merge(tb)) == answers(tb.merge(ta))
+    assert answers(ta.merge(tb).merge(tc)) == answers(ta.merge(tb.merge(tc)))
+    # merging does not mutate its operands
+    assert answers(ta) == answers(fold(decoded(a)))
+
+
+@PROPS
+@given(st.lists(snapshot_dicts(), max_size=20))
+def test_state_serialises_and_full_schema_folds_the_same(objs: list[dict[str, Any]]) -> None:
+    t = fold(decoded(objs))
+    again = JobTable.from_bytes(t.to_bytes())
+    assert answers(again) == answers(t)
+    assert answers(pickle.loads(pickle.dumps(t))) == answers(t)
+    assert answers(fold(decoded(objs, FULL))) == answers(t)
+
+
+def test_rereading_the_same_snapshots_costs_nothing_more() -> None:
+    lines = list(generate(15, seed=5))
+    snaps = [s for line in lines for s in VIEW.decode_line(line)]
+    once = fold(snaps)
+    thrice = fold(snaps + snaps + snaps)
+    size = lambda t: sum(len(a.obs) for a in t._accs.values())  # noqa: E731
+    assert size(thrice) == size(once) and len(thrice.to_bytes()) == len(once.to_bytes())
+    # and the observation set is bounded by distinct observations, far below the line count
+    distinct = {(o["id"], o["modified_at"], o["status"]) for o in map(orjson.loads, lines)}
+    assert size(once) <= len(distinct) + sum(len(o.get("events") or []) for o in map(orjson.loads, set(lines)))
+    assert size(once) < len(lines)
+
+
+def test_generated_log_against_an_independent_computation() -> None:
+    """Plain loops over dicts, written from SCHEMA.md, against the reducer."""
+    lines = list(generate(120, seed=21))
+    latest: dict[str, tuple[int, int, str]] = {}
+    obs: dict[str, set[tuple[int, str]]] = defaultdict(set)
+    types: dict[str, tuple[tuple[int, int, str], str]] = {}
+    targets: set[str] = set()
+    for line in lines:
+        o = json.loads(line)
+        jid, status, t = o["id"], o["status"], o["modified_at"]
+        key = (t, status_rank(status), status)
+        if jid not in latest or key > latest[jid]:
+            latest[jid] = key
+        obs[jid].add((t, status))
+        for ev in o.get("events") or []:
+            data = ev.get("data")
+            if ev.get("name") == "status-updated" and isinstance(data, dict) and isinstance(data.get("status"), str):
+                obs[jid].add((ev["created_at"], data["status"]))
+        if o.get("job_type"):
+            jt = "completion" if o["job_type"] == "FT" else o["job_type"]
+            if jid not in types or (key, jt) > (types[jid][0], types[jid][1]):
+                types[jid] = (key, jt)
+        if o.get("classifier_targets") is not None:
+            targets.add(jid)
+    n_changes = 0
+    for jid, seen in obs.items():
+        prev = None
+        for t, s in sorted(seen, key=lambda x: (x[0], status_rank(x[1]), x[1])):
+            if s != prev:
+                n_changes += 1
+                prev = s
+    table = fold(s for line in lines for s in VIEW.decode_line(line))
+    jobs = {j.id: j for j in table.jobs()}
+    assert set(jobs) == set(latest)
+    assert {j: jobs[j].status for j in jobs} == {j: latest[j][2] for j in latest}
+    expected_types = {j: types[j][1] if j in types else ("classifier" if j in targets else "completion") for j in latest}
+    assert {j: jobs[j].job_type for j in jobs} == expected_types
+    assert len(table.events()) == n_changes
+    s = table.summary()
+    finished = [j for j in latest if latest[j][2] in TERMINAL_STATUSES]
+    assert s.finished == len(finished) and s.succeeded == sum(latest[j][2] == "SUCCESS" for j in finished)
+    assert len({c.job_id for c in table.events() if c.from_status is None}) == len(latest)
+
+
+def test_status_change_is_a_plain_value() -> None:
+    c = StatusChange("j", "completion", "m", None, "QUEUED", 1)
+    assert jobstream.StatusChange is StatusChange and c == StatusChange("j", "completion", "m", None, "QUEUED", 1)
