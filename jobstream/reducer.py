@@ -32,7 +32,7 @@ from typing import Any, Iterable, Iterator, Optional
 
 import msgspec
 
-from .models import TERMINAL_STATUSES, status_rank
+from .models import _UNKNOWN_RANK, STATUS_RANK, TERMINAL_STATUSES, status_rank
 
 __all__ = [
     "JobTable",
@@ -49,6 +49,7 @@ _SNAPSHOT = 1
 _EVENT = 2
 
 _intern = sys.intern
+_RANK = STATUS_RANK
 _encode = msgspec.msgpack.encode
 _cp_key = attrgetter("created_at", "step_number")
 
@@ -203,20 +204,10 @@ def _integration_label(obj: Any) -> str:
     return label
 
 
-def _event_status(ev: Any) -> Optional[str]:
-    if ev.name != "status-updated" or ev.created_at is None:
-        return None
-    data = ev.data
-    if data is None:
-        return None
-    status = data.get("status") if isinstance(data, dict) else data.status
-    return status if isinstance(status, str) else None
-
-
 class _Acc:
     """Mutable per-job accumulator (the semilattice described in the module docstring)."""
 
-    __slots__ = ("current", "stated", "classifier", "checkpoint", "first_seen", "last_seen", "obs")
+    __slots__ = ("current", "stated", "classifier", "checkpoint", "first_seen", "last_seen", "obs", "last_events")
 
     def __init__(self) -> None:
         self.current: Optional[_Current] = None
@@ -226,24 +217,28 @@ class _Acc:
         self.first_seen = 0
         self.last_seen = 0
         self.obs: dict[tuple[int, str], int] = {}
+        self.last_events: Any = None
 
     def add(self, snap: Any) -> None:
         status = _intern(snap.status)
         modified_at = snap.modified_at
-        rank = status_rank(status)
+        rank = _RANK.get(status, _UNKNOWN_RANK)
         obs = self.obs
         key = (modified_at, status)
-        obs[key] = obs.get(key, 0) | _SNAPSHOT
+        flags = obs.get(key)
+        if flags is None:
+            obs[key] = _SNAPSHOT
+        elif not flags & _SNAPSHOT:
+            obs[key] = flags | _SNAPSHOT
 
         cur = self.current
         if cur is None:
             self.first_seen = self.last_seen = modified_at
-        else:
-            if modified_at < self.first_seen:
-                self.first_seen = modified_at
-            if modified_at > self.last_seen:
-                self.last_seen = modified_at
-        if cur is None or (modified_at, rank) >= (cur.modified_at, cur.rank):
+        elif modified_at < self.first_seen:
+            self.first_seen = modified_at
+        elif modified_at > self.last_seen:
+            self.last_seen = modified_at
+        if cur is None or modified_at > cur.modified_at or (modified_at == cur.modified_at and rank >= cur.rank):
             meta = snap.metadata
             integ = snap.integrations
             cand = _Current(
@@ -258,7 +253,12 @@ class _Acc:
                 meta.cost_currency if meta is not None else None,
                 [_integration_label(i) for i in integ] if integ else [],
             )
-            if cur is None or (modified_at, rank) > (cur.modified_at, cur.rank) or _newer(cand, cur):
+            if (
+                cur is None
+                or modified_at > cur.modified_at
+                or rank > cur.rank
+                or (cand != cur and _encode(cand) > _encode(cur))
+            ):
                 self.current = cand
 
         stated = snap.stated_job_type
@@ -270,12 +270,25 @@ class _Acc:
             self.classifier = True
 
         events = snap.events
-        if events:
+        # Pollers see the same events list again and again: when it equals the last one this
+        # job showed, every observation in it is already in the set (a cache, not state).
+        if events and events != self.last_events:
+            self.last_events = events
             for ev in events:
-                s = _event_status(ev)
-                if s is not None:
-                    k = (ev.created_at, _intern(s))
-                    obs[k] = obs.get(k, 0) | _EVENT
+                if ev.name != "status-updated":
+                    continue
+                data = ev.data
+                t = ev.created_at
+                if data is None or t is None:
+                    continue
+                s = data.get("status") if type(data) is dict else data.status
+                if type(s) is str:
+                    k = (t, _intern(s))
+                    flags = obs.get(k)
+                    if flags is None:
+                        obs[k] = _EVENT
+                    elif not flags & _EVENT:
+                        obs[k] = flags | _EVENT
 
         cps = snap.checkpoints
         if cps:
@@ -283,16 +296,19 @@ class _Acc:
                 best = max(cps, key=_cp_key)
             except TypeError:  # a checkpoint without created_at or step_number
                 best = max(cps, key=lambda c: (c.created_at or 0, c.step_number or 0))
-            met = best.metrics
-            cand_cp = _Checkpoint(
-                best.created_at or 0,
-                best.step_number or 0,
-                met.train_loss,
-                met.valid_loss,
-                met.valid_mean_token_accuracy,
-            )
-            if self.checkpoint is None or _newer(cand_cp, self.checkpoint):
-                self.checkpoint = cand_cp
+            cp = self.checkpoint
+            ct = best.created_at or 0
+            if cp is None or ct >= cp.created_at:
+                met = best.metrics
+                cand_cp = _Checkpoint(
+                    ct,
+                    best.step_number or 0,
+                    met.train_loss,
+                    met.valid_loss,
+                    met.valid_mean_token_accuracy,
+                )
+                if cp is None or (cand_cp != cp and _newer(cand_cp, cp)):
+                    self.checkpoint = cand_cp
 
     def merge(self, other: "_Acc") -> None:
         if other.current is None:
