@@ -46,6 +46,15 @@ class Source:
         return st.st_size if os.path.isfile(self.name) else None
 
 
+def _is_gzip(head: bytes) -> bool:
+    """A gzip member header: magic, deflate (CM=8), reserved flag bits clear (RFC 1952).
+
+    Checking more than the two magic bytes keeps a plain file that merely starts with them
+    (garbage before the first line) from being mistaken for gzip and losing every line.
+    """
+    return len(head) >= 4 and head[:2] == _GZIP_MAGIC and head[2] == 8 and not head[3] & 0xE0
+
+
 def _has_magic(name: str) -> bool:
     return any(ch in name for ch in "*?[")
 
@@ -114,8 +123,8 @@ def open_source(source: Source) -> BinaryIO:
     if source.is_stdin:
         stream: BinaryIO = sys.stdin.buffer
         peek = getattr(stream, "peek", None)
-        head = peek(2)[:2] if peek is not None else b""
-        if head == _GZIP_MAGIC:
+        head = peek(4)[:4] if peek is not None else b""
+        if _is_gzip(head):
             return _GzipReader("<stdin>", stream)  # type: ignore[return-value]
         return stream
     try:
@@ -126,7 +135,7 @@ def open_source(source: Source) -> BinaryIO:
         raise SourceError("is a directory", path=source.name) from exc
     except OSError as exc:
         raise SourceError(f"cannot open: {exc.strerror}", path=source.name) from exc
-    if fh.peek(2)[:2] == _GZIP_MAGIC:
+    if _is_gzip(fh.peek(4)[:4]):
         return _GzipReader(source.name, fh)  # type: ignore[return-value]
     return fh
 

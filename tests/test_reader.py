@@ -164,6 +164,13 @@ class TestSources:
         assert len(a) == len(b) == len(c) > 0
         assert [encode(x) for x in a] == [encode(x) for x in b] == [encode(x) for x in c]
 
+    def test_plain_file_starting_with_gzip_magic_is_not_gzip(self, tmp_path: Path) -> None:
+        # found by hypothesis: garbage "\x1f\x8b" before the first line lost the whole file
+        p = tmp_path / "log.ndjson"
+        p.write_bytes(b"\x1f\x8b\n" + job(1) + b"\n")
+        snaps, rejects, stats = read_all(p)
+        assert [s.id for s in snaps] == ["job-1"] and [r.line for r in rejects] == [1]
+
     def test_truncated_gzip_raises_source_error_naming_the_file(self, tmp_path: Path) -> None:
         data = gzip.compress(b"".join(line + b"\n" for line in generate(10, seed=1)))
         bad = tmp_path / "cut.ndjson.gz"
