@@ -29,10 +29,11 @@ from .sinks import (
     atomic_output,
     event_row,
     job_row,
+    new_file_mode,
     write_rows,
     write_summary,
 )
-from .sources import expand_sources
+from .sources import Source, expand_sources
 
 F = Callable[..., Any]
 
@@ -149,6 +150,16 @@ def _output(path: Optional[str], inputs: Sequence[str]) -> Iterator[IO[str]]:
         raise click.ClickException(str(exc)) from None
 
 
+def _refuse_input(path: Optional[str], sources: Sequence[Source], option: str) -> None:
+    """Stop before *path* (an output file) is opened for writing if it is one of the inputs."""
+    if path is None or not os.path.exists(path):
+        return
+    for src in sources:
+        with contextlib.suppress(OSError):
+            if not src.is_stdin and os.path.samefile(path, src.name):
+                raise click.ClickException(f"refusing to overwrite input file {path} ({option})")
+
+
 class _Rejects:
     """Collects rejects for the CLI: optional NDJSON file, count, first few for the note."""
 
@@ -205,10 +216,12 @@ class _Progress:
 
 
 def _fold(paths: Sequence[str], errors_path: Optional[str], strict: bool, no_progress: bool) -> FoldResult:
+    sources = expand_sources(paths)  # before --errors creates its file, so it is never read back as input
+    _refuse_input(errors_path, sources, "--errors")
     rejects = _Rejects(errors_path)
     progress = _Progress(paths, no_progress)
     try:
-        result = fold_paths(paths, strict=strict, on_reject=rejects, on_progress=progress)
+        result = fold_paths(sources, strict=strict, on_reject=rejects, on_progress=progress)
     except InvalidLineError as exc:
         progress.close()
         raise click.ClickException(f"{exc} (--strict: stopped at the first rejected line)") from None
@@ -274,7 +287,7 @@ def summary(paths: tuple[str, ...], errors_path: Optional[str], strict: bool, no
     summ.lines = result.stats.lines
     summ.rejected = result.stats.rejected
     with _output(output, paths) as out:
-        write_summary(summ, fmt or _default_format(output, "json"), out)
+        write_summary(summ, fmt or _default_format(output, "json"), out, headers=not no_headers)
 
 
 def _parse_fields(text: Optional[str]) -> tuple[str, ...]:
@@ -363,8 +376,10 @@ def validate(paths: tuple[str, ...], errors_path: Optional[str], quiet: bool) ->
         jobstream validate logs/*.ndjson --errors rejects.ndjson
     """
     paths = tuple(_resolve_paths(paths))
+    sources = expand_sources(paths)
+    _refuse_input(errors_path, sources, "--errors")
     rejects = _Rejects(errors_path, echo_each=not quiet)
-    reader = Reader(paths, model="full", on_reject=rejects)
+    reader = Reader(sources, model="full", on_reject=rejects)
     try:
         for _ in reader.batches():
             pass
@@ -402,8 +417,11 @@ def generate(n_jobs: int, seed: int, camel: bool, output: Optional[str]) -> None
         import tempfile
 
         directory = os.path.dirname(os.path.abspath(output))
+        if not os.path.isdir(directory):
+            raise click.ClickException(f"cannot write {output}: no such directory {directory}")
         fd, tmp = tempfile.mkstemp(prefix=".jobstream-", suffix=".tmp", dir=directory)
         try:
+            os.fchmod(fd, new_file_mode(output))  # not mkstemp's 0600
             with os.fdopen(fd, "wb") as raw:
                 if output.endswith(".gz"):
                     with gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as gz:
@@ -416,6 +434,108 @@ def generate(n_jobs: int, seed: int, camel: bool, output: Optional[str]) -> None
                 os.unlink(tmp)
             raise
         click.echo(f"wrote {n} snapshots of {n_jobs} jobs to {output}", err=True)
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, type=click.Path())
+@filter_options
+@click.option("-f", "--format", "fmt", type=click.Choice(["table", "ndjson", "csv", "json"]), default=None,
+              help="Output format [default: table on a terminal, else ndjson].  Each event is flushed.")
+@click.option("--no-headers", is_flag=True, help="Omit the header line (table, csv).")
+@click.option("--iso", is_flag=True, help="ISO-8601 UTC timestamps in ndjson/csv/json and --exec too.")
+@click.option("--from-start", is_flag=True, help="Replay the existing content first (events for history).")
+@click.option("--exit-on-terminal", is_flag=True,
+              help="End once every followed job (after --job/--job-type/--model) is in a terminal status.")
+@click.option("--exec", "exec_cmd", metavar="CMD",
+              help="Run CMD for each event, the event as JSON on its stdin (split like a shell line, never run by one).")
+@click.option("--errors", "errors_path", type=click.Path(dir_okay=False, writable=True),
+              help="Append rejected lines as NDJSON {source,line,offset,error,raw} to this file.")
+@click.option("--poll", is_flag=True, help="Poll files with stat instead of inotify (e.g. on network filesystems).")
+@click.option("-v", "--verbose", is_flag=True, help="Say on stderr when following has begun.")
+def tail(paths: tuple[str, ...], statuses: tuple[str, ...], job_types: tuple[str, ...], models: tuple[str, ...],
+         job_ids: tuple[str, ...], since: Optional[str], until: Optional[str], fmt: Optional[str], no_headers: bool,
+         iso: bool, from_start: bool, exit_on_terminal: bool, exec_cmd: Optional[str], errors_path: Optional[str],
+         poll: bool, verbose: bool) -> None:
+    """Follow growing logs (or a pipe) and print each status change as it happens.
+
+    Files are followed by name like `tail -F`: through rotation (rename, or copytruncate),
+    and a file that does not exist yet is waited for.  `-` (or a pipe) reads stdin until it
+    ends.  Without --from-start, existing content is read silently so that jobs already in
+    the file are known: the next snapshot of a running job is not reported as a new job,
+    and a late, older snapshot never reports a change backwards.  A partial line waits for
+    its newline; a bad line is reported on stderr (and in --errors FILE) and following goes on.
+
+    --exec CMD runs CMD once per event with the event as JSON on stdin and JOBSTREAM_JOB_ID,
+    JOBSTREAM_FROM_STATUS, JOBSTREAM_TO_STATUS, ... in its environment; its stdout goes to
+    stderr.  Ctrl-C or SIGTERM ends following cleanly, after the current event, with exit 0.
+
+    \b
+    Example:
+        jobstream tail jobs.ndjson
+        jobstream tail jobs.ndjson --job ftjob-123 --exit-on-terminal -f ndjson
+        poller | jobstream tail - --status FAILED --exec 'notify-ops --channel ft'
+    """
+    import signal
+
+    from .follow import CommandHook, EventWriter, Follower
+
+    sel = _selection(statuses, job_types, models, job_ids, since, until)
+    paths = tuple(_resolve_paths(paths))
+    for p in paths:
+        if p != "-" and os.path.isdir(p):
+            raise click.BadParameter(f"{p} is a directory: tail follows files (name them, or a glob)",
+                                     param_hint="PATHS")
+    if paths.count("-") > 1:
+        raise click.BadParameter("- (stdin) given more than once", param_hint="PATHS")
+    hook = None
+    if exec_cmd is not None:
+        try:
+            hook = CommandHook(exec_cmd, iso_times=iso, on_failure=lambda msg: click.echo(f"jobstream: {msg}", err=True))
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--exec") from None
+    _refuse_input(errors_path, [Source(p) for p in paths], "--errors")
+    rejects = _Rejects(None, echo_each=True)
+    errors_fh = open(errors_path, "ab") if errors_path else None
+
+    def on_reject(rej: Reject) -> None:
+        rejects(rej)
+        if errors_fh is not None:
+            errors_fh.write(rej.to_json() + b"\n")
+            errors_fh.flush()
+
+    follower = Follower(paths, from_start=from_start, selection=sel, on_reject=on_reject,
+                        on_notice=lambda msg: click.echo(f"jobstream: {msg}", err=True),
+                        until_terminal=exit_on_terminal, watch="poll" if poll else "auto")
+    writer = EventWriter(sys.stdout, fmt or _default_format(None, "ndjson"), headers=not no_headers, iso_times=iso)
+
+    def on_signal(signum: int, frame: Any) -> None:
+        if follower.stopping:  # a second Ctrl-C: stop waiting for --exec or a long read
+            raise KeyboardInterrupt
+        follower.stop()
+
+    previous = {}
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(ValueError):  # not the main thread: no handlers
+            previous[sig] = signal.signal(sig, on_signal)
+    try:
+        writer.start()
+        follower.start()
+        if verbose:
+            known = len(follower.table)
+            click.echo(f"jobstream: following {', '.join(paths)} ({known} job(s) known)", err=True)
+        for change in follower:
+            writer.write(change)
+            if hook is not None:
+                hook(change)
+        writer.close()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        follower.close()
+        if errors_fh is not None:
+            errors_fh.close()
 
 
 def main(argv: Optional[Sequence[str]] = None) -> None:

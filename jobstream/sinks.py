@@ -233,6 +233,10 @@ def summary_dict(summary: Summary) -> dict[str, Any]:
     if summary.group_by is None:
         out.pop("groups", None)
         out.pop("group_by", None)
+    for group in out.get("groups", {}).values():
+        # lines are read per input, not per group: a group's would always say 0
+        for key in ("groups", "group_by", "lines", "rejected"):
+            group.pop(key, None)
     return out
 
 
@@ -264,15 +268,15 @@ def _summary_lines(s: Summary, indent: str = "") -> Iterator[str]:
     yield f"{indent}cost            {cost}"
 
 
-def write_summary(summary: Summary, fmt: str, out: IO[str]) -> None:
-    """Write a summary as ``table`` (a report for people) or ``json``/``ndjson``."""
+def write_summary(summary: Summary, fmt: str, out: IO[str], *, headers: bool = True) -> None:
+    """Write a summary as ``table`` (a report for people), ``json``/``ndjson`` or ``csv`` (*headers*: its header row)."""
     if fmt in ("json", "ndjson"):
         data = summary_dict(summary)
         opt = orjson.OPT_INDENT_2 if fmt == "json" else 0
         out.write(orjson.dumps(data, option=opt).decode() + "\n")
         return
     if fmt == "csv":
-        _write_summary_csv(summary, out)
+        _write_summary_csv(summary, out, headers)
         return
     if fmt != "table":
         raise ValueError(f"unknown format {fmt!r}")
@@ -303,7 +307,7 @@ SUMMARY_CSV_FIELDS = (
 )
 
 
-def _write_summary_csv(summary: Summary, out: IO[str]) -> None:
+def _write_summary_csv(summary: Summary, out: IO[str], headers: bool = True) -> None:
     def flat(key: str, s: Summary) -> dict[str, Any]:
         return {
             "group": key,
@@ -322,10 +326,20 @@ def _write_summary_csv(summary: Summary, out: IO[str]) -> None:
         }
 
     rows = [flat("(all)", summary)] + [flat(k, g) for k, g in summary.groups.items()]
-    write_csv(rows, SUMMARY_CSV_FIELDS, out)
+    write_csv(rows, SUMMARY_CSV_FIELDS, out, headers=headers)
 
 
 # --------------------------------------------------------------------------- output files
+
+
+def new_file_mode(path: str) -> int:
+    """Permission bits for replacing *path*: its own if it exists, else 0666 less the umask."""
+    try:
+        return os.stat(path).st_mode & 0o7777
+    except OSError:
+        mask = os.umask(0)
+        os.umask(mask)
+        return 0o666 & ~mask
 
 
 @contextlib.contextmanager
@@ -342,8 +356,11 @@ def atomic_output(path: str, *, protect: Iterable[str] = ()) -> Iterator[IO[str]
         except OSError:
             continue
     directory = os.path.dirname(target) or "."
+    if not os.path.isdir(directory):
+        raise ValueError(f"cannot write {path}: no such directory {directory}")
     fd, tmp = tempfile.mkstemp(prefix=".jobstream-", suffix=".tmp", dir=directory)
     try:
+        os.fchmod(fd, new_file_mode(target))  # mkstemp makes 0600; the result should look like any new file
         with io.open(fd, "w", encoding="utf-8", newline="") as fh:
             yield fh
         os.replace(tmp, target)

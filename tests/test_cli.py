@@ -1,0 +1,948 @@
+"""Tests for the ``jobstream`` command line.
+
+CliRunner for every command, format and filter; each output is parsed back and checked
+against the library's answer for the same input.  Real subprocesses cover what CliRunner
+cannot: piped stdin, ``| head``, gzip on stdin, terminals and exit codes of the real program.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import json
+import os
+import pty
+import re
+import shutil
+import stat
+import subprocess
+import sys
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any, Callable, Optional, Sequence
+
+import msgspec
+import pytest
+from click.testing import CliRunner, Result
+
+import jobstream
+import jobstream.cli as cli_module
+from jobstream.cli import cli
+from jobstream.generate import write_log
+from jobstream.reducer import GROUP_KEYS, JobState, JobTable, StatusChange
+
+REPO = Path(__file__).resolve().parents[1]
+FORMATS = ("table", "json", "ndjson", "csv")
+TIME_FIELDS = {"created_at", "modified_at", "first_seen", "last_seen", "checkpoint_at", "at"}
+EVENT_FIELDS = ["job_id", "job_type", "model", "from_status", "to_status", "at"]
+DEFAULT_JOB_FIELDS = [
+    "id", "job_type", "model", "status", "created_at", "modified_at", "fine_tuned_model", "trained_tokens",
+    "cost", "cost_currency", "checkpoint_step", "train_loss", "valid_loss", "valid_mean_token_accuracy",
+]
+ALL_JOB_FIELDS = [
+    "id", "job_type", "model", "status", "created_at", "modified_at", "first_seen", "last_seen", "snapshots",
+    "fine_tuned_model", "trained_tokens", "cost", "cost_currency", "checkpoint_step", "checkpoint_at",
+    "train_loss", "valid_loss", "valid_mean_token_accuracy", "integrations", "queue_wait", "run_time", "total",
+]
+ISO_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def invoke(*args: Any, input: Optional[bytes | str] = None) -> Result:
+    return CliRunner().invoke(cli, [str(a) for a in args], input=input, catch_exceptions=False)
+
+
+def table_of(path: Path) -> JobTable:
+    return jobstream.fold_paths([path]).table
+
+
+def to_iso(ts: int) -> str:
+    return datetime.fromtimestamp(ts, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_table(text: str) -> list[dict[str, str]]:
+    """Rows of an aligned table: columns are the spans between all-blank character columns."""
+    lines = [line for line in text.splitlines() if line.strip()]
+    width = max(len(line) for line in lines)
+    padded = [line.ljust(width) for line in lines]
+    blank = [all(line[i] == " " for line in padded) for i in range(width)] + [True]
+    spans, start = [], None
+    for i, is_blank in enumerate(blank):
+        if not is_blank and start is None:
+            start = i
+        elif is_blank and start is not None:
+            spans.append((start, i))
+            start = None
+    cells = [[line[a:b].strip() for a, b in spans] for line in padded]
+    head = [h.lower() for h in cells[0]]
+    return [dict(zip(head, row)) for row in cells[1:]]
+
+
+def parse(fmt: str, text: str) -> list[dict[str, Any]]:
+    if fmt == "json":
+        data = json.loads(text)
+        assert isinstance(data, list)
+        return data
+    if fmt == "ndjson":
+        return [json.loads(line) for line in text.splitlines()]
+    if fmt == "csv":
+        return list(csv.DictReader(io.StringIO(text)))
+    return parse_table(text)
+
+
+def expected_cell(fmt: str, field: str, value: Any, iso: bool = False) -> Any:
+    """What *value* of *field* looks like once a *fmt* output is parsed back."""
+    if fmt == "table":
+        if value is None:
+            return ""
+        if field in TIME_FIELDS:
+            return to_iso(value)
+        if isinstance(value, float):
+            return f"{value:.6g}"
+        if isinstance(value, list):
+            return ";".join(value)
+        return str(value)
+    if iso and field in TIME_FIELDS and value is not None:
+        value = to_iso(value)
+    if fmt == "csv":
+        if value is None:
+            return ""
+        if isinstance(value, list):
+            return ";".join(value)
+        return repr(value) if isinstance(value, float) else str(value)
+    return value
+
+
+def expected_rows(objs: Sequence[Any], fields: Sequence[str], fmt: str, iso: bool = False) -> list[dict[str, Any]]:
+    return [{f: expected_cell(fmt, f, getattr(o, f), iso) for f in fields} for o in objs]
+
+
+def summary_data(summary: jobstream.Summary, *, groups: bool = False) -> dict[str, Any]:
+    data: dict[str, Any] = msgspec.to_builtins(summary)
+    if not groups:
+        data.pop("groups")
+        data.pop("group_by")
+    return data
+
+
+def run_module(*args: Any, stdin: Any = subprocess.DEVNULL, timeout: float = 30) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(
+        [sys.executable, "-m", "jobstream", *map(str, args)],
+        stdin=stdin,
+        capture_output=True,
+        timeout=timeout,
+    )
+
+
+def assert_one_line_error(stderr: str | bytes) -> str:
+    text = stderr.decode() if isinstance(stderr, bytes) else stderr
+    assert "Traceback" not in text
+    lines = text.strip().splitlines()
+    assert len(lines) == 1, text
+    assert lines[0].startswith("Error: ")
+    return lines[0]
+
+
+@pytest.fixture(scope="module")
+def table(small_log: Path) -> JobTable:
+    return table_of(small_log)
+
+
+@pytest.fixture(scope="module")
+def big_log(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Big enough (over 8 MiB, ~90 kB of events) to fill a pipe and earn a progress bar."""
+    path = tmp_path_factory.mktemp("big") / "big.ndjson"
+    with path.open("wb") as fh:
+        write_log(fh, 120, seed=5)
+    return path
+
+
+@pytest.fixture(scope="module")
+def gz_log(small_log: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("gz") / "small.ndjson.gz"
+    path.write_bytes(gzip.compress(small_log.read_bytes(), mtime=0))
+    return path
+
+
+@pytest.fixture(scope="module")
+def corrupt_gz(gz_log: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("corrupt") / "truncated.ndjson.gz"
+    path.write_bytes(gz_log.read_bytes()[:5000])
+    return path
+
+
+BAD_LINES = {  # line number -> bytes; a blank line sits at 5 and shifts nothing
+    3: b'{"bad": 1}',
+    6: b"not json",
+    9: b'\xff\xfe{"id": ',
+}
+
+
+@pytest.fixture(scope="module")
+def dirty_log(small_log: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, list[dict[str, Any]]]:
+    """A log with bad lines at known line numbers, its clean twin, and the rejects expected."""
+    good = small_log.read_bytes().splitlines()[:14]
+    lines: list[bytes] = []
+    expected = []
+    offset = 0
+    for lineno in range(1, 19):
+        if lineno in BAD_LINES:
+            line = BAD_LINES[lineno]
+            expected.append({"line": lineno, "offset": offset, "raw": line.decode("utf-8", "backslashreplace")})
+        elif lineno == 5:
+            line = b""
+        else:
+            line = good.pop(0)
+        lines.append(line)
+        offset += len(line) + 1
+    folder = tmp_path_factory.mktemp("dirty")
+    dirty, clean = folder / "dirty.ndjson", folder / "clean.ndjson"
+    dirty.write_bytes(b"\n".join(lines) + b"\n")
+    clean.write_bytes(b"\n".join(line for i, line in enumerate(lines, 1) if i not in BAD_LINES) + b"\n")
+    for e in expected:
+        e["source"] = str(dirty)
+    return dirty, clean, expected
+
+
+# --------------------------------------------------------------------------- help and docs
+
+
+class TestHelpAndDocs:
+    @pytest.mark.parametrize("name", sorted(cli.commands))
+    def test_every_command_has_help_with_an_example(self, name: str) -> None:
+        result = invoke(name, "--help")
+        assert result.exit_code == 0
+        assert "Example" in result.stdout
+        assert f"jobstream {name}" in result.stdout
+        assert result.stderr == ""
+
+    def test_every_command_appears_in_readme(self) -> None:
+        readme = REPO / "README.md"
+        assert readme.is_file(), "README.md is missing at the repository root"
+        text = readme.read_text(encoding="utf-8")
+        missing = [name for name in sorted(cli.commands) if f"`jobstream {name}`" not in text]
+        assert not missing, f"README.md does not list: {', '.join(f'`jobstream {n}`' for n in missing)}"
+
+    def test_group_help_lists_every_command_with_examples(self) -> None:
+        result = invoke("--help")
+        assert result.exit_code == 0
+        assert "Examples" in result.stdout
+        for name in cli.commands:
+            assert name in result.stdout
+
+    def test_version_prints_the_package_version(self) -> None:
+        result = invoke("--version")
+        assert result.exit_code == 0
+        assert result.stdout.strip() == f"jobstream, version {jobstream.__version__}"
+
+
+# --------------------------------------------------------------------------- summary
+
+
+class TestSummary:
+    @pytest.mark.parametrize("fmt", ["json", "ndjson"])
+    def test_machine_formats_match_library(self, small_log: Path, fmt: str) -> None:
+        result = invoke("summary", small_log, "-f", fmt)
+        assert result.exit_code == 0
+        assert result.stderr == ""
+        if fmt == "ndjson":
+            assert len(result.stdout.splitlines()) == 1
+        assert json.loads(result.stdout) == summary_data(jobstream.summarize([small_log]))
+
+    def test_default_format_off_a_terminal_is_json(self, small_log: Path) -> None:
+        result = invoke("summary", small_log)
+        assert json.loads(result.stdout) == json.loads(invoke("summary", small_log, "-f", "json").stdout)
+
+    def test_json_has_the_documented_keys(self, small_log: Path, table: JobTable) -> None:
+        data = json.loads(invoke("summary", small_log, "-f", "json").stdout)
+        assert {"snapshots", "rejected", "jobs", "by_status", "by_job_type", "by_model"} <= set(data)
+        assert data["jobs"] == len(table.jobs())
+        assert data["rejected"] == 0
+        assert sum(data["by_status"].values()) == data["jobs"]
+
+    def test_csv_first_row_is_the_whole_log(self, small_log: Path) -> None:
+        result = invoke("summary", small_log, "-f", "csv")
+        assert result.exit_code == 0
+        rows = list(csv.DictReader(io.StringIO(result.stdout)))
+        s = jobstream.summarize([small_log])
+        assert len(rows) == 1
+        row = rows[0]
+        assert row["group"] == "(all)"
+        assert int(row["jobs"]) == s.jobs
+        assert int(row["snapshots"]) == s.snapshots
+        assert int(row["succeeded"]) == s.succeeded
+        assert float(row["success_rate"]) == s.success_rate
+        assert int(row["run_time_p90"]) == s.run_time.p90
+        assert int(row["trained_tokens"]) == s.trained_tokens
+
+    def test_csv_no_headers_omits_the_header_row(self, small_log: Path) -> None:
+        with_head = invoke("summary", small_log, "--by", "day", "-f", "csv").stdout.splitlines()
+        without = invoke("summary", small_log, "--by", "day", "-f", "csv", "--no-headers").stdout.splitlines()
+        assert with_head[0].startswith("group,jobs,")
+        assert without == with_head[1:]
+
+    def test_table_reports_counts_rate_and_lines(self, small_log: Path) -> None:
+        result = invoke("summary", small_log, "-f", "table")
+        assert result.exit_code == 0
+        out = result.stdout
+        s = jobstream.summarize([small_log])
+        assert re.search(rf"^jobs\s+{s.jobs}$", out, re.M)
+        assert re.search(rf"^snapshots\s+{s.snapshots}$", out, re.M)
+        assert re.search(rf"^lines read\s+{s.lines} \(0 rejected\)$", out, re.M)
+        for counts in (s.by_status, s.by_job_type, s.by_model):
+            for key, n in counts.items():
+                assert re.search(rf"^  {re.escape(key)}\s+{n}$", out, re.M), key
+        assert s.success_rate is not None
+        assert f"{s.success_rate * 100:.1f}% ({s.succeeded} of {s.finished} finished)" in out
+        assert f"{s.trained_tokens:,}" in out
+
+    @pytest.mark.parametrize("by", GROUP_KEYS)
+    def test_by_gives_the_figures_per_group(self, small_log: Path, table: JobTable, by: str) -> None:
+        result = invoke("summary", small_log, "--by", by, "-f", "json")
+        assert result.exit_code == 0
+        data = json.loads(result.stdout)
+        lib = table.summary(by=by)
+        assert data["group_by"] == by
+        per_group = {k: summary_data(g) for k, g in lib.groups.items()}
+        for g in per_group.values():  # lines are counted per input, not per group
+            del g["lines"], g["rejected"]
+        assert data["groups"] == per_group
+        assert sum(g["jobs"] for g in data["groups"].values()) == data["jobs"]
+
+    def test_by_model_csv_has_one_row_per_model(self, small_log: Path, table: JobTable) -> None:
+        rows = list(csv.DictReader(io.StringIO(invoke("summary", small_log, "--by", "model", "-f", "csv").stdout)))
+        lib = table.summary(by="model")
+        assert [r["group"] for r in rows] == ["(all)", *lib.groups]
+        assert [int(r["jobs"]) for r in rows[1:]] == [g.jobs for g in lib.groups.values()]
+
+    def test_by_status_table_heads_each_group(self, small_log: Path, table: JobTable) -> None:
+        out = invoke("summary", small_log, "--by", "status", "-f", "table").stdout
+        for status in table.summary().by_status:
+            assert f"\nstatus = {status}\n" in out
+
+    def test_by_rejects_unknown_key(self, small_log: Path) -> None:
+        result = invoke("summary", small_log, "--by", "colour")
+        assert result.exit_code == 2
+        assert "--by" in result.stderr
+
+    def test_filters_restrict_the_jobs_counted(self, small_log: Path, table: JobTable) -> None:
+        data = json.loads(invoke("summary", small_log, "--status", "success", "-f", "json").stdout)
+        kept = [j for j in table.jobs() if j.status == "SUCCESS"]
+        assert data == {**summary_data(table.summary(jobs=kept)), "lines": data["lines"], "rejected": 0}
+        assert data["by_status"] == {"SUCCESS": len(kept)}
+
+    def test_realworld_fixtures_match_library(self, realworld_dir: Path) -> None:
+        data = json.loads(invoke("summary", realworld_dir, "-f", "json").stdout)
+        assert data == summary_data(jobstream.summarize([realworld_dir]))
+        assert (data["jobs"], data["lines"], data["rejected"]) == (41, 90, 0)  # SOURCES.md totals
+
+    def test_camel_case_fixtures_read_like_snake_case(self, realworld_dir: Path) -> None:
+        result = invoke("summary", realworld_dir / "camel", "-f", "json")
+        assert result.exit_code == 0
+        data = json.loads(result.stdout)
+        assert data["rejected"] == 0
+        assert data["jobs"] > 0
+
+
+# --------------------------------------------------------------------------- jobs
+
+
+class TestJobs:
+    @pytest.mark.parametrize("fmt", FORMATS)
+    def test_each_format_matches_library(self, small_log: Path, table: JobTable, fmt: str) -> None:
+        result = invoke("jobs", small_log, "-f", fmt)
+        assert result.exit_code == 0
+        assert result.stderr == ""
+        assert parse(fmt, result.stdout) == expected_rows(table.jobs(), DEFAULT_JOB_FIELDS, fmt)
+
+    @pytest.mark.parametrize("fmt", FORMATS)
+    def test_fields_all_gives_every_column(self, small_log: Path, table: JobTable, fmt: str) -> None:
+        rows = parse(fmt, invoke("jobs", small_log, "--fields", "all", "-f", fmt).stdout)
+        assert list(rows[0]) == ALL_JOB_FIELDS
+        assert rows == expected_rows(table.jobs(), ALL_JOB_FIELDS, fmt)
+
+    def test_fields_picks_columns_in_the_order_given(self, small_log: Path, table: JobTable) -> None:
+        fields = ["status", "id", "snapshots", "queue_wait"]
+        rows = parse("ndjson", invoke("jobs", small_log, "--fields", " status, id,snapshots,queue_wait").stdout)
+        assert [list(r) for r in rows] == [fields] * len(rows)
+        assert rows == expected_rows(table.jobs(), fields, "ndjson")
+
+    def test_unknown_field_is_a_usage_error(self, small_log: Path) -> None:
+        result = invoke("jobs", small_log, "--fields", "id,colour")
+        assert result.exit_code == 2
+        assert result.stdout == ""
+        assert "colour" in result.stderr and "--fields" in result.stderr
+
+    def test_default_format_off_a_terminal_is_ndjson(self, small_log: Path) -> None:
+        assert invoke("jobs", small_log).stdout == invoke("jobs", small_log, "-f", "ndjson").stdout
+
+    def test_rows_are_ordered_by_creation_time_then_id(self, small_log: Path) -> None:
+        rows = parse("ndjson", invoke("jobs", small_log).stdout)
+        keys = [(r["created_at"], r["id"]) for r in rows]
+        assert keys == sorted(keys)
+        assert len({r["id"] for r in rows}) == len(rows)
+
+    def test_table_times_are_iso_utc(self, small_log: Path) -> None:
+        rows = parse_table(invoke("jobs", small_log, "-f", "table", "--fields", "id,created_at,modified_at").stdout)
+        assert all(ISO_RE.match(r["created_at"]) and ISO_RE.match(r["modified_at"]) for r in rows)
+
+    @pytest.mark.parametrize("fmt", ["json", "ndjson", "csv"])
+    def test_iso_gives_iso_times_in_machine_formats(self, small_log: Path, table: JobTable, fmt: str) -> None:
+        result = invoke("jobs", small_log, "--fields", "all", "--iso", "-f", fmt)
+        rows = parse(fmt, result.stdout)
+        assert rows == expected_rows(table.jobs(), ALL_JOB_FIELDS, fmt, iso=True)
+        assert all(ISO_RE.match(r["created_at"]) for r in rows)
+
+    def test_machine_formats_give_unix_seconds(self, small_log: Path) -> None:
+        rows = parse("json", invoke("jobs", small_log, "-f", "json").stdout)
+        assert all(isinstance(r["created_at"], int) for r in rows)
+
+    @pytest.mark.parametrize("fmt", ["table", "csv"])
+    def test_no_headers_omits_the_header_row(self, small_log: Path, table: JobTable, fmt: str) -> None:
+        with_head = invoke("jobs", small_log, "-f", fmt, "--fields", "id,status").stdout.splitlines()
+        without = invoke("jobs", small_log, "-f", fmt, "--fields", "id,status", "--no-headers").stdout.splitlines()
+        assert len(with_head) == len(table.jobs()) + 1
+        assert len(without) == len(table.jobs())
+        assert without[0].split(",")[0].split()[0] == table.jobs()[0].id
+
+    def test_empty_selection_gives_an_empty_array(self, small_log: Path) -> None:
+        result = invoke("jobs", small_log, "--job", "no-such-job", "-f", "json")
+        assert result.exit_code == 0
+        assert json.loads(result.stdout) == []
+
+
+# --------------------------------------------------------------------------- events
+
+
+class TestEvents:
+    @pytest.mark.parametrize("fmt", FORMATS)
+    def test_each_format_matches_library(self, small_log: Path, table: JobTable, fmt: str) -> None:
+        result = invoke("events", small_log, "-f", fmt)
+        assert result.exit_code == 0
+        assert result.stderr == ""
+        assert parse(fmt, result.stdout) == expected_rows(table.events(), EVENT_FIELDS, fmt)
+
+    def test_rows_have_the_documented_columns(self, small_log: Path) -> None:
+        rows = parse("ndjson", invoke("events", small_log).stdout)
+        assert {tuple(r) for r in rows} == {tuple(EVENT_FIELDS)}
+        assert list(csv.reader(io.StringIO(invoke("events", small_log, "-f", "csv").stdout)))[0] == EVENT_FIELDS
+
+    def test_rows_are_sorted_by_time_then_job_id(self, small_log: Path) -> None:
+        rows = parse("json", invoke("events", small_log, "-f", "json").stdout)
+        keys = [(r["at"], r["job_id"]) for r in rows]
+        assert keys == sorted(keys)
+
+    def test_each_job_starts_from_no_status(self, small_log: Path) -> None:
+        rows = parse("ndjson", invoke("events", small_log).stdout)
+        first: dict[str, dict[str, Any]] = {}
+        for r in rows:
+            first.setdefault(r["job_id"], r)
+        assert all(r["from_status"] is None for r in first.values())
+        assert all(r["from_status"] != r["to_status"] for r in rows)
+
+    @pytest.mark.parametrize("fmt", ["json", "ndjson", "csv"])
+    def test_iso_gives_iso_times_in_machine_formats(self, small_log: Path, table: JobTable, fmt: str) -> None:
+        rows = parse(fmt, invoke("events", small_log, "--iso", "-f", fmt).stdout)
+        assert rows == expected_rows(table.events(), EVENT_FIELDS, fmt, iso=True)
+
+    def test_table_times_are_iso_utc_even_without_iso_flag(self, small_log: Path, table: JobTable) -> None:
+        plain = invoke("events", small_log, "-f", "table").stdout
+        assert plain == invoke("events", small_log, "-f", "table", "--iso").stdout
+        assert [r["at"] for r in parse_table(plain)] == [to_iso(c.at) for c in table.events()]
+
+
+# --------------------------------------------------------------------------- filters
+
+
+def _values(table: JobTable) -> dict[str, Any]:
+    """Filter values that select some, not all, jobs of the log."""
+    jobs = table.jobs()
+    models = sorted({j.model for j in jobs if j.model})
+    mid = sorted(j.created_at for j in jobs)[len(jobs) // 2]
+    return {"models": models[:2], "mid": mid, "ids": [jobs[1].id, jobs[-2].id]}
+
+
+JOB_FILTERS: list[tuple[str, Callable[[dict[str, Any]], list[str]], Callable[[dict[str, Any], JobState], bool]]] = [
+    ("status", lambda v: ["--status", "SUCCESS"], lambda v, j: j.status == "SUCCESS"),
+    ("status-lowercase-repeated", lambda v: ["--status", "running", "--status", "queued"],
+     lambda v, j: j.status in ("RUNNING", "QUEUED")),
+    ("job-type", lambda v: ["--job-type", "classifier"], lambda v, j: j.job_type == "classifier"),
+    ("job-type-FT-is-completion", lambda v: ["--job-type", "FT"], lambda v, j: j.job_type == "completion"),
+    ("model-repeated", lambda v: ["--model", v["models"][0], "--model", v["models"][1]],
+     lambda v, j: j.model in v["models"]),
+    ("job-repeated", lambda v: ["--job", v["ids"][0], "--job", v["ids"][1]], lambda v, j: j.id in v["ids"]),
+    ("since-unix", lambda v: ["--since", str(v["mid"])], lambda v, j: j.created_at >= v["mid"]),
+    ("since-iso", lambda v: ["--since", to_iso(v["mid"])], lambda v, j: j.created_at >= v["mid"]),
+    ("until-iso-offset", lambda v: ["--until", datetime.fromtimestamp(v["mid"], timezone(timedelta(hours=2))).isoformat()],
+     lambda v, j: j.created_at < v["mid"]),
+    ("since-date", lambda v: ["--since", to_iso(v["mid"])[:10]],
+     lambda v, j: j.created_at >= int(datetime.fromisoformat(to_iso(v["mid"])[:10]).replace(
+         tzinfo=timezone.utc).timestamp())),
+    ("combined", lambda v: ["--job-type", "completion", "--status", "SUCCESS", "--until", str(v["mid"])],
+     lambda v, j: j.job_type == "completion" and j.status == "SUCCESS" and j.created_at < v["mid"]),
+]
+
+EVENT_FILTERS: list[tuple[str, Callable[[dict[str, Any]], list[str]], Callable[[dict[str, Any], StatusChange], bool]]] = [
+    ("status-matches-to-status", lambda v: ["--status", "RUNNING"], lambda v, c: c.to_status == "RUNNING"),
+    ("job-type", lambda v: ["--job-type", "classifier"], lambda v, c: c.job_type == "classifier"),
+    ("model", lambda v: ["--model", v["models"][0]], lambda v, c: c.model == v["models"][0]),
+    ("job", lambda v: ["--job", v["ids"][0]], lambda v, c: c.job_id == v["ids"][0]),
+    ("since-until-match-change-time", lambda v: ["--since", str(v["mid"]), "--until", to_iso(v["mid"] + 3600)],
+     lambda v, c: v["mid"] <= c.at < v["mid"] + 3600),
+]
+
+
+class TestFilters:
+    @pytest.mark.parametrize("name,args,keep", JOB_FILTERS, ids=[f[0] for f in JOB_FILTERS])
+    def test_jobs_filter_matches_plain_python(self, small_log: Path, table: JobTable, name: str,
+                                              args: Callable[..., list[str]], keep: Callable[..., bool]) -> None:
+        v = _values(table)
+        want = [j.id for j in table.jobs() if keep(v, j)]
+        assert 0 < len(want) < len(table.jobs()), "filter value should select some jobs, not all"
+        result = invoke("jobs", small_log, *args(v))
+        assert result.exit_code == 0, result.stderr
+        assert [r["id"] for r in parse("ndjson", result.stdout)] == want
+
+    @pytest.mark.parametrize("name,args,keep", EVENT_FILTERS, ids=[f[0] for f in EVENT_FILTERS])
+    def test_events_filter_matches_plain_python(self, small_log: Path, table: JobTable, name: str,
+                                                args: Callable[..., list[str]], keep: Callable[..., bool]) -> None:
+        v = _values(table)
+        want = expected_rows([c for c in table.events() if keep(v, c)], EVENT_FIELDS, "ndjson")
+        assert 0 < len(want) < len(table.events())
+        result = invoke("events", small_log, *args(v))
+        assert result.exit_code == 0, result.stderr
+        assert parse("ndjson", result.stdout) == want
+
+    @pytest.mark.parametrize("fmt", ["csv", "table"])
+    def test_filters_apply_to_every_format(self, small_log: Path, table: JobTable, fmt: str) -> None:
+        want = [j for j in table.jobs() if j.job_type == "classifier"]
+        rows = parse(fmt, invoke("jobs", small_log, "--job-type", "classifier", "-f", fmt).stdout)
+        assert rows == expected_rows(want, DEFAULT_JOB_FIELDS, fmt)
+
+    @pytest.mark.parametrize("option", ["--since", "--until"])
+    def test_bad_time_is_a_usage_error(self, small_log: Path, option: str) -> None:
+        result = invoke("events", small_log, option, "last tuesday")
+        assert result.exit_code == 2
+        assert result.stdout == ""
+        assert option in result.stderr and "ISO-8601" in result.stderr
+
+    def test_unknown_job_type_is_a_usage_error(self, small_log: Path) -> None:
+        result = invoke("jobs", small_log, "--job-type", "embedding")
+        assert result.exit_code == 2
+        assert "--job-type" in result.stderr
+
+
+# --------------------------------------------------------------------------- -o/--output
+
+
+class TestOutputFile:
+    def test_output_writes_the_file_and_nothing_to_stdout(self, small_log: Path, table: JobTable,
+                                                           tmp_path: Path) -> None:
+        out = tmp_path / "jobs.csv"
+        result = invoke("jobs", small_log, "-f", "csv", "-o", out)
+        assert result.exit_code == 0
+        assert result.stdout == ""
+        assert parse("csv", out.read_text()) == expected_rows(table.jobs(), DEFAULT_JOB_FIELDS, "csv")
+
+    def test_output_defaults_to_a_machine_format(self, small_log: Path, tmp_path: Path) -> None:
+        out = tmp_path / "summary.json"
+        invoke("summary", small_log, "-o", out)
+        assert json.loads(out.read_text()) == summary_data(jobstream.summarize([small_log]))
+
+    def test_output_replaces_an_existing_file_and_leaves_no_temp_file(self, small_log: Path, tmp_path: Path) -> None:
+        out = tmp_path / "events.ndjson"
+        out.write_text("old contents\n")
+        out.chmod(0o640)
+        result = invoke("events", small_log, "-o", out)
+        assert result.exit_code == 0
+        assert out.read_text() == invoke("events", small_log).stdout
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["events.ndjson"]
+        assert stat.S_IMODE(out.stat().st_mode) == 0o640
+
+    def test_new_output_file_gets_the_usual_permissions(self, small_log: Path, tmp_path: Path) -> None:
+        old = os.umask(0o022)
+        try:
+            invoke("jobs", small_log, "-o", tmp_path / "jobs.ndjson")
+        finally:
+            os.umask(old)
+        assert stat.S_IMODE((tmp_path / "jobs.ndjson").stat().st_mode) == 0o644
+
+    @pytest.mark.parametrize("how", ["file", "directory", "glob"])
+    def test_output_refuses_to_overwrite_an_input(self, small_log: Path, tmp_path: Path, how: str) -> None:
+        log = tmp_path / "in.ndjson"
+        shutil.copy(small_log, log)
+        before = log.read_bytes()
+        arg = {"file": log, "directory": tmp_path, "glob": tmp_path / "*.ndjson"}[how]
+        result = invoke("jobs", arg, "-o", log)
+        assert result.exit_code == 1
+        assert "refusing to overwrite input file" in assert_one_line_error(result.stderr)
+        assert log.read_bytes() == before
+        assert [p.name for p in tmp_path.iterdir()] == ["in.ndjson"]
+
+    def test_errors_file_refuses_to_overwrite_an_input(self, small_log: Path, tmp_path: Path) -> None:
+        log = tmp_path / "in.ndjson"
+        shutil.copy(small_log, log)
+        before = log.read_bytes()
+        for command in ("summary", "validate"):
+            result = invoke(command, log, "--errors", log)
+            assert result.exit_code == 1
+            assert "refusing to overwrite input file" in assert_one_line_error(result.stderr)
+            assert log.read_bytes() == before
+
+    def test_errors_file_inside_an_input_directory_is_not_read_back(self, dirty_log: Any, tmp_path: Path) -> None:
+        dirty, _, expected = dirty_log
+        shutil.copy(dirty, tmp_path / "dirty.ndjson")
+        result = invoke("summary", tmp_path, "--errors", tmp_path / "rejects.ndjson", "-f", "json")
+        assert result.exit_code == 0
+        assert json.loads(result.stdout)["rejected"] == len(expected)
+
+    def test_missing_output_directory_is_a_one_line_error(self, small_log: Path, tmp_path: Path) -> None:
+        result = invoke("jobs", small_log, "-o", tmp_path / "nope" / "jobs.csv")
+        assert result.exit_code == 1
+        line = assert_one_line_error(result.stderr)
+        assert "nope" in line and ".tmp" not in line
+
+    def test_dash_output_means_stdout(self, small_log: Path) -> None:
+        assert invoke("events", small_log, "-o", "-").stdout == invoke("events", small_log).stdout
+
+
+# --------------------------------------------------------------------------- rejects
+
+
+class TestRejects:
+    def test_errors_file_records_each_rejected_line(self, dirty_log: Any, tmp_path: Path) -> None:
+        dirty, _, expected = dirty_log
+        errors = tmp_path / "rejects.ndjson"
+        result = invoke("events", dirty, "--errors", errors)
+        assert result.exit_code == 0
+        records = [json.loads(line) for line in errors.read_text().splitlines()]
+        assert [list(r) for r in records] == [["source", "line", "offset", "error", "raw"]] * len(expected)
+        assert [{k: r[k] for k in ("source", "line", "offset", "raw")} for r in records] == expected
+        assert all(r["error"] for r in records)
+        assert dirty.read_bytes()[records[1]["offset"]:].startswith(BAD_LINES[6])
+        assert f"written to {errors}" in result.stderr
+
+    def test_a_one_line_note_on_stderr_when_lines_are_rejected(self, dirty_log: Any) -> None:
+        dirty, _, expected = dirty_log
+        result = invoke("summary", dirty, "-f", "json")
+        assert result.exit_code == 0
+        assert len(result.stderr.splitlines()) == 1
+        assert f"{len(expected)} line(s) rejected" in result.stderr
+        assert f"{dirty}:3:" in result.stderr
+        assert json.loads(result.stdout)["rejected"] == len(expected)
+
+    def test_no_note_when_every_line_is_accepted(self, small_log: Path) -> None:
+        assert invoke("events", small_log).stderr == ""
+
+    def test_rejected_lines_do_not_change_the_answer(self, dirty_log: Any) -> None:
+        dirty, clean, _ = dirty_log
+        assert invoke("jobs", dirty, "--fields", "all").stdout == invoke("jobs", clean, "--fields", "all").stdout
+        assert invoke("events", dirty).stdout == invoke("events", clean).stdout
+
+    @pytest.mark.parametrize("command", ["summary", "jobs", "events"])
+    def test_strict_stops_at_the_first_reject_with_exit_1(self, dirty_log: Any, command: str) -> None:
+        dirty, _, _ = dirty_log
+        result = invoke(command, dirty, "--strict")
+        assert result.exit_code == 1
+        assert result.stdout == ""
+        assert assert_one_line_error(result.stderr).startswith(f"Error: {dirty}:3: ")
+
+    def test_strict_with_clean_input_succeeds(self, dirty_log: Any) -> None:
+        _, clean, _ = dirty_log
+        result = invoke("summary", clean, "--strict", "-f", "json")
+        assert result.exit_code == 0
+        assert result.stderr == ""
+
+
+# --------------------------------------------------------------------------- validate
+
+
+class TestValidate:
+    def test_clean_input_exits_0_with_a_count(self, small_log: Path) -> None:
+        result = invoke("validate", small_log)
+        n = len(small_log.read_bytes().splitlines())
+        assert result.exit_code == 0
+        assert result.stdout == ""
+        assert result.stderr == f"{n} line(s) checked in 1 source(s): {n} accepted, 0 rejected\n"
+
+    def test_bad_lines_exit_1_with_path_line_reason(self, dirty_log: Any) -> None:
+        dirty, _, expected = dirty_log
+        result = invoke("validate", dirty)
+        assert result.exit_code == 1
+        assert result.stdout == ""
+        lines = result.stderr.splitlines()
+        assert len(lines) == len(expected) + 1
+        for line, e in zip(lines, expected):
+            assert re.match(rf"^{re.escape(str(dirty))}:{e['line']}: \S", line), line
+        assert lines[-1].endswith(f"{len(expected)} rejected")
+
+    def test_quiet_prints_only_the_count(self, dirty_log: Any) -> None:
+        dirty, _, expected = dirty_log
+        result = invoke("validate", dirty, "--quiet")
+        assert result.exit_code == 1
+        assert len(result.stderr.splitlines()) == 1
+        assert f"{len(expected)} rejected" in result.stderr
+
+    def test_errors_file_holds_the_rejects(self, dirty_log: Any, tmp_path: Path) -> None:
+        dirty, _, expected = dirty_log
+        errors = tmp_path / "rejects.ndjson"
+        assert invoke("validate", dirty, "-q", "--errors", errors).exit_code == 1
+        assert [json.loads(line)["line"] for line in errors.read_text().splitlines()] == [e["line"] for e in expected]
+
+    def test_realworld_fixtures_are_valid(self, realworld_dir: Path) -> None:
+        result = invoke("validate", realworld_dir, realworld_dir / "camel")
+        assert result.exit_code == 0, result.stderr
+        assert result.stderr.endswith(" 0 rejected\n")
+
+    def test_stdin_is_validated(self, dirty_log: Any) -> None:
+        dirty, _, expected = dirty_log
+        result = invoke("validate", input=dirty.read_bytes())
+        assert result.exit_code == 1
+        assert f"{len(expected)} rejected" in result.stderr
+
+
+# --------------------------------------------------------------------------- generate
+
+
+class TestGenerate:
+    def test_same_seed_gives_the_same_bytes(self) -> None:
+        a = invoke("generate", "--jobs", 5, "--seed", 9)
+        b = invoke("generate", "--jobs", 5, "--seed", 9)
+        c = invoke("generate", "--jobs", 5, "--seed", 10)
+        assert a.exit_code == 0
+        assert a.stdout_bytes == b.stdout_bytes
+        assert a.stdout_bytes != c.stdout_bytes
+
+    def test_stdout_is_the_library_log(self) -> None:
+        buf = io.BytesIO()
+        n = write_log(buf, 5, seed=9)
+        result = invoke("generate", "--jobs", 5, "--seed", 9)
+        assert result.stdout_bytes == buf.getvalue()
+        assert len(result.stdout_bytes.splitlines()) == n
+
+    def test_gz_output_is_deterministic_and_readable_by_summary(self, tmp_path: Path) -> None:
+        a, b = tmp_path / "a.ndjson.gz", tmp_path / "b.ndjson.gz"
+        result = invoke("generate", "--jobs", 7, "--seed", 2, "-o", a)
+        assert result.exit_code == 0
+        assert result.stdout == ""
+        assert re.fullmatch(rf"wrote \d+ snapshots of 7 jobs to {re.escape(str(a))}\n", result.stderr)
+        invoke("generate", "--jobs", 7, "--seed", 2, "-o", b)
+        assert a.read_bytes()[:2] == b"\x1f\x8b"
+        assert a.read_bytes() == b.read_bytes()
+        assert gzip.decompress(a.read_bytes()) == invoke("generate", "--jobs", 7, "--seed", 2).stdout_bytes
+        data = json.loads(invoke("summary", a, "-f", "json").stdout)
+        assert data == summary_data(jobstream.summarize([a]))
+        assert data["jobs"] == 7 and data["rejected"] == 0
+        assert stat.S_IMODE(a.stat().st_mode) & 0o044  # not mkstemp's private 0600
+
+    def test_camel_output_reads_like_snake_case(self, tmp_path: Path) -> None:
+        snake, camel = tmp_path / "snake.ndjson", tmp_path / "camel.ndjson"
+        invoke("generate", "--jobs", 6, "-o", snake)
+        invoke("generate", "--jobs", 6, "--camel", "-o", camel)
+        assert b'"jobType"' in camel.read_bytes()
+        assert invoke("jobs", camel, "--fields", "all").stdout == invoke("jobs", snake, "--fields", "all").stdout
+
+    def test_jobs_must_be_positive(self) -> None:
+        result = invoke("generate", "--jobs", 0)
+        assert result.exit_code == 2
+        assert result.stdout == ""
+
+    def test_missing_output_directory_is_a_one_line_error(self, tmp_path: Path) -> None:
+        result = invoke("generate", "-o", tmp_path / "nope" / "x.ndjson")
+        assert result.exit_code == 1
+        assert ".tmp" not in assert_one_line_error(result.stderr)
+
+
+# --------------------------------------------------------------------------- inputs (CliRunner)
+
+
+class TestInputs:
+    def test_dash_reads_stdin(self, small_log: Path) -> None:
+        result = invoke("events", "-", input=small_log.read_bytes())
+        assert result.exit_code == 0
+        assert result.stdout == invoke("events", small_log).stdout
+
+    @pytest.mark.parametrize("command", ["summary", "jobs", "events"])
+    def test_no_path_with_piped_stdin_reads_stdin(self, small_log: Path, command: str) -> None:
+        result = invoke(command, input=small_log.read_bytes())
+        assert result.exit_code == 0
+        assert result.stdout == invoke(command, small_log).stdout
+
+    @pytest.mark.parametrize("command", ["summary", "jobs", "events", "validate"])
+    def test_no_path_on_a_terminal_is_a_usage_hint(self, monkeypatch: pytest.MonkeyPatch, command: str) -> None:
+        monkeypatch.setattr(cli_module, "_stdin_is_tty", lambda: True)
+        result = invoke(command)
+        assert result.exit_code == 2
+        assert result.stdout == ""
+        assert "no input" in result.stderr and f"| jobstream {command}" in result.stderr
+
+    def test_directory_reads_its_ndjson_files(self, small_log: Path, tmp_path: Path) -> None:
+        lines = small_log.read_bytes().splitlines(keepends=True)
+        (tmp_path / "a.ndjson").write_bytes(b"".join(lines[::2]))
+        (tmp_path / "b.jsonl.gz").write_bytes(gzip.compress(b"".join(lines[1::2])))
+        (tmp_path / "notes.txt").write_text("not a log\n")
+        result = invoke("jobs", tmp_path, "--fields", "all")
+        assert result.exit_code == 0
+        assert result.stderr == ""
+        assert result.stdout == invoke("jobs", small_log, "--fields", "all").stdout
+
+    def test_glob_and_several_paths_fold_together(self, small_log: Path, tmp_path: Path) -> None:
+        lines = small_log.read_bytes().splitlines(keepends=True)
+        half = len(lines) // 2
+        (tmp_path / "part1.ndjson").write_bytes(b"".join(lines[:half]))
+        (tmp_path / "part2.ndjson").write_bytes(b"".join(lines[half:]))
+        whole = invoke("events", small_log).stdout
+        assert invoke("events", tmp_path / "part*.ndjson").stdout == whole
+        assert invoke("events", tmp_path / "part2.ndjson", tmp_path / "part1.ndjson").stdout == whole
+
+    def test_gzip_file_reads_like_plain(self, small_log: Path, gz_log: Path) -> None:
+        result = invoke("events", gz_log)
+        assert result.exit_code == 0
+        assert result.stdout == invoke("events", small_log).stdout
+
+    def test_missing_file_is_a_one_line_error(self, tmp_path: Path) -> None:
+        result = invoke("summary", tmp_path / "missing.ndjson")
+        assert result.exit_code == 1
+        assert "missing.ndjson" in assert_one_line_error(result.stderr)
+
+    def test_glob_matching_nothing_is_a_one_line_error(self, tmp_path: Path) -> None:
+        result = invoke("jobs", tmp_path / "*.ndjson")
+        assert result.exit_code == 1
+        assert "no file matches" in assert_one_line_error(result.stderr)
+
+    def test_corrupt_gzip_is_a_one_line_error(self, corrupt_gz: Path) -> None:
+        result = invoke("events", corrupt_gz)
+        assert result.exit_code == 1
+        assert str(corrupt_gz) in assert_one_line_error(result.stderr)
+
+    def test_unknown_option_is_a_usage_error(self, small_log: Path) -> None:
+        result = invoke("summary", small_log, "--colour")
+        assert result.exit_code == 2
+        assert result.stdout == ""
+        assert "No such option" in result.stderr
+
+
+# --------------------------------------------------------------------------- the real program
+
+
+def _run_on_pty(args: Sequence[Any], tty: str) -> tuple[int, str, bytes]:
+    """Run ``python -m jobstream ARGS`` with *tty* ("stdout" or "stderr") on a pseudo-terminal."""
+    master, slave = pty.openpty()
+    on_tty = tty == "stdout"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "jobstream", *map(str, args)],
+        stdin=subprocess.DEVNULL,
+        stdout=slave if on_tty else subprocess.PIPE,
+        stderr=subprocess.PIPE if on_tty else slave,
+    )
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            data = os.read(master, 1 << 16)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not data:
+            break
+        chunks.append(data)
+    os.close(master)
+    out, err = proc.communicate(timeout=30)
+    return proc.returncode, b"".join(chunks).decode().replace("\r\n", "\n"), err if on_tty else out
+
+
+class TestProgram:
+    def test_piped_stdin_summary_json(self, small_log: Path) -> None:
+        proc = subprocess.run(
+            f"cat '{small_log}' | '{sys.executable}' -m jobstream summary -f json",
+            shell=True, capture_output=True, timeout=30,
+        )
+        assert proc.returncode == 0
+        assert proc.stderr == b""
+        assert json.loads(proc.stdout) == summary_data(jobstream.summarize([small_log]))
+
+    def test_gzip_on_stdin_is_detected(self, small_log: Path, gz_log: Path) -> None:
+        with gz_log.open("rb") as fh:
+            proc = run_module("events", stdin=fh)
+        assert proc.returncode == 0
+        assert proc.stdout.decode() == invoke("events", small_log).stdout
+
+    def test_gzip_file(self, small_log: Path, gz_log: Path) -> None:
+        proc = run_module("jobs", gz_log, "-f", "csv")
+        assert proc.returncode == 0
+        assert proc.stdout.decode() == invoke("jobs", small_log, "-f", "csv").stdout
+
+    @pytest.mark.parametrize("args", [["events"], ["jobs", "-f", "table", "--fields", "all"]], ids=["events", "jobs"])
+    def test_closed_pipe_exits_0_quietly(self, big_log: Path, args: list[str]) -> None:
+        producer = subprocess.Popen(
+            [sys.executable, "-m", "jobstream", *args, str(big_log)], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
+        head = subprocess.run(["head", "-n", "3"], stdin=producer.stdout, capture_output=True, timeout=30)
+        assert producer.stdout is not None and producer.stderr is not None
+        producer.stdout.close()
+        err = producer.stderr.read()
+        producer.stderr.close()
+        assert producer.wait(timeout=30) == 0
+        assert err == b""
+        assert len(head.stdout.splitlines()) == 3
+
+    def test_missing_file_exits_1_with_one_line(self, tmp_path: Path) -> None:
+        proc = run_module("summary", tmp_path / "missing.ndjson")
+        assert proc.returncode == 1
+        assert proc.stdout == b""
+        assert "missing.ndjson" in assert_one_line_error(proc.stderr)
+
+    def test_corrupt_gzip_exits_1_with_one_line(self, corrupt_gz: Path) -> None:
+        proc = run_module("summary", corrupt_gz)
+        assert proc.returncode == 1
+        assert "gzip" in assert_one_line_error(proc.stderr)
+
+    def test_corrupt_gzip_on_stdin_exits_1_with_one_line(self, corrupt_gz: Path) -> None:
+        with corrupt_gz.open("rb") as fh:
+            proc = run_module("events", stdin=fh)
+        assert proc.returncode == 1
+        assert "<stdin>" in assert_one_line_error(proc.stderr)
+
+    def test_bad_option_exits_2(self, small_log: Path) -> None:
+        proc = run_module("events", small_log, "--format", "xml")
+        assert proc.returncode == 2
+        assert proc.stdout == b""
+        assert b"Traceback" not in proc.stderr
+        assert b"'xml' is not one of" in proc.stderr
+
+    def test_strict_exits_1_naming_file_and_line(self, dirty_log: Any) -> None:
+        dirty, _, _ = dirty_log
+        proc = run_module("jobs", dirty, "--strict")
+        assert proc.returncode == 1
+        assert assert_one_line_error(proc.stderr).startswith(f"Error: {dirty}:3: ")
+
+    def test_validate_exit_codes(self, small_log: Path, dirty_log: Any) -> None:
+        assert run_module("validate", small_log).returncode == 0
+        proc = run_module("validate", dirty_log[0])
+        assert proc.returncode == 1
+        assert proc.stderr.decode().startswith(f"{dirty_log[0]}:3: ")
+
+    def test_version(self) -> None:
+        proc = run_module("--version")
+        assert proc.returncode == 0
+        assert jobstream.__version__ in proc.stdout.decode()
+
+    def test_table_is_the_default_on_a_terminal(self, small_log: Path, table: JobTable) -> None:
+        code, out, err = _run_on_pty(["jobs", small_log, "--fields", "id,status,created_at"], "stdout")
+        assert code == 0
+        assert err == b""
+        assert parse_table(out) == expected_rows(table.jobs(), ["id", "status", "created_at"], "table")
+
+    def test_progress_bar_only_when_stderr_is_a_terminal(self, big_log: Path) -> None:
+        code, bar, out = _run_on_pty(["summary", big_log, "-f", "json"], "stderr")
+        assert code == 0
+        assert "reading" in bar and "100%" in bar
+        assert json.loads(out)["jobs"] == 120
+        code, bar, out = _run_on_pty(["summary", big_log, "-f", "json", "--no-progress"], "stderr")
+        assert code == 0
+        assert bar == ""
+        assert json.loads(out)["jobs"] == 120
+        proc = run_module("summary", big_log, "-f", "json")
+        assert proc.stderr == b""
