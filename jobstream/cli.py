@@ -64,6 +64,13 @@ def _resolve_paths(paths: Sequence[str]) -> list[str]:
 
 def input_options(f: F) -> F:
     """PATH arguments plus the options about reading them."""
+    f = click.option(
+        "-j",
+        "--workers",
+        type=click.IntRange(min=1),
+        default=None,
+        help="Worker processes for large inputs [default: the number of cores; 1 for stdin and small inputs].",
+    )(f)
     f = click.option("--no-progress", is_flag=True, help="Never show the progress bar (shown on a terminal only).")(f)
     f = click.option("--strict", is_flag=True, help="Stop at the first rejected line, exit 1.")(f)
     f = click.option(
@@ -215,13 +222,14 @@ class _Progress:
             self.bar = None
 
 
-def _fold(paths: Sequence[str], errors_path: Optional[str], strict: bool, no_progress: bool) -> FoldResult:
+def _fold(paths: Sequence[str], errors_path: Optional[str], strict: bool, no_progress: bool,
+          workers: Optional[int]) -> FoldResult:
     sources = expand_sources(paths)  # before --errors creates its file, so it is never read back as input
     _refuse_input(errors_path, sources, "--errors")
     rejects = _Rejects(errors_path)
     progress = _Progress(paths, no_progress)
     try:
-        result = fold_paths(sources, strict=strict, on_reject=rejects, on_progress=progress)
+        result = fold_paths(sources, strict=strict, on_reject=rejects, on_progress=progress, workers=workers)
     except InvalidLineError as exc:
         progress.close()
         raise click.ClickException(f"{exc} (--strict: stopped at the first rejected line)") from None
@@ -266,7 +274,7 @@ def cli() -> None:
 @filter_options
 @output_options(("table", "json", "ndjson", "csv"))
 @click.option("--by", type=click.Choice(GROUP_KEYS), help="Also give the figures per group.")
-def summary(paths: tuple[str, ...], errors_path: Optional[str], strict: bool, no_progress: bool,
+def summary(paths: tuple[str, ...], errors_path: Optional[str], strict: bool, no_progress: bool, workers: Optional[int],
             statuses: tuple[str, ...], job_types: tuple[str, ...], models: tuple[str, ...], job_ids: tuple[str, ...],
             since: Optional[str], until: Optional[str], fmt: Optional[str], output: Optional[str],
             no_headers: bool, iso: bool, by: Optional[str]) -> None:
@@ -282,7 +290,7 @@ def summary(paths: tuple[str, ...], errors_path: Optional[str], strict: bool, no
     """
     sel = _selection(statuses, job_types, models, job_ids, since, until)
     paths = tuple(_resolve_paths(paths))
-    result = _fold(paths, errors_path, strict, no_progress)
+    result = _fold(paths, errors_path, strict, no_progress, workers)
     summ = result.table.summary(by=by, jobs=sel.jobs(result.table.jobs()) if not sel.empty else None)
     summ.lines = result.stats.lines
     summ.rejected = result.stats.rejected
@@ -309,7 +317,7 @@ def _parse_fields(text: Optional[str]) -> tuple[str, ...]:
 @filter_options
 @output_options()
 @click.option("--fields", metavar="A,B,...", help="Columns to show (comma-separated, or 'all'). See --help for the list.")
-def jobs(paths: tuple[str, ...], errors_path: Optional[str], strict: bool, no_progress: bool,
+def jobs(paths: tuple[str, ...], errors_path: Optional[str], strict: bool, no_progress: bool, workers: Optional[int],
          statuses: tuple[str, ...], job_types: tuple[str, ...], models: tuple[str, ...], job_ids: tuple[str, ...],
          since: Optional[str], until: Optional[str], fmt: Optional[str], output: Optional[str],
          no_headers: bool, iso: bool, fields: Optional[str]) -> None:
@@ -327,7 +335,7 @@ def jobs(paths: tuple[str, ...], errors_path: Optional[str], strict: bool, no_pr
     cols = _parse_fields(fields)
     sel = _selection(statuses, job_types, models, job_ids, since, until)
     paths = tuple(_resolve_paths(paths))
-    result = _fold(paths, errors_path, strict, no_progress)
+    result = _fold(paths, errors_path, strict, no_progress, workers)
     fmt = fmt or _default_format(output, "ndjson")
     rows = (job_row(j, cols, iso_times=iso) for j in sel.jobs(result.table.jobs()))
     with _output(output, paths) as out:
@@ -338,7 +346,7 @@ def jobs(paths: tuple[str, ...], errors_path: Optional[str], strict: bool, no_pr
 @input_options
 @filter_options
 @output_options()
-def events(paths: tuple[str, ...], errors_path: Optional[str], strict: bool, no_progress: bool,
+def events(paths: tuple[str, ...], errors_path: Optional[str], strict: bool, no_progress: bool, workers: Optional[int],
            statuses: tuple[str, ...], job_types: tuple[str, ...], models: tuple[str, ...], job_ids: tuple[str, ...],
            since: Optional[str], until: Optional[str], fmt: Optional[str], output: Optional[str],
            no_headers: bool, iso: bool) -> None:
@@ -353,7 +361,7 @@ def events(paths: tuple[str, ...], errors_path: Optional[str], strict: bool, no_
     """
     sel = _selection(statuses, job_types, models, job_ids, since, until)
     paths = tuple(_resolve_paths(paths))
-    result = _fold(paths, errors_path, strict, no_progress)
+    result = _fold(paths, errors_path, strict, no_progress, workers)
     fmt = fmt or _default_format(output, "ndjson")
     changes = result.table.events()
     rows = (event_row(c, iso_times=iso) for c in changes if sel.keep_change(c))

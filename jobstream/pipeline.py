@@ -1,20 +1,36 @@
-"""Whole runs: read paths and fold them, the calls behind ``jobstream summary|jobs|events``."""
+"""Whole runs: read paths and fold them, the calls behind ``jobstream summary|jobs|events``.
+
+Large inputs are folded in parallel: plain files are cut into newline-aligned byte ranges
+(a ``.gz`` file is one unit: it cannot be split), each range is folded in a worker process,
+and the partial tables are merged, which the reducer guarantees equals a single pass.
+Workers number their lines from 1; the parent renumbers rejects from the line counts of
+the ranges before them, so every reject still names its true line.
+"""
 
 from __future__ import annotations
 
+import multiprocessing
 import os
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Optional, Union
 
 import msgspec
 
-from .decoder import Model, Reject
+from .decoder import Model, Reject, SnapshotDecoder
+from .framing import DEFAULT_BLOCK_SIZE, DEFAULT_MAX_LINE_BYTES, Chunk, iter_chunks
 from .reader import Reader, ReadStats
 from .reducer import JobTable, Summary
-from .sources import Source
+from .sources import Source, expand_sources, open_source
 
-__all__ = ["FoldResult", "fold_paths", "summarize"]
+__all__ = ["FoldResult", "fold_paths", "summarize", "default_workers", "PARALLEL_MIN_BYTES"]
 
 PathArg = Union[str, "os.PathLike[str]", Source]
+
+#: Inputs smaller than this are folded in one process: workers would cost more than they save.
+PARALLEL_MIN_BYTES = 32 << 20
+#: Ranges are at least this big, so per-range overhead stays small.
+MIN_RANGE_BYTES = 16 << 20
 
 
 class FoldResult(msgspec.Struct):
@@ -24,6 +40,165 @@ class FoldResult(msgspec.Struct):
     stats: ReadStats
 
 
+def default_workers() -> int:
+    """The number of cores this process may run on."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+@dataclass(frozen=True)
+class _Unit:
+    index: int
+    source: str
+    start: int
+    end: int  # -1: to the end (a whole, possibly compressed, file)
+
+
+def _is_plain_file(src: Source) -> bool:
+    if src.is_stdin or not os.path.isfile(src.name):
+        return False
+    with open(src.name, "rb") as fh:
+        head = fh.read(4)
+    from .sources import _is_gzip
+
+    return not _is_gzip(head)
+
+
+def _split(src: Source, size: int, parts: int) -> list[tuple[int, int]]:
+    """Newline-aligned ``[start, end)`` ranges covering the file."""
+    bounds = [0]
+    with open(src.name, "rb") as fh:
+        for k in range(1, parts):
+            pos = size * k // parts
+            if pos <= bounds[-1]:
+                continue
+            fh.seek(pos - 1)
+            while True:
+                block = fh.read(1 << 16)
+                if not block:
+                    pos = size
+                    break
+                nl = block.find(b"\n")
+                if nl >= 0:
+                    pos = fh.tell() - len(block) + nl + 1
+                    break
+            if pos < size and pos > bounds[-1]:
+                bounds.append(pos)
+    bounds.append(size)
+    return list(zip(bounds, bounds[1:]))
+
+
+def _plan(sources: list[Source], workers: int) -> Optional[list[_Unit]]:
+    """Work units for a parallel fold, or None when one process is the better choice."""
+    if workers <= 1 or any(s.is_stdin for s in sources):
+        return None
+    sizes = [s.size() for s in sources]
+    if any(size is None for size in sizes) or sum(sizes) < PARALLEL_MIN_BYTES:  # type: ignore[arg-type]
+        return None
+    units: list[_Unit] = []
+    for src, size in zip(sources, sizes):
+        assert size is not None
+        if _is_plain_file(src) and size >= 2 * MIN_RANGE_BYTES:
+            parts = min(workers * 2, size // MIN_RANGE_BYTES)
+            for start, end in _split(src, size, max(1, parts)):
+                units.append(_Unit(len(units), src.name, start, end))
+        else:
+            units.append(_Unit(len(units), src.name, 0, -1))
+    return units if len(units) > 1 else None
+
+
+class _UnitResult(msgspec.Struct, array_like=True):
+    index: int
+    table: bytes
+    stats: ReadStats
+    lines_total: int  # every line of the range, blank ones too
+    rejects: list[Reject]
+
+
+def _fold_unit(unit: _Unit, model: Model, max_line_bytes: int, block_size: int) -> bytes:
+    """Worker: fold one unit; the result travels as msgpack."""
+    decoder = SnapshotDecoder(model, max_line_bytes=max_line_bytes)
+    table = JobTable()
+    stats = ReadStats(sources=1 if unit.start == 0 else 0)
+    rejects: list[Reject] = []
+    src = Source(unit.source)
+    stream = open_source(src)
+    try:
+        if unit.end >= 0:
+            stream.seek(unit.start)
+        frames = iter_chunks(
+            stream,
+            unit.source,
+            block_size=block_size,
+            max_line_bytes=max_line_bytes,
+            offset=unit.start,
+            limit=unit.end - unit.start if unit.end >= 0 else -1,
+            strip_bom=unit.start == 0,
+        )
+        for frame in frames:
+            if isinstance(frame, Chunk):
+                n_rej = len(rejects)
+                snaps, accepted, blank = decoder.decode_chunk(frame, rejects)
+                stats.bytes += len(frame.data)
+                stats.accepted += accepted
+                stats.blank += blank
+                stats.rejected += len(rejects) - n_rej
+                stats.snapshots += len(snaps)
+                table.update(snaps)
+            else:
+                stats.bytes += frame.length + 1
+                stats.rejected += 1
+                rejects.append(decoder.reject_oversized(frame))
+    finally:
+        stream.close()
+    stats.lines = stats.accepted + stats.rejected
+    result = _UnitResult(unit.index, table.to_bytes(), stats, stats.lines + stats.blank, rejects)
+    return msgspec.msgpack.encode(result)
+
+
+_unit_decoder = msgspec.msgpack.Decoder(_UnitResult)
+
+
+def _context() -> Any:
+    methods = multiprocessing.get_all_start_methods()
+    return multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+
+
+def _fold_parallel(
+    units: list[_Unit],
+    workers: int,
+    model: Model,
+    max_line_bytes: int,
+    block_size: int,
+    on_reject: Optional[Callable[[Reject], Any]],
+    on_progress: Optional[Callable[[int], Any]],
+) -> FoldResult:
+    results: list[Optional[_UnitResult]] = [None] * len(units)
+    with ProcessPoolExecutor(max_workers=min(workers, len(units)), mp_context=_context()) as pool:
+        futures = [pool.submit(_fold_unit, u, model, max_line_bytes, block_size) for u in units]
+        for fut in futures:
+            res = _unit_decoder.decode(fut.result())
+            results[res.index] = res
+            if on_progress is not None:
+                on_progress(res.stats.bytes)
+    table = JobTable()
+    stats = ReadStats()
+    line_base: dict[str, int] = {}
+    for unit, res in zip(units, results):
+        assert res is not None
+        table.merge_in(JobTable.from_bytes(res.table))
+        stats = stats.merge(res.stats)
+        base = line_base.get(unit.source, 0)
+        line_base[unit.source] = base + res.lines_total
+        if on_reject is not None:
+            for rej in res.rejects:
+                rej.line += base
+                on_reject(rej)
+    return FoldResult(table, stats)
+
+
 def fold_paths(
     paths: Iterable[PathArg],
     *,
@@ -31,14 +206,33 @@ def fold_paths(
     strict: bool = False,
     on_reject: Optional[Callable[[Reject], Any]] = None,
     on_progress: Optional[Callable[[int], Any]] = None,
-    **reader_kwargs: Any,
+    workers: Optional[int] = None,
+    max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+    block_size: int = DEFAULT_BLOCK_SIZE,
 ) -> FoldResult:
     """Read every snapshot in *paths* and fold them into one :class:`JobTable`.
 
     Decodes the lean :class:`~jobstream.models.JobView` by default: it holds every field
-    the reducer reads, so the table is the same as with ``model="full"``.
+    the reducer reads, so the table is the same as with ``model="full"``.  *workers*
+    (default: the number of cores) fold large inputs in parallel processes; stdin, small
+    inputs and ``strict`` runs use one process.  Rejects reach *on_reject* in input order.
     """
-    reader = Reader(paths, model=model, strict=strict, on_reject=on_reject, on_progress=on_progress, **reader_kwargs)
+    sources: list[Source] = []
+    for p in paths:
+        sources.extend([p] if isinstance(p, Source) else expand_sources([p]))
+    n = default_workers() if workers is None else max(1, workers)
+    units = None if strict else _plan(sources, n)
+    if units is not None:
+        return _fold_parallel(units, n, model, max_line_bytes, block_size, on_reject, on_progress)
+    reader = Reader(
+        sources,
+        model=model,
+        strict=strict,
+        on_reject=on_reject,
+        on_progress=on_progress,
+        max_line_bytes=max_line_bytes,
+        block_size=block_size,
+    )
     table = JobTable()
     for batch in reader.batches():
         table.update(batch)

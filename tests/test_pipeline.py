@@ -1,0 +1,91 @@
+"""Whole runs: the parallel fold (real worker processes) equals the single-process fold."""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import jobstream
+from jobstream import pipeline
+from jobstream.decoder import Reject
+from jobstream.generate import generate
+
+
+@pytest.fixture
+def small_ranges(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make tiny files split into several ranges, so real workers run in the test."""
+    monkeypatch.setattr(pipeline, "PARALLEL_MIN_BYTES", 1)
+    monkeypatch.setattr(pipeline, "MIN_RANGE_BYTES", 20_000)
+
+
+def log_with_bad_lines(tmp_path: Path, name: str = "log.ndjson") -> tuple[Path, list[int]]:
+    lines = list(generate(30, seed=8))
+    bad_at = [3, len(lines) // 3, len(lines) // 2, len(lines) - 1]
+    for i in sorted(bad_at, reverse=True):
+        lines.insert(i - 1, b'{"id": "broken", "status": 1}')
+    lines.insert(10, b"")  # a blank line counts for numbering, not as a record
+    path = tmp_path / name
+    path.write_bytes(b"\xef\xbb\xbf" + b"\n".join(lines) + b"\n")
+    expected = [n for n, line in enumerate(lines, 1) if line.startswith(b'{"id": "broken"')]
+    assert len(expected) == len(bad_at)
+    return path, expected
+
+
+def run(paths: list[Path], workers: int) -> tuple[Any, list[Reject]]:
+    rejects: list[Reject] = []
+    result = jobstream.fold_paths(paths, workers=workers, on_reject=rejects.append)
+    return result, rejects
+
+
+def test_parallel_fold_equals_single_process_and_keeps_true_line_numbers(tmp_path: Path, small_ranges: None) -> None:
+    path, bad_at = log_with_bad_lines(tmp_path)
+    units = pipeline._plan(jobstream.read(path).sources, 2)
+    assert units is not None and len(units) >= 3  # really split
+    single, rej1 = run([path], 1)
+    multi, rej2 = run([path], 2)
+    assert multi.table == single.table
+    assert multi.stats == single.stats
+    assert [r.line for r in rej2] == [r.line for r in rej1] == sorted(bad_at)
+    assert [(r.offset, r.raw) for r in rej2] == [(r.offset, r.raw) for r in rej1]
+    data = path.read_bytes()
+    for r in rej2:
+        assert data[r.offset : r.offset + len(r.raw)] == r.raw
+
+
+def test_ranges_are_newline_aligned_and_cover_the_file(tmp_path: Path, small_ranges: None) -> None:
+    path, _ = log_with_bad_lines(tmp_path)
+    size = path.stat().st_size
+    ranges = pipeline._split(jobstream.read(path).sources[0], size, 7)
+    assert ranges[0][0] == 0 and ranges[-1][1] == size
+    data = path.read_bytes()
+    for (a, b), (c, _) in zip(ranges, ranges[1:]):
+        assert b == c and data[b - 1 : b] == b"\n"
+
+
+def test_gzip_files_are_whole_units_and_mix_with_plain_ones(tmp_path: Path, small_ranges: None) -> None:
+    plain, _ = log_with_bad_lines(tmp_path, "a.ndjson")
+    gz = tmp_path / "b.ndjson.gz"
+    gz.write_bytes(gzip.compress(b"".join(line + b"\n" for line in generate(20, seed=9))))
+    units = pipeline._plan(jobstream.read([plain, gz]).sources, 2)
+    assert units is not None and [u.end for u in units if u.source == str(gz)] == [-1]
+    single, rej1 = run([plain, gz], 1)
+    multi, rej2 = run([plain, gz], 2)
+    assert multi.table == single.table and multi.stats == single.stats
+    assert [(r.source, r.line) for r in rej2] == [(r.source, r.line) for r in rej1]
+
+
+def test_small_inputs_stdin_and_strict_stay_in_one_process(tmp_path: Path) -> None:
+    path, _ = log_with_bad_lines(tmp_path)
+    sources = jobstream.read(path).sources
+    assert pipeline._plan(sources, 4) is None  # under PARALLEL_MIN_BYTES
+    assert pipeline._plan(sources, 1) is None
+
+
+def test_summarize_fills_read_counts(tmp_path: Path, small_ranges: None) -> None:
+    path, bad_at = log_with_bad_lines(tmp_path)
+    s = jobstream.summarize([path], workers=2)
+    assert s.rejected == len(bad_at) and s.lines == s.rejected + sum(1 for _ in jobstream.read(path))
+    assert s.jobs == 30
