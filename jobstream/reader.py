@@ -88,7 +88,7 @@ class Reader:
             stream = open_source(src)
             try:
                 for frame in iter_chunks(
-                    stream, src.name, block_size=self.block_size, max_line_bytes=decoder.max_line_bytes
+                    stream, src.label, block_size=self.block_size, max_line_bytes=decoder.max_line_bytes
                 ):
                     if isinstance(frame, Chunk):
                         snaps, accepted, blank = decoder.decode_chunk(frame, rejects)

@@ -35,6 +35,11 @@ class Source:
     def is_stdin(self) -> bool:
         return self.name == STDIN
 
+    @property
+    def label(self) -> str:
+        """How messages name this source: its path, or ``<stdin>``."""
+        return "<stdin>" if self.is_stdin else self.name
+
     def size(self) -> Optional[int]:
         """Size in bytes on disk (compressed size for .gz), or None for stdin/pipes."""
         if self.is_stdin:

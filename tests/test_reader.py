@@ -199,13 +199,13 @@ class TestSources:
         data = b"".join(line + b"\n" for line in generate(5, seed=4)) + b"{bad\n"
         code = (
             "import jobstream, sys\n"
-            "r = jobstream.read('-', on_reject=lambda j: print('REJECT', j.line, file=sys.stderr))\n"
+            "r = jobstream.read('-', on_reject=lambda j: print('REJECT', j.source, j.line, file=sys.stderr))\n"
             "print(sum(1 for _ in r), r.stats.lines, r.stats.rejected)\n"
         )
         out = subprocess.run([sys.executable, "-c", code], input=data, capture_output=True, timeout=60, check=True)
         n = data.count(b"\n")
         assert out.stdout.split() == [str(n - 1).encode(), str(n).encode(), b"1"]
-        assert f"REJECT {n}".encode() in out.stderr
+        assert f"REJECT <stdin> {n}".encode() in out.stderr
 
     def test_gzip_on_stdin(self) -> None:
         data = gzip.compress(b"".join(line + b"\n" for line in generate(5, seed=4)))
