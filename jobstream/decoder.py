@@ -67,7 +67,7 @@ def _inner_error(exc: msgspec.ValidationError) -> str:
     return str(exc).replace(" - at `$", " - at `")
 
 
-def _open_union(known: type, unknown: type, default_tag: Optional[str]) -> Callable[[Any], Any]:
+def _open_union(known: Any, unknown: type, default_tag: Optional[str]) -> Callable[[Any], Any]:
     tag = known.__struct_config__.tag
 
     def convert(obj: Any) -> Any:

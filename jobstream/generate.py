@@ -747,11 +747,11 @@ def generate(jobs: int, seed: int = 0, camel: bool = False) -> Iterator[bytes]:
     total = len(starts)
     while heap or nxt < total:
         if nxt < total and (not heap or starts[nxt][0] <= heap[0][0]):
-            created, _, job, row = starts[nxt]
+            created, _, planned, row = starts[nxt]
             _, _, kind, jseed, bseed, outcome, variant = row
-            if job is None:
-                job = _Job(jseed, kind, bursts[bseed], created, outcome, variant)
-            it = job.lines(created, LOG_END, camel)
+            if planned is None:
+                planned = _Job(jseed, kind, bursts[bseed], created, outcome, variant)
+            it = planned.lines(created, LOG_END, camel)
             first = next(it, None)
             if first is not None:
                 heapq.heappush(heap, (first[0], nxt, 0, first[1], it))

@@ -383,7 +383,7 @@ def _twin_type(tp: Any) -> Any:
     return origin[args] if len(args) > 1 else origin[args[0]]
 
 
-def camel_twin(cls: type) -> type:
+def camel_twin(cls: Any) -> Any:
     """The camelCase twin of Struct *cls*: every field redeclared under its camel name.
 
     msgspec's ``rename`` does not reach inherited fields or nested types, so the twin
@@ -392,7 +392,7 @@ def camel_twin(cls: type) -> type:
     if cls in _TWINS:
         return _TWINS[cls]
     config = cls.__struct_config__
-    fields = []
+    fields: list[Any] = []
     for f in msgspec.structs.fields(cls):
         tp = _twin_type(f.type)
         if f.default_factory is not msgspec.NODEFAULT:

@@ -186,14 +186,14 @@ def _fold_parallel(
     table = JobTable()
     stats = ReadStats()
     line_base: dict[str, int] = {}
-    for unit, res in zip(units, results):
-        assert res is not None
-        table.merge_in(JobTable.from_bytes(res.table))
-        stats = stats.merge(res.stats)
+    for unit, done in zip(units, results):
+        assert done is not None
+        table.merge_in(JobTable.from_bytes(done.table))
+        stats = stats.merge(done.stats)
         base = line_base.get(unit.source, 0)
-        line_base[unit.source] = base + res.lines_total
+        line_base[unit.source] = base + done.lines_total
         if on_reject is not None:
-            for rej in res.rejects:
+            for rej in done.rejects:
                 rej.line += base
                 on_reject(rej)
     return FoldResult(table, stats)
