@@ -9,9 +9,7 @@ the ranges before them, so every reject still names its true line.
 
 from __future__ import annotations
 
-import multiprocessing
 import os
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Optional, Union
 
@@ -162,6 +160,8 @@ _unit_decoder = msgspec.msgpack.Decoder(_UnitResult)
 
 
 def _context() -> Any:
+    import multiprocessing  # imported here: most runs never start a worker
+
     methods = multiprocessing.get_all_start_methods()
     return multiprocessing.get_context("fork" if "fork" in methods else "spawn")
 
@@ -175,6 +175,8 @@ def _fold_parallel(
     on_reject: Optional[Callable[[Reject], Any]],
     on_progress: Optional[Callable[[int], Any]],
 ) -> FoldResult:
+    from concurrent.futures import ProcessPoolExecutor
+
     results: list[Optional[_UnitResult]] = [None] * len(units)
     with ProcessPoolExecutor(max_workers=min(workers, len(units)), mp_context=_context()) as pool:
         futures = [pool.submit(_fold_unit, u, model, max_line_bytes, block_size) for u in units]
