@@ -34,6 +34,7 @@ from .models import (
     UnknownRepository,
     WandbIntegration,
 )
+from .follow import Follower, follow
 from .pipeline import FoldResult, fold_paths, summarize
 from .reader import Reader, ReadStats, read
 from .reducer import JobState, JobTable, Observation, Percentiles, StatusChange, Summary, fold
@@ -55,6 +56,9 @@ __all__ = [
     "fold_paths",
     "summarize",
     "FoldResult",
+    # following
+    "follow",
+    "Follower",
     "JobTable",
     "JobState",
     "StatusChange",

@@ -502,6 +502,9 @@ def tail(paths: tuple[str, ...], statuses: tuple[str, ...], job_types: tuple[str
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="--exec") from None
     _refuse_input(errors_path, [Source(p) for p in paths], "--errors")
+    if errors_path and os.path.realpath(errors_path) in {os.path.realpath(p) for p in paths if p != "-"}:
+        # not there yet, but it would be followed: rejects read back as input, forever
+        raise click.ClickException(f"refusing to write rejects to a followed file {errors_path} (--errors)")
     rejects = _Rejects(None, echo_each=True)
     errors_fh = open(errors_path, "ab") if errors_path else None
 

@@ -1,0 +1,522 @@
+"""`jobstream tail` and jobstream.follow: live status changes from growing files and pipes.
+
+CLI tests run the real command in a subprocess on files in a temp dir that this process
+writes; every wait is bounded (select with a deadline), none sleeps longer than needed.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any, Optional
+
+import orjson
+import pytest
+
+from jobstream.filters import Selection
+from jobstream.follow import ChangeFeed, EventWriter, Follower, _Lines
+from jobstream.framing import Chunk, OversizedLine
+from jobstream.models import JobView
+from jobstream.reducer import StatusChange
+
+WAIT = 10.0  # upper bound of any wait for output; a passing test waits far less
+T0 = 1_750_000_000
+
+
+def snap(job_id: str, status: str, t: int, *, job_type: str = "completion", model: str = "open-mistral-7b",
+         events: Optional[list[tuple[str, int]]] = None) -> bytes:
+    """One snapshot line, as a poller would append it."""
+    obj: dict[str, Any] = {
+        "id": job_id, "object": "job", "job_type": job_type, "model": model,
+        "status": status, "created_at": T0, "modified_at": t,
+    }
+    if events is not None:
+        obj["events"] = [{"name": "status-updated", "data": {"status": s}, "created_at": at} for s, at in events]
+    return orjson.dumps(obj) + b"\n"
+
+
+def view(job_id: str, status: str, t: int, **kw: Any) -> JobView:
+    import msgspec
+
+    return msgspec.json.decode(snap(job_id, status, t, **kw), type=JobView)
+
+
+def append(path: Path, data: bytes) -> None:
+    with open(path, "ab") as fh:
+        fh.write(data)
+
+
+# --------------------------------------------------------------------------- subprocess helpers
+
+
+class Pipe:
+    """Lines from a child's stdout or stderr, read with bounded waits."""
+
+    def __init__(self, stream: Any) -> None:
+        self.fd = stream.fileno()
+        self.buf = b""
+        self.lines: list[str] = []
+        self.history: list[str] = []  # every line read, consumed or not
+        self.eof = False
+
+    def _fill(self, deadline: float) -> bool:
+        timeout = max(0.0, deadline - time.monotonic())
+        ready, _, _ = select.select([self.fd], [], [], timeout)
+        if not ready:
+            return False
+        data = os.read(self.fd, 65536)
+        if not data:
+            self.eof = True
+            return False
+        self.buf += data
+        *complete, self.buf = self.buf.split(b"\n")
+        self.lines.extend(line.decode() for line in complete)
+        self.history.extend(line.decode() for line in complete)
+        return True
+
+    def take(self, n: int, timeout: float = WAIT) -> list[str]:
+        """The next *n* lines; fails if they do not arrive within *timeout*."""
+        deadline = time.monotonic() + timeout
+        while len(self.lines) < n and not self.eof and time.monotonic() < deadline:
+            self._fill(deadline)
+        got, self.lines = self.lines[:n], self.lines[n:]
+        assert len(got) == n, f"expected {n} line(s), got {got!r} (partial: {self.buf!r})"
+        return got
+
+    def wait_for(self, text: str, timeout: float = WAIT) -> str:
+        """Consume lines up to and including the first one containing *text*."""
+        deadline = time.monotonic() + timeout
+        seen = []
+        while True:
+            while self.lines:
+                line = self.lines.pop(0)
+                seen.append(line)
+                if text in line:
+                    return line
+            if self.eof or time.monotonic() >= deadline:
+                raise AssertionError(f"{text!r} not seen within {timeout}s; got {seen!r}")
+            self._fill(deadline)
+
+    def quiet(self, for_seconds: float) -> list[str]:
+        """Whatever arrives in *for_seconds* (to check that nothing does)."""
+        deadline = time.monotonic() + for_seconds
+        while not self.eof and time.monotonic() < deadline:
+            self._fill(deadline)
+        got, self.lines = self.lines, []
+        return got
+
+    def rest(self, timeout: float = WAIT) -> tuple[list[str], bytes]:
+        """Everything up to EOF: complete lines and any unterminated tail."""
+        deadline = time.monotonic() + timeout
+        while not self.eof and time.monotonic() < deadline:
+            self._fill(deadline)
+        got, self.lines = self.lines, []
+        return got, self.buf
+
+
+class Tail:
+    """`jobstream tail ...` running in a subprocess, ready (its existing content read) on return."""
+
+    def __init__(self, *args: str, stdin: Any = subprocess.DEVNULL, ready: bool = True) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "jobstream", "tail", "-v", *args],
+            stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        )
+        self.out = Pipe(self.proc.stdout)
+        self.err = Pipe(self.proc.stderr)
+        if ready:
+            self.err.wait_for("jobstream: following")
+
+    def events(self, n: int) -> list[dict[str, Any]]:
+        return [orjson.loads(line) for line in self.out.take(n)]
+
+    def finish(self, timeout: float = WAIT) -> int:
+        try:
+            return self.proc.wait(timeout)
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(WAIT)
+        for stream in (self.proc.stdout, self.proc.stderr, self.proc.stdin):
+            if stream is not None:
+                stream.close()
+
+
+@pytest.fixture
+def tails() -> Any:
+    started: list[Tail] = []
+
+    def start(*args: str, **kw: Any) -> Tail:
+        t = Tail(*args, **kw)
+        started.append(t)
+        return t
+
+    yield start
+    for t in started:
+        t.close()
+
+
+def brief(ev: dict[str, Any]) -> tuple[str, Optional[str], str]:
+    return ev["job_id"], ev["from_status"], ev["to_status"]
+
+
+# --------------------------------------------------------------------------- CLI: files
+
+
+class TestTailFiles:
+    def test_appended_snapshots_print_each_status_change(self, tmp_path: Path, tails: Any) -> None:
+        log = tmp_path / "jobs.ndjson"
+        log.touch()
+        t = tails(str(log), "-f", "ndjson")
+        append(log, snap("a", "QUEUED", T0))
+        assert brief(t.events(1)[0]) == ("a", None, "QUEUED")
+        append(log, snap("a", "RUNNING", T0 + 5) + snap("a", "RUNNING", T0 + 10) + snap("a", "SUCCESS", T0 + 20))
+        assert [brief(e) for e in t.events(2)] == [("a", "QUEUED", "RUNNING"), ("a", "RUNNING", "SUCCESS")]
+        assert t.out.quiet(0.2) == []
+
+    def test_partial_line_is_held_until_its_newline(self, tmp_path: Path, tails: Any) -> None:
+        log = tmp_path / "jobs.ndjson"
+        log.touch()
+        t = tails(str(log))
+        line = snap("a", "QUEUED", T0)
+        append(log, line[:25])
+        assert t.out.quiet(0.3) == []
+        append(log, line[25:])
+        assert brief(t.events(1)[0]) == ("a", None, "QUEUED")
+        assert t.err.quiet(0.05) == []  # no reject for the half line
+
+    @pytest.mark.parametrize("mode", ["inotify", "poll"])
+    def test_rename_rotation_reads_the_old_file_to_its_end_then_the_new_one(
+        self, tmp_path: Path, tails: Any, mode: str
+    ) -> None:
+        log = tmp_path / "jobs.ndjson"
+        log.touch()
+        t = tails(str(log), *(["--poll"] if mode == "poll" else []))
+        with open(log, "ab", buffering=0) as old:
+            old.write(snap("a", "QUEUED", T0))
+            assert brief(t.events(1)[0]) == ("a", None, "QUEUED")
+            os.rename(log, tmp_path / "jobs.ndjson.1")
+            old.write(snap("a", "RUNNING", T0 + 1))  # the writer has not reopened yet
+        log.write_bytes(snap("b", "QUEUED", T0 + 2))
+        assert [brief(e) for e in t.events(2)] == [("a", "QUEUED", "RUNNING"), ("b", None, "QUEUED")]
+        append(log, snap("b", "RUNNING", T0 + 3))
+        assert brief(t.events(1)[0]) == ("b", "QUEUED", "RUNNING")
+        t.err.wait_for("replaced")
+
+    @pytest.mark.parametrize("mode", ["inotify", "poll"])
+    def test_copytruncate_starts_again_from_the_top(self, tmp_path: Path, tails: Any, mode: str) -> None:
+        log = tmp_path / "jobs.ndjson"
+        log.write_bytes(snap("a", "QUEUED", T0) + snap("a", "RUNNING", T0 + 1))
+        t = tails(str(log), *(["--poll"] if mode == "poll" else []))
+        append(log, snap("a", "SUCCESS", T0 + 9))
+        assert brief(t.events(1)[0]) == ("a", "RUNNING", "SUCCESS")
+        (tmp_path / "jobs.ndjson.1").write_bytes(log.read_bytes())  # copy, then truncate in place
+        with open(log, "r+b") as fh:
+            fh.truncate(0)
+        append(log, snap("b", "QUEUED", T0 + 10))
+        assert brief(t.events(1)[0]) == ("b", None, "QUEUED")
+        t.err.wait_for("truncated")
+        # a truncate-and-regrow past the old position, seen only afterwards, is noticed too
+        with open(log, "r+b") as fh:
+            fh.truncate(0)
+            fh.write(snap("c", "QUEUED", T0 + 11) * 3 + snap("c", "RUNNING", T0 + 12))
+        assert [brief(e) for e in t.events(2)] == [("c", None, "QUEUED"), ("c", "QUEUED", "RUNNING")]
+        assert t.out.quiet(0.1) == []  # nothing re-reported for a or b
+
+    def test_a_file_created_after_tail_started_is_followed_from_its_start(self, tmp_path: Path, tails: Any) -> None:
+        log = tmp_path / "later.ndjson"
+        nested = tmp_path / "not" / "yet" / "jobs.ndjson"  # its directory does not exist either
+        t = tails(str(log), str(nested))
+        assert sum("does not exist (yet); waiting" in line for line in t.err.history) == 2
+        log.write_bytes(snap("a", "QUEUED", T0) + snap("a", "RUNNING", T0 + 1))
+        assert [brief(e) for e in t.events(2)] == [("a", None, "QUEUED"), ("a", "QUEUED", "RUNNING")]
+        nested.parent.mkdir(parents=True)
+        nested.write_bytes(snap("b", "QUEUED", T0))
+        assert brief(t.events(1)[0]) == ("b", None, "QUEUED")
+
+    def test_default_start_knows_existing_jobs_and_from_start_replays_them(self, tmp_path: Path, tails: Any) -> None:
+        log = tmp_path / "jobs.ndjson"
+        log.write_bytes(snap("a", "QUEUED", T0) + snap("a", "RUNNING", T0 + 1))
+        live = tails(str(log))
+        replay = tails(str(log), "--from-start")
+        assert [brief(e) for e in replay.events(2)] == [("a", None, "QUEUED"), ("a", "QUEUED", "RUNNING")]
+        append(log, snap("a", "RUNNING", T0 + 30) + snap("a", "FAILED", T0 + 40))
+        assert [brief(e) for e in live.events(1)] == [("a", "RUNNING", "FAILED")]
+        assert [brief(e) for e in replay.events(1)] == [("a", "RUNNING", "FAILED")]
+        assert live.out.quiet(0.1) == [] and replay.out.quiet(0.05) == []
+
+    def test_late_older_snapshot_prints_nothing(self, tmp_path: Path, tails: Any) -> None:
+        log = tmp_path / "jobs.ndjson"
+        log.touch()
+        t = tails(str(log))
+        append(log, snap("a", "RUNNING", T0 + 10))
+        assert brief(t.events(1)[0]) == ("a", None, "RUNNING")
+        append(log, snap("a", "QUEUED", T0) + snap("a", "SUCCESS", T0 + 20))
+        assert [brief(e) for e in t.events(1)] == [("a", "RUNNING", "SUCCESS")]
+
+    def test_bad_line_is_reported_and_following_goes_on(self, tmp_path: Path, tails: Any) -> None:
+        log = tmp_path / "jobs.ndjson"
+        errors = tmp_path / "rejects.ndjson"
+        log.write_bytes(b'{"broken": \n')  # in the existing content: counted, not listed
+        t = tails(str(log), "--errors", str(errors))
+        assert any("1 line(s) of the existing content rejected" in line for line in t.err.history)
+        append(log, b'{"id": "x", "status": 3}\n' + snap("a", "QUEUED", T0))
+        assert brief(t.events(1)[0]) == ("a", None, "QUEUED")
+        assert f"{log}:2:" in t.err.wait_for("jobs.ndjson:2")
+        rejects = [orjson.loads(line) for line in errors.read_bytes().splitlines()]
+        assert [(r["line"], r["raw"]) for r in rejects] == [(2, '{"id": "x", "status": 3}')]
+
+    def test_filters_select_the_printed_changes(self, tmp_path: Path, tails: Any) -> None:
+        log = tmp_path / "jobs.ndjson"
+        log.touch()
+        t = tails(str(log), "--status", "FAILED", "--model", "open-mistral-7b")
+        append(log, snap("a", "QUEUED", T0) + snap("b", "FAILED", T0, model="codestral-latest")
+               + snap("c", "FAILED", T0 + 1))
+        assert [brief(e) for e in t.events(1)] == [("c", None, "FAILED")]
+
+    def test_table_format_prints_one_aligned_line_per_event(self, tmp_path: Path, tails: Any) -> None:
+        log = tmp_path / "jobs.ndjson"
+        log.touch()
+        t = tails(str(log), "-f", "table")
+        assert t.out.take(1)[0].split() == ["JOB_ID", "JOB_TYPE", "MODEL", "FROM_STATUS", "TO_STATUS", "AT"]
+        append(log, snap("a", "QUEUED", T0))
+        line = t.out.take(1)[0]
+        assert line.split() == ["a", "completion", "open-mistral-7b", "QUEUED", "2025-06-15T15:06:40Z"]
+        assert line.index("QUEUED") == line.index("a") + 38 + 12 + 22 + 19
+
+    def test_tail_of_a_directory_is_a_usage_error(self, tmp_path: Path) -> None:
+        r = subprocess.run([sys.executable, "-m", "jobstream", "tail", str(tmp_path)], capture_output=True, timeout=WAIT)
+        assert r.returncode == 2 and b"is a directory" in r.stderr
+
+
+# --------------------------------------------------------------------------- CLI: stdin, ending
+
+
+class TestTailEnding:
+    def test_stdin_pipe_is_followed_until_eof(self, tails: Any) -> None:
+        t = tails("-", stdin=subprocess.PIPE)
+        assert t.proc.stdin is not None
+        t.proc.stdin.write(snap("a", "QUEUED", T0)[:10])
+        t.proc.stdin.flush()
+        t.proc.stdin.write(snap("a", "QUEUED", T0)[10:])
+        t.proc.stdin.flush()
+        assert brief(t.events(1)[0]) == ("a", None, "QUEUED")  # live, before EOF
+        t.proc.stdin.write(b"not json\n")
+        t.proc.stdin.write(snap("a", "RUNNING", T0 + 1).rstrip(b"\n"))  # last line without newline
+        t.proc.stdin.close()
+        assert brief(t.events(1)[0]) == ("a", "QUEUED", "RUNNING")
+        assert "<stdin>:2: " in t.err.wait_for("<stdin>")
+        assert t.finish() == 0
+
+    @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+    def test_signal_ends_cleanly_with_exit_0(self, tmp_path: Path, tails: Any, sig: int) -> None:
+        log = tmp_path / "jobs.ndjson"
+        log.touch()
+        t = tails(str(log))
+        append(log, snap("a", "QUEUED", T0))
+        t.events(1)
+        t.proc.send_signal(sig)
+        assert t.proc.wait(WAIT) == 0
+        lines, partial = t.out.rest()
+        assert lines == [] and partial == b""
+        assert "Aborted" not in "\n".join(t.err.rest()[0])
+
+    def test_sigint_during_a_flood_leaves_no_half_printed_line(self, tmp_path: Path, tails: Any) -> None:
+        log = tmp_path / "jobs.ndjson"
+        log.touch()
+        t = tails(str(log))
+        append(log, b"".join(snap(f"job-{i}", "QUEUED", T0 + i) for i in range(20000)))
+        t.out.take(50)
+        t.proc.send_signal(signal.SIGINT)
+        assert t.proc.wait(WAIT) == 0
+        lines, partial = t.out.rest()
+        assert partial == b""
+        assert 50 + len(lines) < 20000  # it stopped mid-flood
+        assert all(orjson.loads(line)["to_status"] == "QUEUED" for line in lines)
+
+    def test_exit_on_terminal_ends_when_every_followed_job_is_terminal(self, tmp_path: Path, tails: Any) -> None:
+        log = tmp_path / "jobs.ndjson"
+        log.write_bytes(snap("done", "SUCCESS", T0))
+        t = tails(str(log), "--exit-on-terminal", "--job", "a", "--job", "b")
+        append(log, snap("a", "RUNNING", T0) + snap("a", "SUCCESS", T0 + 1))
+        assert [brief(e) for e in t.events(2)] == [("a", None, "RUNNING"), ("a", "RUNNING", "SUCCESS")]
+        assert t.proc.poll() is None  # b not seen yet
+        append(log, snap("b", "RUNNING", T0) + snap("x", "RUNNING", T0))
+        assert brief(t.events(1)[0]) == ("b", None, "RUNNING")
+        assert t.proc.poll() is None
+        append(log, snap("b", "CANCELLED", T0 + 2))
+        assert brief(t.events(1)[0]) == ("b", "RUNNING", "CANCELLED")
+        assert t.finish() == 0
+
+    def test_exit_on_terminal_with_everything_finished_ends_at_once(self, tmp_path: Path, tails: Any) -> None:
+        log = tmp_path / "jobs.ndjson"
+        log.write_bytes(snap("a", "RUNNING", T0) + snap("a", "SUCCESS", T0 + 1))
+        t = tails(str(log), "--exit-on-terminal", ready=False)
+        assert t.finish() == 0
+
+    def test_exec_runs_a_command_per_event_with_json_on_stdin(self, tmp_path: Path, tails: Any) -> None:
+        log = tmp_path / "jobs.ndjson"
+        log.touch()
+        out = tmp_path / "seen.ndjson"
+        script = tmp_path / "hook.py"
+        script.write_text(
+            "import os, sys\n"
+            "data = sys.stdin.buffer.read()\n"
+            "with open(sys.argv[1], 'ab') as fh:\n"
+            "    fh.write(os.environ['JOBSTREAM_TO_STATUS'].encode() + b' ' + data)\n"
+        )
+        evil = "a; touch pwned $(touch pwned2)"
+        t = tails(str(log), "--exec", f"{sys.executable} {script} '{out}'")
+        append(log, snap(evil, "QUEUED", T0) + snap(evil, "RUNNING", T0 + 1))
+        t.events(2)
+        deadline = time.monotonic() + WAIT
+        while time.monotonic() < deadline and (not out.exists() or out.read_bytes().count(b"\n") < 2):
+            time.sleep(0.01)
+        got = [line.split(b" ", 1) for line in out.read_bytes().splitlines()]
+        assert [(s, orjson.loads(j)["to_status"], orjson.loads(j)["job_id"]) for s, j in got] == [
+            (b"QUEUED", "QUEUED", evil), (b"RUNNING", "RUNNING", evil)]
+        assert not (tmp_path / "pwned").exists() and not Path("pwned2").exists()
+
+    def test_exec_with_a_missing_command_is_a_usage_error(self, tmp_path: Path) -> None:
+        r = subprocess.run([sys.executable, "-m", "jobstream", "tail", str(tmp_path / "x"), "--exec", "no-such-cmd-xyz"],
+                           capture_output=True, timeout=WAIT)
+        assert r.returncode == 2 and b"command not found" in r.stderr
+
+
+# --------------------------------------------------------------------------- library
+
+
+class TestChangeFeed:
+    def test_late_older_snapshot_produces_no_backwards_change(self) -> None:
+        feed = ChangeFeed()
+        assert [(c.from_status, c.to_status) for c in feed.push([view("a", "RUNNING", T0 + 10)])] == [(None, "RUNNING")]
+        assert feed.push([view("a", "QUEUED", T0)]) == []
+        assert feed.push([view("a", "VALIDATED", T0 + 5)]) == []
+        assert [(c.from_status, c.to_status) for c in feed.push([view("a", "SUCCESS", T0 + 20)])] == [
+            ("RUNNING", "SUCCESS")]
+
+    def test_each_change_is_emitted_once_in_order(self) -> None:
+        feed = ChangeFeed()
+        first = feed.push([view("a", "RUNNING", T0 + 2, events=[("QUEUED", T0), ("RUNNING", T0 + 2)])])
+        assert [(c.from_status, c.to_status, c.at) for c in first] == [(None, "QUEUED", T0), ("QUEUED", "RUNNING", T0 + 2)]
+        assert feed.push([view("a", "RUNNING", T0 + 2)]) == []  # the same snapshot again
+        assert feed.push([view("a", "RUNNING", T0 + 3)]) == []  # polled, unchanged
+
+    def test_learnt_content_is_not_emitted_but_known(self) -> None:
+        feed = ChangeFeed()
+        feed.learn([view("a", "QUEUED", T0), view("a", "RUNNING", T0 + 1)])
+        feed.settle()
+        assert feed.push([view("a", "RUNNING", T0 + 5)]) == []
+        assert [(c.from_status, c.to_status) for c in feed.push([view("a", "SUCCESS", T0 + 9)])] == [
+            ("RUNNING", "SUCCESS")]
+
+    def test_selection_filters_output_not_state(self) -> None:
+        feed = ChangeFeed(Selection.of(statuses=["SUCCESS"]))
+        assert feed.push([view("a", "RUNNING", T0)]) == []
+        assert [c.to_status for c in feed.push([view("a", "SUCCESS", T0 + 1)])] == ["SUCCESS"]
+
+    def test_all_terminal_needs_a_seen_job_and_every_named_one(self) -> None:
+        feed = ChangeFeed(Selection.of(job_ids=["a", "b"]))
+        assert not feed.all_terminal()
+        feed.push([view("a", "SUCCESS", T0), view("z", "RUNNING", T0)])
+        assert not feed.all_terminal()  # b not seen; z is not followed
+        feed.push([view("b", "FAILED", T0)])
+        assert feed.all_terminal()
+
+
+class TestLines:
+    def test_partial_line_is_held_and_numbered_on_completion(self) -> None:
+        lines = _Lines("s", max_line_bytes=1000)
+        assert lines.feed(b'{"a":1}\n{"b"') == [Chunk("s", 1, 0, b'{"a":1}\n')]
+        assert lines.feed(b":2}") == []
+        assert lines.feed(b"\n") == [Chunk("s", 2, 8, b'{"b":2}\n')]
+
+    def test_oversized_line_is_skipped_as_it_streams(self) -> None:
+        lines = _Lines("s", max_line_bytes=10)
+        assert lines.feed(b"x" * 8) == []
+        assert lines.feed(b"x" * 8) == []
+        frames = lines.feed(b"xx\nok\n")
+        assert frames == [OversizedLine("s", 1, 0, 18, b"x" * 16), Chunk("s", 2, 19, b"ok\n")]
+
+    def test_bom_at_the_start_is_skipped(self) -> None:
+        lines = _Lines("s", max_line_bytes=100)
+        assert lines.feed(b"\xef\xbb\xbf{}\n") == [Chunk("s", 1, 3, b"{}\n")]
+
+
+class TestFollower:
+    """The Follower driven one cycle at a time with poll(): no subprocess, no waiting."""
+
+    def test_rotation_truncation_and_late_files_in_process(self, tmp_path: Path) -> None:
+        log = tmp_path / "jobs.ndjson"
+        log.write_bytes(snap("a", "QUEUED", T0))
+        notices: list[str] = []
+        with Follower([str(log)], on_notice=notices.append, watch="poll") as f:
+            f.start()
+            assert f.poll() == [] and "a" in f.table
+            append(log, snap("a", "RUNNING", T0 + 1))
+            assert [c.to_status for c in f.poll()] == ["RUNNING"]
+            os.rename(log, tmp_path / "old")
+            assert f.poll() == [] and any("removed or renamed" in n for n in notices)
+            log.write_bytes(snap("a", "SUCCESS", T0 + 2))
+            assert [c.to_status for c in f.poll()] == ["SUCCESS"]
+            log.write_bytes(b"")
+            assert f.poll() == [] and any("truncated" in n for n in notices)
+            assert f.stats.rotations == 1 and f.stats.truncations == 1
+
+    def test_from_start_replays_and_a_half_line_waits(self, tmp_path: Path) -> None:
+        log = tmp_path / "jobs.ndjson"
+        line = snap("a", "RUNNING", T0 + 1)
+        log.write_bytes(snap("a", "QUEUED", T0) + line[:20])
+        with Follower([str(log)], from_start=True, watch="poll") as f:
+            f.start()
+            assert [c.to_status for c in f._initial] == ["QUEUED"]
+            append(log, line[20:])
+            assert [c.to_status for c in f.poll()] == ["RUNNING"]
+            assert f.stats.lines == 2 and f.stats.rejected == 0
+
+    def test_until_terminal_waits_until_caught_up(self, tmp_path: Path) -> None:
+        log = tmp_path / "jobs.ndjson"
+        log.write_bytes(snap("a", "QUEUED", T0) + snap("a", "SUCCESS", T0 + 1) + snap("b", "RUNNING", T0 + 2))
+        deadline = time.monotonic() + 0.3
+        with Follower([str(log)], from_start=True, until_terminal=True, read_size=150, watch="poll",
+                      stop=lambda: time.monotonic() > deadline) as f:
+            got = [(c.job_id, c.to_status) for c in f]
+        assert got == [("a", "QUEUED"), ("a", "SUCCESS"), ("b", "RUNNING")]
+        assert time.monotonic() >= deadline  # b is running: it ended by stop, not by until_terminal
+
+    def test_stop_ends_iteration_promptly(self, tmp_path: Path) -> None:
+        import threading
+
+        log = tmp_path / "jobs.ndjson"
+        log.touch()
+        f = Follower([str(log)])
+        threading.Timer(0.1, f.stop).start()
+        started = time.monotonic()
+        assert list(f) == []
+        assert time.monotonic() - started < 2
+        f.close()
+
+
+def test_event_writer_flushes_every_format() -> None:
+    import io
+
+    change = StatusChange("a", "completion", None, None, "QUEUED", T0)
+    for fmt, expected in [
+        ("ndjson", '{"job_id":"a","job_type":"completion","model":null,"from_status":null,"to_status":"QUEUED","at":1750000000}\n'),
+        ("csv", "job_id,job_type,model,from_status,to_status,at\na,completion,,,QUEUED,1750000000\n"),
+        ("json", '[\n{"job_id":"a","job_type":"completion","model":null,"from_status":null,"to_status":"QUEUED","at":1750000000}\n]\n'),
+    ]:
+        buf = io.StringIO()
+        w = EventWriter(buf, fmt)
+        w.start()
+        w.write(change)
+        w.close()
+        assert buf.getvalue() == expected, fmt
