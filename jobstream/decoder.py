@@ -15,6 +15,7 @@ first, so a file written by the TypeScript SDK stays on the fast path too.
 from __future__ import annotations
 
 import re
+import zlib
 from typing import Any, Callable, Iterable, Literal, Optional, Union
 
 import msgspec
@@ -186,10 +187,24 @@ class SnapshotDecoder:
     Reuse one instance: it holds the msgspec decoders.
     """
 
-    def __init__(self, model: Model = "full", *, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> None:
+    def __init__(
+        self,
+        model: Model = "full",
+        *,
+        max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+        dedupe: bool = False,
+        dedupe_cache: int = 1 << 16,
+    ) -> None:
         if model not in ("full", "view"):
             raise ValueError(f"model must be 'full' or 'view', not {model!r}")
         self.model = model
+        #: skip lines byte-identical to one already accepted (for folds: they are idempotent)
+        self.dedupe = dedupe
+        self.dedupe_cache = dedupe_cache
+        #: lines skipped as exact repeats of an accepted line
+        self.duplicates = 0
+        self._seen: dict[tuple[int, int], None] = {}
+        self._old: dict[tuple[int, int], None] = {}
         self.max_line_bytes = max_line_bytes
 
         def dec(tp: Any) -> msgspec.json.Decoder:
@@ -281,19 +296,112 @@ class SnapshotDecoder:
         """Decode every line of *chunk*.
 
         Returns ``(snapshots, accepted lines, blank lines)``; rejected lines are appended
-        to *rejects*.  Clean chunks take the fast path.
+        to *rejects*, in line order.  The fast path decodes the chunk in one C-level loop;
+        a line that fails there is done on its own and the fast path resumes after it.
+        With ``dedupe``, a line byte-identical to one already accepted is counted as
+        accepted without being decoded again (see :attr:`duplicates`).
         """
         lines = chunk.lines()
-        if _valid_utf8(chunk.data) and (
-            len(chunk.data) <= self.max_line_bytes or max(map(len, lines)) <= self.max_line_bytes
+        data = chunk.data
+        if not _valid_utf8(data) or (
+            len(data) > self.max_line_bytes and max(map(len, lines)) > self.max_line_bytes
         ):
+            return self._decode_chunk_slowly(chunk, rejects)
+        first_reject = len(rejects)
+        if self.dedupe:
+            index, keys, twins, cached = self._unseen(lines)
+            todo = [lines[i] for i in index]
+        else:
+            index, keys, twins, cached, todo = list(range(len(lines))), None, [], 0, lines
+        out: list[Any] = []
+        failed: set[int] = set()  # positions in todo that were blank or rejected
+        accepted = blank = pos = 0
+        n = len(todo)
+        while pos < n:
+            before = len(out)
             try:
-                fast = self._fast
-                out = [fast(line) for line in lines]
-                return out, len(out), 0
+                out.extend(map(self._fast, todo[pos:] if pos else todo))
+                accepted += len(out) - before
+                break
             except Exception:
-                pass
-        return self._decode_chunk_slowly(chunk, rejects)
+                accepted += len(out) - before
+                i = pos + len(out) - before
+            acc, blk = self._one(chunk, lines, index[i], out, rejects)
+            accepted += acc
+            blank += blk
+            if not acc:
+                failed.add(i)
+            pos = i + 1
+            if len(failed) > 8:  # a bad stretch: finish the chunk line by line
+                for j in range(pos, n):
+                    acc, blk = self._one(chunk, lines, index[j], out, rejects)
+                    accepted += acc
+                    blank += blk
+                    if not acc:
+                        failed.add(j)
+                break
+        repeated = 0
+        for where, twin in twins:
+            if twin in failed:  # its first copy was blank or rejected: so is it, at its own line
+                acc, blk = self._one(chunk, lines, where, out, rejects)
+                accepted += acc
+                blank += blk
+            else:
+                repeated += 1
+        if keys is not None:
+            seen = self._seen
+            for j, key in enumerate(keys):
+                if j not in failed:
+                    seen[key] = None
+            if len(seen) > self.dedupe_cache:
+                self._old, self._seen = seen, {}
+            self.duplicates += cached + repeated
+        if len(rejects) - first_reject > 1:
+            rejects[first_reject:] = sorted(rejects[first_reject:], key=lambda r: r.line)
+        return out, accepted + cached + repeated, blank
+
+    def _one(self, chunk: Chunk, lines: list[bytes], where: int, out: list[Any], rejects: list[Reject]) -> tuple[int, int]:
+        """Decode line *where* of *chunk* on its own: ``(accepted, blank)`` as 0/1 counts."""
+        line = lines[where]
+        if is_blank(line):
+            return 0, 1
+        try:
+            out.extend(self.decode_line(line))
+        except LineError as exc:
+            offset = chunk.offset + sum(map(len, lines[:where])) + where
+            rejects.append(Reject(source=chunk.source, line=chunk.first_line + where, offset=offset,
+                                  error=str(exc), raw=line.rstrip(b"\r")))
+            return 0, 0
+        return 1, 0
+
+    def _unseen(self, lines: list[bytes]) -> tuple[list[int], list[tuple[int, int]], list[tuple[int, int]], int]:
+        """Split *lines* by a 96-bit content key (SipHash and CRC-32 of the bytes).
+
+        Returns the positions of lines to decode and their keys, the ``(position, todo
+        index of its first copy)`` of lines repeating an earlier line of this chunk, and the
+        number of lines already accepted in an earlier chunk.
+        """
+        seen, old = self._seen, self._old
+        crc = zlib.crc32
+        index: list[int] = []
+        keys: list[tuple[int, int]] = []
+        local: dict[tuple[int, int], int] = {}
+        twins: list[tuple[int, int]] = []
+        cached = 0
+        for i, line in enumerate(lines):
+            key = (hash(line), crc(line))
+            if key in seen:
+                cached += 1
+            elif key in local:
+                twins.append((i, local[key]))
+            elif key in old:
+                seen[key] = None
+                cached += 1
+            else:
+                local[key] = len(index)
+                index.append(i)
+                keys.append(key)
+        return index, keys, twins, cached
 
     def _decode_chunk_slowly(self, chunk: Chunk, rejects: list[Reject]) -> tuple[list[Any], int, int]:
         out: list[Any] = []

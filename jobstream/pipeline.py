@@ -117,7 +117,7 @@ class _UnitResult(msgspec.Struct, array_like=True):
 
 def _fold_unit(unit: _Unit, model: Model, max_line_bytes: int, block_size: int) -> bytes:
     """Worker: fold one unit; the result travels as msgpack."""
-    decoder = SnapshotDecoder(model, max_line_bytes=max_line_bytes)
+    decoder = SnapshotDecoder(model, max_line_bytes=max_line_bytes, dedupe=True)
     table = JobTable()
     stats = ReadStats(sources=1 if unit.start == 0 else 0)
     rejects: list[Reject] = []
@@ -152,6 +152,7 @@ def _fold_unit(unit: _Unit, model: Model, max_line_bytes: int, block_size: int) 
     finally:
         stream.close()
     stats.lines = stats.accepted + stats.rejected
+    stats.duplicates = decoder.duplicates
     result = _UnitResult(unit.index, table.to_bytes(), stats, stats.lines + stats.blank, rejects)
     return msgspec.msgpack.encode(result)
 
@@ -234,6 +235,7 @@ def fold_paths(
         on_progress=on_progress,
         max_line_bytes=max_line_bytes,
         block_size=block_size,
+        dedupe=True,
     )
     table = JobTable()
     for batch in reader.batches():

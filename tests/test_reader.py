@@ -280,3 +280,42 @@ def test_garbage_between_valid_lines_never_loses_a_valid_line(tmp_path_factory: 
     assert reader.stats.accepted + reader.stats.rejected == reader.stats.lines == nonblank
     assert {r.line for r in rejects}.isdisjoint(valid_at)
     os.unlink(path)
+
+
+class TestDedupe:
+    def test_repeats_of_an_accepted_line_are_counted_not_decoded(self, tmp_path: Path) -> None:
+        lines = [job(1), job(2), job(1), job(1), job(2)]
+        p = tmp_path / "log.ndjson"
+        p.write_bytes(b"\n".join(lines) + b"\n")
+        reader = jobstream.read(p, dedupe=True)
+        snaps = list(reader)
+        assert [s.id for s in snaps] == ["job-1", "job-2"]
+        assert (reader.stats.accepted, reader.stats.duplicates, reader.stats.lines) == (5, 3, 5)
+
+    @pytest.mark.parametrize("block", [16, 1 << 20])
+    def test_repeats_of_a_rejected_or_blank_line_are_reported_at_their_own_lines(self, tmp_path: Path, block: int) -> None:
+        bad = b'{"id": "x", "status": 5}'
+        lines = [bad, job(1), b"  ", bad, job(1), b"  ", bad]
+        p = tmp_path / "log.ndjson"
+        p.write_bytes(b"\n".join(lines) + b"\n")
+        rejects: list[Reject] = []
+        reader = jobstream.read(p, dedupe=True, on_reject=rejects.append, block_size=block)
+        assert [s.id for s in reader] == ["job-1"]
+        assert [r.line for r in rejects] == [1, 4, 7]
+        assert (reader.stats.accepted, reader.stats.rejected, reader.stats.blank) == (2, 3, 2)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(st.lists(st.sampled_from(SNAPSHOT_LINES[:8] + [b"{oops", b"", b"  ", b'{"id":"x","status":1}']), min_size=1, max_size=40),
+       st.sampled_from([64, 2048, 1 << 20]))
+def test_dedupe_changes_nothing_but_the_work(tmp_path_factory: Any, lines: list[bytes], block: int) -> None:
+    path = tmp_path_factory.mktemp("d") / "log.ndjson"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    results = []
+    for dedupe in (False, True):
+        rejects: list[Reject] = []
+        reader = jobstream.read(path, dedupe=dedupe, on_reject=rejects.append, block_size=block, model="view")
+        table = jobstream.fold(reader)
+        st_ = reader.stats
+        results.append((table.jobs(), (st_.lines, st_.accepted, st_.rejected, st_.blank), [(r.line, r.offset, r.error) for r in rejects]))
+    assert results[0] == results[1]
