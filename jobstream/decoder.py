@@ -382,14 +382,12 @@ class SnapshotDecoder:
         number of lines already accepted in an earlier chunk.
         """
         seen, old = self._seen, self._old
-        crc = zlib.crc32
         index: list[int] = []
         keys: list[tuple[int, int]] = []
         local: dict[tuple[int, int], int] = {}
         twins: list[tuple[int, int]] = []
         cached = 0
-        for i, line in enumerate(lines):
-            key = (hash(line), crc(line))
+        for i, key in enumerate(zip(map(hash, lines), map(zlib.crc32, lines))):
             if key in seen:
                 cached += 1
             elif key in local:

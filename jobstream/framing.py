@@ -9,8 +9,8 @@ reported as an :class:`OversizedLine`, never held whole.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import BinaryIO, Iterator, Union
+from dataclasses import dataclass, field
+from typing import BinaryIO, Iterator, Optional, Union
 
 __all__ = [
     "Chunk",
@@ -43,12 +43,16 @@ class Chunk:
     first_line: int
     offset: int
     data: bytes
+    _lines: Optional[list[bytes]] = field(default=None, compare=False, repr=False)
 
     def lines(self) -> list[bytes]:
-        """The lines without their ``\\n`` (a trailing ``\\r`` is left: JSON whitespace)."""
-        lines = self.data.split(b"\n")
-        if lines[-1] == b"":
-            lines.pop()
+        """The lines without their ``\\n`` (a trailing ``\\r`` is left: JSON whitespace); split once."""
+        lines = self._lines
+        if lines is None:
+            lines = self.data.split(b"\n")
+            if lines[-1] == b"":
+                lines.pop()
+            self._lines = lines
         return lines
 
     def positions(self) -> Iterator[tuple[int, int, bytes]]:
@@ -147,8 +151,9 @@ def iter_chunks(
         else:
             complete = data[: cut + 1]
             pending = data[cut + 1:]
-            yield Chunk(source, lineno, pos, complete)
-            lineno += complete.count(b"\n")
+            chunk = Chunk(source, lineno, pos, complete)
+            yield chunk
+            lineno += len(chunk.lines())  # the consumer splits it anyway: split once, count that
             pos += len(complete)
         if len(pending) > max_line_bytes:
             skipping = len(pending)
