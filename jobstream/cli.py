@@ -17,7 +17,6 @@ from . import __version__
 from .decoder import Reject
 from .errors import InvalidLineError, JobstreamError
 from .filters import Selection, parse_time
-from .generate import write_log
 from .pipeline import FoldResult, fold_paths
 from .reader import Reader
 from .reducer import GROUP_KEYS
@@ -417,6 +416,8 @@ def generate(n_jobs: int, seed: int, camel: bool, output: Optional[str]) -> None
     Example:
         jobstream generate --jobs 2000 --seed 1 -o bench.ndjson
     """
+    from .generate import write_log  # only this command needs the generator
+
     if output is None or output == "-":
         n = write_log(sys.stdout.buffer, n_jobs, seed, camel)
         sys.stdout.buffer.flush()

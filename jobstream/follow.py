@@ -22,11 +22,8 @@ from __future__ import annotations
 
 import os
 import select
-import shlex
-import shutil
 import stat
 import struct
-import subprocess
 import sys
 import time
 from typing import IO, Any, Callable, Iterable, Iterator, Optional, Sequence
@@ -827,6 +824,9 @@ class CommandHook:
 
     def __init__(self, command: str, *, iso_times: bool = False, stdout: Optional[IO[Any]] = None,
                  on_failure: Optional[Callable[[str], Any]] = None) -> None:
+        import shlex  # --exec only: not worth every run's start-up
+        import shutil
+
         argv = shlex.split(command)
         if not argv:
             raise ValueError("empty command")
@@ -859,6 +859,8 @@ class CommandHook:
         except (AttributeError, OSError, ValueError):
             pass
         try:
+            import subprocess
+
             rc = subprocess.run(self.argv, input=data, stdout=self._stdout, env=env, check=False).returncode
         except OSError as exc:
             rc = 127
