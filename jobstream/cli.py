@@ -14,7 +14,7 @@ from typing import IO, Any, Callable, Iterator, Optional, Sequence
 import click
 
 from . import __version__
-from .decoder import Reject
+from .decoder import Model, Reject
 from .errors import InvalidLineError, JobstreamError
 from .filters import Selection, parse_time
 from .pipeline import FoldResult, fold_paths
@@ -222,13 +222,14 @@ class _Progress:
 
 
 def _fold(paths: Sequence[str], errors_path: Optional[str], strict: bool, no_progress: bool,
-          workers: Optional[int]) -> FoldResult:
+          workers: Optional[int], model: Model = "view") -> FoldResult:
     sources = expand_sources(paths)  # before --errors creates its file, so it is never read back as input
     _refuse_input(errors_path, sources, "--errors")
     rejects = _Rejects(errors_path)
     progress = _Progress(paths, no_progress)
     try:
-        result = fold_paths(sources, strict=strict, on_reject=rejects, on_progress=progress, workers=workers)
+        result = fold_paths(sources, model=model, strict=strict, on_reject=rejects, on_progress=progress,
+                            workers=workers)
     except InvalidLineError as exc:
         progress.close()
         raise click.ClickException(f"{exc} (--strict: stopped at the first rejected line)") from None
@@ -289,7 +290,7 @@ def summary(paths: tuple[str, ...], errors_path: Optional[str], strict: bool, no
     """
     sel = _selection(statuses, job_types, models, job_ids, since, until)
     paths = tuple(_resolve_paths(paths))
-    result = _fold(paths, errors_path, strict, no_progress, workers)
+    result = _fold(paths, errors_path, strict, no_progress, workers, model="lean")
     summ = result.table.summary(by=by, jobs=sel.jobs(result.table.jobs()) if not sel.empty else None)
     summ.lines = result.stats.lines
     summ.rejected = result.stats.rejected
@@ -360,7 +361,7 @@ def events(paths: tuple[str, ...], errors_path: Optional[str], strict: bool, no_
     """
     sel = _selection(statuses, job_types, models, job_ids, since, until)
     paths = tuple(_resolve_paths(paths))
-    result = _fold(paths, errors_path, strict, no_progress, workers)
+    result = _fold(paths, errors_path, strict, no_progress, workers, model="lean")
     fmt = fmt or _default_format(output, "ndjson")
     changes = result.table.events()
     rows = (event_row(c, iso_times=iso) for c in changes if sel.keep_change(c))

@@ -26,7 +26,7 @@ from .framing import DEFAULT_MAX_LINE_BYTES, Chunk, OversizedLine, is_blank
 
 __all__ = ["Reject", "SnapshotDecoder", "LineError", "decode_line", "Snapshot", "Model"]
 
-Model = Literal["full", "view"]
+Model = Literal["full", "view", "lean"]
 Snapshot = Union[m.ClassifierJob, m.CompletionJob, m.JobView]
 
 
@@ -195,8 +195,8 @@ class SnapshotDecoder:
         dedupe: bool = False,
         dedupe_cache: int = 1 << 16,
     ) -> None:
-        if model not in ("full", "view"):
-            raise ValueError(f"model must be 'full' or 'view', not {model!r}")
+        if model not in ("full", "view", "lean"):
+            raise ValueError(f"model must be 'full', 'view' or 'lean', not {model!r}")
         self.model = model
         #: skip lines byte-identical to one already accepted (for folds: they are idempotent)
         self.dedupe = dedupe
@@ -217,7 +217,7 @@ class SnapshotDecoder:
                 (dec(m._UntaggedClassifierJob), dec(m._UntaggedClassifierJobCamel)),
             )
         else:
-            view = (dec(m.JobView), dec(m.JobViewCamel))
+            view = (dec(m.JobView), dec(m.JobViewCamel)) if model == "view" else (dec(m.JobLean), dec(m.JobLeanCamel))
             self._tagged = view
             self._untagged = (view, view)
         # the decoder the fast path tries first: snake_case, or camelCase after a camel line

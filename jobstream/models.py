@@ -53,6 +53,7 @@ __all__ = [
     "JobUnion",
     "JobPage",
     "JobView",
+    "JobLean",
     "CheckpointView",
     "EventView",
 ]
@@ -340,6 +341,31 @@ class JobView(_Base):
         return "classifier" if self.has_classifier_targets else "completion"
 
 
+class JobLean(_Base):
+    """What ``summary`` and ``events`` read: a :class:`JobView` without checkpoints,
+    integrations and ``fine_tuned_model`` (those read as None), so it decodes faster."""
+
+    id: str
+    status: str
+    created_at: int
+    modified_at: int
+    job_type: Optional[JobType] = None
+    model: Optional[str] = None
+    trained_tokens: Optional[int] = None
+    metadata: Optional[_MetadataView] = None
+    events: Optional[list[EventView]] = None
+    classifier_targets: msgspec.Raw = msgspec.UNSET  # type: ignore[assignment]
+
+    # not decoded: fixed class attributes, so the reducer reads "absent"
+    fine_tuned_model = None
+    integrations = None
+    checkpoints = None
+
+    stated_job_type = JobView.stated_job_type
+    has_classifier_targets = JobView.has_classifier_targets
+    kind = JobView.kind
+
+
 class _JobViewPage(_Base):
     object: Literal["list"]
     data: list[JobView]
@@ -431,6 +457,7 @@ _UntaggedCompletionJobCamel = camel_twin(_UntaggedCompletionJob)
 JobUnionCamel = Union[ClassifierJobCamel, CompletionJobCamel, LegacyFTJobCamel]  # type: ignore[valid-type]
 JobPageCamel = camel_twin(JobPage)
 JobViewCamel = camel_twin(JobView)
+JobLeanCamel = camel_twin(JobLean)
 _JobViewPageCamel = camel_twin(_JobViewPage)
 WandbIntegrationCamel = camel_twin(WandbIntegration)
 GithubRepositoryCamel = camel_twin(GithubRepository)

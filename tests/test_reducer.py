@@ -353,3 +353,17 @@ def test_generated_log_against_an_independent_computation() -> None:
 def test_status_change_is_a_plain_value() -> None:
     c = StatusChange("j", "completion", "m", None, "QUEUED", 1)
     assert jobstream.StatusChange is StatusChange and c == StatusChange("j", "completion", "m", None, "QUEUED", 1)
+
+
+def test_lean_view_and_full_models_give_the_same_events_and_summary() -> None:
+    lines = list(generate(60, seed=13)) + [
+        line for path in sorted(FIXTURES.rglob("*.ndjson")) for line in path.read_bytes().splitlines()
+    ]
+    tables = {}
+    for model in ("full", "view", "lean"):
+        dec = SnapshotDecoder(model)  # type: ignore[arg-type]
+        tables[model] = fold(s for line in lines for s in dec.decode_line(line))
+    assert tables["full"].events() == tables["view"].events() == tables["lean"].events()
+    assert tables["full"].summary(by="day") == tables["view"].summary(by="day") == tables["lean"].summary(by="day")
+    assert tables["full"] == tables["view"]  # the view keeps everything a JobState shows
+    assert all(j.checkpoint_step is None for j in tables["lean"].jobs())  # lean: no checkpoints read
