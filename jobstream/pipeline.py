@@ -191,7 +191,7 @@ def _fold_parallel(
     line_base: dict[str, int] = {}
     for unit, done in zip(units, results):
         assert done is not None
-        table.merge_in(JobTable.from_bytes(done.table))
+        table.merge_in(JobTable.from_bytes(done.table), consume=True)
         stats = stats.merge(done.stats)
         base = line_base.get(unit.source, 0)
         line_base[unit.source] = base + done.lines_total

@@ -478,15 +478,21 @@ class JobTable:
         out.merge_in(other)
         return out
 
-    def merge_in(self, other: "JobTable") -> "JobTable":
-        """Merge *other* into this table in place; returns self."""
+    def merge_in(self, other: "JobTable", *, consume: bool = False) -> "JobTable":
+        """Merge *other* into this table in place; returns self.
+
+        With *consume*, *other*'s per-job states are taken over rather than copied: for a
+        table built only to be merged (a worker's), which must not be used afterwards.
+        """
         accs = self._accs
         for job_id, acc in other._accs.items():
             mine = accs.get(job_id)
             if mine is None:
-                accs[job_id] = acc.copy()
+                accs[job_id] = acc if consume else acc.copy()
             else:
                 mine.merge(acc)
+        if consume:
+            other._accs = {}
         return self
 
     def copy(self) -> "JobTable":
