@@ -17,8 +17,7 @@ from . import __version__
 from .decoder import Model, Reject
 from .errors import InvalidLineError, JobstreamError
 from .filters import Selection, parse_time
-from .pipeline import FoldResult, fold_paths
-from .reader import Reader
+from .pipeline import FoldResult, fold_paths, validate_paths
 from .reducer import GROUP_KEYS
 from .sinks import (
     DEFAULT_JOB_FIELDS,
@@ -374,7 +373,9 @@ def events(paths: tuple[str, ...], errors_path: Optional[str], strict: bool, no_
 @click.option("--errors", "errors_path", type=click.Path(dir_okay=False, writable=True),
               help="Write rejected lines as NDJSON {source,line,offset,error,raw} to this file.")
 @click.option("-q", "--quiet", is_flag=True, help="Only the final count on stderr.")
-def validate(paths: tuple[str, ...], errors_path: Optional[str], quiet: bool) -> None:
+@click.option("-j", "--workers", type=click.IntRange(min=1), default=None,
+              help="Worker processes for large inputs [default: the number of cores; 1 for stdin and small inputs].")
+def validate(paths: tuple[str, ...], errors_path: Optional[str], quiet: bool, workers: Optional[int]) -> None:
     """Check every line against the full job schema; exit 1 if any line is rejected.
 
     Each rejected line is printed to stderr as PATH:LINE: reason, then one count line.
@@ -387,13 +388,10 @@ def validate(paths: tuple[str, ...], errors_path: Optional[str], quiet: bool) ->
     sources = expand_sources(paths)
     _refuse_input(errors_path, sources, "--errors")
     rejects = _Rejects(errors_path, echo_each=not quiet)
-    reader = Reader(sources, model="full", on_reject=rejects)
     try:
-        for _ in reader.batches():
-            pass
+        st = validate_paths(sources, on_reject=rejects, workers=workers)
     finally:
         rejects.close()
-    st = reader.stats
     click.echo(
         f"{st.lines} line(s) checked in {st.sources} source(s): {st.accepted} accepted, {st.rejected} rejected",
         err=True,

@@ -21,7 +21,7 @@ from .reader import Reader, ReadStats
 from .reducer import JobTable, Summary
 from .sources import Source, expand_sources, open_source
 
-__all__ = ["FoldResult", "fold_paths", "summarize", "default_workers", "PARALLEL_MIN_BYTES"]
+__all__ = ["FoldResult", "fold_paths", "validate_paths", "summarize", "default_workers", "PARALLEL_MIN_BYTES"]
 
 PathArg = Union[str, "os.PathLike[str]", Source]
 
@@ -115,8 +115,8 @@ class _UnitResult(msgspec.Struct, array_like=True):
     rejects: list[Reject]
 
 
-def _fold_unit(unit: _Unit, model: Model, max_line_bytes: int, block_size: int) -> bytes:
-    """Worker: fold one unit; the result travels as msgpack."""
+def _fold_unit(unit: _Unit, model: Model, max_line_bytes: int, block_size: int, fold: bool = True) -> bytes:
+    """Worker: decode (and, with *fold*, fold) one unit; the result travels as msgpack."""
     decoder = SnapshotDecoder(model, max_line_bytes=max_line_bytes, dedupe=True)
     table = JobTable()
     stats = ReadStats(sources=1 if unit.start == 0 else 0)
@@ -144,7 +144,8 @@ def _fold_unit(unit: _Unit, model: Model, max_line_bytes: int, block_size: int) 
                 stats.blank += blank
                 stats.rejected += len(rejects) - n_rej
                 stats.snapshots += len(snaps)
-                table.update(snaps)
+                if fold:
+                    table.update(snaps)
             else:
                 stats.bytes += frame.length + 1
                 stats.rejected += 1
@@ -153,7 +154,7 @@ def _fold_unit(unit: _Unit, model: Model, max_line_bytes: int, block_size: int) 
         stream.close()
     stats.lines = stats.accepted + stats.rejected
     stats.duplicates = decoder.duplicates
-    result = _UnitResult(unit.index, table.to_bytes(), stats, stats.lines + stats.blank, rejects)
+    result = _UnitResult(unit.index, table.to_bytes() if fold else b"", stats, stats.lines + stats.blank, rejects)
     return msgspec.msgpack.encode(result)
 
 
@@ -175,12 +176,13 @@ def _fold_parallel(
     block_size: int,
     on_reject: Optional[Callable[[Reject], Any]],
     on_progress: Optional[Callable[[int], Any]],
+    fold: bool = True,
 ) -> FoldResult:
     from concurrent.futures import ProcessPoolExecutor
 
     results: list[Optional[_UnitResult]] = [None] * len(units)
     with ProcessPoolExecutor(max_workers=min(workers, len(units)), mp_context=_context()) as pool:
-        futures = [pool.submit(_fold_unit, u, model, max_line_bytes, block_size) for u in units]
+        futures = [pool.submit(_fold_unit, u, model, max_line_bytes, block_size, fold) for u in units]
         for fut in futures:
             res = _unit_decoder.decode(fut.result())
             results[res.index] = res
@@ -191,7 +193,8 @@ def _fold_parallel(
     line_base: dict[str, int] = {}
     for unit, done in zip(units, results):
         assert done is not None
-        table.merge_in(JobTable.from_bytes(done.table), consume=True)
+        if fold:
+            table.merge_in(JobTable.from_bytes(done.table), consume=True)
         stats = stats.merge(done.stats)
         base = line_base.get(unit.source, 0)
         line_base[unit.source] = base + done.lines_total
@@ -241,6 +244,35 @@ def fold_paths(
     for batch in reader.batches():
         table.update(batch)
     return FoldResult(table, reader.stats)
+
+
+def validate_paths(
+    paths: Iterable[PathArg],
+    *,
+    on_reject: Optional[Callable[[Reject], Any]] = None,
+    on_progress: Optional[Callable[[int], Any]] = None,
+    workers: Optional[int] = None,
+    max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+    block_size: int = DEFAULT_BLOCK_SIZE,
+) -> ReadStats:
+    """Check every line of *paths* against the full schema; ``jobstream validate`` calls this.
+
+    Rejects reach *on_reject* in input order.  A line byte-identical to one already
+    accepted is valid without being decoded again (validity depends only on the bytes);
+    large inputs are checked by *workers* processes, as in :func:`fold_paths`.
+    """
+    sources: list[Source] = []
+    for p in paths:
+        sources.extend([p] if isinstance(p, Source) else expand_sources([p]))
+    n = default_workers() if workers is None else max(1, workers)
+    units = _plan(sources, n)
+    if units is not None:
+        return _fold_parallel(units, n, "full", max_line_bytes, block_size, on_reject, on_progress, fold=False).stats
+    reader = Reader(sources, model="full", on_reject=on_reject, on_progress=on_progress,
+                    max_line_bytes=max_line_bytes, block_size=block_size, dedupe=True)
+    for _ in reader.batches():
+        pass
+    return reader.stats
 
 
 def summarize(paths: Iterable[PathArg], *, by: Optional[str] = None, **kwargs: Any) -> Summary:

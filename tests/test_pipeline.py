@@ -97,3 +97,14 @@ def test_summarize_fills_read_counts(tmp_path: Path, small_ranges: None) -> None
     s = jobstream.summarize([path], workers=2)
     assert s.rejected == len(bad_at) and s.lines == s.rejected + sum(1 for _ in jobstream.read(path))
     assert s.jobs == 30
+
+
+def test_parallel_validation_reports_the_same_rejects_at_true_lines(tmp_path: Path, small_ranges: None) -> None:
+    path, bad_at = log_with_bad_lines(tmp_path)
+    results = []
+    for workers in (1, 2):
+        rejects: list[Reject] = []
+        stats = pipeline.validate_paths([path], workers=workers, on_reject=rejects.append)
+        results.append(((stats.lines, stats.accepted, stats.rejected, stats.blank), [(r.line, r.offset, r.error) for r in rejects]))
+    assert results[0] == results[1]
+    assert [line for line, _, _ in results[0][1]] == bad_at
