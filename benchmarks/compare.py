@@ -90,6 +90,8 @@ TOOLS: list[Tool] = [
     Tool("events", "jq", "jq", _jq("events.jq"), ("bin:jq",)),
     # full-schema decoding of every line
     Tool("decode", "jobstream read(model='full')", "jobstream", _py("jobstream_decode.py", "{path}"), ("jobstream",)),
+    Tool("decode", "jobstream validate_paths", "jobstream", _py("jobstream_validate.py", "{path}"), ("jobstream",),
+         "what `jobstream validate` runs: workers per core, repeats of accepted lines not decoded again"),
     Tool("decode", "mistralai: orjson + model_validate", "sdk", _py("sdk_decode.py", "{path}", "--mode", "dict"),
          ("mistralai", "orjson"), "ClassifierDetailedJobOut / CompletionDetailedJobOut picked by job_type"),
     Tool("decode", "mistralai: TypeAdapter.validate_json", "sdk", _py("sdk_decode.py", "{path}", "--mode", "json"),
