@@ -290,7 +290,7 @@ def summary(paths: tuple[str, ...], errors_path: Optional[str], strict: bool, no
     sel = _selection(statuses, job_types, models, job_ids, since, until)
     paths = tuple(_resolve_paths(paths))
     result = _fold(paths, errors_path, strict, no_progress, workers, model="lean")
-    summ = result.table.summary(by=by, jobs=sel.jobs(result.table.jobs()) if not sel.empty else None)
+    summ = result.table.summary(by=by, jobs=sel.jobs(result.table.jobs(light=True)) if not sel.empty else None)
     summ.lines = result.stats.lines
     summ.rejected = result.stats.rejected
     with _output(output, paths) as out:

@@ -50,6 +50,24 @@ _EVENT = 2
 
 _intern = sys.intern
 _RANK = STATUS_RANK
+
+# Observations are kept as one int each, ``time << 32 | status code``: a third of the memory
+# of a (time, status) tuple.  Codes are per process; the wire form carries the strings.
+_CODES: dict[str, int] = {}
+_NAMES: list[str] = []
+_LOW = (1 << 32) - 1
+
+
+def _code(status: str) -> int:
+    code = _CODES.get(status)
+    if code is None:
+        code = _CODES[status] = len(_NAMES)
+        _NAMES.append(_intern(status))
+    return code
+
+
+def _unpack(key: int) -> tuple[int, str]:
+    return key >> 32, _NAMES[key & _LOW]
 _encode = msgspec.msgpack.encode
 _cp_key = attrgetter("created_at", "step_number")
 
@@ -207,7 +225,7 @@ def _integration_label(obj: Any) -> str:
 class _Acc:
     """Mutable per-job accumulator (the semilattice described in the module docstring)."""
 
-    __slots__ = ("current", "stated", "classifier", "checkpoint", "first_seen", "last_seen", "obs", "last_events")
+    __slots__ = ("current", "stated", "classifier", "checkpoint", "first_seen", "last_seen", "obs")
 
     def __init__(self) -> None:
         self.current: Optional[_Current] = None
@@ -216,15 +234,15 @@ class _Acc:
         self.checkpoint: Optional[_Checkpoint] = None
         self.first_seen = 0
         self.last_seen = 0
-        self.obs: dict[tuple[int, str], int] = {}
-        self.last_events: Any = None
+        self.obs: dict[int, int] = {}  # (time << 32 | status code) -> flags
 
     def add(self, snap: Any) -> None:
         status = _intern(snap.status)
         modified_at = snap.modified_at
         rank = _RANK.get(status, _UNKNOWN_RANK)
         obs = self.obs
-        key = (modified_at, status)
+        code = _CODES.get(status)
+        key = (modified_at << 32) | (code if code is not None else _code(status))
         flags = obs.get(key)
         if flags is None:
             obs[key] = _SNAPSHOT
@@ -270,10 +288,7 @@ class _Acc:
             self.classifier = True
 
         events = snap.events
-        # Pollers see the same events list again and again: when it equals the last one this
-        # job showed, every observation in it is already in the set (a cache, not state).
-        if events and events != self.last_events:
-            self.last_events = events
+        if events:
             for ev in events:
                 if ev.name != "status-updated":
                     continue
@@ -283,7 +298,8 @@ class _Acc:
                     continue
                 s = data.get("status") if type(data) is dict else data.status
                 if type(s) is str:
-                    k = (t, _intern(s))
+                    code = _CODES.get(s)
+                    k = (t << 32) | (code if code is not None else _code(s))
                     flags = obs.get(k)
                     if flags is None:
                         obs[k] = _EVENT
@@ -346,7 +362,7 @@ class _Acc:
     def history(self) -> list[tuple[int, str, int]]:
         """Observations sorted by time, then lifecycle rank, then status name."""
         return sorted(
-            ((t, s, f) for (t, s), f in self.obs.items()),
+            ((k >> 32, _NAMES[k & _LOW], f) for k, f in self.obs.items()),
             key=lambda o: (o[0], status_rank(o[1]), o[1]),
         )
 
@@ -363,7 +379,8 @@ class _Acc:
                 prev = s
         return changes
 
-    def state(self, job_id: str) -> JobState:
+    def state(self, job_id: str, light: bool = False) -> JobState:
+        """The job's state; *light* leaves ``history`` and ``changes`` empty (for summaries)."""
         cur = self.current
         assert cur is not None
         job_type = self.job_type
@@ -397,8 +414,8 @@ class _Acc:
             valid_loss=cp.valid_loss if cp else None,
             valid_mean_token_accuracy=cp.valid_mean_token_accuracy if cp else None,
             integrations=list(cur.integrations),
-            history=[Observation(t, s, bool(f & _SNAPSHOT), bool(f & _EVENT)) for t, s, f in hist],
-            changes=changes,
+            history=[] if light else [Observation(t, s, bool(f & _SNAPSHOT), bool(f & _EVENT)) for t, s, f in hist],
+            changes=[] if light else changes,
             durations=dict(durations),
             queue_wait=running_at - cur.created_at if running_at is not None else None,
             run_time=terminal_at - running_at if terminal_at is not None and running_at is not None else None,
@@ -513,7 +530,7 @@ class JobTable:
                 a.checkpoint,
                 a.first_seen,
                 a.last_seen,
-                [(t, s, f) for (t, s), f in a.obs.items()],
+                [(*_unpack(k), f) for k, f in a.obs.items()],
             )
             for job_id, a in self._accs.items()
             if a.current is not None
@@ -533,7 +550,7 @@ class JobTable:
             a.current, a.classifier, a.checkpoint = cur, w.classifier, w.checkpoint
             a.stated = tuple(w.stated) if w.stated is not None else None  # type: ignore[assignment]
             a.first_seen, a.last_seen = w.first_seen, w.last_seen
-            a.obs = {(t, _intern(s)): f for t, s, f in w.obs}
+            a.obs = {(t << 32) | _code(s): f for t, s, f in w.obs}
             out._accs[w.id] = a
         return out
 
@@ -573,9 +590,13 @@ class JobTable:
     def job_ids(self) -> list[str]:
         return list(self._accs)
 
-    def jobs(self) -> list[JobState]:
-        """Every job's state, ordered by ``created_at`` then id."""
-        states = [a.state(k) for k, a in self._accs.items()]
+    def jobs(self, *, light: bool = False) -> list[JobState]:
+        """Every job's state, ordered by ``created_at`` then id.
+
+        *light* leaves each state's ``history`` and ``changes`` empty: all a summary needs,
+        in a fraction of the memory.
+        """
+        states = [a.state(k, light) for k, a in self._accs.items()]
         states.sort(key=lambda j: (j.created_at, j.id))
         return states
 
@@ -585,15 +606,16 @@ class JobTable:
     def events(self, jobs: Optional[Iterable[JobState]] = None) -> list[StatusChange]:
         """Status changes of every job (or of *jobs*), by time, then job id, then history order."""
         keyed = []
-        for job in self.jobs() if jobs is None else jobs:
-            for i, ch in enumerate(job.changes):
-                keyed.append(((ch.at, ch.job_id, i), ch))
+        per_job = ((k, a.changes(k)) for k, a in self._accs.items()) if jobs is None else ((j.id, j.changes) for j in jobs)
+        for job_id, changes in per_job:
+            for i, ch in enumerate(changes):
+                keyed.append(((ch.at, job_id, i), ch))
         keyed.sort(key=lambda kc: kc[0])
         return [ch for _, ch in keyed]
 
     def summary(self, by: Optional[str] = None, jobs: Optional[Iterable[JobState]] = None) -> Summary:
         """Figures over every job (or *jobs*), optionally per group (``model``, ``job_type``, ``status``, ``day``)."""
-        states = self.jobs() if jobs is None else list(jobs)
+        states = self.jobs(light=True) if jobs is None else list(jobs)
         return summarize_jobs(states, by=by)
 
 
