@@ -296,6 +296,24 @@ def dataset(data_dir: Path, jobs: int, seed: int, regenerate: bool) -> Path:
     return path
 
 
+def reexported(data_dir: Path, std: Path, copies: int) -> Path:
+    """The standard log appended *copies* times: the same jobs, as a nightly full export
+    appended to one file gives them (memory should follow jobs, not bytes)."""
+    path = data_dir / f"{std.stem}-x{copies}.ndjson"
+    meta_path = path.with_suffix(".meta.json")
+    std_meta = json.loads(std.with_suffix(".meta.json").read_text())
+    if not (path.exists() and meta_path.exists() and path.stat().st_size == std.stat().st_size * copies
+            and json.loads(meta_path.read_text()).get("generator") == std_meta["generator"]):
+        print(f"writing {path} ({copies} copies of {std.name}) ...", file=sys.stderr, flush=True)
+        with open(path, "wb") as out:
+            for _ in range(copies):
+                with open(std, "rb") as src:
+                    shutil.copyfileobj(src, out, 1 << 20)
+    meta = dict(std_meta, lines=std_meta["lines"] * copies, bytes=std.stat().st_size * copies, copies=copies)
+    meta_path.write_text(json.dumps(meta))
+    return path
+
+
 def dataset_info(path: Path) -> dict[str, Any]:
     meta = json.loads(path.with_suffix(".meta.json").read_text())
     meta["path"] = str(path)
@@ -481,6 +499,8 @@ def main(argv: Optional[list[str]] = None) -> int:
                                  epilog=__doc__.split("\n\n", 1)[1])
     ap.add_argument("--jobs", type=int, default=2000, help="jobs in the standard dataset [2000: ~100k snapshots]")
     ap.add_argument("--seed", type=int, default=1, help="generator seed [1]")
+    ap.add_argument("--same-jobs", action="store_true",
+                    help="with --scale: grow the input, not the jobs: the standard log re-exported N times")
     ap.add_argument("--scale", type=parse_size, metavar="SIZE|FACTOR",
                     help="run on a bigger dataset: a size (1gb, 500mb) or a factor of --jobs (5); "
                          "also checks summary's peak RSS against the standard dataset")
@@ -503,8 +523,12 @@ def main(argv: Optional[list[str]] = None) -> int:
     if args.scale:
         kind, value = args.scale
         per_job = std.stat().st_size / args.jobs
-        jobs = round(value / per_job) if kind == "bytes" else round(args.jobs * value)
-        path, small = dataset(data_dir, max(jobs, 1), args.seed, args.regenerate), std
+        if args.same_jobs:
+            copies = round(value / std.stat().st_size) if kind == "bytes" else round(value)
+            path, small = reexported(data_dir, std, max(copies, 2)), std
+        else:
+            jobs = round(value / per_job) if kind == "bytes" else round(args.jobs * value)
+            path, small = dataset(data_dir, max(jobs, 1), args.seed, args.regenerate), std
     info = dataset_info(path)
 
     tasks = [t for t in TASKS if not args.only or t in args.only]
@@ -531,7 +555,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     md = args.markdown
     machine = machine_info()
     head = (f"dataset: {info['path']}: {info['jobs']} jobs, {info['lines']} lines, {info['mb']:.0f} MB "
-            f"(jobstream generate --jobs {info['jobs']} --seed {info['seed']})")
+            f"(jobstream generate --jobs {info['jobs']} --seed {info['seed']}"
+            + (f", appended {info['copies']} times)" if info.get("copies") else ")"))
     cmd = "python benchmarks/compare.py " + " ".join(sys.argv[1:] if argv is None else argv)
     if md:
         print("| machine | |\n|---|---|")
