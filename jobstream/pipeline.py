@@ -16,10 +16,10 @@ from typing import Any, Callable, Iterable, Optional, Union
 import msgspec
 
 from .decoder import Model, Reject, SnapshotDecoder
-from .framing import DEFAULT_BLOCK_SIZE, DEFAULT_MAX_LINE_BYTES, Chunk, iter_chunks
-from .reader import Reader, ReadStats
+from .framing import DEFAULT_BLOCK_SIZE, DEFAULT_MAX_LINE_BYTES, iter_chunks
+from .reader import Reader, ReadStats, decode_frames, resolve_sources
 from .reducer import JobTable, Summary
-from .sources import Source, expand_sources, open_source
+from .sources import Source, open_source
 
 __all__ = ["FoldResult", "fold_paths", "validate_paths", "summarize", "default_workers", "PARALLEL_MIN_BYTES"]
 
@@ -121,8 +121,7 @@ def _fold_unit(unit: _Unit, model: Model, max_line_bytes: int, block_size: int, 
     table = JobTable()
     stats = ReadStats(sources=1 if unit.start == 0 else 0)
     rejects: list[Reject] = []
-    src = Source(unit.source)
-    stream = open_source(src)
+    stream = open_source(Source(unit.source))
     try:
         if unit.end >= 0:
             stream.seek(unit.start)
@@ -135,25 +134,11 @@ def _fold_unit(unit: _Unit, model: Model, max_line_bytes: int, block_size: int, 
             limit=unit.end - unit.start if unit.end >= 0 else -1,
             strip_bom=unit.start == 0,
         )
-        for frame in frames:
-            if isinstance(frame, Chunk):
-                n_rej = len(rejects)
-                snaps, accepted, blank = decoder.decode_chunk(frame, rejects)
-                stats.bytes += len(frame.data)
-                stats.accepted += accepted
-                stats.blank += blank
-                stats.rejected += len(rejects) - n_rej
-                stats.snapshots += len(snaps)
-                if fold:
-                    table.update(snaps)
-            else:
-                stats.bytes += frame.length + 1
-                stats.rejected += 1
-                rejects.append(decoder.reject_oversized(frame))
+        for snaps, _ in decode_frames(frames, decoder, stats, rejects):
+            if fold and snaps:
+                table.update(snaps)
     finally:
         stream.close()
-    stats.lines = stats.accepted + stats.rejected
-    stats.duplicates = decoder.duplicates
     result = _UnitResult(unit.index, table.to_bytes() if fold else b"", stats, stats.lines + stats.blank, rejects)
     return msgspec.msgpack.encode(result)
 
@@ -218,14 +203,14 @@ def fold_paths(
 ) -> FoldResult:
     """Read every snapshot in *paths* and fold them into one :class:`JobTable`.
 
-    Decodes the lean :class:`~jobstream.models.JobView` by default: it holds every field
-    the reducer reads, so the table is the same as with ``model="full"``.  *workers*
+    Decodes :class:`~jobstream.models.JobView` by default: it holds every field a
+    :class:`JobState` shows, so the table equals one folded with ``model="full"``;
+    ``model="lean"`` skips checkpoints and integrations (enough for summaries and events).
+    Lines byte-identical to an accepted one are not decoded again: folding is idempotent.  *workers*
     (default: the number of cores) fold large inputs in parallel processes; stdin, small
     inputs and ``strict`` runs use one process.  Rejects reach *on_reject* in input order.
     """
-    sources: list[Source] = []
-    for p in paths:
-        sources.extend([p] if isinstance(p, Source) else expand_sources([p]))
+    sources = resolve_sources(paths)
     n = default_workers() if workers is None else max(1, workers)
     units = None if strict else _plan(sources, n)
     if units is not None:
@@ -261,9 +246,7 @@ def validate_paths(
     accepted is valid without being decoded again (validity depends only on the bytes);
     large inputs are checked by *workers* processes, as in :func:`fold_paths`.
     """
-    sources: list[Source] = []
-    for p in paths:
-        sources.extend([p] if isinstance(p, Source) else expand_sources([p]))
+    sources = resolve_sources(paths)
     n = default_workers() if workers is None else max(1, workers)
     units = _plan(sources, n)
     if units is not None:

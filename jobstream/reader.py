@@ -14,10 +14,10 @@ import msgspec
 
 from .decoder import Model, Reject, SnapshotDecoder
 from .errors import InvalidLineError
-from .framing import DEFAULT_BLOCK_SIZE, DEFAULT_MAX_LINE_BYTES, Chunk, iter_chunks
+from .framing import DEFAULT_BLOCK_SIZE, DEFAULT_MAX_LINE_BYTES, Chunk, Frame, iter_chunks
 from .sources import Source, expand_sources, open_source
 
-__all__ = ["ReadStats", "Reader", "read"]
+__all__ = ["ReadStats", "Reader", "read", "decode_frames", "resolve_sources"]
 
 PathArg = Union[str, "os.PathLike[str]", Source]
 
@@ -38,6 +38,33 @@ class ReadStats(msgspec.Struct, kw_only=True):
 
     def merge(self, other: "ReadStats") -> "ReadStats":
         return ReadStats(**{f: getattr(self, f) + getattr(other, f) for f in self.__struct_fields__})
+
+
+def decode_frames(
+    frames: Iterable[Frame], decoder: SnapshotDecoder, stats: ReadStats, rejects: list[Reject]
+) -> Iterator[tuple[list[Any], int]]:
+    """Decode framed input: yields ``(snapshots, bytes consumed)`` per frame.
+
+    Keeps *stats* (every non-blank line counted as accepted or rejected) and appends each
+    rejected line to *rejects*.  The one loop behind :class:`Reader` and the parallel workers.
+    """
+    for frame in frames:
+        before = len(rejects)
+        if isinstance(frame, Chunk):
+            snaps, accepted, blank = decoder.decode_chunk(frame, rejects)
+            size = len(frame.data)
+            stats.accepted += accepted
+            stats.blank += blank
+            stats.snapshots += len(snaps)
+        else:
+            snaps, accepted, size = [], 0, frame.length + 1
+            rejects.append(decoder.reject_oversized(frame))
+        new = len(rejects) - before
+        stats.bytes += size
+        stats.rejected += new
+        stats.lines += accepted + new
+        stats.duplicates = decoder.duplicates
+        yield snaps, size
 
 
 class Reader:
@@ -63,9 +90,7 @@ class Reader:
         dedupe: bool = False,
     ) -> None:
         # names are expanded now, so a missing file fails before anything is read
-        self.sources: list[Source] = []
-        for p in paths:
-            self.sources.extend([p] if isinstance(p, Source) else expand_sources([p]))
+        self.sources = resolve_sources(paths)
         self.decoder = SnapshotDecoder(model, max_line_bytes=max_line_bytes, dedupe=dedupe)
         self.strict = strict
         self.on_reject = on_reject
@@ -75,8 +100,6 @@ class Reader:
 
     def _handle(self, rejects: list[Reject]) -> None:
         for rej in rejects:
-            self.stats.rejected += 1
-            self.stats.lines += 1
             if self.on_reject is not None:
                 self.on_reject(rej)
             if self.strict:
@@ -85,31 +108,17 @@ class Reader:
 
     def batches(self) -> Iterator[list[Any]]:
         """Snapshots a chunk at a time (lists), for consumers that work in batches."""
-        sources = self.sources
-        decoder = self.decoder
-        stats = self.stats
         rejects: list[Reject] = []
-        for src in sources:
-            stats.sources += 1
+        for src in self.sources:
+            self.stats.sources += 1
             stream = open_source(src)
             try:
-                for frame in iter_chunks(
-                    stream, src.label, block_size=self.block_size, max_line_bytes=decoder.max_line_bytes
-                ):
-                    if isinstance(frame, Chunk):
-                        snaps, accepted, blank = decoder.decode_chunk(frame, rejects)
-                        stats.bytes += len(frame.data)
-                        stats.accepted += accepted
-                        stats.lines += accepted
-                        stats.blank += blank
-                        stats.snapshots += len(snaps)
-                        stats.duplicates = decoder.duplicates
-                        if self.on_progress is not None:
-                            self.on_progress(len(frame.data))
-                    else:
-                        snaps = []
-                        stats.bytes += frame.length + 1
-                        rejects.append(decoder.reject_oversized(frame))
+                frames = iter_chunks(
+                    stream, src.label, block_size=self.block_size, max_line_bytes=self.decoder.max_line_bytes
+                )
+                for snaps, nbytes in decode_frames(frames, self.decoder, self.stats, rejects):
+                    if self.on_progress is not None:
+                        self.on_progress(nbytes)
                     if rejects:
                         self._handle(rejects)
                     if snaps:
@@ -121,6 +130,14 @@ class Reader:
     def __iter__(self) -> Iterator[Any]:
         for batch in self.batches():
             yield from batch
+
+
+def resolve_sources(paths: Iterable[PathArg]) -> list[Source]:
+    """Sources for *paths*, in order: :class:`Source` objects as given, names expanded."""
+    out: list[Source] = []
+    for p in paths:
+        out.extend([p] if isinstance(p, Source) else expand_sources([p]))
+    return out
 
 
 def read(paths: Union[PathArg, Iterable[PathArg]], **kwargs: Any) -> Reader:
