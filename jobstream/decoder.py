@@ -25,7 +25,7 @@ import msgspec
 import orjson
 
 from . import models as m
-from .framing import DEFAULT_MAX_LINE_BYTES, Chunk, OversizedLine, is_blank
+from .framing import DEFAULT_MAX_LINE_BYTES, OVERSIZED_PREFIX, Chunk, OversizedLine, is_blank
 
 __all__ = ["Reject", "SnapshotDecoder", "LineError", "decode_line", "Snapshot", "Model"]
 
@@ -117,7 +117,8 @@ class _Probe(msgspec.Struct, gc=False):
     """What a line is, read cheaply: only presence of a few keys."""
 
     object: Any = None
-    data: Any = msgspec.UNSET
+    data: msgspec.Raw = msgspec.UNSET  # type: ignore[assignment]
+    id: msgspec.Raw = msgspec.UNSET  # type: ignore[assignment]
     created_at: msgspec.Raw = msgspec.UNSET  # type: ignore[assignment]
     modified_at: msgspec.Raw = msgspec.UNSET  # type: ignore[assignment]
     createdAt: msgspec.Raw = msgspec.UNSET  # type: ignore[assignment]
@@ -159,6 +160,11 @@ def _integralize(obj: Any) -> Any:
 
 
 # --------------------------------------------------------------------------- the decoder
+
+
+def _strip_cr(line: bytes) -> bytes:
+    """A line's bytes without the ``\\r`` of a CRLF ending (and no more)."""
+    return line[:-1] if line.endswith(b"\r") else line
 
 
 def _valid_utf8(data: bytes) -> bool:
@@ -250,9 +256,9 @@ class SnapshotDecoder:
         except msgspec.ValidationError as exc:
             if not _FLOAT_TYPE_ERROR.search(str(exc)):
                 raise LineError(_describe(exc)) from None
-            try:
-                snap = decoder.decode(orjson.dumps(_integralize(orjson.loads(raw))))
-            except (msgspec.ValidationError, orjson.JSONDecodeError) as exc2:
+            try:  # msgspec's untyped parse keeps big ints exact; convert gives the same paths
+                snap = msgspec.convert(_integralize(msgspec.json.decode(raw)), decoder.type, dec_hook=_dec_hook)
+            except (msgspec.ValidationError, msgspec.DecodeError, TypeError, ValueError, OverflowError) as exc2:
                 raise LineError(_describe(exc2)) from None
         except (msgspec.DecodeError, UnicodeDecodeError) as exc:
             raise LineError(_describe(exc)) from None
@@ -275,7 +281,7 @@ class SnapshotDecoder:
             probe = _probe.decode(line)
         except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError) as exc:
             raise LineError(_describe(exc)) from None
-        if probe.object == "list" and probe.data is not msgspec.UNSET:
+        if probe.object == "list" and probe.data is not msgspec.UNSET and probe.id is msgspec.UNSET:
             return self._decode_page(line)
         return [self._decode_job(line, probe)]
 
@@ -322,10 +328,16 @@ class SnapshotDecoder:
         failed: set[int] = set()  # positions in todo that were blank or rejected
         accepted = blank = pos = 0
         n = len(todo)
+        # The camelCase decoder would also accept a line that carries snake_case timestamps
+        # next to camel ones, which decode_line classifies as snake_case (and rejects): in a
+        # chunk where snake_case keys occur, only the snake_case decoder runs fast.
+        snake_keys = b'"created_at"' in data or b'"modified_at"' in data
+        snake_fast = self._tagged[0].decode
         while pos < n:
             before = len(out)
+            fast = snake_fast if snake_keys else self._fast
             try:
-                out.extend(map(self._fast, todo[pos:] if pos else todo))
+                out.extend(map(fast, todo[pos:] if pos else todo))
                 accepted += len(out) - before
                 break
             except Exception:
@@ -375,7 +387,7 @@ class SnapshotDecoder:
         except LineError as exc:
             offset = chunk.offset + sum(map(len, lines[:where])) + where
             rejects.append(Reject(source=chunk.source, line=chunk.first_line + where, offset=offset,
-                                  error=str(exc), raw=line.rstrip(b"\r")))
+                                  error=str(exc), raw=self._raw(line)))
             return 0, 0
         return 1, 0
 
@@ -417,10 +429,14 @@ class SnapshotDecoder:
             try:
                 out.extend(self.decode_line(line))
             except LineError as exc:
-                rejects.append(Reject(source=chunk.source, line=lineno, offset=offset, error=str(exc), raw=line.rstrip(b"\r")))
+                rejects.append(Reject(source=chunk.source, line=lineno, offset=offset, error=str(exc), raw=self._raw(line)))
             else:
                 accepted += 1
         return out, accepted, blank
+
+    def _raw(self, line: bytes) -> bytes:
+        """What a reject keeps of its line: all of it, or an oversized line's first bytes."""
+        return line[:OVERSIZED_PREFIX] if len(line) > self.max_line_bytes else _strip_cr(line)
 
     def reject_oversized(self, frame: OversizedLine) -> Reject:
         return Reject(

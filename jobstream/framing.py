@@ -74,6 +74,7 @@ class OversizedLine:
     offset: int
     length: int
     prefix: bytes
+    newline: bool = True  # False for a last line that ends the input
 
 
 Frame = Union[Chunk, OversizedLine]
@@ -117,8 +118,8 @@ def iter_chunks(
         if first and block:
             first = False
             # a BOM may arrive split across reads: complete it before deciding
-            while len(block) < len(_BOM) and _BOM.startswith(block):
-                more = read(len(_BOM) - len(block))
+            while len(block) < len(_BOM) and _BOM.startswith(block) and remaining != 0:
+                more = read(len(_BOM) - len(block) if remaining < 0 else min(len(_BOM) - len(block), remaining))
                 if not more:
                     break
                 if remaining >= 0:
@@ -133,6 +134,8 @@ def iter_chunks(
             break
         if skipping >= 0:
             nl = block.find(b"\n")
+            if len(skip_prefix) < OVERSIZED_PREFIX:  # keep the same prefix however reads fall
+                skip_prefix += block[: min(OVERSIZED_PREFIX - len(skip_prefix), nl if nl >= 0 else len(block))]
             if nl < 0:
                 skipping += len(block)
                 continue
@@ -162,7 +165,7 @@ def iter_chunks(
             pending = b""
 
     if skipping >= 0:
-        yield OversizedLine(source, skip_line, skip_offset, skipping, skip_prefix)
+        yield OversizedLine(source, skip_line, skip_offset, skipping, skip_prefix, newline=False)
     elif pending:
         yield Chunk(source, lineno, pos, pending)
 

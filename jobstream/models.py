@@ -23,7 +23,7 @@ import abc
 import enum
 import types
 import typing
-from typing import Any, Literal, Optional, Union
+from typing import Annotated, Any, Literal, Optional, Union
 
 import msgspec
 
@@ -103,6 +103,10 @@ def status_rank(status: str) -> int:
 
 JobType = Literal["classifier", "completion", "FT"]
 
+#: Every integer in the schema: bounded to 64 bits, so states can cross processes (msgpack)
+#: and a wild value is a reject with its path, not a crash later.
+Int = Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1)]
+
 
 class _Base(msgspec.Struct, kw_only=True, gc=False):
     """Common config: keyword-only construction; no reference cycles, so no GC tracking."""
@@ -119,37 +123,37 @@ class Metric(_Base):
 
 class Checkpoint(_Base):
     metrics: Metric = msgspec.field(default_factory=Metric)
-    step_number: Optional[int] = None
-    created_at: Optional[int] = None
+    step_number: Optional[Int] = None
+    created_at: Optional[Int] = None
 
 
 class Event(_Base):
     """A job event; status changes are ``status-updated`` events with ``data = {"status": ...}``."""
 
     name: Optional[str] = None
-    created_at: Optional[int] = None
+    created_at: Optional[Int] = None
     data: Optional[dict[str, Any]] = None
 
 
 class JobMetadata(_Base):
-    expected_duration_seconds: Optional[int] = None
+    expected_duration_seconds: Optional[Int] = None
     cost: Optional[float] = None
     cost_currency: Optional[str] = None
-    train_tokens_per_step: Optional[int] = None
-    train_tokens: Optional[int] = None
-    data_tokens: Optional[int] = None
-    estimated_start_time: Optional[int] = None
+    train_tokens_per_step: Optional[Int] = None
+    train_tokens: Optional[Int] = None
+    data_tokens: Optional[Int] = None
+    estimated_start_time: Optional[Int] = None
 
 
 class TrainingParameters(_Base):
     """Hyperparameters of a classifier job (and the base of the completion ones)."""
 
-    training_steps: Optional[int] = None
+    training_steps: Optional[Int] = None
     learning_rate: Optional[float] = 0.0001
     weight_decay: Optional[float] = None
     warmup_fraction: Optional[float] = None
     epochs: Optional[float] = None
-    seq_len: Optional[int] = None
+    seq_len: Optional[Int] = None
 
 
 class CompletionTrainingParameters(TrainingParameters):
@@ -210,8 +214,8 @@ class Job(_Base, tag_field="job_type"):
 
     id: str
     status: str
-    created_at: int
-    modified_at: int
+    created_at: Int
+    modified_at: Int
     auto_start: Optional[bool] = None
     model: Optional[str] = None
     training_files: list[str] = msgspec.field(default_factory=list)
@@ -220,7 +224,7 @@ class Job(_Base, tag_field="job_type"):
     fine_tuned_model: Optional[str] = None
     suffix: Optional[str] = None
     integrations: Optional[list[Integration]] = None
-    trained_tokens: Optional[int] = None
+    trained_tokens: Optional[Int] = None
     metadata: Optional[JobMetadata] = None
     events: Optional[list[Event]] = None
     checkpoints: Optional[list[Checkpoint]] = None
@@ -279,7 +283,7 @@ class JobPage(_Base):
 
     object: Literal["list"]
     data: list[JobUnion]
-    total: Optional[int] = None
+    total: Optional[Int] = None
 
 
 # --------------------------------------------------------------------------- projections
@@ -287,8 +291,8 @@ class JobPage(_Base):
 
 class CheckpointView(_Base):
     metrics: Metric = msgspec.field(default_factory=Metric)
-    step_number: Optional[int] = None
-    created_at: Optional[int] = None
+    step_number: Optional[Int] = None
+    created_at: Optional[Int] = None
 
 
 class _EventDataView(_Base):
@@ -297,7 +301,7 @@ class _EventDataView(_Base):
 
 class EventView(_Base):
     name: Optional[str] = None
-    created_at: Optional[int] = None
+    created_at: Optional[Int] = None
     data: Optional[_EventDataView] = None
 
 
@@ -311,12 +315,12 @@ class JobView(_Base):
 
     id: str
     status: str
-    created_at: int
-    modified_at: int
+    created_at: Int
+    modified_at: Int
     job_type: Optional[JobType] = None
     model: Optional[str] = None
     fine_tuned_model: Optional[str] = None
-    trained_tokens: Optional[int] = None
+    trained_tokens: Optional[Int] = None
     metadata: Optional[_MetadataView] = None
     integrations: Optional[list[Integration]] = None
     events: Optional[list[EventView]] = None
@@ -347,11 +351,11 @@ class JobLean(_Base):
 
     id: str
     status: str
-    created_at: int
-    modified_at: int
+    created_at: Int
+    modified_at: Int
     job_type: Optional[JobType] = None
     model: Optional[str] = None
-    trained_tokens: Optional[int] = None
+    trained_tokens: Optional[Int] = None
     metadata: Optional[_MetadataView] = None
     events: Optional[list[EventView]] = None
     classifier_targets: msgspec.Raw = msgspec.UNSET  # type: ignore[assignment]
@@ -369,7 +373,7 @@ class JobLean(_Base):
 class _JobViewPage(_Base):
     object: Literal["list"]
     data: list[JobView]
-    total: Optional[int] = None
+    total: Optional[Int] = None
 
 
 # --------------------------------------------------------------------------- camelCase twins

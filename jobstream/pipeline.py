@@ -181,7 +181,8 @@ def _fold_parallel(
         if fold:
             table.merge_in(JobTable.from_bytes(done.table), consume=True)
         stats = stats.merge(done.stats)
-        base = line_base.get(unit.source, 0)
+        # a source's ranges come in order; one named twice starts again at line 1
+        base = 0 if unit.start == 0 else line_base[unit.source]
         line_base[unit.source] = base + done.lines_total
         if on_reject is not None:
             for rej in done.rejects:

@@ -57,7 +57,7 @@ def decode_frames(
             stats.blank += blank
             stats.snapshots += len(snaps)
         else:
-            snaps, accepted, size = [], 0, frame.length + 1
+            snaps, accepted, size = [], 0, frame.length + frame.newline
             rejects.append(decoder.reject_oversized(frame))
         new = len(rejects) - before
         stats.bytes += size

@@ -275,7 +275,7 @@ class _Acc:
                 cur is None
                 or modified_at > cur.modified_at
                 or rank > cur.rank
-                or (cand != cur and _encode(cand) > _encode(cur))
+                or _encode(cand) > _encode(cur)  # not !=: 0.0 == -0.0 but they encode apart
             ):
                 self.current = cand
 
@@ -323,7 +323,7 @@ class _Acc:
                     met.valid_loss,
                     met.valid_mean_token_accuracy,
                 )
-                if cp is None or (cand_cp != cp and _newer(cand_cp, cp)):
+                if cp is None or _newer(cand_cp, cp):
                     self.checkpoint = cand_cp
 
     def merge(self, other: "_Acc") -> None:
