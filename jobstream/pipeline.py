@@ -205,7 +205,9 @@ def fold_paths(
     """Read every snapshot in *paths* and fold them into one :class:`JobTable`.
 
     Decodes :class:`~jobstream.models.JobView` by default: it holds every field a
-    :class:`JobState` shows, so the table equals one folded with ``model="full"``;
+    :class:`JobState` shows, so on lines the full schema accepts the table equals one
+    folded with ``model="full"`` (a projection type-checks only the fields it reads:
+    ``validate`` checks the rest);
     ``model="lean"`` skips checkpoints and integrations (enough for summaries and events).
     Lines byte-identical to an accepted one are not decoded again: folding is idempotent.  *workers*
     (default: the number of cores) fold large inputs in parallel processes; stdin, small
