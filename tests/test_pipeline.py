@@ -7,6 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
 
 import jobstream
 from jobstream import pipeline
@@ -108,3 +110,28 @@ def test_parallel_validation_reports_the_same_rejects_at_true_lines(tmp_path: Pa
         results.append(((stats.lines, stats.accepted, stats.rejected, stats.blank), [(r.line, r.offset, r.error) for r in rejects]))
     assert results[0] == results[1]
     assert [line for line, _, _ in results[0][1]] == bad_at
+
+
+_POOL = [line for line in generate(6, seed=31)][:12] + [b"{oops", b"", b"   ", b'{"id":"x","status":1}', b"\xff\xfe",
+                                                      b'{"id":"' + b"z" * 400 + b'"}']
+
+
+@settings(max_examples=25, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture, HealthCheck.filter_too_much])
+@given(st.lists(st.sampled_from(_POOL), min_size=4, max_size=60), st.booleans(), st.booleans())
+def test_parallel_equals_single_on_messy_logs(tmp_path_factory: Any, monkeypatch: pytest.MonkeyPatch,
+                                               lines: list[bytes], bom: bool, final_newline: bool) -> None:
+    monkeypatch.setattr(pipeline, "PARALLEL_MIN_BYTES", 1)
+    monkeypatch.setattr(pipeline, "MIN_RANGE_BYTES", 256)
+    path = tmp_path_factory.mktemp("m") / "log.ndjson"
+    path.write_bytes((b"\xef\xbb\xbf" if bom else b"") + b"\n".join(lines) + (b"\n" if final_newline else b""))
+    # only inputs that really split count: every example exercises the parallel path
+    assume(pipeline._plan(jobstream.read(path).sources, 2) is not None)
+    got = []
+    for workers in (1, 2):
+        rejects: list[Reject] = []
+        res = jobstream.fold_paths([path], workers=workers, on_reject=rejects.append, max_line_bytes=300)
+        st_ = res.stats
+        got.append((res.table.jobs(), (st_.lines, st_.accepted, st_.rejected, st_.blank, st_.bytes),
+                    [(r.line, r.offset, r.raw, r.error) for r in rejects]))
+    assert got[0] == got[1]
