@@ -31,6 +31,7 @@ from .sinks import (
     write_rows,
     write_summary,
 )
+from .framing import DEFAULT_MAX_LINE_BYTES
 from .sources import Source, expand_sources
 
 F = Callable[..., Any]
@@ -60,8 +61,27 @@ def _resolve_paths(paths: Sequence[str]) -> list[str]:
     return ["-"]
 
 
+def _line_limit_option(f: F) -> F:
+    """``--max-line-bytes``: kept in the context (every reading command has it)."""
+    return click.option(
+        "--max-line-bytes",
+        type=click.IntRange(min=1),
+        default=DEFAULT_MAX_LINE_BYTES,
+        show_default=True,
+        expose_value=False,
+        is_eager=True,
+        callback=lambda ctx, _param, value: ctx.meta.__setitem__("jobstream.max_line_bytes", value),
+        help="Reject lines longer than this many bytes (they are skipped without being held).",
+    )(f)
+
+
+def _max_line_bytes() -> int:
+    return int(click.get_current_context().meta.get("jobstream.max_line_bytes", DEFAULT_MAX_LINE_BYTES))
+
+
 def input_options(f: F) -> F:
     """PATH arguments plus the options about reading them."""
+    f = _line_limit_option(f)
     f = click.option(
         "-j",
         "--workers",
@@ -228,7 +248,7 @@ def _fold(paths: Sequence[str], errors_path: Optional[str], strict: bool, no_pro
     progress = _Progress(paths, no_progress)
     try:
         result = fold_paths(sources, model=model, strict=strict, on_reject=rejects, on_progress=progress,
-                            workers=workers)
+                            workers=workers, max_line_bytes=_max_line_bytes())
     except InvalidLineError as exc:
         progress.close()
         raise click.ClickException(f"{exc} (--strict: stopped at the first rejected line)") from None
@@ -373,6 +393,7 @@ def events(paths: tuple[str, ...], errors_path: Optional[str], strict: bool, no_
 @click.option("--errors", "errors_path", type=click.Path(dir_okay=False, writable=True),
               help="Write rejected lines as NDJSON {source,line,offset,error,raw} to this file.")
 @click.option("-q", "--quiet", is_flag=True, help="Only the final count on stderr.")
+@_line_limit_option
 @click.option("-j", "--workers", type=click.IntRange(min=1), default=None,
               help="Worker processes for large inputs [default: the number of cores; 1 for stdin and small inputs].")
 def validate(paths: tuple[str, ...], errors_path: Optional[str], quiet: bool, workers: Optional[int]) -> None:
@@ -389,7 +410,7 @@ def validate(paths: tuple[str, ...], errors_path: Optional[str], quiet: bool, wo
     _refuse_input(errors_path, sources, "--errors")
     rejects = _Rejects(errors_path, echo_each=not quiet)
     try:
-        st = validate_paths(sources, on_reject=rejects, workers=workers)
+        st = validate_paths(sources, on_reject=rejects, workers=workers, max_line_bytes=_max_line_bytes())
     finally:
         rejects.close()
     click.echo(

@@ -946,3 +946,34 @@ class TestProgram:
         assert json.loads(out)["jobs"] == 120
         proc = run_module("summary", big_log, "-f", "json")
         assert proc.stderr == b""
+
+
+class TestMaxLineBytes:
+    def write(self, tmp_path: Path) -> Path:
+        ok = b'{"id":"a","status":"QUEUED","created_at":1,"modified_at":2}'
+        long = b'{"id":"' + b"x" * 300 + b'","status":"QUEUED","created_at":1,"modified_at":2}'
+        p = tmp_path / "log.ndjson"
+        p.write_bytes(ok + b"\n" + long + b"\n")
+        return p
+
+    @pytest.mark.parametrize("command", ["summary", "jobs", "events"])
+    def test_lines_over_the_limit_are_rejected_by_the_exports(self, tmp_path: Path, command: str) -> None:
+        p = self.write(tmp_path)
+        errors = tmp_path / "rejects.ndjson"
+        res = CliRunner().invoke(cli_module.cli, [command, str(p), "--max-line-bytes", "100", "--errors", str(errors),
+                                                  "-f", "json"])
+        assert res.exit_code == 0, res.output
+        (rej,) = [json.loads(x) for x in errors.read_text().splitlines()]
+        assert rej["line"] == 2 and "over the 100-byte limit" in rej["error"]
+        default = CliRunner().invoke(cli_module.cli, [command, str(p), "-f", "json"])
+        assert default.exit_code == 0 and "rejected" not in default.stderr
+
+    def test_validate_honours_the_limit(self, tmp_path: Path) -> None:
+        p = self.write(tmp_path)
+        res = CliRunner().invoke(cli_module.cli, ["validate", str(p), "--max-line-bytes", "100"])
+        assert res.exit_code == 1 and f"{p}:2: line is" in res.stderr
+        assert CliRunner().invoke(cli_module.cli, ["validate", str(p)]).exit_code == 0
+
+    def test_a_non_positive_limit_is_a_usage_error(self, tmp_path: Path) -> None:
+        res = CliRunner().invoke(cli_module.cli, ["summary", str(self.write(tmp_path)), "--max-line-bytes", "0"])
+        assert res.exit_code == 2
