@@ -475,6 +475,8 @@ def generate(n_jobs: int, seed: int, camel: bool, output: Optional[str]) -> None
 @click.option("--from-start", is_flag=True, help="Replay the existing content first (events for history).")
 @click.option("--exit-on-terminal", is_flag=True,
               help="End once every followed job (after --job/--job-type/--model) is in a terminal status.")
+@click.option("--exit-status", is_flag=True,
+              help="With --exit-on-terminal: exit 3 unless every followed job ended in SUCCESS (for CI).")
 @click.option("--exec", "exec_cmd", metavar="CMD",
               help="Run CMD for each event, the event as JSON on its stdin (split like a shell line, never run by one).")
 @click.option("--errors", "errors_path", type=click.Path(dir_okay=False, writable=True),
@@ -483,8 +485,8 @@ def generate(n_jobs: int, seed: int, camel: bool, output: Optional[str]) -> None
 @click.option("-v", "--verbose", is_flag=True, help="Say on stderr when following has begun.")
 def tail(paths: tuple[str, ...], statuses: tuple[str, ...], job_types: tuple[str, ...], models: tuple[str, ...],
          job_ids: tuple[str, ...], since: Optional[str], until: Optional[str], fmt: Optional[str], no_headers: bool,
-         iso: bool, from_start: bool, exit_on_terminal: bool, exec_cmd: Optional[str], errors_path: Optional[str],
-         poll: bool, verbose: bool) -> None:
+         iso: bool, from_start: bool, exit_on_terminal: bool, exit_status: bool, exec_cmd: Optional[str],
+         errors_path: Optional[str], poll: bool, verbose: bool) -> None:
     """Follow growing logs (or a pipe) and print each status change as it happens.
 
     Files are followed by name like `tail -F`: through rotation (rename, or copytruncate),
@@ -497,16 +499,22 @@ def tail(paths: tuple[str, ...], statuses: tuple[str, ...], job_types: tuple[str
     --exec CMD runs CMD once per event with the event as JSON on stdin and JOBSTREAM_JOB_ID,
     JOBSTREAM_FROM_STATUS, JOBSTREAM_TO_STATUS, ... in its environment; its stdout goes to
     stderr.  Ctrl-C or SIGTERM ends following cleanly, after the current event, with exit 0.
+    With --exit-on-terminal --exit-status, the exit code says how the jobs ended: 0 when
+    every followed job reached SUCCESS, 3 otherwise (one failed or was cancelled, or the
+    input ended first).
 
     \b
     Example:
         jobstream tail jobs.ndjson
-        jobstream tail jobs.ndjson --job ftjob-123 --exit-on-terminal -f ndjson
+        jobstream tail jobs.ndjson --job ftjob-123 --exit-on-terminal --exit-status -f ndjson
         poller | jobstream tail - --status FAILED --exec 'notify-ops --channel ft'
     """
     import signal
 
     from .follow import CommandHook, EventWriter, Follower
+
+    if exit_status and not exit_on_terminal:
+        raise click.UsageError("--exit-status goes with --exit-on-terminal")
 
     sel = _selection(statuses, job_types, models, job_ids, since, until)
     paths = tuple(_resolve_paths(paths))
@@ -568,6 +576,13 @@ def tail(paths: tuple[str, ...], statuses: tuple[str, ...], job_types: tuple[str
         follower.close()
         if errors_fh is not None:
             errors_fh.close()
+    if exit_status and not follower.stopping:  # a signal is a deliberate stop: exit 0
+        ended = follower.feed.followed()
+        if not ended or any(status != "SUCCESS" for status in ended.values()):
+            unsuccessful = [f"{job} {status}" for job, status in ended.items() if status != "SUCCESS"]
+            click.echo(f"jobstream: not every followed job succeeded: {', '.join(unsuccessful) or 'none seen'}",
+                       err=True)
+            sys.exit(3)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> None:

@@ -144,6 +144,10 @@ class ChangeFeed:
             self._seen.discard(job_id)
             self._open.discard(job_id)
 
+    def followed(self) -> dict[str, Optional[str]]:
+        """The jobs matching the job filters, with their current status."""
+        return {job_id: self.table.current_status(job_id) for job_id in sorted(self._seen)}
+
     def all_terminal(self) -> bool:
         """True once a job matching the job filters (``--job``, ``--job-type``, ``--model``) was
         seen and every such job is in a terminal status; every ``--job`` named must have been seen."""

@@ -362,6 +362,22 @@ class TestTailEnding:
         t = tails(str(log), "--exit-on-terminal", ready=False)
         assert t.finish() == 0
 
+    @pytest.mark.parametrize("final,code", [("SUCCESS", 0), ("FAILED", 3), ("CANCELLED", 3)])
+    def test_exit_status_tells_ci_how_the_jobs_ended(self, tmp_path: Path, tails: Any, final: str, code: int) -> None:
+        log = tmp_path / "jobs.ndjson"
+        log.write_bytes(snap("a", "SUCCESS", T0 + 1))
+        t = tails(str(log), "--exit-on-terminal", "--exit-status", "--job", "a", "--job", "b")
+        append(log, snap("b", "RUNNING", T0) + snap("b", final, T0 + 2))
+        assert [brief(e) for e in t.events(2)] == [("b", None, "RUNNING"), ("b", "RUNNING", final)]
+        assert t.finish() == code
+
+    def test_exit_status_without_exit_on_terminal_is_a_usage_error(self, tmp_path: Path) -> None:
+        log = tmp_path / "jobs.ndjson"
+        log.touch()
+        proc = subprocess.run([sys.executable, "-m", "jobstream", "tail", str(log), "--exit-status"],
+                              capture_output=True, timeout=WAIT)
+        assert proc.returncode == 2 and b"--exit-on-terminal" in proc.stderr
+
     def test_exec_runs_a_command_per_event_with_json_on_stdin(self, tmp_path: Path, tails: Any) -> None:
         log = tmp_path / "jobs.ndjson"
         log.touch()
