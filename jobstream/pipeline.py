@@ -165,14 +165,25 @@ def _fold_parallel(
 ) -> FoldResult:
     from concurrent.futures import ProcessPoolExecutor
 
+    # This process is one of the workers: it takes every n-th range itself, and a pool of
+    # n - 1 processes the rest (one process less to start, and nothing to wait for idly).
     results: list[Optional[_UnitResult]] = [None] * len(units)
-    with ProcessPoolExecutor(max_workers=min(workers, len(units)), mp_context=_context()) as pool:
-        futures = [pool.submit(_fold_unit, u, model, max_line_bytes, block_size, fold) for u in units]
+    n = min(workers, len(units))
+    mine = units[::n]
+    others = [u for u in units if u.index % n]
+
+    def done(data: bytes) -> None:
+        res = _unit_decoder.decode(data)
+        results[res.index] = res
+        if on_progress is not None:
+            on_progress(res.stats.bytes)
+
+    with ProcessPoolExecutor(max_workers=n - 1, mp_context=_context()) as pool:
+        futures = [pool.submit(_fold_unit, u, model, max_line_bytes, block_size, fold) for u in others]
+        for unit in mine:
+            done(_fold_unit(unit, model, max_line_bytes, block_size, fold))
         for fut in futures:
-            res = _unit_decoder.decode(fut.result())
-            results[res.index] = res
-            if on_progress is not None:
-                on_progress(res.stats.bytes)
+            done(fut.result())
     table = JobTable()
     stats = ReadStats()
     line_base: dict[str, int] = {}
