@@ -572,7 +572,6 @@ class _Job:
         show_targets = not self.sdk_dump
         changes = self.changes
         ci = 0
-        k_status = key("status")
         k_metrics = key("metrics")
         k_step = key("step_number")
         k_created = key("created_at")

@@ -38,8 +38,8 @@ def log_with_bad_lines(tmp_path: Path, name: str = "log.ndjson") -> tuple[Path, 
 
 def same_lines(a: jobstream.ReadStats, b: jobstream.ReadStats) -> bool:
     """Line accounting is the same; how many lines were skipped as repeats depends on the split."""
-    for st in (a, b):
-        assert st.snapshots + st.duplicates == st.accepted  # no list pages in these logs
+    for stats in (a, b):
+        assert stats.snapshots + stats.duplicates == stats.accepted  # no list pages in these logs
     return (a.sources, a.bytes, a.lines, a.blank, a.accepted, a.rejected) == (
         b.sources, b.bytes, b.lines, b.blank, b.accepted, b.rejected)
 
