@@ -167,7 +167,9 @@ def _output(path: Optional[str], inputs: Sequence[str]) -> Iterator[IO[str]]:
     if path is None or path == "-":
         yield sys.stdout
         return
-    protect = [s.name for s in expand_sources([p for p in inputs if p != "-"])] if inputs else []
+    sources = expand_sources(inputs) if inputs else []
+    _refuse_input(path, sources, "-o")
+    protect = [s.name for s in sources if not s.is_stdin]
     try:
         with atomic_output(path, protect=protect) as fh:
             yield fh
@@ -176,13 +178,15 @@ def _output(path: Optional[str], inputs: Sequence[str]) -> Iterator[IO[str]]:
 
 
 def _refuse_input(path: Optional[str], sources: Sequence[Source], option: str) -> None:
-    """Stop before *path* (an output file) is opened for writing if it is one of the inputs."""
+    """Stop before *path* (an output file) is opened for writing if it is one of the inputs,
+    a file redirected into stdin included."""
+    if path == "-" and option == "--errors":
+        raise click.BadParameter("needs a file name ('-' is not one: stdout carries the data)", param_hint=option)
     if path is None or not os.path.exists(path):
         return
     for src in sources:
-        with contextlib.suppress(OSError):
-            if not src.is_stdin and os.path.samefile(path, src.name):
-                raise click.ClickException(f"refusing to overwrite input file {path} ({option})")
+        if src.same_file(path):
+            raise click.ClickException(f"refusing to overwrite input file {path} ({option})")
 
 
 class _Rejects:
@@ -323,6 +327,8 @@ def _parse_fields(text: Optional[str]) -> tuple[str, ...]:
     if text.strip() == "all":
         return JOB_FIELDS
     fields = tuple(f.strip() for f in text.split(",") if f.strip())
+    if not fields:
+        raise click.BadParameter("name at least one field", param_hint="--fields")
     bad = [f for f in fields if f not in JOB_FIELDS]
     if bad:
         raise click.BadParameter(
@@ -501,7 +507,7 @@ def tail(paths: tuple[str, ...], statuses: tuple[str, ...], job_types: tuple[str
     stderr.  Ctrl-C or SIGTERM ends following cleanly, after the current event, with exit 0.
     With --exit-on-terminal --exit-status, the exit code says how the jobs ended: 0 when
     every followed job reached SUCCESS, 3 otherwise (one failed or was cancelled, or the
-    input ended first).
+    input ended or following was stopped first).
 
     \b
     Example:
@@ -576,7 +582,7 @@ def tail(paths: tuple[str, ...], statuses: tuple[str, ...], job_types: tuple[str
         follower.close()
         if errors_fh is not None:
             errors_fh.close()
-    if exit_status and not follower.stopping:  # a signal is a deliberate stop: exit 0
+    if exit_status:  # even a stop by signal: CI killing a wait must not read as success
         ended = follower.feed.followed()
         if not ended or any(status != "SUCCESS" for status in ended.values()):
             unsuccessful = [f"{job} {status}" for job, status in ended.items() if status != "SUCCESS"]

@@ -6,6 +6,7 @@ status changes on their ``to_status`` and their time ``at``.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Iterable, Optional
@@ -22,7 +23,9 @@ def parse_time(text: str) -> int:
     """
     s = text.strip()
     try:
-        return int(float(s)) if s.replace(".", "", 1).isdigit() else _parse_iso(s)
+        # events are whole seconds: a fractional bound moves up to the next one, which keeps
+        # "since" inclusive and "until" exclusive exactly
+        return math.ceil(float(s)) if s.replace(".", "", 1).isdigit() else _parse_iso(s)
     except ValueError:
         raise ValueError(
             f"{text!r} is not a time: use unix seconds (1717000000) or ISO-8601 (2024-05-30, 2024-05-30T12:00:00Z)"
@@ -35,7 +38,7 @@ def _parse_iso(s: str) -> int:
     dt = datetime.fromisoformat(s)
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=timezone.utc)
-    return int(dt.timestamp())
+    return math.ceil(dt.timestamp())
 
 
 def _norm_type(t: str) -> str:

@@ -58,6 +58,7 @@ INOTIFY_RECHECK = 1.0
 DEFAULT_READ_SIZE = 4 << 20
 _BOM = b"\xef\xbb\xbf"
 _TAIL_CHECK = 32  # bytes before the read position re-read to notice a truncate-and-regrow
+_HEAD_CHECK = 256  # and the file's first bytes: new content after a copytruncate changes them
 
 ChangeKey = tuple[int, int, str]
 
@@ -104,6 +105,19 @@ class ChangeFeed:
         if snapshots:
             self.table.update(snapshots)
             self._dirty.update(dict.fromkeys(s.id for s in snapshots))
+
+    def replay(self) -> list[StatusChange]:
+        """Every change learnt so far that passes the selection, in export order (time, job,
+        history), marked emitted: what ``jobstream events`` gives for the same content."""
+        keep = self.selection.keep_change
+        keyed = []
+        for job_id in self._dirty:
+            for i, change in enumerate(self._advance(job_id)):
+                if keep(change):
+                    keyed.append(((change.at, job_id, i), change))
+        self._dirty.clear()
+        keyed.sort(key=lambda kc: kc[0])
+        return [change for _, change in keyed]
 
     def settle(self) -> None:
         """Mark every change learnt so far as emitted."""
@@ -224,7 +238,7 @@ class _Lines:
 class _Followed:
     """One followed path (or stdin) and where reading it has got to."""
 
-    __slots__ = ("path", "lines", "fd", "dev", "ino", "pos", "tail", "eof", "state")
+    __slots__ = ("path", "lines", "fd", "dev", "ino", "pos", "tail", "head", "eof", "state")
 
     def __init__(self, path: str, max_line_bytes: int) -> None:
         self.path = path
@@ -233,6 +247,7 @@ class _Followed:
         self.dev = self.ino = 0
         self.pos = 0
         self.tail = b""
+        self.head = b""
         self.eof = False  # stdin only
         self.state = ""  # last notice given about this path: "missing", "gone", "bad", ""
 
@@ -391,6 +406,7 @@ class Follower:
         self._stop_check = stop
         self._stopped = False
         self._emit = True
+        self._replaying = False  # reading existing content for --from-start: rejects are reported
         self._more = False  # a source has more to read right now
         self._got = False  # the last cycle read data
         self._started = False
@@ -503,10 +519,10 @@ class Follower:
         self._started = True
         if self._inotify is not None:
             self._inotify.ensure()  # before the first read, so no write slips between
-        if self.from_start:
-            self._initial = self.poll()
-            return
+        # Existing content is folded whole before anything is emitted: emitting while reading
+        # it would drop changes that an older snapshot, further down, reveals.
         self._emit = False
+        self._replaying = self.from_start
         try:
             for src in self.sources:
                 if src.is_stdin or not self._open(src):
@@ -520,7 +536,13 @@ class Follower:
                     pass
         finally:
             self._emit = True
-            self.feed.settle()
+            self._replaying = False
+        if self.from_start:
+            self._initial = self.feed.replay()
+            self.stats.changes += len(self._initial)
+            self._initial += self.poll()
+            return
+        self.feed.settle()
         if self.stats.history_rejected:
             self._notice(
                 f"{self.stats.history_rejected} line(s) of the existing content rejected "
@@ -574,7 +596,8 @@ class Follower:
                 stats.lines += accepted
                 stats.snapshots += len(snaps)
                 if not self._emit:
-                    stats.history_lines += accepted
+                    if not self._replaying:
+                        stats.history_lines += accepted
                     self.feed.learn(snaps)
                 elif snaps:
                     new = self.feed.push(snaps)
@@ -586,7 +609,7 @@ class Follower:
                 for rej in rejects:
                     stats.rejected += 1
                     stats.lines += 1
-                    if not self._emit:
+                    if not self._emit and not self._replaying:
                         stats.history_lines += 1
                         stats.history_rejected += 1
                     elif self.on_reject is not None:
@@ -630,7 +653,8 @@ class Follower:
 
     def _open(self, src: _Followed) -> bool:
         try:
-            fd = os.open(src.path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+            # O_NONBLOCK: a FIFO at the path must not block the open (it is refused below)
+            fd = os.open(src.path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NONBLOCK", 0))
         except FileNotFoundError:
             if src.state not in ("missing", "gone"):
                 src.state = "missing"
@@ -653,7 +677,7 @@ class Follower:
         src.state = ""
         src.fd, src.dev, src.ino = fd, st.st_dev, st.st_ino
         src.pos = 0
-        src.tail = b""
+        src.tail = src.head = b""
         src.lines.reset()
         return True
 
@@ -692,13 +716,17 @@ class Follower:
         size = os.fstat(fd).st_size
         pos = src.pos
         if size < pos or (
-            size > pos and src.tail and os.pread(fd, len(src.tail), pos - len(src.tail)) != src.tail
+            src.tail
+            and (
+                os.pread(fd, len(src.tail), pos - len(src.tail)) != src.tail
+                or os.pread(fd, len(src.head), 0) != src.head
+            )
         ):
             self.stats.truncations += 1
             self._notice(f"{src.path}: truncated; reading it again from the top")
             src.lines.reset()
             src.pos = pos = 0
-            src.tail = b""
+            src.tail = src.head = b""
         if size <= pos:
             return 0
         want = min(size - pos, self.read_size if limit is None else min(limit, self.read_size))
@@ -707,6 +735,8 @@ class Follower:
             return 0
         src.pos = pos + len(data)
         src.tail = data[-_TAIL_CHECK:] if len(data) >= _TAIL_CHECK else (src.tail + data)[-_TAIL_CHECK:]
+        if len(src.head) < _HEAD_CHECK and pos == len(src.head):
+            src.head = (src.head + data)[:_HEAD_CHECK]
         self.stats.bytes += len(data)
         self._got = True
         self._process(src.lines.feed(data), out)
@@ -857,6 +887,9 @@ class CommandHook:
             JOBSTREAM_TO_STATUS=change.to_status,
             JOBSTREAM_AT=str(change.at),
         )
+        for key, value in env.items():  # an environment value cannot hold NUL (JSON on stdin keeps it)
+            if "\x00" in value:
+                env[key] = value.replace("\x00", "\ufffd")
         data = orjson.dumps(event_row(change, iso_times=self.iso_times)) + b"\n"
         try:
             self.stdout.flush()
@@ -866,10 +899,10 @@ class CommandHook:
             import subprocess
 
             rc = subprocess.run(self.argv, input=data, stdout=self._stdout, env=env, check=False).returncode
-        except OSError as exc:
+        except (OSError, ValueError) as exc:
             rc = 127
             if self.on_failure is not None:
-                self.on_failure(f"--exec {self.argv[0]}: {exc.strerror or exc}")
+                self.on_failure(f"--exec {self.argv[0]}: {getattr(exc, 'strerror', None) or exc}")
             return rc
         if rc != 0 and self.on_failure is not None:
             self.on_failure(

@@ -172,7 +172,7 @@ def _fold_parallel(
     mine = units[::n]
     others = [u for u in units if u.index % n]
 
-    def done(data: bytes) -> None:
+    def collect(data: bytes) -> None:
         res = _unit_decoder.decode(data)
         results[res.index] = res
         if on_progress is not None:
@@ -181,9 +181,9 @@ def _fold_parallel(
     with ProcessPoolExecutor(max_workers=n - 1, mp_context=_context()) as pool:
         futures = [pool.submit(_fold_unit, u, model, max_line_bytes, block_size, fold) for u in others]
         for unit in mine:
-            done(_fold_unit(unit, model, max_line_bytes, block_size, fold))
+            collect(_fold_unit(unit, model, max_line_bytes, block_size, fold))
         for fut in futures:
-            done(fut.result())
+            collect(fut.result())
     table = JobTable()
     stats = ReadStats()
     line_base: dict[str, int] = {}

@@ -355,6 +355,11 @@ def atomic_output(path: str, *, protect: Iterable[str] = ()) -> Iterator[IO[str]
                 raise ValueError(f"refusing to overwrite input file {path}")
         except OSError:
             continue
+    if os.path.exists(target) and not os.path.isfile(target):
+        # a FIFO, a device, /dev/stdout: write into it; renaming over it would replace it
+        with open(target, "w", encoding="utf-8", newline="") as direct:
+            yield direct
+        return
     directory = os.path.dirname(target) or "."
     if not os.path.isdir(directory):
         raise ValueError(f"cannot write {path}: no such directory {directory}")

@@ -10,6 +10,7 @@ import glob
 import gzip
 import io
 import os
+import stat
 import sys
 from dataclasses import dataclass
 from typing import BinaryIO, Iterable, Iterator, Optional, Union
@@ -34,6 +35,17 @@ class Source:
     @property
     def is_stdin(self) -> bool:
         return self.name == STDIN
+
+    def same_file(self, path: str) -> bool:
+        """True when *path* names this input (for stdin: the file redirected into it, if any)."""
+        try:
+            target = os.stat(path)
+            if self.is_stdin:
+                st = os.fstat(sys.stdin.fileno())
+                return stat.S_ISREG(st.st_mode) and (st.st_dev, st.st_ino) == (target.st_dev, target.st_ino)
+            return os.path.samefile(path, self.name)
+        except (OSError, ValueError, AttributeError):
+            return False
 
     @property
     def label(self) -> str:

@@ -977,3 +977,54 @@ class TestMaxLineBytes:
     def test_a_non_positive_limit_is_a_usage_error(self, tmp_path: Path) -> None:
         res = CliRunner().invoke(cli_module.cli, ["summary", str(self.write(tmp_path)), "--max-line-bytes", "0"])
         assert res.exit_code == 2
+
+
+class TestReviewFindings:
+    """Each case once went wrong; found by an adversarial review."""
+
+    def log(self, tmp_path: Path) -> Path:
+        p = tmp_path / "in.ndjson"
+        p.write_bytes(b"".join(line + b"\n" for line in jobstream.generate.generate(5, seed=2)))
+        return p
+
+    @pytest.mark.parametrize("args", [["events", "--errors", "{p}"], ["events", "-", "-o", "{p}"]])
+    def test_a_file_redirected_into_stdin_is_never_overwritten(self, tmp_path: Path, args: list[str]) -> None:
+        p = self.log(tmp_path)
+        before = p.read_bytes()
+        with open(p, "rb") as stdin:
+            proc = subprocess.run([sys.executable, "-m", "jobstream", *[a.format(p=p) for a in args]], stdin=stdin,
+                                  capture_output=True, timeout=60)
+        assert proc.returncode == 1 and b"refusing to overwrite input file" in proc.stderr
+        assert p.read_bytes() == before
+
+    def test_errors_dash_is_a_usage_error(self, tmp_path: Path) -> None:
+        res = CliRunner().invoke(cli_module.cli, ["summary", str(self.log(tmp_path)), "--errors", "-"])
+        assert res.exit_code == 2 and not (Path.cwd() / "-").exists()
+
+    def test_output_into_a_fifo_writes_into_it(self, tmp_path: Path) -> None:
+        p = self.log(tmp_path)
+        fifo = tmp_path / "fifo"
+        os.mkfifo(fifo)
+        reader = subprocess.Popen(["cat", str(fifo)], stdout=subprocess.PIPE)
+        res = CliRunner().invoke(cli_module.cli, ["events", str(p), "-o", str(fifo), "-f", "ndjson"])
+        out, _ = reader.communicate(timeout=30)
+        assert res.exit_code == 0 and stat.S_ISFIFO(os.stat(fifo).st_mode)
+        assert len(out.splitlines()) == len(jobstream.fold_paths([p]).table.events())
+
+    def test_fractional_time_bounds_keep_since_inclusive_and_until_exclusive(self, tmp_path: Path) -> None:
+        p = self.log(tmp_path)
+        first = jobstream.fold_paths([p]).table.events()[0].at
+
+        def count(*opts: str) -> int:
+            res = CliRunner().invoke(cli_module.cli, ["events", str(p), "-f", "ndjson", "--job",
+                                                      jobstream.fold_paths([p]).table.events()[0].job_id, *opts])
+            assert res.exit_code == 0, res.output
+            return sum(1 for row in res.stdout.splitlines() if json.loads(row)["at"] == first)
+
+        assert count("--since", f"{first}.5") == 0  # the change is before the bound
+        assert count("--until", f"{first}.5") == 1  # ... and before this one too
+        assert count("--since", str(first)) == 1
+
+    def test_fields_with_no_names_is_a_usage_error(self, tmp_path: Path) -> None:
+        res = CliRunner().invoke(cli_module.cli, ["jobs", str(self.log(tmp_path)), "--fields", " , "])
+        assert res.exit_code == 2

@@ -536,3 +536,58 @@ def test_event_writer_flushes_every_format() -> None:
         w.write(change)
         w.close()
         assert buf.getvalue() == expected, fmt
+
+
+class TestReviewFindings:
+    """Each case once went wrong; found by an adversarial review."""
+
+    def test_from_start_replays_exactly_what_events_gives_whatever_the_order(self, tmp_path: Path) -> None:
+        import itertools
+
+        import jobstream
+        from jobstream.generate import generate
+
+        log = tmp_path / "jobs.ndjson"
+        log.write_bytes(b"".join(line + b"\n" for line in reversed(list(generate(30, seed=5)))))
+        expected = jobstream.fold_paths([log]).table.events()
+        with Follower([str(log)], from_start=True, watch="poll", read_size=4096) as f:
+            got = list(itertools.islice(iter(f), len(expected)))
+        assert got == expected
+
+    def test_copytruncate_with_regrowth_past_the_old_position_is_noticed(self, tmp_path: Path) -> None:
+        log = tmp_path / "jobs.ndjson"
+        log.write_bytes(snap("job-a", "QUEUED", T0))
+        with Follower([str(log)], watch="poll") as f:
+            f.start()
+            append(log, snap("job-a", "RUNNING", T0 + 1))
+            assert [(c.job_id, c.from_status, c.to_status) for c in f.poll()] == [("job-a", "QUEUED", "RUNNING")]
+            with open(log, "r+b") as fh:
+                fh.truncate(0)
+            append(log, snap("job-b", "QUEUED", T0 + 2) + snap("job-b", "RUNNING", T0 + 3) + snap("job-b", "SUCCESS", T0 + 4))
+            got = [(c.job_id, c.from_status, c.to_status) for c in f.poll()]
+            assert got == [("job-b", None, "QUEUED"), ("job-b", "QUEUED", "RUNNING"), ("job-b", "RUNNING", "SUCCESS")]
+            assert f.stats.truncations == 1
+
+    def test_a_fifo_path_does_not_block(self, tmp_path: Path) -> None:
+        fifo = tmp_path / "fifo"
+        os.mkfifo(fifo)
+        notices: list[str] = []
+        with Follower([str(fifo)], watch="poll", on_notice=notices.append) as f:
+            f.start()  # used to block in open() until a writer came
+            assert f.poll() == []
+        assert any("not a regular file" in n for n in notices)
+
+    def test_exec_survives_a_nul_in_a_job_id(self, tmp_path: Path) -> None:
+        from jobstream.follow import CommandHook
+
+        failures: list[str] = []
+        hook = CommandHook(f"{sys.executable} -c pass", on_failure=failures.append)
+        assert hook(StatusChange("a\x00b", "completion", "m", None, "QUEUED", T0)) == 0
+        assert failures == []
+
+    def test_exit_status_after_a_signal_is_not_success(self, tmp_path: Path, tails: Any) -> None:
+        log = tmp_path / "jobs.ndjson"
+        log.write_bytes(snap("a", "RUNNING", T0))
+        t = tails(str(log), "--exit-on-terminal", "--exit-status")
+        t.proc.send_signal(signal.SIGTERM)
+        assert t.proc.wait(WAIT) == 3
