@@ -221,11 +221,10 @@ class _Rejects:
 class _Progress:
     """A byte-counting progress bar on stderr, only when stderr is a terminal."""
 
-    def __init__(self, paths: Sequence[str], disabled: bool) -> None:
+    def __init__(self, sources: Sequence[Source], disabled: bool) -> None:
         self.bar: Any = None
         if disabled or not sys.stderr.isatty():
             return
-        sources = expand_sources(paths)
         sizes = [s.size() for s in sources]
         known = all(size is not None for size in sizes) and not any(s.name.endswith(".gz") for s in sources)
         total = sum(size or 0 for size in sizes)
@@ -249,7 +248,7 @@ def _fold(paths: Sequence[str], errors_path: Optional[str], strict: bool, no_pro
     sources = expand_sources(paths)  # before --errors creates its file, so it is never read back as input
     _refuse_input(errors_path, sources, "--errors")
     rejects = _Rejects(errors_path)
-    progress = _Progress(paths, no_progress)
+    progress = _Progress(sources, no_progress)
     try:
         result = fold_paths(sources, model=model, strict=strict, on_reject=rejects, on_progress=progress,
                             workers=workers, max_line_bytes=_max_line_bytes())

@@ -19,7 +19,7 @@ import zlib
 from itertools import repeat as _repeat
 from operator import lshift as _lshift
 from operator import or_ as _or
-from typing import Any, Callable, Iterable, Literal, Optional, Union
+from typing import Any, Callable, Literal, Optional, Union
 
 import msgspec
 import orjson
@@ -422,16 +422,11 @@ class SnapshotDecoder:
     def _decode_chunk_slowly(self, chunk: Chunk, rejects: list[Reject]) -> tuple[list[Any], int, int]:
         out: list[Any] = []
         accepted = blank = 0
-        for lineno, offset, line in chunk.positions():
-            if is_blank(line):
-                blank += 1
-                continue
-            try:
-                out.extend(self.decode_line(line))
-            except LineError as exc:
-                rejects.append(Reject(source=chunk.source, line=lineno, offset=offset, error=str(exc), raw=self._raw(line)))
-            else:
-                accepted += 1
+        lines = chunk.lines()
+        for where in range(len(lines)):
+            acc, blk = self._one(chunk, lines, where, out, rejects)
+            accepted += acc
+            blank += blk
         return out, accepted, blank
 
     def _raw(self, line: bytes) -> bytes:
@@ -468,11 +463,3 @@ def decode_line(line: bytes) -> list[Any]:
 def encode(snapshot: Any) -> bytes:
     """Encode a snapshot back to JSON (in the key style it was decoded from)."""
     return msgspec.json.encode(snapshot, enc_hook=_enc_hook)
-
-
-def iter_decode(lines: Iterable[bytes], model: Model = "full") -> Iterable[Any]:
-    """Decode lines, skipping blank ones; raise :class:`LineError` on the first bad one."""
-    dec = SnapshotDecoder(model)
-    for line in lines:
-        if not is_blank(line):
-            yield from dec.decode_line(line)

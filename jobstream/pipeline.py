@@ -19,7 +19,7 @@ from .decoder import Model, Reject, SnapshotDecoder
 from .framing import DEFAULT_BLOCK_SIZE, DEFAULT_MAX_LINE_BYTES, iter_chunks
 from .reader import Reader, ReadStats, decode_frames, resolve_sources
 from .reducer import JobTable, Summary
-from .sources import Source, open_source
+from .sources import Source, _is_gzip, open_source
 
 __all__ = ["FoldResult", "fold_paths", "validate_paths", "summarize", "default_workers", "PARALLEL_MIN_BYTES"]
 
@@ -59,8 +59,6 @@ def _is_plain_file(src: Source) -> bool:
         return False
     with open(src.name, "rb") as fh:
         head = fh.read(4)
-    from .sources import _is_gzip
-
     return not _is_gzip(head)
 
 

@@ -28,7 +28,7 @@ import sys
 from collections import Counter, defaultdict
 from datetime import datetime, timezone
 from operator import attrgetter
-from typing import Any, Iterable, Iterator, Optional
+from typing import Any, Iterable, Optional
 
 import msgspec
 
@@ -599,9 +599,6 @@ class JobTable:
         states = [a.state(k, light) for k, a in self._accs.items()]
         states.sort(key=lambda j: (j.created_at, j.id))
         return states
-
-    def iter_jobs(self) -> Iterator[JobState]:
-        yield from self.jobs()
 
     def events(self, jobs: Optional[Iterable[JobState]] = None) -> list[StatusChange]:
         """Status changes of every job (or of *jobs*), by time, then job id, then history order."""

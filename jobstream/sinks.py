@@ -13,7 +13,7 @@ import io
 import os
 import tempfile
 from datetime import datetime, timezone
-from typing import IO, Any, Callable, Iterable, Iterator, Optional, Sequence
+from typing import IO, Any, Iterable, Iterator, Optional, Sequence
 
 import msgspec
 import orjson
@@ -373,8 +373,3 @@ def atomic_output(path: str, *, protect: Iterable[str] = ()) -> Iterator[IO[str]
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
-
-
-def sink_for(fmt: str, fields: Sequence[str], *, headers: bool = True) -> Callable[[Iterable[dict[str, Any]], IO[str]], int]:
-    """A writer function ``(rows, out) -> count`` for *fmt*."""
-    return lambda rows, out: write_rows(rows, fields, fmt, out, headers=headers)

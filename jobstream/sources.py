@@ -13,7 +13,7 @@ import os
 import stat
 import sys
 from dataclasses import dataclass
-from typing import BinaryIO, Iterable, Iterator, Optional, Union
+from typing import BinaryIO, Iterable, Optional, Union
 
 from .errors import SourceError
 
@@ -155,8 +155,3 @@ def open_source(source: Source) -> BinaryIO:
     if _is_gzip(fh.peek(4)[:4]):
         return _GzipReader(source.name, fh)  # type: ignore[return-value]
     return fh
-
-
-def iter_sources(paths: Iterable[PathLike]) -> Iterator[Source]:
-    """Like :func:`expand_sources`, as an iterator."""
-    yield from expand_sources(paths)
