@@ -15,6 +15,7 @@ first, so a file written by the TypeScript SDK stays on the fast path too.
 from __future__ import annotations
 
 import re
+import sys
 import zlib
 from itertools import repeat as _repeat
 from operator import lshift as _lshift
@@ -149,14 +150,43 @@ _FLOAT_TYPE_ERROR = re.compile(r"Expected `[^`]*int[^`]*`, got `float`")
 
 
 def _integralize(obj: Any) -> Any:
-    """Integral floats (``1717000000.0``) to ints, everywhere in a decoded JSON value."""
+    """Integral floats (``1717000000.0``) to ints, everywhere in a decoded JSON value.
+
+    Iterative, so a deeply nested value cannot exhaust the Python stack.
+    """
     if isinstance(obj, float):
         return int(obj) if obj.is_integer() else obj
-    if isinstance(obj, dict):
-        return {k: _integralize(v) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [_integralize(v) for v in obj]
+    if not isinstance(obj, (dict, list)):
+        return obj
+    todo: list[Any] = [obj]
+    while todo:
+        node = todo.pop()
+        items = node.items() if isinstance(node, dict) else enumerate(node)
+        for k, v in list(items):
+            if isinstance(v, float):
+                if v.is_integer():
+                    node[k] = int(v)
+            elif isinstance(v, (dict, list)):
+                todo.append(v)
     return obj
+
+
+# --------------------------------------------------------------------------- nesting depth
+
+# msgspec guards its recursion with the interpreter's recursion limit (1000 by default),
+# counted from wherever the decoder is called.  A job object nests 4 levels, so only
+# garbage comes near the bound; such a line is a reject, never a RecursionError.  (The
+# bound is the interpreter's: a line within a few levels of it may fare differently at
+# different call depths.  Making it exact would mean moving the process-wide limit around
+# every decode, which msgspec's own bookkeeping does not survive on every error path.)
+
+
+def _bounded(decode: Callable[[Any], Any], data: Any) -> Any:
+    """``decode(data)``, with a line nested too deeply for msgspec a :class:`LineError`."""
+    try:
+        return decode(data)
+    except RecursionError:
+        raise LineError(f"JSON is nested too deeply (about {sys.getrecursionlimit()} levels or more)") from None
 
 
 # --------------------------------------------------------------------------- the decoder
@@ -221,8 +251,11 @@ class SnapshotDecoder:
         def dec(tp: Any) -> msgspec.json.Decoder:
             return msgspec.json.Decoder(tp, dec_hook=_dec_hook)
 
+        #: decoders for a job type this version does not know (the views read any type)
+        self._other: Optional[tuple[msgspec.json.Decoder, msgspec.json.Decoder]] = None
         if model == "full":
             self._tagged = (dec(m.JobUnion), dec(m.JobUnionCamel))
+            self._other = (dec(m.OtherJob), dec(m.OtherJobCamel))
             self._untagged = (
                 (dec(m._UntaggedCompletionJob), dec(m._UntaggedCompletionJobCamel)),
                 (dec(m._UntaggedClassifierJob), dec(m._UntaggedClassifierJobCamel)),
@@ -238,26 +271,46 @@ class SnapshotDecoder:
 
     def decode_object(self, raw: bytes) -> Any:
         """Decode one JSON object (a job) into a snapshot; raise :class:`LineError`."""
+        return self._decode_job(raw, self._probe(raw))
+
+    @staticmethod
+    def _probe(raw: bytes) -> _Probe:
         try:
-            probe = _probe.decode(raw)
+            probe: _Probe = _bounded(_probe.decode, raw)
         except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError) as exc:
             raise LineError(_describe(exc)) from None
-        return self._decode_job(raw, probe)
+        return probe
+
+    def _pick(self, probe: _Probe) -> tuple[msgspec.json.Decoder, bool]:
+        """The one decoder that fits the line: key style, and the stated (or inferred) job type."""
+        camel = _is_camel(probe)
+        stated = probe.jobType if camel else probe.job_type
+        if stated is msgspec.UNSET or bytes(stated) == _NULL:
+            # no job type stated (``null`` is the SDKs' way of saying so): inferred
+            targets = probe.classifierTargets if camel else probe.classifier_targets
+            return self._untagged[_present(targets)][camel], camel
+        if self._other is not None and bytes(stated)[:1] == b'"':
+            try:
+                name = msgspec.json.decode(stated)
+            except msgspec.DecodeError:
+                name = None
+            if isinstance(name, str) and name not in m.KNOWN_JOB_TYPES:
+                return self._other[camel], camel  # a job type from the future: kept
+        return self._tagged[camel], camel
 
     def _decode_job(self, raw: bytes, probe: _Probe) -> Any:
-        camel = _is_camel(probe)
-        if (probe.jobType if camel else probe.job_type) is not msgspec.UNSET:
-            decoder = self._tagged[camel]
-        else:
-            targets = probe.classifierTargets if camel else probe.classifier_targets
-            decoder = self._untagged[_present(targets)][camel]
+        decoder, camel = self._pick(probe)
         try:
-            snap = decoder.decode(raw)
+            snap = _bounded(decoder.decode, raw)
         except msgspec.ValidationError as exc:
             if not _FLOAT_TYPE_ERROR.search(str(exc)):
                 raise LineError(_describe(exc)) from None
-            try:  # msgspec's untyped parse keeps big ints exact; convert gives the same paths
-                snap = msgspec.convert(_integralize(msgspec.json.decode(raw)), decoder.type, dec_hook=_dec_hook)
+            # Integral floats where the schema says int: parse untyped (big ints stay exact),
+            # make them ints, and decode the re-encoded line with the same decoder, so errors
+            # keep their paths and undecoded fields (``msgspec.Raw``) work as on any line.
+            try:
+                fixed = msgspec.json.encode(_integralize(_bounded(msgspec.json.decode, raw)))
+                snap = _bounded(decoder.decode, fixed)
             except (msgspec.ValidationError, msgspec.DecodeError, TypeError, ValueError, OverflowError) as exc2:
                 raise LineError(_describe(exc2)) from None
         except (msgspec.DecodeError, UnicodeDecodeError) as exc:
@@ -277,17 +330,14 @@ class SnapshotDecoder:
                 line.decode("utf-8")
             except UnicodeDecodeError as exc:
                 raise LineError(_describe(exc)) from None
-        try:
-            probe = _probe.decode(line)
-        except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError) as exc:
-            raise LineError(_describe(exc)) from None
+        probe = self._probe(line)
         if probe.object == "list" and probe.data is not msgspec.UNSET and probe.id is msgspec.UNSET:
             return self._decode_page(line)
         return [self._decode_job(line, probe)]
 
     def _decode_page(self, line: bytes) -> list[Any]:
         try:
-            items = _page.decode(line).data
+            items = _bounded(_page.decode, line).data
         except msgspec.ValidationError as exc:
             raise LineError(_describe(exc)) from None
         out = []
@@ -328,14 +378,11 @@ class SnapshotDecoder:
         failed: set[int] = set()  # positions in todo that were blank or rejected
         accepted = blank = pos = 0
         n = len(todo)
-        # The camelCase decoder would also accept a line that carries snake_case timestamps
-        # next to camel ones, which decode_line classifies as snake_case (and rejects): in a
-        # chunk where snake_case keys occur, only the snake_case decoder runs fast.
-        snake_keys = b'"created_at"' in data or b'"modified_at"' in data
-        snake_fast = self._tagged[0].decode
+        # The camelCase twins refuse snake_case timestamp keys, so whichever decoder runs
+        # fast, a line is accepted only where decode_line would accept it.
         while pos < n:
             before = len(out)
-            fast = snake_fast if snake_keys else self._fast
+            fast = self._fast
             try:
                 out.extend(map(fast, todo[pos:] if pos else todo))
                 accepted += len(out) - before

@@ -50,6 +50,9 @@ __all__ = [
     "ClassifierJob",
     "CompletionJob",
     "LegacyFTJob",
+    "OtherJob",
+    "KNOWN_JOB_TYPES",
+    "MAX_TIMESTAMP",
     "JobUnion",
     "JobPage",
     "JobView",
@@ -102,10 +105,19 @@ def status_rank(status: str) -> int:
 
 
 JobType = Literal["classifier", "completion", "FT"]
+#: The ``job_type`` values this version knows; any other string is kept as :class:`OtherJob`.
+KNOWN_JOB_TYPES: frozenset[str] = frozenset({"classifier", "completion", "FT"})
 
 #: Every integer in the schema: bounded to 64 bits, so states can cross processes (msgpack)
 #: and a wild value is a reject with its path, not a crash later.
 Int = Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1)]
+
+#: The latest time jobstream accepts: 9999-12-31T23:59:59Z, the last second every output
+#: (ISO-8601, ``--by day``, tables) can render.
+MAX_TIMESTAMP = 253402300799
+#: Every time in the schema: unix seconds from 1970-01-01 to the end of year 9999.  A time
+#: outside that range is a reject with its path, never a crash in an output later.
+Timestamp = Annotated[int, msgspec.Meta(ge=0, le=MAX_TIMESTAMP)]
 
 
 class _Base(msgspec.Struct, kw_only=True, gc=False):
@@ -124,14 +136,14 @@ class Metric(_Base):
 class Checkpoint(_Base):
     metrics: Metric = msgspec.field(default_factory=Metric)
     step_number: Optional[Int] = None
-    created_at: Optional[Int] = None
+    created_at: Optional[Timestamp] = None
 
 
 class Event(_Base):
     """A job event; status changes are ``status-updated`` events with ``data = {"status": ...}``."""
 
     name: Optional[str] = None
-    created_at: Optional[Int] = None
+    created_at: Optional[Timestamp] = None
     data: Optional[dict[str, Any]] = None
 
 
@@ -142,7 +154,7 @@ class JobMetadata(_Base):
     train_tokens_per_step: Optional[Int] = None
     train_tokens: Optional[Int] = None
     data_tokens: Optional[Int] = None
-    estimated_start_time: Optional[Int] = None
+    estimated_start_time: Optional[Timestamp] = None
 
 
 class TrainingParameters(_Base):
@@ -214,13 +226,14 @@ class Job(_Base, tag_field="job_type"):
 
     id: str
     status: str
-    created_at: Int
-    modified_at: Int
+    created_at: Timestamp
+    modified_at: Timestamp
     auto_start: Optional[bool] = None
     model: Optional[str] = None
     training_files: list[str] = msgspec.field(default_factory=list)
     validation_files: Optional[list[str]] = None
-    object: Optional[str] = None
+    #: ``"job"`` when present: a line that says it is something else is not a job
+    object: Optional[Literal["job"]] = None
     fine_tuned_model: Optional[str] = None
     suffix: Optional[str] = None
     integrations: Optional[list[Integration]] = None
@@ -267,6 +280,24 @@ class LegacyFTJob(CompletionJob, tag="FT"):
     """``job_type: "FT"`` from older API responses: a completion fine-tuning job."""
 
 
+class OtherJob(Job, tag=False, kw_only=True):
+    """A job whose ``job_type`` this version does not know (a future kind of job).
+
+    Kept, not rejected, as the SDKs keep unknown enum values: the common fields are
+    checked, the type is reported as stated (``kind`` is the ``job_type`` string).
+    """
+
+    job_type: str
+
+    @property
+    def stated_job_type(self) -> Optional[str]:
+        return self.job_type
+
+    @property
+    def kind(self) -> str:
+        return self.job_type
+
+
 class _UntaggedClassifierJob(ClassifierJob, tag=False):
     """A classifier job read from a line without ``job_type`` (it carried ``classifier_targets``)."""
 
@@ -292,7 +323,7 @@ class JobPage(_Base):
 class CheckpointView(_Base):
     metrics: Metric = msgspec.field(default_factory=Metric)
     step_number: Optional[Int] = None
-    created_at: Optional[Int] = None
+    created_at: Optional[Timestamp] = None
 
 
 class _EventDataView(_Base):
@@ -301,7 +332,7 @@ class _EventDataView(_Base):
 
 class EventView(_Base):
     name: Optional[str] = None
-    created_at: Optional[Int] = None
+    created_at: Optional[Timestamp] = None
     data: Optional[_EventDataView] = None
 
 
@@ -315,9 +346,9 @@ class JobView(_Base):
 
     id: str
     status: str
-    created_at: Int
-    modified_at: Int
-    job_type: Optional[JobType] = None
+    created_at: Timestamp
+    modified_at: Timestamp
+    job_type: Optional[str] = None
     model: Optional[str] = None
     fine_tuned_model: Optional[str] = None
     trained_tokens: Optional[Int] = None
@@ -341,7 +372,7 @@ class JobView(_Base):
     def kind(self) -> str:
         jt = self.job_type
         if jt is not None:
-            return "classifier" if jt == "classifier" else "completion"
+            return "completion" if jt == "FT" else jt
         return "classifier" if self.has_classifier_targets else "completion"
 
 
@@ -351,9 +382,9 @@ class JobLean(_Base):
 
     id: str
     status: str
-    created_at: Int
-    modified_at: Int
-    job_type: Optional[JobType] = None
+    created_at: Timestamp
+    modified_at: Timestamp
+    job_type: Optional[str] = None
     model: Optional[str] = None
     trained_tokens: Optional[Int] = None
     metadata: Optional[_MetadataView] = None
@@ -434,6 +465,14 @@ def camel_twin(cls: Any) -> Any:
             fields.append((f.name, tp, f.default))
         else:
             fields.append((f.name, tp))
+    names = {f.name for f in msgspec.structs.fields(cls)}
+    if {"id", "created_at", "modified_at"} <= names:
+        # A line with a snake_case timestamp key is a snake_case line (see the decoder's
+        # probe), whatever camelCase keys it also has: the twin refuses such keys, however
+        # they are spelled (``"created\\u005fat"``), so no line decodes as camelCase on
+        # one path and as snake_case on another.
+        for key in ("created_at", "modified_at"):
+            fields.append((f"snake_{key}_", msgspec.UnsetType, msgspec.field(default=msgspec.UNSET, name=key)))
     kwargs: dict[str, Any] = {}
     if config.tag_field is not None:
         kwargs["tag_field"] = _camel(config.tag_field)
@@ -458,6 +497,7 @@ CompletionJobCamel = camel_twin(CompletionJob)
 LegacyFTJobCamel = camel_twin(LegacyFTJob)
 _UntaggedClassifierJobCamel = camel_twin(_UntaggedClassifierJob)
 _UntaggedCompletionJobCamel = camel_twin(_UntaggedCompletionJob)
+OtherJobCamel = camel_twin(OtherJob)
 JobUnionCamel = Union[ClassifierJobCamel, CompletionJobCamel, LegacyFTJobCamel]  # type: ignore[valid-type]
 JobPageCamel = camel_twin(JobPage)
 JobViewCamel = camel_twin(JobView)

@@ -188,10 +188,26 @@ class TestSchemaRules:
         with pytest.raises(LineError, match=r"\$\.createdAt"):
             full.decode_line(line)
 
-    def test_unknown_job_type_is_rejected(self, full: SnapshotDecoder, view: SnapshotDecoder) -> None:
+    def test_unknown_job_type_is_kept_as_stated(self, full: SnapshotDecoder, view: SnapshotDecoder) -> None:
+        # a job type from the future is counted and shown, as the SDKs keep unknown enum values
+        (snap,) = full.decode_line(self.base(job_type="reinforcement"))
+        assert isinstance(snap, jobstream.OtherJob) and snap.kind == "reinforcement"
+        (snap,) = view.decode_line(self.base(job_type="reinforcement"))
+        assert snap.kind == "reinforcement"
+        table = jobstream.fold(full.decode_line(self.base(job_type="reinforcement")))
+        assert table.jobs()[0].job_type == "reinforcement"
+
+    def test_job_type_of_wrong_type_is_rejected_everywhere(self, full: SnapshotDecoder, view: SnapshotDecoder) -> None:
         for dec in (full, view):
             with pytest.raises(LineError, match="job_type"):
-                dec.decode_line(self.base(job_type="reinforcement"))
+                dec.decode_line(self.base(job_type=5))
+
+    def test_null_job_type_is_inferred_the_same_everywhere(self, full: SnapshotDecoder, view: SnapshotDecoder) -> None:
+        for targets, kind in ((None, "completion"), ([{"name": "t", "labels": ["a"]}], "classifier")):
+            extra = {} if targets is None else {"classifier_targets": targets}
+            for dec in (full, view, SnapshotDecoder("lean")):
+                (snap,) = dec.decode_line(self.base(job_type=None, **extra))
+                assert snap.kind == kind and snap.stated_job_type is None
 
     def test_a_list_page_yields_each_job(self, full: SnapshotDecoder) -> None:
         jobs = [orjson.loads(x) for x in lines_of(FIXTURES / "cookbook_ft_api_list.ndjson")[:3]]
@@ -244,3 +260,174 @@ class TestPublicApi:
     def test_all_names_are_exported(self) -> None:
         for name in jobstream.__all__:
             assert getattr(jobstream, name) is not None
+
+
+def _job(**extra: Any) -> dict[str, Any]:
+    obj: dict[str, Any] = {"id": "j1", "status": "RUNNING", "created_at": 1717000000, "modified_at": 1717000100}
+    obj.update(extra)
+    return obj
+
+
+def _verdict(dec: SnapshotDecoder, line: bytes) -> str:
+    """``ok`` or the reason, through decode_line and through the chunk fast path (which must agree)."""
+    from jobstream.decoder import Reject
+    from jobstream.framing import Chunk
+
+    try:
+        dec.decode_line(line)
+        one = "ok"
+    except LineError as exc:
+        one = str(exc)
+    rejects: list[Reject] = []
+    _, accepted, _ = dec.decode_chunk(Chunk("s", 1, 0, line + b"\n"), rejects)
+    assert (accepted == 1) == (one == "ok") and [r.error for r in rejects] == ([] if one == "ok" else [one])
+    return one
+
+
+class TestHostileLines:
+    """Lines built to crash or fool the decoder: each becomes a reject (or is accepted) on every path."""
+
+    @pytest.mark.parametrize("model", ["full", "view", "lean"])
+    @pytest.mark.parametrize("integral_float", [False, True])
+    @pytest.mark.parametrize("levels", [600, 1000, 5000, 100_000])
+    def test_deep_nesting_is_a_reject_with_its_reason_not_a_recursion_error(self, model: str, integral_float: bool,
+                                                                            levels: int) -> None:
+        # ~1000 levels broke every command; with an integral float ~500 did (a Python retry)
+        extra = b',"trained_tokens":5.0' if integral_float else b""
+        line = (b'{"id":"a","status":"QUEUED","created_at":1,"modified_at":1' + extra + b',"x":'
+                + b"[" * levels + b"]" * levels + b"}")
+        verdict = _verdict(SnapshotDecoder(model), line)  # type: ignore[arg-type]
+        if levels <= 600:
+            assert verdict == "ok"
+        else:
+            assert verdict.startswith("JSON is nested too deeply")
+
+    def test_deep_nesting_in_a_list_page_is_a_reject(self, full: SnapshotDecoder) -> None:
+        job = b'{"id":"a","status":"Q","created_at":1,"modified_at":1,"x":' + b"[" * 2000 + b"]" * 2000 + b"}"
+        assert _verdict(full, b'{"object":"list","data":[' + job + b"]}").startswith("JSON is nested too deeply")
+
+    @pytest.mark.parametrize("field", ["created_at", "modified_at"])
+    @pytest.mark.parametrize("value", [100000000000000, 2**63 - 1, 253402300800, -1])
+    @pytest.mark.parametrize("model", ["full", "view", "lean"])
+    def test_times_outside_year_1970_to_9999_are_rejected_with_their_path(self, field: str, value: int,
+                                                                          model: str) -> None:
+        reason = _verdict(SnapshotDecoder(model), orjson.dumps(_job(**{field: value})))  # type: ignore[arg-type]
+        assert reason.endswith(f"at `$.{field}`") and ("<= 253402300799" in reason or ">= 0" in reason)
+
+    def test_the_last_second_of_year_9999_is_accepted(self, full: SnapshotDecoder) -> None:
+        assert _verdict(full, orjson.dumps(_job(created_at=253402300799, modified_at=253402300799))) == "ok"
+
+    @pytest.mark.parametrize("where", ["events", "checkpoints"])
+    def test_nested_times_are_bounded_too(self, where: str) -> None:
+        item = {"name": "status-updated", "created_at": 10**15, "data": {"status": "RUNNING"}}
+        if where == "checkpoints":
+            item = {"metrics": {}, "step_number": 1, "created_at": 10**15}
+        for model in ("full", "view"):
+            reason = _verdict(SnapshotDecoder(model), orjson.dumps(_job(**{where: [item]})))  # type: ignore[arg-type]
+            assert f"$.{where}[0].created_at" in reason
+
+    def test_integral_float_on_a_classifier_line_is_accepted_by_every_model(self) -> None:
+        line = orjson.dumps(_job(created_at=1717000000.0, job_type="classifier",
+                                 classifier_targets=[{"name": "t", "labels": ["a"]}]))
+        for model in ("full", "view", "lean"):
+            assert _verdict(SnapshotDecoder(model), line) == "ok"  # type: ignore[arg-type]
+        (snap,) = SnapshotDecoder("view").decode_line(line)
+        assert snap.created_at == 1717000000 and snap.kind == "classifier"
+
+    def test_an_escaped_snake_key_decodes_the_same_after_a_camel_line(self) -> None:
+        # created\u005fat *is* created_at: the line is snake_case and lacks modified_at
+        camel = b'{"id":"c","status":"RUNNING","createdAt":1,"modifiedAt":2}'
+        tricky = b'{"id":"t","status":"RUNNING","created\\u005fat":1,"createdAt":1,"modifiedAt":2}'
+        counts = []
+        for order in ([camel, tricky], [tricky, camel]):
+            for model in ("full", "view", "lean"):
+                result = jobstream.fold_paths([_write(b"\n".join(order) + b"\n")], model=model, workers=1)  # type: ignore[arg-type]
+                counts.append((len(result.table), result.stats.rejected))
+        assert set(counts) == {(1, 1)}
+
+    def test_object_must_say_job_when_present(self, full: SnapshotDecoder) -> None:
+        assert _verdict(full, orjson.dumps(_job(object="job"))) == "ok"
+        assert _verdict(full, orjson.dumps(_job(object=None))) == "ok"
+        assert "$.object" in _verdict(full, orjson.dumps(_job(object="file")))
+
+    def test_unknown_loss_function_is_kept_like_an_unknown_status(self, full: SnapshotDecoder) -> None:
+        line = orjson.dumps(_job(job_type="classifier",
+                                 classifier_targets=[{"name": "t", "labels": ["a"], "loss_function": "focal"}]))
+        (snap,) = full.decode_line(line)
+        assert snap.classifier_targets[0].loss_function == "focal"
+
+
+_TMP_COUNTER = [0]
+
+
+def _write(data: bytes) -> Path:
+    import tempfile
+
+    fd, name = tempfile.mkstemp(suffix=".ndjson")
+    with open(fd, "wb") as fh:
+        fh.write(data)
+    return Path(name)
+
+
+# --------------------------------------------------------------------------- projections vs the full schema
+
+from hypothesis import HealthCheck, example, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_REAL = [orjson.loads(line) for path in SNAKE_FILES for line in lines_of(path)]
+_REAL_JOBS = [o for o in _REAL if o.get("object") != "list"]
+_SCALARS = (st.none() | st.booleans() | st.integers(-(2**65), 2**65) | st.text(max_size=4)
+            | st.floats(allow_nan=False, allow_infinity=False)
+            | st.sampled_from([1717000000.0, 2.0, 0.0, -0.0, 1e20, 253402300799, 253402300800, -1, "FT", "job",
+                               "classifier", "completion", "reward", "status-updated", "RUNNING"]))
+_VALUES = st.recursive(_SCALARS, lambda inner: st.lists(inner, max_size=3)
+                       | st.dictionaries(st.sampled_from(["status", "type", "name", "created_at", "x"]), inner,
+                                         max_size=3), max_leaves=5)
+_KEYS = ["id", "status", "created_at", "modified_at", "job_type", "model", "object", "fine_tuned_model",
+         "trained_tokens", "metadata", "integrations", "events", "checkpoints", "classifier_targets",
+         "hyperparameters", "validation_files", "repositories", "auto_start", "suffix"]
+
+
+@st.composite
+def _mutated(draw: Any) -> bytes:
+    obj = orjson.loads(orjson.dumps(draw(st.sampled_from(_REAL_JOBS))))
+    for _ in range(draw(st.integers(1, 3))):
+        key = draw(st.sampled_from(_KEYS))
+        target = obj
+        nested = draw(st.sampled_from([None, "events", "checkpoints", "metadata", "integrations",
+                                       "classifier_targets"]))
+        if nested and isinstance(obj.get(nested), list) and obj[nested] and isinstance(obj[nested][0], dict):
+            target = obj[nested][0]
+            key = draw(st.sampled_from(["name", "created_at", "data", "metrics", "step_number", "type",
+                                        "project", "labels", "loss_function", "cost"]))
+        elif nested == "metadata" and isinstance(obj.get("metadata"), dict):
+            target = obj["metadata"]
+            key = draw(st.sampled_from(["cost", "cost_currency", "train_tokens", "estimated_start_time"]))
+        if draw(st.booleans()) and key in target:
+            del target[key]
+        else:
+            target[key] = draw(_VALUES)
+    return msgspec.json.encode(obj)  # orjson refuses ints beyond 64 bits; the lines may hold them
+
+
+class TestProjectionsAcceptWhatValidateAccepts:
+    @settings(max_examples=1500, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(_mutated())
+    @example(orjson.dumps(_job(created_at=1717000000.0, classifier_targets=[{"name": "t", "labels": ["a"]}])))
+    @example(orjson.dumps(_job(job_type=None)))
+    def test_every_line_the_full_schema_accepts_is_accepted_and_read_alike_by_the_projections(self, line: bytes) -> None:
+        verdicts = {}
+        snaps = {}
+        for model in ("full", "view", "lean"):
+            try:
+                snaps[model] = SnapshotDecoder(model).decode_line(line)  # type: ignore[arg-type]
+                verdicts[model] = True
+            except LineError:
+                verdicts[model] = False
+        if verdicts["full"]:
+            assert verdicts["view"] and verdicts["lean"], line
+            full_table, view_table = jobstream.fold(snaps["full"]), jobstream.fold(snaps["view"])
+            assert full_table == view_table
+            assert full_table.events() == jobstream.fold(snaps["lean"]).events()
+        if verdicts["view"]:
+            assert verdicts["lean"], line

@@ -44,9 +44,9 @@ class TestBigNumbers:
             SnapshotDecoder(model).decode_line(raw)  # type: ignore[arg-type]
 
     def test_integral_float_retry_keeps_other_big_ints_exact(self) -> None:
-        raw = line(trained_tokens=2.0, created_at=-9223372036854775808)
+        raw = line(trained_tokens=2.0, metadata={"train_tokens": -9223372036854775808})
         (snap,) = SnapshotDecoder("full").decode_line(raw)
-        assert snap.created_at == -9223372036854775808 and snap.trained_tokens == 2
+        assert snap.metadata.train_tokens == -9223372036854775808 and snap.trained_tokens == 2
 
     def test_parallel_fold_survives_a_line_with_a_huge_int(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setattr(pipeline, "PARALLEL_MIN_BYTES", 1)
