@@ -42,13 +42,13 @@ def typical_line(lines: list[bytes]) -> bytes:
 
 @pytest.fixture(scope="session")
 def view_snaps(data: bytes) -> list[Any]:
-    snaps, _, _ = jobstream.SnapshotDecoder("view").decode_chunk(Chunk("bench", 1, 0, data), [])
+    snaps, _, _, _ = jobstream.SnapshotDecoder("view").decode_chunk(Chunk("bench", 1, 0, data), [])
     return snaps
 
 
 @pytest.fixture(scope="session")
 def full_snaps(data: bytes) -> list[Any]:
-    snaps, _, _ = jobstream.SnapshotDecoder("full").decode_chunk(Chunk("bench", 1, 0, data), [])
+    snaps, _, _, _ = jobstream.SnapshotDecoder("full").decode_chunk(Chunk("bench", 1, 0, data), [])
     return snaps
 
 
@@ -104,7 +104,7 @@ def test_decode_chunk(benchmark: Any, data: bytes, lines: list[bytes], model: st
 
     def run() -> int:
         rejects: list[jobstream.Reject] = []
-        snaps, accepted, _ = dec.decode_chunk(chunk, rejects)
+        snaps, accepted, _, _ = dec.decode_chunk(chunk, rejects)
         return accepted
 
     assert benchmark(run) == len(lines)

@@ -38,7 +38,8 @@ from .models import (
 from .follow import Follower, follow
 from .pipeline import FoldResult, fold_paths, summarize
 from .reader import Reader, ReadStats, read
-from .reducer import JobState, JobTable, Observation, Percentiles, StatusChange, Summary, fold
+from .reducer import CheckpointRow, JobState, JobTable, Observation, StatusChange, fold
+from .summary import Percentiles, Summary
 
 __version__ = "0.1.0"
 
@@ -64,6 +65,7 @@ __all__ = [
     "JobState",
     "StatusChange",
     "Observation",
+    "CheckpointRow",
     "Summary",
     "Percentiles",
     # schema

@@ -18,7 +18,7 @@ from .decoder import Model, Reject
 from .errors import InvalidLineError, JobstreamError
 from .filters import Selection, parse_time
 from .pipeline import FoldResult, fold_paths, validate_paths
-from .reducer import GROUP_KEYS
+from .summary import GROUP_KEYS
 from .sinks import (
     DEFAULT_JOB_FIELDS,
     EVENT_FIELDS,
@@ -314,10 +314,8 @@ def summary(paths: tuple[str, ...], errors_path: Optional[str], strict: bool, no
     paths = tuple(_resolve_paths(paths))
     result = _fold(paths, errors_path, strict, no_progress, workers, model="lean")
     summ = result.table.summary(by=by, jobs=sel.jobs(result.table.jobs(light=True)) if not sel.empty else None)
-    summ.lines = result.stats.lines
-    summ.rejected = result.stats.rejected
     with _output(output, paths) as out:
-        write_summary(summ, fmt or _default_format(output, "json"), out, headers=not no_headers)
+        write_summary(summ, fmt or _default_format(output, "json"), out, headers=not no_headers, stats=result.stats)
 
 
 def _parse_fields(text: Optional[str]) -> tuple[str, ...]:
@@ -348,7 +346,7 @@ def jobs(paths: tuple[str, ...], errors_path: Optional[str], strict: bool, no_pr
     """One row per job with its current state, ordered by creation time.
 
     Fields: id, job_type, model, status, created_at, modified_at, first_seen, last_seen,
-    snapshots, fine_tuned_model, trained_tokens, cost, cost_currency, checkpoint_step,
+    observations, fine_tuned_model, trained_tokens, cost, cost_currency, checkpoint_step,
     checkpoint_at, train_loss, valid_loss, valid_mean_token_accuracy, integrations,
     queue_wait, run_time, total.
 

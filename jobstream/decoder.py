@@ -244,8 +244,8 @@ class SnapshotDecoder:
         self.duplicates = 0
         # content keys of accepted lines, in two generations: bounded memory, and repeats in a
         # polling log come close together (4096 keys already catch all of them in ours)
-        self._seen: dict[int, None] = {}
-        self._old: dict[int, None] = {}
+        self._seen: dict[int, int] = {}  # key -> job objects the line held
+        self._old: dict[int, int] = {}
         self.max_line_bytes = max_line_bytes
 
         def dec(tp: Any) -> msgspec.json.Decoder:
@@ -353,14 +353,15 @@ class SnapshotDecoder:
 
     # -- chunks ----------------------------------------------------------------------
 
-    def decode_chunk(self, chunk: Chunk, rejects: list[Reject]) -> tuple[list[Any], int, int]:
+    def decode_chunk(self, chunk: Chunk, rejects: list[Reject]) -> tuple[list[Any], int, int, int]:
         """Decode every line of *chunk*.
 
-        Returns ``(snapshots, accepted lines, blank lines)``; rejected lines are appended
-        to *rejects*, in line order.  The fast path decodes the chunk in one C-level loop;
-        a line that fails there is done on its own and the fast path resumes after it.
-        With ``dedupe``, a line byte-identical to one already accepted is counted as
-        accepted without being decoded again (see :attr:`duplicates`).
+        Returns ``(snapshots, accepted lines, blank lines, job objects read)``; rejected
+        lines are appended to *rejects*, in line order.  The fast path decodes the chunk in
+        one C-level loop; a line that fails there is done on its own and the fast path
+        resumes after it.  With ``dedupe``, a line byte-identical to one already accepted
+        is counted as accepted (and its job objects as read) without being decoded again
+        (see :attr:`duplicates`).
         """
         lines = chunk.lines()
         data = chunk.data
@@ -370,14 +371,27 @@ class SnapshotDecoder:
             return self._decode_chunk_slowly(chunk, rejects)
         first_reject = len(rejects)
         if self.dedupe:
-            index, keys, twins, cached = self._unseen(lines)
+            index, keys, twins, cached, cached_read = self._unseen(lines)
             todo = [lines[i] for i in index]
         else:
-            index, keys, twins, cached, todo = list(range(len(lines))), None, [], 0, lines
+            index, keys, twins, cached, cached_read, todo = list(range(len(lines))), None, [], 0, 0, lines
         out: list[Any] = []
         failed: set[int] = set()  # positions in todo that were blank or rejected
+        multi: dict[int, int] = {}  # positions in todo of lines that gave other than one snapshot (pages)
         accepted = blank = pos = 0
         n = len(todo)
+
+        def one(i: int) -> None:
+            nonlocal accepted, blank
+            before_one = len(out)
+            acc, blk = self._one(chunk, lines, index[i], out, rejects)
+            accepted += acc
+            blank += blk
+            if not acc:
+                failed.add(i)
+            elif len(out) - before_one != 1:
+                multi[i] = len(out) - before_one
+
         # The camelCase twins refuse snake_case timestamp keys, so whichever decoder runs
         # fast, a line is accepted only where decode_line would accept it.
         while pos < n:
@@ -390,21 +404,13 @@ class SnapshotDecoder:
             except Exception:
                 accepted += len(out) - before
                 i = pos + len(out) - before
-            acc, blk = self._one(chunk, lines, index[i], out, rejects)
-            accepted += acc
-            blank += blk
-            if not acc:
-                failed.add(i)
+            one(i)
             pos = i + 1
             if len(failed) > 8:  # a bad stretch: finish the chunk line by line
                 for j in range(pos, n):
-                    acc, blk = self._one(chunk, lines, index[j], out, rejects)
-                    accepted += acc
-                    blank += blk
-                    if not acc:
-                        failed.add(j)
+                    one(j)
                 break
-        repeated = 0
+        repeated = repeated_read = 0
         for where, twin in twins:
             if twin in failed:  # its first copy was blank or rejected: so is it, at its own line
                 acc, blk = self._one(chunk, lines, where, out, rejects)
@@ -412,17 +418,18 @@ class SnapshotDecoder:
                 blank += blk
             else:
                 repeated += 1
+                repeated_read += multi.get(twin, 1)
         if keys is not None:
             seen = self._seen
             for j, key in enumerate(keys):
                 if j not in failed:
-                    seen[key] = None
+                    seen[key] = multi.get(j, 1)
             if len(seen) > self.dedupe_cache:
                 self._old, self._seen = seen, {}
             self.duplicates += cached + repeated
         if len(rejects) - first_reject > 1:
             rejects[first_reject:] = sorted(rejects[first_reject:], key=lambda r: r.line)
-        return out, accepted + cached + repeated, blank
+        return out, accepted + cached + repeated, blank, len(out) + cached_read + repeated_read
 
     def _one(self, chunk: Chunk, lines: list[bytes], where: int, out: list[Any], rejects: list[Reject]) -> tuple[int, int]:
         """Decode line *where* of *chunk* on its own: ``(accepted, blank)`` as 0/1 counts."""
@@ -438,35 +445,37 @@ class SnapshotDecoder:
             return 0, 0
         return 1, 0
 
-    def _unseen(self, lines: list[bytes]) -> tuple[list[int], list[int], list[tuple[int, int]], int]:
+    def _unseen(self, lines: list[bytes]) -> tuple[list[int], list[int], list[tuple[int, int]], int, int]:
         """Split *lines* by a 96-bit content key, ``SipHash << 32 | CRC-32`` of the bytes.
 
         Returns the positions of lines to decode and their keys, the ``(position, todo
         index of its first copy)`` of lines repeating an earlier line of this chunk, and the
-        number of lines already accepted in an earlier chunk.
+        number of lines already accepted in an earlier chunk with their job objects.
         """
         seen, old = self._seen, self._old
         index: list[int] = []
         keys: list[int] = []
         local: dict[int, int] = {}
         twins: list[tuple[int, int]] = []
-        cached = 0
+        cached = cached_read = 0
         # one int per line, computed in C: (hash << 32) | crc is injective for a 32-bit crc
         for i, key in enumerate(map(_or, map(_lshift, map(hash, lines), _repeat(32)), map(zlib.crc32, lines))):
             if key in seen:
                 cached += 1
+                cached_read += seen[key]
             elif key in local:
                 twins.append((i, local[key]))
             elif key in old:
-                seen[key] = None
+                seen[key] = old[key]
                 cached += 1
+                cached_read += old[key]
             else:
                 local[key] = len(index)
                 index.append(i)
                 keys.append(key)
-        return index, keys, twins, cached
+        return index, keys, twins, cached, cached_read
 
-    def _decode_chunk_slowly(self, chunk: Chunk, rejects: list[Reject]) -> tuple[list[Any], int, int]:
+    def _decode_chunk_slowly(self, chunk: Chunk, rejects: list[Reject]) -> tuple[list[Any], int, int, int]:
         out: list[Any] = []
         accepted = blank = 0
         lines = chunk.lines()
@@ -474,7 +483,7 @@ class SnapshotDecoder:
             acc, blk = self._one(chunk, lines, where, out, rejects)
             accepted += acc
             blank += blk
-        return out, accepted, blank
+        return out, accepted, blank, len(out)
 
     def _raw(self, line: bytes) -> bytes:
         """What a reject keeps of its line: all of it, or an oversized line's first bytes."""

@@ -591,10 +591,10 @@ class Follower:
         decoder = self.decoder
         for frame in frames:
             if isinstance(frame, Chunk):
-                snaps, accepted, _blank = decoder.decode_chunk(frame, rejects)
+                snaps, accepted, _blank, read = decoder.decode_chunk(frame, rejects)
                 stats.accepted += accepted
                 stats.lines += accepted
-                stats.snapshots += len(snaps)
+                stats.snapshots += read
                 if not self._emit:
                     if not self._replaying:
                         stats.history_lines += accepted

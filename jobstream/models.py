@@ -31,6 +31,7 @@ __all__ = [
     "Status",
     "TERMINAL_STATUSES",
     "STATUS_RANK",
+    "UNKNOWN_RANK",
     "status_rank",
     "JobType",
     "Metric",
@@ -96,12 +97,12 @@ STATUS_RANK: dict[str, int] = {
     "SUCCESS": 7,
     "CANCELLED": 7,
 }
-_UNKNOWN_RANK = 5
+UNKNOWN_RANK = 5
 
 
 def status_rank(status: str) -> int:
     """Lifecycle rank of *status*; an unknown status sits between RUNNING and CANCELLATION_REQUESTED."""
-    return STATUS_RANK.get(status, _UNKNOWN_RANK)
+    return STATUS_RANK.get(status, UNKNOWN_RANK)
 
 
 JobType = Literal["classifier", "completion", "FT"]

@@ -18,7 +18,8 @@ import msgspec
 from .decoder import Model, Reject, SnapshotDecoder
 from .framing import DEFAULT_BLOCK_SIZE, DEFAULT_MAX_LINE_BYTES, iter_chunks
 from .reader import Reader, ReadStats, decode_frames, resolve_sources
-from .reducer import JobTable, Summary
+from .reducer import JobTable
+from .summary import Summary
 from .sources import Source, _is_gzip, open_source
 
 __all__ = ["FoldResult", "fold_paths", "validate_paths", "summarize", "default_workers", "PARALLEL_MIN_BYTES"]
@@ -272,8 +273,4 @@ def validate_paths(
 
 def summarize(paths: Iterable[PathArg], *, by: Optional[str] = None, **kwargs: Any) -> Summary:
     """Fold every snapshot in *paths* into one :class:`Summary`; ``jobstream summary`` prints it."""
-    result = fold_paths(paths, **kwargs)
-    summary = result.table.summary(by=by)
-    summary.lines = result.stats.lines
-    summary.rejected = result.stats.rejected
-    return summary
+    return fold_paths(paths, **kwargs).table.summary(by=by)

@@ -31,7 +31,7 @@ class ReadStats(msgspec.Struct, kw_only=True):
     blank: int = 0
     accepted: int = 0
     rejected: int = 0
-    #: snapshots decoded (a list page gives several)
+    #: job objects read from accepted lines, repeats included (a list page gives several)
     snapshots: int = 0
     #: accepted lines not decoded again: byte-identical to one already accepted (``dedupe``)
     duplicates: int = 0
@@ -51,11 +51,11 @@ def decode_frames(
     for frame in frames:
         before = len(rejects)
         if isinstance(frame, Chunk):
-            snaps, accepted, blank = decoder.decode_chunk(frame, rejects)
+            snaps, accepted, blank, read = decoder.decode_chunk(frame, rejects)
             size = len(frame.data)
             stats.accepted += accepted
             stats.blank += blank
-            stats.snapshots += len(snaps)
+            stats.snapshots += read
         else:
             snaps, accepted, size = [], 0, frame.length + frame.newline
             rejects.append(decoder.reject_oversized(frame))

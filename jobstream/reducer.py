@@ -12,7 +12,9 @@ What is kept per job:
   of status)``; exact ties are broken by the canonical msgpack encoding of those fields;
 * the latest ``job_type`` a snapshot stated (same order), and whether any snapshot carried
   ``classifier_targets``;
-* the latest checkpoint, by ``(created_at, step_number)``;
+* every checkpoint step, its metrics merged across polls: per metric, the value from the
+  newest snapshot that reported one (a null never hides a value seen in another poll, and a
+  validation loss of 0.0 is how the API says "not evaluated at this step": absent);
 * first and last ``modified_at`` seen;
 * the set of status observations ``(time, status)``, each flagged as seen in a snapshot
   and/or a ``status-updated`` event.  This set is the only part that grows, and it grows
@@ -23,27 +25,18 @@ What is kept per job:
 
 from __future__ import annotations
 
-import math
 import sys
-from collections import Counter, defaultdict
-from datetime import datetime, timezone
-from operator import attrgetter
-from typing import Any, Iterable, Optional
+from collections import defaultdict
+from typing import TYPE_CHECKING, Any, Iterable, Optional
 
 import msgspec
 
-from .models import _UNKNOWN_RANK, STATUS_RANK, TERMINAL_STATUSES, status_rank
+from .models import STATUS_RANK, TERMINAL_STATUSES, UNKNOWN_RANK, status_rank
 
-__all__ = [
-    "JobTable",
-    "JobState",
-    "StatusChange",
-    "Observation",
-    "Summary",
-    "Percentiles",
-    "fold",
-    "GROUP_KEYS",
-]
+if TYPE_CHECKING:
+    from .summary import Summary
+
+__all__ = ["JobTable", "JobState", "StatusChange", "Observation", "CheckpointRow", "fold"]
 
 _SNAPSHOT = 1
 _EVENT = 2
@@ -69,7 +62,6 @@ def _code(status: str) -> int:
 def _unpack(key: int) -> tuple[int, str]:
     return key >> 32, _NAMES[key & _LOW]
 _encode = msgspec.msgpack.encode
-_cp_key = attrgetter("created_at", "step_number")
 
 
 # --------------------------------------------------------------------------- output types
@@ -106,14 +98,18 @@ class JobState(msgspec.Struct, kw_only=True, gc=False):
     modified_at: int
     first_seen: int
     last_seen: int
-    snapshots: int
+    #: distinct ``(modified_at, status)`` observations in snapshots: re-reading adds none
+    observations: int
     fine_tuned_model: Optional[str] = None
     trained_tokens: Optional[int] = None
     cost: Optional[float] = None
     cost_currency: Optional[str] = None
+    #: the highest checkpoint step seen, and when that checkpoint was made
     checkpoint_step: Optional[int] = None
     checkpoint_at: Optional[int] = None
+    #: the newest training loss reported (the highest step that has one)
     train_loss: Optional[float] = None
+    #: the newest validation figures (the highest step that was evaluated); None without validation
     valid_loss: Optional[float] = None
     valid_mean_token_accuracy: Optional[float] = None
     integrations: list[str] = msgspec.field(default_factory=list)
@@ -130,48 +126,15 @@ class JobState(msgspec.Struct, kw_only=True, gc=False):
         return self.status in TERMINAL_STATUSES
 
 
-class Percentiles(msgspec.Struct, kw_only=True, gc=False):
-    """Nearest-rank percentiles of a duration, in seconds (None when there is no value)."""
+class CheckpointRow(msgspec.Struct, frozen=True, gc=False):
+    """One checkpoint of one job, its metrics merged across every poll that showed it."""
 
-    count: int = 0
-    p50: Optional[int] = None
-    p90: Optional[int] = None
-    max: Optional[int] = None
-
-    @classmethod
-    def of(cls, values: Iterable[int]) -> "Percentiles":
-        vs = sorted(values)
-        if not vs:
-            return cls()
-
-        def rank(p: float) -> int:
-            return vs[max(0, math.ceil(p / 100 * len(vs)) - 1)]
-
-        return cls(count=len(vs), p50=rank(50), p90=rank(90), max=vs[-1])
-
-
-class Summary(msgspec.Struct, kw_only=True):
-    """Figures over a set of jobs; ``groups`` holds the same figures per group key."""
-
-    jobs: int = 0
-    #: distinct snapshots: (job, modified_at, status) observations; re-reading adds none
-    snapshots: int = 0
-    #: non-blank input lines read and lines rejected (set when reading files)
-    lines: int = 0
-    rejected: int = 0
-    by_status: dict[str, int] = msgspec.field(default_factory=dict)
-    by_job_type: dict[str, int] = msgspec.field(default_factory=dict)
-    by_model: dict[str, int] = msgspec.field(default_factory=dict)
-    finished: int = 0
-    succeeded: int = 0
-    success_rate: Optional[float] = None
-    queue_wait: Percentiles = msgspec.field(default_factory=Percentiles)
-    run_time: Percentiles = msgspec.field(default_factory=Percentiles)
-    total: Percentiles = msgspec.field(default_factory=Percentiles)
-    trained_tokens: int = 0
-    cost: dict[str, float] = msgspec.field(default_factory=dict)
-    group_by: Optional[str] = None
-    groups: dict[str, "Summary"] = msgspec.field(default_factory=dict)
+    job_id: str
+    step: Optional[int]
+    created_at: Optional[int]
+    train_loss: Optional[float]
+    valid_loss: Optional[float]
+    valid_mean_token_accuracy: Optional[float]
 
 
 # --------------------------------------------------------------------------- accumulator
@@ -192,12 +155,20 @@ class _Current(msgspec.Struct, array_like=True, gc=False):
     integrations: list[str]
 
 
-class _Checkpoint(msgspec.Struct, array_like=True, gc=False):
-    created_at: int
-    step: int
-    train_loss: Optional[float]
-    valid_loss: Optional[float]
-    valid_mean_token_accuracy: Optional[float]
+# Per checkpoint step, four merged fields, each ``(order key, value)`` with key -1 when no
+# poll reported a value: the value of the greatest key wins, the greater value on equal keys
+# (so any order of the same polls gives the same answer).  The key of a snapshot is its
+# ``modified_at << 3 | lifecycle rank``.
+_CP_FIELDS = 4  # created_at, train_loss, valid_loss, valid_mean_token_accuracy
+_NO_CP = (-1, None, -1, None, -1, None, -1, None)
+
+
+def _cp_merge(mine: list[Any], other: Any) -> None:
+    for i in range(0, 2 * _CP_FIELDS, 2):
+        key = other[i]
+        if key > mine[i] or (key == mine[i] and key >= 0 and other[i + 1] > mine[i + 1]):
+            mine[i] = key
+            mine[i + 1] = other[i + 1]
 
 
 def _newer(a: msgspec.Struct, b: msgspec.Struct) -> bool:
@@ -225,13 +196,13 @@ def _integration_label(obj: Any) -> str:
 class _Acc:
     """Mutable per-job accumulator (the semilattice described in the module docstring)."""
 
-    __slots__ = ("current", "stated", "classifier", "checkpoint", "first_seen", "last_seen", "obs")
+    __slots__ = ("current", "stated", "classifier", "cps", "first_seen", "last_seen", "obs")
 
     def __init__(self) -> None:
         self.current: Optional[_Current] = None
         self.stated: Optional[tuple[int, int, str, str]] = None  # (modified_at, rank, status, type)
         self.classifier = False
-        self.checkpoint: Optional[_Checkpoint] = None
+        self.cps: dict[Optional[int], list[Any]] = {}  # step -> merged fields (see _cp_merge)
         self.first_seen = 0
         self.last_seen = 0
         self.obs: dict[int, int] = {}  # (time << 32 | status code) -> flags
@@ -239,7 +210,7 @@ class _Acc:
     def add(self, snap: Any) -> None:
         status = _intern(snap.status)
         modified_at = snap.modified_at
-        rank = _RANK.get(status, _UNKNOWN_RANK)
+        rank = _RANK.get(status, UNKNOWN_RANK)
         obs = self.obs
         code = _CODES.get(status)
         key = (modified_at << 32) | (code if code is not None else _code(status))
@@ -308,23 +279,27 @@ class _Acc:
 
         cps = snap.checkpoints
         if cps:
-            try:
-                best = max(cps, key=_cp_key)
-            except TypeError:  # a checkpoint without created_at or step_number
-                best = max(cps, key=lambda c: (c.created_at or 0, c.step_number or 0))
-            cp = self.checkpoint
-            ct = best.created_at or 0
-            if cp is None or ct >= cp.created_at:
-                met = best.metrics
-                cand_cp = _Checkpoint(
-                    ct,
-                    best.step_number or 0,
-                    met.train_loss,
-                    met.valid_loss,
-                    met.valid_mean_token_accuracy,
-                )
-                if cp is None or _newer(cand_cp, cp):
-                    self.checkpoint = cand_cp
+            key = modified_at << 3 | rank
+            mine = self.cps
+            for cp in cps:
+                met = cp.metrics
+                vl = met.valid_loss
+                if vl:  # 0.0 (or null): this step was not evaluated
+                    va = met.valid_mean_token_accuracy
+                    vl_key, va_key, vl, va = key, key if va is not None else -1, vl + 0.0, (va + 0.0) if va is not None else None
+                else:
+                    vl_key = va_key = -1
+                    vl = va = None
+                tl = met.train_loss
+                ct = cp.created_at
+                fields = (key if ct is not None else -1, ct, key if tl is not None else -1,
+                          (tl + 0.0) if tl is not None else None, vl_key, vl, va_key, va)
+                step = cp.step_number
+                have = mine.get(step)
+                if have is None:
+                    mine[step] = list(fields)
+                else:
+                    _cp_merge(have, fields)
 
     def merge(self, other: "_Acc") -> None:
         if other.current is None:
@@ -340,8 +315,12 @@ class _Acc:
         if other.stated is not None and (self.stated is None or other.stated > self.stated):
             self.stated = other.stated
         self.classifier = self.classifier or other.classifier
-        if other.checkpoint is not None and (self.checkpoint is None or _newer(other.checkpoint, self.checkpoint)):
-            self.checkpoint = other.checkpoint
+        for step, fields in other.cps.items():
+            have = self.cps.get(step)
+            if have is None:
+                self.cps[step] = list(fields)
+            else:
+                _cp_merge(have, fields)
         obs = self.obs
         for k, flags in other.obs.items():
             obs[k] = obs.get(k, 0) | flags
@@ -349,7 +328,8 @@ class _Acc:
     def copy(self) -> "_Acc":
         new = _Acc()
         new.current, new.stated, new.classifier = self.current, self.stated, self.classifier
-        new.checkpoint, new.first_seen, new.last_seen = self.checkpoint, self.first_seen, self.last_seen
+        new.cps = {k: list(v) for k, v in self.cps.items()}
+        new.first_seen, new.last_seen = self.first_seen, self.last_seen
         new.obs = dict(self.obs)
         return new
 
@@ -379,6 +359,23 @@ class _Acc:
                 prev = s
         return changes
 
+    def checkpoint_rows(self, job_id: str) -> list[CheckpointRow]:
+        """Every checkpoint of the job, by step (a checkpoint without a step last)."""
+        return [
+            CheckpointRow(job_id, step, f[1], f[3], f[5], f[7])
+            for step, f in sorted(self.cps.items(), key=lambda kv: (kv[0] is None, kv[0] or 0))
+        ]
+
+    def latest_checkpoints(self) -> tuple[Optional[int], Optional[int], Optional[float], Optional[float], Optional[float]]:
+        """``(step, created_at)`` of the highest step, the newest train loss and validation figures."""
+        steps = sorted((k for k in self.cps if k is not None), reverse=True)
+        if not steps:
+            return None, None, None, None, None
+        top = self.cps[steps[0]]
+        train = next((self.cps[k][3] for k in steps if self.cps[k][2] >= 0), None)
+        valid = next((self.cps[k] for k in steps if self.cps[k][4] >= 0), None)
+        return (steps[0], top[1], train, valid[5] if valid else None, valid[7] if valid else None)
+
     def state(self, job_id: str, light: bool = False) -> JobState:
         """The job's state; *light* leaves ``history`` and ``changes`` empty (for summaries)."""
         cur = self.current
@@ -393,7 +390,7 @@ class _Acc:
             durations[changes[-1].to_status] += hist[-1][0] - changes[-1].at
         running_at = next((c.at for c in changes if c.to_status == "RUNNING"), None)
         terminal_at = changes[-1].at if changes and changes[-1].to_status in TERMINAL_STATUSES else None
-        cp = self.checkpoint
+        cp = self.latest_checkpoints()
         return JobState(
             id=job_id,
             job_type=job_type,
@@ -403,16 +400,16 @@ class _Acc:
             modified_at=cur.modified_at,
             first_seen=self.first_seen,
             last_seen=self.last_seen,
-            snapshots=sum(1 for f in self.obs.values() if f & _SNAPSHOT),
+            observations=sum(1 for f in self.obs.values() if f & _SNAPSHOT),
             fine_tuned_model=cur.fine_tuned_model,
             trained_tokens=cur.trained_tokens,
             cost=cur.cost,
             cost_currency=cur.cost_currency,
-            checkpoint_step=cp.step if cp else None,
-            checkpoint_at=cp.created_at if cp else None,
-            train_loss=cp.train_loss if cp else None,
-            valid_loss=cp.valid_loss if cp else None,
-            valid_mean_token_accuracy=cp.valid_mean_token_accuracy if cp else None,
+            checkpoint_step=cp[0],
+            checkpoint_at=cp[1],
+            train_loss=cp[2],
+            valid_loss=cp[3],
+            valid_mean_token_accuracy=cp[4],
             integrations=list(cur.integrations),
             history=[] if light else [Observation(t, s, bool(f & _SNAPSHOT), bool(f & _EVENT)) for t, s, f in hist],
             changes=[] if light else changes,
@@ -431,7 +428,8 @@ class _WireAcc(msgspec.Struct, array_like=True, gc=False):
     current: _Current
     stated: Optional[tuple[int, int, str, str]]
     classifier: bool
-    checkpoint: Optional[_Checkpoint]
+    #: ``(step, merged fields...)`` per checkpoint step
+    checkpoints: list[tuple[Any, ...]]
     first_seen: int
     last_seen: int
     obs: list[tuple[int, str, int]]
@@ -442,25 +440,11 @@ class _WireTable(msgspec.Struct, array_like=True):
     jobs: list[_WireAcc]
 
 
-_WIRE_VERSION = 1
+_WIRE_VERSION = 2
 _wire_decoder = msgspec.msgpack.Decoder(_WireTable)
 
 
 # --------------------------------------------------------------------------- the table
-
-GROUP_KEYS = ("model", "job_type", "status", "day")
-
-
-def _day(ts: int) -> str:
-    return datetime.fromtimestamp(ts, tz=timezone.utc).strftime("%Y-%m-%d")
-
-
-def _group_key(job: JobState, by: str) -> str:
-    if by == "day":
-        return _day(job.created_at)
-    value = getattr(job, by)
-    return "(none)" if value is None else str(value)
-
 
 class JobTable:
     """The folded state of every job.  Build with :func:`fold` or :meth:`add`; combine with :meth:`merge`."""
@@ -527,7 +511,7 @@ class JobTable:
                 a.current,  # type: ignore[arg-type]
                 a.stated,
                 a.classifier,
-                a.checkpoint,
+                [(step, *fields) for step, fields in a.cps.items()],
                 a.first_seen,
                 a.last_seen,
                 [(*_unpack(k), f) for k, f in a.obs.items()],
@@ -547,7 +531,8 @@ class JobTable:
             a = _Acc()
             cur = w.current
             cur.status = _intern(cur.status)
-            a.current, a.classifier, a.checkpoint = cur, w.classifier, w.checkpoint
+            a.current, a.classifier = cur, w.classifier
+            a.cps = {cp[0]: list(cp[1:]) for cp in w.checkpoints}
             a.stated = tuple(w.stated) if w.stated is not None else None  # type: ignore[assignment]
             a.first_seen, a.last_seen = w.first_seen, w.last_seen
             a.obs = {(t << 32) | _code(s): f for t, s, f in w.obs}
@@ -610,44 +595,25 @@ class JobTable:
         keyed.sort(key=lambda kc: kc[0])
         return [ch for _, ch in keyed]
 
-    def summary(self, by: Optional[str] = None, jobs: Optional[Iterable[JobState]] = None) -> Summary:
+    def checkpoints(self, jobs: Optional[Iterable[JobState]] = None) -> list[CheckpointRow]:
+        """One row per job and checkpoint step (every job's, or *jobs*'), metrics merged across polls.
+
+        Jobs in :meth:`jobs` order, steps ascending: the training curves.
+        """
+        order = self.jobs(light=True) if jobs is None else list(jobs)
+        rows: list[CheckpointRow] = []
+        for job in order:
+            acc = self._accs.get(job.id)
+            if acc is not None:
+                rows.extend(acc.checkpoint_rows(job.id))
+        return rows
+
+    def summary(self, by: Optional[str] = None, jobs: Optional[Iterable[JobState]] = None) -> "Summary":
         """Figures over every job (or *jobs*), optionally per group (``model``, ``job_type``, ``status``, ``day``)."""
+        from .summary import summarize_jobs
+
         states = self.jobs(light=True) if jobs is None else list(jobs)
         return summarize_jobs(states, by=by)
-
-
-def summarize_jobs(states: list[JobState], by: Optional[str] = None) -> Summary:
-    """The :class:`Summary` of a list of job states."""
-    if by is not None and by not in GROUP_KEYS:
-        raise ValueError(f"cannot group by {by!r}: choose one of {', '.join(GROUP_KEYS)}")
-    finished = [j for j in states if j.status in TERMINAL_STATUSES]
-    succeeded = sum(1 for j in finished if j.status == "SUCCESS")
-    cost: dict[str, float] = defaultdict(float)
-    for j in states:
-        if j.cost is not None:
-            cost[j.cost_currency or "(unknown)"] += j.cost
-    out = Summary(
-        jobs=len(states),
-        snapshots=sum(j.snapshots for j in states),
-        by_status=dict(sorted(Counter(j.status for j in states).items())),
-        by_job_type=dict(sorted(Counter(j.job_type for j in states).items())),
-        by_model=dict(sorted(Counter(j.model or "(none)" for j in states).items())),
-        finished=len(finished),
-        succeeded=succeeded,
-        success_rate=round(succeeded / len(finished), 6) if finished else None,
-        queue_wait=Percentiles.of(j.queue_wait for j in states if j.queue_wait is not None),
-        run_time=Percentiles.of(j.run_time for j in states if j.run_time is not None),
-        total=Percentiles.of(j.total for j in states if j.total is not None),
-        trained_tokens=sum(j.trained_tokens or 0 for j in states),
-        cost={k: round(v, 6) for k, v in sorted(cost.items())},
-    )
-    if by is not None:
-        groups: dict[str, list[JobState]] = defaultdict(list)
-        for j in states:
-            groups[_group_key(j, by)].append(j)
-        out.group_by = by
-        out.groups = {k: summarize_jobs(v) for k, v in sorted(groups.items())}
-    return out
 
 
 def fold(snapshots: Iterable[Any], table: Optional[JobTable] = None) -> JobTable:

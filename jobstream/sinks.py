@@ -11,6 +11,7 @@ import contextlib
 import csv
 import io
 import os
+import re
 import tempfile
 from datetime import datetime, timezone
 from typing import IO, Any, Iterable, Iterator, Optional, Sequence
@@ -18,7 +19,9 @@ from typing import IO, Any, Iterable, Iterator, Optional, Sequence
 import msgspec
 import orjson
 
-from .reducer import JobState, StatusChange, Summary
+from .reader import ReadStats
+from .reducer import JobState, StatusChange
+from .summary import Summary
 
 __all__ = [
     "FORMATS",
@@ -50,7 +53,7 @@ JOB_FIELDS = (
     "modified_at",
     "first_seen",
     "last_seen",
-    "snapshots",
+    "observations",
     "fine_tuned_model",
     "trained_tokens",
     "cost",
@@ -86,10 +89,30 @@ TIME_FIELDS = frozenset({"created_at", "modified_at", "first_seen", "last_seen",
 
 
 def iso(ts: Optional[int]) -> Optional[str]:
-    """Unix seconds as ISO-8601 UTC (``2024-07-19T16:12:29Z``)."""
+    """Unix seconds as ISO-8601 UTC (``2024-07-19T16:12:29Z``).
+
+    The decoder accepts only times from 1970 to the end of year 9999, which all render;
+    anything else handed in by library code comes back as its number, never an error.
+    """
     if ts is None:
         return None
-    return datetime.fromtimestamp(ts, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    try:
+        return datetime.fromtimestamp(ts, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    except (OverflowError, OSError, ValueError):
+        return str(ts)
+
+
+# C0 and C1 controls, and the invisible characters that reorder or hide text (bidi overrides,
+# zero-width characters): a job id or model name holding them must not drive the terminal.
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff]")
+
+
+def printable(text: str) -> str:
+    """*text* safe to show on a terminal: control and invisible characters as ``\\xNN``/``\\uNNNN``."""
+    if text.isprintable():
+        return text
+    return _UNSAFE.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100 else f"\\u{ord(m.group()):04x}",
+                       text)
 
 
 def _row(obj: Any, fields: Sequence[str], iso_times: bool) -> dict[str, Any]:
@@ -164,29 +187,44 @@ def write_csv(rows: Iterable[dict[str, Any]], fields: Sequence[str], out: IO[str
 _NUMERIC = (int, float)
 
 
+#: Durations in seconds: ``table`` shows them for people (``26.6m``), machine formats as seconds.
+DURATION_FIELDS = frozenset({"queue_wait", "run_time", "total"})
+
+
 def _table_cell(field: str, v: Any) -> str:
+    if v is None:
+        return ""
     if field in TIME_FIELDS and isinstance(v, int):
         return iso(v) or ""
+    if field in DURATION_FIELDS and isinstance(v, int):
+        return fmt_secs(v)
     if isinstance(v, float):
         return f"{v:.6g}"
-    return _cell(v)
+    return printable(_cell(v))
 
 
 def write_table(
-    rows: Iterable[dict[str, Any]], fields: Sequence[str], out: IO[str], *, headers: bool = True
+    rows: Iterable[dict[str, Any]],
+    fields: Sequence[str],
+    out: IO[str],
+    *,
+    headers: bool = True,
+    titles: Optional[dict[str, str]] = None,
 ) -> int:
-    """Aligned columns for people: numbers right-aligned, times as ISO-8601 UTC."""
+    """Aligned columns for people: numbers right-aligned, times as ISO-8601 UTC, durations as
+    ``26.6m``, control characters escaped.  *titles* renames header cells."""
     cells: list[list[str]] = []
     numeric = [True] * len(fields)
     for row in rows:
         line = []
         for i, f in enumerate(fields):
             v = row[f]
-            if v is not None and (not isinstance(v, _NUMERIC) or isinstance(v, bool) or f in TIME_FIELDS):
+            if v is not None and (not isinstance(v, _NUMERIC) or isinstance(v, bool) or f in TIME_FIELDS
+                                   or f in DURATION_FIELDS):
                 numeric[i] = False
             line.append(_table_cell(f, v))
         cells.append(line)
-    head = [f.upper() for f in fields]
+    head = [(titles or {}).get(f, f.upper()) for f in fields]
     widths = [len(h) if headers else 0 for h in head]
     for line in cells:
         for i, c in enumerate(line):
@@ -227,20 +265,24 @@ def write_rows(
 # --------------------------------------------------------------------------- summary
 
 
-def summary_dict(summary: Summary) -> dict[str, Any]:
-    """The summary as plain JSON-ready data (the documented ``summary --format json`` keys)."""
-    out: dict[str, Any] = msgspec.to_builtins(summary)
-    if summary.group_by is None:
-        out.pop("groups", None)
-        out.pop("group_by", None)
-    for group in out.get("groups", {}).values():
-        # lines are read per input, not per group: a group's would always say 0
-        for key in ("groups", "group_by", "lines", "rejected"):
-            group.pop(key, None)
+def summary_dict(summary: Summary, stats: Optional[ReadStats] = None) -> dict[str, Any]:
+    """The summary as plain JSON-ready data (the documented ``summary --format json`` keys).
+
+    With *stats*, what reading saw comes after ``jobs``: ``snapshots`` (job objects read),
+    ``lines`` (non-blank lines) and ``rejected``.  Groups never carry read counts: lines are
+    read per input, not per group.
+    """
+    data = summary.to_dict()
+    if stats is None:
+        return data
+    out: dict[str, Any] = {"jobs": data.pop("jobs")}
+    out.update(snapshots=stats.snapshots, lines=stats.lines, rejected=stats.rejected)
+    out.update(data)
     return out
 
 
-def _fmt_secs(v: Optional[int]) -> str:
+def fmt_secs(v: Optional[int]) -> str:
+    """A duration for people: ``45s``, ``26.6m``, ``3.8h`` (``-`` for none)."""
     if v is None:
         return "-"
     if v < 120:
@@ -250,83 +292,120 @@ def _fmt_secs(v: Optional[int]) -> str:
     return f"{v / 3600:.1f}h"
 
 
-def _summary_lines(s: Summary, indent: str = "") -> Iterator[str]:
-    rate = f"{s.success_rate * 100:.1f}%" if s.success_rate is not None else "-"
-    yield f"{indent}jobs            {s.jobs}"
-    yield f"{indent}snapshots       {s.snapshots}"
+def _rate(s: Summary) -> str:
+    return f"{s.success_rate * 100:.1f}%" if s.success_rate is not None else "-"
+
+
+def _cost(s: Summary) -> str:
+    return ", ".join(f"{v:,.2f} {printable(k)}" for k, v in s.cost.items()) or "-"
+
+
+def _summary_lines(s: Summary, stats: Optional[ReadStats], headers: bool) -> Iterator[str]:
+    yield f"jobs            {s.jobs}"
+    if stats is not None:
+        yield f"snapshots       {stats.snapshots} read in {stats.lines} line(s) ({stats.rejected} rejected)"
+    yield f"observations    {s.observations}"
     for title, counts in (("by status", s.by_status), ("by job type", s.by_job_type), ("by model", s.by_model)):
-        yield f"{indent}{title}"
-        width = max((len(k) for k in counts), default=0)
+        yield title
+        names = {k: printable(k) for k in counts}
+        width = max((len(k) for k in names.values()), default=0)
         for k, v in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])):
-            yield f"{indent}  {k.ljust(width)}  {v:>7}"
-    yield f"{indent}success rate    {rate} ({s.succeeded} of {s.finished} finished)"
-    yield f"{indent}durations       {'':9}{'p50':>8}{'p90':>8}{'max':>8}{'jobs':>7}"
+            yield f"  {names[k].ljust(width)}  {v:>7}"
+    yield f"success rate    {_rate(s)} ({s.succeeded} of {s.finished} finished)"
+    yield f"durations       {'':9}{'p50':>8}{'p90':>8}{'max':>8}{'jobs':>7}" if headers else "durations"
     for name, p in (("queue wait", s.queue_wait), ("run time", s.run_time), ("total", s.total)):
-        yield f"{indent}  {name:<22}{_fmt_secs(p.p50):>8}{_fmt_secs(p.p90):>8}{_fmt_secs(p.max):>8}{p.count:>7}"
-    yield f"{indent}trained tokens  {s.trained_tokens:,}"
-    cost = ", ".join(f"{v:,.2f} {k}" for k, v in s.cost.items()) or "-"
-    yield f"{indent}cost            {cost}"
+        yield f"  {name:<22}{fmt_secs(p.p50):>8}{fmt_secs(p.p90):>8}{fmt_secs(p.max):>8}{p.count:>7}"
+    yield f"trained tokens  {s.trained_tokens:,}"
+    yield f"cost            {_cost(s)}"
+    yield f"newest          {iso(s.newest) or '-'}"
 
 
-def write_summary(summary: Summary, fmt: str, out: IO[str], *, headers: bool = True) -> None:
-    """Write a summary as ``table`` (a report for people), ``json``/``ndjson`` or ``csv`` (*headers*: its header row)."""
+#: The columns of ``summary --by KEY -f table``: one row per group (the detail is in json/csv).
+GROUP_TABLE_FIELDS = ("jobs", "finished", "success", "queue_p50", "queue_p90", "run_p50", "run_p90",
+                      "total_p90", "tokens", "cost")
+
+
+def _group_row(key: str, s: Summary) -> dict[str, Any]:
+    return {
+        "group": key,
+        "jobs": s.jobs,
+        "finished": s.finished,
+        "success": _rate(s),
+        "queue_p50": fmt_secs(s.queue_wait.p50),
+        "queue_p90": fmt_secs(s.queue_wait.p90),
+        "run_p50": fmt_secs(s.run_time.p50),
+        "run_p90": fmt_secs(s.run_time.p90),
+        "total_p90": fmt_secs(s.total.p90),
+        "tokens": f"{s.trained_tokens:,}",
+        "cost": _cost(s),
+    }
+
+
+def write_summary(summary: Summary, fmt: str, out: IO[str], *, headers: bool = True,
+                  stats: Optional[ReadStats] = None) -> None:
+    """Write a summary as ``table`` (for people), ``json``/``ndjson`` or ``csv`` (a tidy long table).
+
+    With ``--by`` the table is one row per group plus a total row; *headers* controls the
+    header rows of tables and csv.  *stats* adds what reading saw.
+    """
     if fmt in ("json", "ndjson"):
-        data = summary_dict(summary)
+        data = summary_dict(summary, stats)
         opt = orjson.OPT_INDENT_2 if fmt == "json" else 0
         out.write(orjson.dumps(data, option=opt).decode() + "\n")
         return
     if fmt == "csv":
-        _write_summary_csv(summary, out, headers)
+        write_csv(summary_rows(summary, stats), SUMMARY_CSV_FIELDS, out, headers=headers)
         return
     if fmt != "table":
-        raise ValueError(f"unknown format {fmt!r}")
-    lines = list(_summary_lines(summary))
-    lines.insert(2, f"lines read      {summary.lines} ({summary.rejected} rejected)")
-    for line in lines:
-        out.write(line + "\n")
-    for key, group in summary.groups.items():
-        out.write(f"\n{summary.group_by} = {key}\n")
-        for line in _summary_lines(group, "  "):
+        raise ValueError(f"unknown format {fmt!r}: choose one of table, json, ndjson, csv")
+    if summary.group_by is None:
+        for line in _summary_lines(summary, stats, headers):
             out.write(line + "\n")
+        return
+    rows = [_group_row(k, g) for k, g in summary.groups.items()]
+    rows.append(_group_row("(total)", summary))
+    fields = ("group", *GROUP_TABLE_FIELDS)
+    write_table(rows, fields, out, headers=headers, titles={"group": summary.group_by.upper()})
+    if stats is not None:
+        out.write(f"{stats.snapshots} snapshot(s) read in {stats.lines} line(s), {stats.rejected} rejected\n")
 
 
-SUMMARY_CSV_FIELDS = (
-    "group",
-    "jobs",
-    "snapshots",
-    "finished",
-    "succeeded",
-    "success_rate",
-    "queue_wait_p50",
-    "queue_wait_p90",
-    "run_time_p50",
-    "run_time_p90",
-    "total_p50",
-    "total_p90",
-    "trained_tokens",
-)
+#: ``summary -f csv``: one row per group and figure (tidy), so no figure is left out.
+SUMMARY_CSV_FIELDS = ("group", "figure", "key", "value")
 
 
-def _write_summary_csv(summary: Summary, out: IO[str], headers: bool = True) -> None:
-    def flat(key: str, s: Summary) -> dict[str, Any]:
-        return {
-            "group": key,
-            "jobs": s.jobs,
-            "snapshots": s.snapshots,
-            "finished": s.finished,
-            "succeeded": s.succeeded,
-            "success_rate": s.success_rate,
-            "queue_wait_p50": s.queue_wait.p50,
-            "queue_wait_p90": s.queue_wait.p90,
-            "run_time_p50": s.run_time.p50,
-            "run_time_p90": s.run_time.p90,
-            "total_p50": s.total.p50,
-            "total_p90": s.total.p90,
-            "trained_tokens": s.trained_tokens,
-        }
+def summary_rows(summary: Summary, stats: Optional[ReadStats] = None) -> Iterator[dict[str, Any]]:
+    """The summary as tidy rows ``{group, figure, key, value}``: ``group`` is ``(all)`` or a
+    group's key; ``key`` names the status, job type, model, percentile or currency."""
 
-    rows = [flat("(all)", summary)] + [flat(k, g) for k, g in summary.groups.items()]
-    write_csv(rows, SUMMARY_CSV_FIELDS, out, headers=headers)
+    def figures(group: str, s: Summary, read: Optional[ReadStats]) -> Iterator[dict[str, Any]]:
+        def row(figure: str, value: Any, key: str = "") -> dict[str, Any]:
+            return {"group": group, "figure": figure, "key": key, "value": value}
+
+        yield row("jobs", s.jobs)
+        if read is not None:
+            yield row("snapshots", read.snapshots)
+            yield row("lines", read.lines)
+            yield row("rejected", read.rejected)
+        yield row("observations", s.observations)
+        for figure, counts in (("by_status", s.by_status), ("by_job_type", s.by_job_type),
+                               ("by_model", s.by_model)):
+            for k, v in counts.items():
+                yield row(figure, v, k)
+        yield row("finished", s.finished)
+        yield row("succeeded", s.succeeded)
+        yield row("success_rate", s.success_rate)
+        for figure, p in (("queue_wait", s.queue_wait), ("run_time", s.run_time), ("total", s.total)):
+            for k in ("count", "p50", "p90", "max"):
+                yield row(figure, getattr(p, k), k)
+        yield row("trained_tokens", s.trained_tokens)
+        for currency, v in s.cost.items():
+            yield row("cost", v, currency)
+        yield row("newest", s.newest)
+
+    yield from figures("(all)", summary, stats)
+    for key, group in summary.groups.items():
+        yield from figures(key, group, None)
 
 
 # --------------------------------------------------------------------------- output files

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
 import msgspec
+import orjson
 import pytest
 from click.testing import CliRunner, Result
 
@@ -30,7 +31,8 @@ import jobstream
 import jobstream.cli as cli_module
 from jobstream.cli import cli
 from jobstream.generate import write_log
-from jobstream.reducer import GROUP_KEYS, JobState, JobTable, StatusChange
+from jobstream.reducer import JobState, JobTable, StatusChange
+from jobstream.summary import GROUP_KEYS
 
 REPO = Path(__file__).resolve().parents[1]
 FORMATS = ("table", "json", "ndjson", "csv")
@@ -41,7 +43,7 @@ DEFAULT_JOB_FIELDS = [
     "cost", "cost_currency", "checkpoint_step", "train_loss", "valid_loss", "valid_mean_token_accuracy",
 ]
 ALL_JOB_FIELDS = [
-    "id", "job_type", "model", "status", "created_at", "modified_at", "first_seen", "last_seen", "snapshots",
+    "id", "job_type", "model", "status", "created_at", "modified_at", "first_seen", "last_seen", "observations",
     "fine_tuned_model", "trained_tokens", "cost", "cost_currency", "checkpoint_step", "checkpoint_at",
     "train_loss", "valid_loss", "valid_mean_token_accuracy", "integrations", "queue_wait", "run_time", "total",
 ]
@@ -93,6 +95,11 @@ def parse(fmt: str, text: str) -> list[dict[str, Any]]:
     return parse_table(text)
 
 
+def fmt_secs(v: int) -> str:
+    """Durations as the table shows them: 45s, 26.6m, 3.8h."""
+    return f"{v}s" if v < 120 else f"{v / 60:.1f}m" if v < 7200 else f"{v / 3600:.1f}h"
+
+
 def expected_cell(fmt: str, field: str, value: Any, iso: bool = False) -> Any:
     """What *value* of *field* looks like once a *fmt* output is parsed back."""
     if fmt == "table":
@@ -100,6 +107,8 @@ def expected_cell(fmt: str, field: str, value: Any, iso: bool = False) -> Any:
             return ""
         if field in TIME_FIELDS:
             return to_iso(value)
+        if field in ("queue_wait", "run_time", "total"):
+            return fmt_secs(value)
         if isinstance(value, float):
             return f"{value:.6g}"
         if isinstance(value, list):
@@ -120,12 +129,23 @@ def expected_rows(objs: Sequence[Any], fields: Sequence[str], fmt: str, iso: boo
     return [{f: expected_cell(fmt, f, getattr(o, f), iso) for f in fields} for o in objs]
 
 
-def summary_data(summary: jobstream.Summary, *, groups: bool = False) -> dict[str, Any]:
+def summary_data(summary: jobstream.Summary, stats: jobstream.ReadStats | None = None) -> dict[str, Any]:
+    """What ``summary -f json`` prints: the figures, with the read counts after ``jobs``."""
     data: dict[str, Any] = msgspec.to_builtins(summary)
-    if not groups:
+    if summary.group_by is None:
         data.pop("groups")
         data.pop("group_by")
+    for g in data.get("groups", {}).values():
+        del g["groups"], g["group_by"]
+    if stats is not None:
+        data = {"jobs": data.pop("jobs"), "snapshots": stats.snapshots, "lines": stats.lines,
+                "rejected": stats.rejected, **data}
     return data
+
+
+def summary_of(*paths: Any, by: str | None = None) -> dict[str, Any]:
+    result = jobstream.fold_paths(list(paths))
+    return summary_data(result.table.summary(by=by), result.stats)
 
 
 def run_module(*args: Any, stdin: Any = subprocess.DEVNULL, timeout: float = 30) -> subprocess.CompletedProcess[bytes]:
@@ -250,7 +270,7 @@ class TestSummary:
         assert result.stderr == ""
         if fmt == "ndjson":
             assert len(result.stdout.splitlines()) == 1
-        assert json.loads(result.stdout) == summary_data(jobstream.summarize([small_log]))
+        assert json.loads(result.stdout) == summary_of(small_log)
 
     def test_default_format_off_a_terminal_is_json(self, small_log: Path) -> None:
         result = invoke("summary", small_log)
@@ -263,35 +283,66 @@ class TestSummary:
         assert data["rejected"] == 0
         assert sum(data["by_status"].values()) == data["jobs"]
 
-    def test_csv_first_row_is_the_whole_log(self, small_log: Path) -> None:
-        result = invoke("summary", small_log, "-f", "csv")
+    def test_snapshots_counts_job_objects_read_as_a_user_reads_it(self, realworld_dir: Path, tmp_path: Path) -> None:
+        # a real 32-line poll log of one job: 32 snapshots (3 distinct observations)
+        data = json.loads(invoke("summary", realworld_dir / "cookbook_synthetic_data_poll.ndjson", "-f", "json").stdout)
+        assert (data["jobs"], data["snapshots"], data["lines"], data["observations"]) == (1, 32, 32, 3)
+        # a list page holds one snapshot per element
+        jobs = [json.loads(x) for x in (realworld_dir / "cookbook_ft_api_list.ndjson").read_bytes().splitlines()]
+        page = tmp_path / "page.ndjson"
+        page.write_bytes(orjson.dumps({"object": "list", "total": 32, "data": jobs}) + b"\n")
+        data = json.loads(invoke("summary", page, "-f", "json").stdout)
+        assert (data["snapshots"], data["lines"]) == (32, 1)
+
+    def test_readme_sample_figures_are_what_summary_prints(self) -> None:
+        readme = (Path(__file__).parents[1] / "README.md").read_text()
+        found = re.search(r"\((\d+) snapshots of (\d+) jobs\)", readme)
+        assert found, "the README names the sample's size"
+        data = json.loads(invoke("summary", Path(__file__).parents[1] / "examples" / "jobs.ndjson", "-f", "json").stdout)
+        assert (data["snapshots"], data["jobs"]) == (int(found.group(1)), int(found.group(2)))
+
+    def test_csv_is_a_tidy_table_holding_every_figure_of_the_json(self, small_log: Path) -> None:
+        result = invoke("summary", small_log, "--by", "model", "-f", "csv")
         assert result.exit_code == 0
         rows = list(csv.DictReader(io.StringIO(result.stdout)))
-        s = jobstream.summarize([small_log])
-        assert len(rows) == 1
-        row = rows[0]
-        assert row["group"] == "(all)"
-        assert int(row["jobs"]) == s.jobs
-        assert int(row["snapshots"]) == s.snapshots
-        assert int(row["succeeded"]) == s.succeeded
-        assert float(row["success_rate"]) == s.success_rate
-        assert int(row["run_time_p90"]) == s.run_time.p90
-        assert int(row["trained_tokens"]) == s.trained_tokens
+        assert set(rows[0]) == {"group", "figure", "key", "value"}
+        data = json.loads(invoke("summary", small_log, "--by", "model", "-f", "json").stdout)
+
+        def rebuilt(group: str) -> dict[str, Any]:
+            out: dict[str, Any] = {}
+            for r in rows:
+                if r["group"] != group:
+                    continue
+                value = None if r["value"] == "" else float(r["value"])
+                if r["key"]:
+                    out.setdefault(r["figure"], {})[r["key"]] = value
+                else:
+                    out[r["figure"]] = value
+            return out
+
+        def numeric(d: dict[str, Any]) -> dict[str, Any]:
+            return {k: numeric(v) if isinstance(v, dict) else (None if v is None else float(v))
+                    for k, v in d.items() if k not in ("groups", "group_by")}
+
+        assert rebuilt("(all)") == numeric(data)  # max, count, cost, by_status: nothing left out
+        for key, group in data["groups"].items():
+            assert rebuilt(key) == numeric(group)
 
     def test_csv_no_headers_omits_the_header_row(self, small_log: Path) -> None:
         with_head = invoke("summary", small_log, "--by", "day", "-f", "csv").stdout.splitlines()
         without = invoke("summary", small_log, "--by", "day", "-f", "csv", "--no-headers").stdout.splitlines()
-        assert with_head[0].startswith("group,jobs,")
+        assert with_head[0] == "group,figure,key,value"
         assert without == with_head[1:]
 
     def test_table_reports_counts_rate_and_lines(self, small_log: Path) -> None:
         result = invoke("summary", small_log, "-f", "table")
         assert result.exit_code == 0
         out = result.stdout
-        s = jobstream.summarize([small_log])
+        res = jobstream.fold_paths([small_log])
+        s, st = res.table.summary(), res.stats
         assert re.search(rf"^jobs\s+{s.jobs}$", out, re.M)
-        assert re.search(rf"^snapshots\s+{s.snapshots}$", out, re.M)
-        assert re.search(rf"^lines read\s+{s.lines} \(0 rejected\)$", out, re.M)
+        assert re.search(rf"^snapshots\s+{st.snapshots} read in {st.lines} line\(s\) \(0 rejected\)$", out, re.M)
+        assert re.search(rf"^observations\s+{s.observations}$", out, re.M)
         for counts in (s.by_status, s.by_job_type, s.by_model):
             for key, n in counts.items():
                 assert re.search(rf"^  {re.escape(key)}\s+{n}$", out, re.M), key
@@ -306,22 +357,25 @@ class TestSummary:
         data = json.loads(result.stdout)
         lib = table.summary(by=by)
         assert data["group_by"] == by
-        per_group = {k: summary_data(g) for k, g in lib.groups.items()}
-        for g in per_group.values():  # lines are counted per input, not per group
-            del g["lines"], g["rejected"]
+        per_group = {k: summary_data(g) for k, g in lib.groups.items()}  # no read counts per group
         assert data["groups"] == per_group
         assert sum(g["jobs"] for g in data["groups"].values()) == data["jobs"]
 
-    def test_by_model_csv_has_one_row_per_model(self, small_log: Path, table: JobTable) -> None:
+    def test_by_model_csv_has_the_jobs_of_each_model(self, small_log: Path, table: JobTable) -> None:
         rows = list(csv.DictReader(io.StringIO(invoke("summary", small_log, "--by", "model", "-f", "csv").stdout)))
         lib = table.summary(by="model")
-        assert [r["group"] for r in rows] == ["(all)", *lib.groups]
-        assert [int(r["jobs"]) for r in rows[1:]] == [g.jobs for g in lib.groups.values()]
+        jobs = {r["group"]: int(r["value"]) for r in rows if r["figure"] == "jobs"}
+        assert jobs == {"(all)": lib.jobs, **{k: g.jobs for k, g in lib.groups.items()}}
 
-    def test_by_status_table_heads_each_group(self, small_log: Path, table: JobTable) -> None:
-        out = invoke("summary", small_log, "--by", "status", "-f", "table").stdout
-        for status in table.summary().by_status:
-            assert f"\nstatus = {status}\n" in out
+    def test_by_table_is_one_row_per_group_and_a_total(self, small_log: Path, table: JobTable) -> None:
+        out = invoke("summary", small_log, "--by", "status", "-f", "table").stdout.splitlines()
+        lib = table.summary(by="status")
+        assert out[0].split()[:3] == ["STATUS", "JOBS", "FINISHED"]
+        body = out[1:-1]  # the last line says what was read
+        assert [line.split()[0] for line in body] == [*lib.groups, "(total)"]
+        assert [int(line.split()[1]) for line in body] == [g.jobs for g in lib.groups.values()] + [lib.jobs]
+        no_head = invoke("summary", small_log, "--by", "status", "-f", "table", "--no-headers").stdout.splitlines()
+        assert [line.split() for line in no_head] == [line.split() for line in out[1:]]
 
     def test_by_rejects_unknown_key(self, small_log: Path) -> None:
         result = invoke("summary", small_log, "--by", "colour")
@@ -331,12 +385,13 @@ class TestSummary:
     def test_filters_restrict_the_jobs_counted(self, small_log: Path, table: JobTable) -> None:
         data = json.loads(invoke("summary", small_log, "--status", "success", "-f", "json").stdout)
         kept = [j for j in table.jobs() if j.status == "SUCCESS"]
-        assert data == {**summary_data(table.summary(jobs=kept)), "lines": data["lines"], "rejected": 0}
+        stats = jobstream.fold_paths([small_log]).stats
+        assert data == summary_data(table.summary(jobs=kept), stats)
         assert data["by_status"] == {"SUCCESS": len(kept)}
 
     def test_realworld_fixtures_match_library(self, realworld_dir: Path) -> None:
         data = json.loads(invoke("summary", realworld_dir, "-f", "json").stdout)
-        assert data == summary_data(jobstream.summarize([realworld_dir]))
+        assert data == summary_of(realworld_dir)
         assert (data["jobs"], data["lines"], data["rejected"]) == (41, 90, 0)  # SOURCES.md totals
 
     def test_camel_case_fixtures_read_like_snake_case(self, realworld_dir: Path) -> None:
@@ -365,8 +420,8 @@ class TestJobs:
         assert rows == expected_rows(table.jobs(), ALL_JOB_FIELDS, fmt)
 
     def test_fields_picks_columns_in_the_order_given(self, small_log: Path, table: JobTable) -> None:
-        fields = ["status", "id", "snapshots", "queue_wait"]
-        rows = parse("ndjson", invoke("jobs", small_log, "--fields", " status, id,snapshots,queue_wait").stdout)
+        fields = ["status", "id", "observations", "queue_wait"]
+        rows = parse("ndjson", invoke("jobs", small_log, "--fields", " status, id,observations,queue_wait").stdout)
         assert [list(r) for r in rows] == [fields] * len(rows)
         assert rows == expected_rows(table.jobs(), fields, "ndjson")
 
@@ -550,7 +605,7 @@ class TestOutputFile:
     def test_output_defaults_to_a_machine_format(self, small_log: Path, tmp_path: Path) -> None:
         out = tmp_path / "summary.json"
         invoke("summary", small_log, "-o", out)
-        assert json.loads(out.read_text()) == summary_data(jobstream.summarize([small_log]))
+        assert json.loads(out.read_text()) == summary_of(small_log)
 
     def test_output_replaces_an_existing_file_and_leaves_no_temp_file(self, small_log: Path, tmp_path: Path) -> None:
         out = tmp_path / "events.ndjson"
@@ -734,7 +789,7 @@ class TestGenerate:
         assert a.read_bytes() == b.read_bytes()
         assert gzip.decompress(a.read_bytes()) == invoke("generate", "--jobs", 7, "--seed", 2).stdout_bytes
         data = json.loads(invoke("summary", a, "-f", "json").stdout)
-        assert data == summary_data(jobstream.summarize([a]))
+        assert data == summary_of(a)
         assert data["jobs"] == 7 and data["rejected"] == 0
         assert stat.S_IMODE(a.stat().st_mode) & 0o044  # not mkstemp's private 0600
 
@@ -861,7 +916,7 @@ class TestProgram:
         )
         assert proc.returncode == 0
         assert proc.stderr == b""
-        assert json.loads(proc.stdout) == summary_data(jobstream.summarize([small_log]))
+        assert json.loads(proc.stdout) == summary_of(small_log)
 
     def test_gzip_on_stdin_is_detected(self, small_log: Path, gz_log: Path) -> None:
         with gz_log.open("rb") as fh:

@@ -220,8 +220,8 @@ class TestFastPathEqualsSlowPath:
         for model in ("full", "view"):
             dec = SnapshotDecoder(model)  # type: ignore[arg-type]
             rejects: list[Reject] = []
-            fast, n, _ = dec.decode_chunk(Chunk("s", 1, 0, data), rejects)
-            slow, n2, _ = dec._decode_chunk_slowly(Chunk("s", 1, 0, data), rejects)
+            fast, n, _, _ = dec.decode_chunk(Chunk("s", 1, 0, data), rejects)
+            slow, n2, _, _ = dec._decode_chunk_slowly(Chunk("s", 1, 0, data), rejects)
             assert rejects == [] and n == n2 and [encode(x) for x in fast] == [encode(x) for x in slow]
 
 

@@ -18,7 +18,8 @@ import jobstream
 from jobstream.decoder import SnapshotDecoder
 from jobstream.generate import generate
 from jobstream.models import TERMINAL_STATUSES, status_rank
-from jobstream.reducer import JobTable, Percentiles, StatusChange, fold
+from jobstream.reducer import JobTable, StatusChange, fold
+from jobstream.summary import Percentiles
 
 VIEW = SnapshotDecoder("view")
 FULL = SnapshotDecoder("full")
@@ -85,7 +86,7 @@ class TestStatusChanges:
         t = fold([s, s, s])
         (job,) = t.jobs()
         assert [(o.time, o.status, o.in_snapshot, o.in_event) for o in job.history] == [(110, "RUNNING", True, True)]
-        assert job.snapshots == 1
+        assert job.observations == 1
 
     def test_events_output_sorted_by_time_then_job_then_history(self) -> None:
         t = fold([snap("b", "RUNNING", 100, events=[(100, "QUEUED"), (100, "RUNNING")]), snap("a", "QUEUED", 100)])
@@ -95,7 +96,7 @@ class TestStatusChanges:
         lines = (FIXTURES / "cookbook_ft_api_poll.ndjson").read_bytes().splitlines()
         t = fold(s for line in lines for s in VIEW.decode_line(line))
         (job,) = t.jobs()
-        assert job.status == "SUCCESS" and job.snapshots == 2  # polls repeat (modified_at, status)
+        assert job.status == "SUCCESS" and job.observations == 2  # polls repeat (modified_at, status)
         assert [c.to_status for c in job.changes] == ["RUNNING", "SUCCESS"]
 
 
@@ -131,6 +132,54 @@ class TestJobState:
         job = t.get("j")
         assert (job.checkpoint_step, job.train_loss, job.checkpoint_at) == (30, 0.2, 190)
 
+    def test_checkpoint_metrics_filled_in_pieces_across_polls_are_merged(self) -> None:
+        # The real pattern: one poll shows step 100 with its validation figures and no train
+        # loss yet, the next polls show the train loss and null validation figures.
+        first = {"step_number": 100, "created_at": 150,
+                 "metrics": {"train_loss": None, "valid_loss": 0.42098, "valid_mean_token_accuracy": 1.7}}
+        later = {"step_number": 100, "created_at": 150,
+                 "metrics": {"train_loss": 0.39, "valid_loss": None, "valid_mean_token_accuracy": None}}
+        polls = [snap(status="RUNNING", modified_at=160, checkpoints=[first]),
+                 snap(status="RUNNING", modified_at=170, checkpoints=[later]),
+                 snap(status="SUCCESS", modified_at=180, checkpoints=[later])]
+        for order in (polls, polls[::-1], polls[1:] + polls[:1]):
+            t = fold(order)
+            (job,) = t.jobs()
+            assert (job.checkpoint_step, job.train_loss, job.valid_loss, job.valid_mean_token_accuracy) == (
+                100, 0.39, 0.42098, 1.7)
+            assert t.checkpoints() == [jobstream.CheckpointRow("j", 100, 150, 0.39, 0.42098, 1.7)]
+
+    def test_two_values_for_one_checkpoint_metric_resolve_to_the_newest_poll(self) -> None:
+        cp = lambda loss: [{"step_number": 5, "created_at": 150, "metrics": {"train_loss": loss}}]  # noqa: E731
+        polls = [snap(status="RUNNING", modified_at=170, checkpoints=cp(0.2)),
+                 snap(status="RUNNING", modified_at=160, checkpoints=cp(0.3))]
+        assert fold(polls).jobs()[0].train_loss == fold(polls[::-1]).jobs()[0].train_loss == 0.2
+
+    def test_zero_validation_figures_mean_not_evaluated(self) -> None:
+        # real objects: a job without validation files reports valid_loss 0.0 at every step
+        cps = [{"step_number": s, "created_at": 100 + s,
+                "metrics": {"train_loss": 0.5 / s, "valid_loss": 0.0, "valid_mean_token_accuracy": 0.0}}
+               for s in (1, 2, 3)]
+        (job,) = fold([snap(status="SUCCESS", modified_at=200, checkpoints=cps)]).jobs()
+        assert (job.valid_loss, job.valid_mean_token_accuracy) == (None, None)
+        assert job.train_loss == 0.5 / 3
+
+    def test_validation_figures_come_from_the_newest_evaluated_step(self) -> None:
+        cps = [{"step_number": 10, "created_at": 110, "metrics": {"train_loss": 0.3, "valid_loss": 0.35,
+                                                                   "valid_mean_token_accuracy": 0.9}},
+               {"step_number": 11, "created_at": 111, "metrics": {"train_loss": 0.29, "valid_loss": 0.0,
+                                                                   "valid_mean_token_accuracy": 0.0}}]
+        (job,) = fold([snap(status="RUNNING", modified_at=200, checkpoints=cps)]).jobs()
+        assert (job.checkpoint_step, job.checkpoint_at, job.train_loss) == (11, 111, 0.29)
+        assert (job.valid_loss, job.valid_mean_token_accuracy) == (0.35, 0.9)
+        rows = fold([snap(status="RUNNING", modified_at=200, checkpoints=cps)]).checkpoints()
+        assert [(r.step, r.valid_loss) for r in rows] == [(10, 0.35), (11, None)]
+
+    def test_realworld_job_without_validation_has_no_validation_loss(self) -> None:
+        (line,) = [x for x in (FIXTURES / "cookbook_pixtral_satellite.ndjson").read_bytes().splitlines() if x]
+        (job,) = fold(VIEW.decode_line(line)).jobs()
+        assert job.valid_loss is None and job.valid_mean_token_accuracy is None and job.train_loss == 0.009326
+
     def test_cost_tokens_model_and_integrations_from_the_latest_snapshot(self) -> None:
         t = fold([snap(status="RUNNING", modified_at=100, model="m1", metadata={"cost": 1.0, "cost_currency": "USD"}),
                   snap(status="SUCCESS", modified_at=200, model="m1", trained_tokens=999, fine_tuned_model="ft:m1:x",
@@ -140,11 +189,11 @@ class TestJobState:
         assert (job.model, job.trained_tokens, job.fine_tuned_model, job.cost, job.cost_currency) == ("m1", 999, "ft:m1:x", 2.5, "EUR")
         assert job.integrations == ["wandb:p/r", "mlflow"]
 
-    def test_first_and_last_seen_and_distinct_snapshots(self) -> None:
+    def test_first_and_last_seen_and_distinct_observations(self) -> None:
         t = fold([snap(status="QUEUED", modified_at=100), snap(status="RUNNING", modified_at=150),
                   snap(status="RUNNING", modified_at=150), snap(status="SUCCESS", modified_at=300)])
         job = t.get("j")
-        assert (job.first_seen, job.last_seen, job.snapshots) == (100, 300, 3)
+        assert (job.first_seen, job.last_seen, job.observations) == (100, 300, 3)
 
     def test_durations(self) -> None:
         t = fold([snap(status="SUCCESS", modified_at=400, created_at=100,
@@ -173,7 +222,7 @@ class TestSummary:
 
     def test_counts_rate_tokens_and_cost(self) -> None:
         s = self.table().summary()
-        assert (s.jobs, s.snapshots) == (3, 3)
+        assert (s.jobs, s.observations) == (3, 3)
         assert s.by_status == {"FAILED": 1, "RUNNING": 1, "SUCCESS": 1}
         assert s.by_job_type == {"classifier": 1, "completion": 2}
         assert s.by_model == {"m1": 2, "m2": 1}
@@ -228,9 +277,12 @@ def snapshot_dicts(draw: Any) -> dict[str, Any]:
          **({"data": {"status": draw(st.sampled_from(STATUSES))}} if draw(st.booleans()) else {})}
         for _ in range(draw(st.integers(0, 4)))
     ]
+    metric = st.sampled_from([None, 0.0, -0.0, 0.1, 0.2])
     obj["checkpoints"] = [
-        {"metrics": {"train_loss": draw(st.sampled_from([0.1, 0.2]))}, "step_number": draw(st.integers(1, 3)),
-         "created_at": draw(st.integers(100, 102))}
+        {"metrics": {"train_loss": draw(metric), "valid_loss": draw(metric),
+                     "valid_mean_token_accuracy": draw(metric)},
+         "step_number": draw(st.sampled_from([1, 2, 3, None])),
+         "created_at": draw(st.sampled_from([100, 101, 102, None]))}
         for _ in range(draw(st.integers(0, 3)))
     ]
     return obj
@@ -241,7 +293,7 @@ def decoded(objs: list[dict[str, Any]], decoder: SnapshotDecoder = VIEW) -> list
 
 
 def answers(t: JobTable) -> tuple[Any, ...]:
-    return (t.jobs(), t.events(), t.summary(), t.summary(by="model"))
+    return (t.jobs(), t.events(), t.summary(), t.summary(by="model"), t.checkpoints())
 
 
 PROPS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
