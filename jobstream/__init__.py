@@ -11,8 +11,8 @@ The pipeline is ``source -> framing -> decode -> reduce -> sink``; each stage is
 
 from __future__ import annotations
 
-from .decoder import LineError, Reject, SnapshotDecoder, decode_line, encode
-from .errors import InvalidLineError, JobstreamError, SourceError, UnknownJobTypeError
+from .decoder import Reject, SnapshotDecoder, decode_line, encode
+from .errors import InvalidLineError, JobstreamError, LineError, OutputError, SourceError
 from .models import (
     TERMINAL_STATUSES,
     Checkpoint,
@@ -24,7 +24,6 @@ from .models import (
     Integration,
     Job,
     JobMetadata,
-    JobPage,
     JobView,
     LegacyFTJob,
     Metric,
@@ -77,7 +76,6 @@ __all__ = [
     "LegacyFTJob",
     "OtherJob",
     "JobView",
-    "JobPage",
     "Metric",
     "Checkpoint",
     "Event",
@@ -94,5 +92,5 @@ __all__ = [
     "SourceError",
     "InvalidLineError",
     "LineError",
-    "UnknownJobTypeError",
+    "OutputError",
 ]

@@ -26,6 +26,7 @@ import msgspec
 import orjson
 
 from . import models as m
+from .errors import LineError
 from .framing import DEFAULT_MAX_LINE_BYTES, OVERSIZED_PREFIX, Chunk, OversizedLine, is_blank
 
 __all__ = ["Reject", "SnapshotDecoder", "LineError", "decode_line", "Snapshot", "Model"]
@@ -57,10 +58,6 @@ class Reject(msgspec.Struct, kw_only=True, gc=False):
                 "raw": self.raw.decode("utf-8", "backslashreplace"),
             }
         )
-
-
-class LineError(ValueError):
-    """Why one line cannot be decoded (the message is the reject's reason)."""
 
 
 # --------------------------------------------------------------------------- dec hooks

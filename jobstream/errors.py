@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Optional
 
-__all__ = ["JobstreamError", "SourceError", "InvalidLineError", "UnknownJobTypeError"]
+__all__ = ["JobstreamError", "SourceError", "InvalidLineError", "OutputError", "LineError"]
 
 
 class JobstreamError(Exception):
@@ -40,5 +40,9 @@ class InvalidLineError(JobstreamError):
     """A line was rejected and the reader runs in strict mode."""
 
 
-class UnknownJobTypeError(JobstreamError):
-    """A ``job_type`` this version does not know (only raised by code that asks for it)."""
+class OutputError(JobstreamError):
+    """An output cannot be written (no such directory, a full disk, it would replace an input)."""
+
+
+class LineError(ValueError):
+    """Why one line cannot be decoded (the message is the reject's reason)."""

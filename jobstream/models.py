@@ -55,7 +55,6 @@ __all__ = [
     "KNOWN_JOB_TYPES",
     "MAX_TIMESTAMP",
     "JobUnion",
-    "JobPage",
     "JobView",
     "JobLean",
     "CheckpointView",
@@ -310,14 +309,6 @@ class _UntaggedCompletionJob(CompletionJob, tag=False):
 JobUnion = Union[ClassifierJob, CompletionJob, LegacyFTJob]
 
 
-class JobPage(_Base):
-    """A list page, ``GET /v1/fine_tuning/jobs``: each of its jobs is a snapshot."""
-
-    object: Literal["list"]
-    data: list[JobUnion]
-    total: Optional[Int] = None
-
-
 # --------------------------------------------------------------------------- projections
 
 
@@ -400,12 +391,6 @@ class JobLean(_Base):
     stated_job_type = JobView.stated_job_type
     has_classifier_targets = JobView.has_classifier_targets
     kind = JobView.kind
-
-
-class _JobViewPage(_Base):
-    object: Literal["list"]
-    data: list[JobView]
-    total: Optional[Int] = None
 
 
 # --------------------------------------------------------------------------- camelCase twins
@@ -500,10 +485,8 @@ _UntaggedClassifierJobCamel = camel_twin(_UntaggedClassifierJob)
 _UntaggedCompletionJobCamel = camel_twin(_UntaggedCompletionJob)
 OtherJobCamel = camel_twin(OtherJob)
 JobUnionCamel = Union[ClassifierJobCamel, CompletionJobCamel, LegacyFTJobCamel]  # type: ignore[valid-type]
-JobPageCamel = camel_twin(JobPage)
 JobViewCamel = camel_twin(JobView)
 JobLeanCamel = camel_twin(JobLean)
-_JobViewPageCamel = camel_twin(_JobViewPage)
 WandbIntegrationCamel = camel_twin(WandbIntegration)
 GithubRepositoryCamel = camel_twin(GithubRepository)
 _CamelIntegration.register(WandbIntegrationCamel)

@@ -17,7 +17,8 @@ import msgspec
 
 from .decoder import Model, Reject, SnapshotDecoder
 from .framing import DEFAULT_BLOCK_SIZE, DEFAULT_MAX_LINE_BYTES, iter_chunks
-from .reader import Reader, ReadStats, decode_frames, resolve_sources
+from .errors import SourceError
+from .reader import Reader, ReadStats, decode_frames, resolve_sources, source_failure
 from .reducer import JobTable
 from .summary import Summary
 from .sources import Source, _is_gzip, open_source
@@ -58,8 +59,11 @@ class _Unit:
 def _is_plain_file(src: Source) -> bool:
     if src.is_stdin or not os.path.isfile(src.name):
         return False
-    with open(src.name, "rb") as fh:
-        head = fh.read(4)
+    try:
+        with open(src.name, "rb") as fh:
+            head = fh.read(4)
+    except OSError:
+        return False  # one whole unit: its worker reports why it cannot be read
     return not _is_gzip(head)
 
 
@@ -120,24 +124,34 @@ def _fold_unit(unit: _Unit, model: Model, max_line_bytes: int, block_size: int, 
     table = JobTable()
     stats = ReadStats(sources=1 if unit.start == 0 else 0)
     rejects: list[Reject] = []
-    stream = open_source(Source(unit.source))
+    src = Source(unit.source)
     try:
-        if unit.end >= 0:
-            stream.seek(unit.start)
-        frames = iter_chunks(
-            stream,
-            unit.source,
-            block_size=block_size,
-            max_line_bytes=max_line_bytes,
-            offset=unit.start,
-            limit=unit.end - unit.start if unit.end >= 0 else -1,
-            strip_bom=unit.start == 0,
-        )
-        for snaps, _ in decode_frames(frames, decoder, stats, rejects):
-            if fold and snaps:
-                table.update(snaps)
-    finally:
-        stream.close()
+        stream = open_source(src)
+    except SourceError as exc:
+        stream = None
+        rejects.append(source_failure(src.label, 1, unit.start, exc))
+        stats.failed += 1
+    if stream is not None:
+        try:
+            if unit.end >= 0:
+                stream.seek(unit.start)
+            frames = iter_chunks(
+                stream,
+                src.label,
+                block_size=block_size,
+                max_line_bytes=max_line_bytes,
+                offset=unit.start,
+                limit=unit.end - unit.start if unit.end >= 0 else -1,
+                strip_bom=unit.start == 0,
+            )
+            for snaps, _ in decode_frames(frames, decoder, stats, rejects):
+                if fold and snaps:
+                    table.update(snaps)
+        except (SourceError, OSError) as exc:
+            rejects.append(source_failure(src.label, stats.lines + stats.blank + 1, unit.start + stats.bytes, exc))
+            stats.failed += 1
+        finally:
+            stream.close()
     result = _UnitResult(unit.index, table.to_bytes() if fold else b"", stats, stats.lines + stats.blank, rejects)
     return msgspec.msgpack.encode(result)
 
@@ -174,8 +188,9 @@ def _fold_parallel(
     def collect(data: bytes) -> None:
         res = _unit_decoder.decode(data)
         results[res.index] = res
-        if on_progress is not None:
-            on_progress(res.stats.bytes)
+        if on_progress is not None:  # bytes of the file, compressed ones for a .gz: what the bar counts
+            unit = units[res.index]
+            on_progress(unit.end - unit.start if unit.end >= 0 else (Source(unit.source).size() or 0))
 
     with ProcessPoolExecutor(max_workers=n - 1, mp_context=_context()) as pool:
         futures = [pool.submit(_fold_unit, u, model, max_line_bytes, block_size, fold) for u in others]

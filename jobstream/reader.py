@@ -15,11 +15,26 @@ import msgspec
 from .decoder import Model, Reject, SnapshotDecoder
 from .errors import InvalidLineError
 from .framing import DEFAULT_BLOCK_SIZE, DEFAULT_MAX_LINE_BYTES, Chunk, Frame, iter_chunks
-from .sources import Source, expand_sources, open_source
+from .errors import SourceError
+from .sources import PathArg, Source, as_paths, consumed, expand_sources, open_source
 
-__all__ = ["ReadStats", "Reader", "read", "decode_frames", "resolve_sources"]
+__all__ = ["ReadStats", "ReadOptions", "Reader", "read", "decode_frames", "resolve_sources", "source_failure",
+           "SourceFailure"]
 
-PathArg = Union[str, "os.PathLike[str]", Source]
+
+class ReadOptions(msgspec.Struct, frozen=True, kw_only=True):
+    """How to read: the options every reading command shares, as one value.
+
+    * ``max_line_bytes``: longer lines are rejected (skipped as they stream past);
+    * ``workers``: processes for large inputs (None: one per core);
+    * ``strict``: stop at the first rejected line (:class:`~jobstream.errors.InvalidLineError`);
+    * ``max_rejects``: a run that rejects more lines than this fails (None: any number).
+    """
+
+    max_line_bytes: int = DEFAULT_MAX_LINE_BYTES
+    workers: Optional[int] = None
+    strict: bool = False
+    max_rejects: Optional[int] = None
 
 
 class ReadStats(msgspec.Struct, kw_only=True):
@@ -35,6 +50,18 @@ class ReadStats(msgspec.Struct, kw_only=True):
     snapshots: int = 0
     #: accepted lines not decoded again: byte-identical to one already accepted (``dedupe``)
     duplicates: int = 0
+    #: inputs that could not be read to their end (unreadable, vanished, corrupt gzip): each
+    #: was reported to ``on_reject`` as a record naming where reading stopped and why
+    failed: int = 0
+
+    def verdict(self, options: Optional[ReadOptions] = None) -> Optional[str]:
+        """Why this read should fail a run (unreadable inputs, too many rejects), or None."""
+        if self.failed:
+            return f"{self.failed} input(s) could not be read to the end"
+        limit = options.max_rejects if options is not None else None
+        if limit is not None and self.rejected > limit:
+            return f"{self.rejected} line(s) rejected, more than --max-rejects {limit}"
+        return None
 
     def merge(self, other: "ReadStats") -> "ReadStats":
         return ReadStats(**{f: getattr(self, f) + getattr(other, f) for f in self.__struct_fields__})
@@ -79,7 +106,7 @@ class Reader:
 
     def __init__(
         self,
-        paths: Iterable[PathArg],
+        paths: Union[PathArg, Iterable[PathArg]],
         *,
         model: Model = "full",
         strict: bool = False,
@@ -107,22 +134,45 @@ class Reader:
         rejects.clear()
 
     def batches(self) -> Iterator[list[Any]]:
-        """Snapshots a chunk at a time (lists), for consumers that work in batches."""
+        """Snapshots a chunk at a time (lists), for consumers that work in batches.
+
+        An input that cannot be read (to its end) is reported to ``on_reject`` as a record
+        saying where reading stopped and why, counted in ``stats.failed``, and reading goes
+        on with the next one (``strict`` stops there instead).
+        """
         rejects: list[Reject] = []
         for src in self.sources:
             self.stats.sources += 1
-            stream = open_source(src)
+            lines_before, bytes_before = self.stats.lines + self.stats.blank, self.stats.bytes
+            pos = 0
+            try:
+                stream = open_source(src)
+            except SourceError as exc:
+                rejects.append(source_failure(src.label, 1, 0, exc))
+                self.stats.failed += 1
+                self._handle(rejects)
+                continue
             try:
                 frames = iter_chunks(
                     stream, src.label, block_size=self.block_size, max_line_bytes=self.decoder.max_line_bytes
                 )
                 for snaps, nbytes in decode_frames(frames, self.decoder, self.stats, rejects):
-                    if self.on_progress is not None:
-                        self.on_progress(nbytes)
+                    if self.on_progress is not None:  # bytes of the file (compressed ones for gzip)
+                        now = consumed(stream)
+                        if now is None:
+                            self.on_progress(nbytes)
+                        else:
+                            self.on_progress(now - pos)
+                            pos = now
                     if rejects:
                         self._handle(rejects)
                     if snaps:
                         yield snaps
+            except (SourceError, OSError) as exc:
+                done = self.stats.lines + self.stats.blank - lines_before
+                rejects.append(source_failure(src.label, done + 1, self.stats.bytes - bytes_before, exc))
+                self.stats.failed += 1
+                self._handle(rejects)
             finally:
                 if not src.is_stdin:
                     stream.close()
@@ -132,19 +182,29 @@ class Reader:
             yield from batch
 
 
-def resolve_sources(paths: Iterable[PathArg]) -> list[Source]:
-    """Sources for *paths*, in order: :class:`Source` objects as given, names expanded."""
-    out: list[Source] = []
-    for p in paths:
-        out.extend([p] if isinstance(p, Source) else expand_sources([p]))
-    return out
+def resolve_sources(paths: Union[PathArg, Iterable[PathArg]]) -> list[Source]:
+    """Sources for *paths* (one or many), in order: :class:`Source` objects as given, names expanded."""
+    return expand_sources(paths)
+
+
+class SourceFailure(Reject):
+    """A reject-like record for an input that could not be read from ``line`` on.
+
+    Its lines were neither accepted nor rejected one by one: this record stands for them,
+    so that nothing is lost silently.  ``raw`` is empty.
+    """
+
+
+def source_failure(label: str, line: int, offset: int, exc: BaseException) -> SourceFailure:
+    """The record of an input that could not be read from *line* (at byte *offset*) on."""
+    reason = exc.message if isinstance(exc, SourceError) else (getattr(exc, "strerror", None) or str(exc))
+    where = "input could not be read" if line == 1 and offset == 0 else "input not read from this line on"
+    return SourceFailure(source=label, line=line, offset=offset, error=f"{where}: {reason}", raw=b"")
 
 
 def read(paths: Union[PathArg, Iterable[PathArg]], **kwargs: Any) -> Reader:
-    """Snapshots from *paths*: ``for snap in read("jobs.ndjson"): ...``.
+    """Snapshots from *paths* (one path or many): ``for snap in read("jobs.ndjson"): ...``.
 
     Keyword arguments are :class:`Reader`'s (``model``, ``strict``, ``on_reject``, ...).
     """
-    if isinstance(paths, (str, os.PathLike, Source)):
-        paths = [paths]
-    return Reader(paths, **kwargs)
+    return Reader(as_paths(paths), **kwargs)

@@ -572,8 +572,14 @@ class JobTable:
         acc = self._accs.get(job_id)
         return acc.current.status if acc is not None and acc.current is not None else None
 
-    def job_ids(self) -> list[str]:
-        return list(self._accs)
+    def statuses(self) -> set[str]:
+        """Every status observed in any snapshot or event of any job."""
+        codes = {k & _LOW for acc in self._accs.values() for k in acc.obs}
+        return {_NAMES[c] for c in codes}
+
+    def job_types(self) -> set[str]:
+        """Every job's type (as :attr:`JobState.job_type` reports it)."""
+        return {acc.job_type for acc in self._accs.values()}
 
     def jobs(self, *, light: bool = False) -> list[JobState]:
         """Every job's state, ordered by ``created_at`` then id.

@@ -12,15 +12,20 @@ import csv
 import io
 import os
 import re
+import sys
 import tempfile
+from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import IO, Any, Iterable, Iterator, Optional, Sequence
+from typing import IO, Any, BinaryIO, Iterable, Iterator, Optional, Sequence
 
 import msgspec
 import orjson
 
+from .decoder import Reject
+from .errors import OutputError
 from .reader import ReadStats
 from .reducer import JobState, StatusChange
+from .sources import display_name
 from .summary import Summary
 
 __all__ = [
@@ -39,6 +44,14 @@ __all__ = [
     "write_ndjson",
     "write_summary",
     "atomic_output",
+    "atomic_file",
+    "open_output",
+    "Output",
+    "RejectWriter",
+    "format_for",
+    "csv_safe_row",
+    "printable",
+    "fmt_secs",
 ]
 
 FORMATS = ("table", "json", "ndjson", "csv")
@@ -249,12 +262,16 @@ def write_rows(
     out: IO[str],
     *,
     headers: bool = True,
+    csv_safe: bool = False,
 ) -> int:
-    """Write *rows* in format *fmt* (one of :data:`FORMATS`); returns the row count."""
+    """Write *rows* in format *fmt* (one of :data:`FORMATS`); returns the row count.
+
+    *csv_safe* quotes CSV cells that a spreadsheet would run as a formula (see :func:`csv_safe_row`).
+    """
     if fmt == "table":
         return write_table(rows, fields, out, headers=headers)
     if fmt == "csv":
-        return write_csv(rows, fields, out, headers=headers)
+        return write_csv(map(csv_safe_row, rows) if csv_safe else rows, fields, out, headers=headers)
     if fmt == "ndjson":
         return write_ndjson(rows, out)
     if fmt == "json":
@@ -421,34 +438,183 @@ def new_file_mode(path: str) -> int:
         return 0o666 & ~mask
 
 
-@contextlib.contextmanager
-def atomic_output(path: str, *, protect: Iterable[str] = ()) -> Iterator[IO[str]]:
-    """Write text to *path* atomically: a temp file beside it, renamed into place on success.
+def _fsync_dir(directory: str) -> None:
+    try:
+        fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
-    Refuses to replace any file in *protect* (the inputs).
+
+@contextlib.contextmanager
+def atomic_file(path: str, *, protect: Iterable[str] = (), what: str = "output") -> Iterator[BinaryIO]:
+    """Write *path* atomically and durably: a temp file beside it, fsync'd, renamed into place,
+    and the directory fsync'd, so a crash or power cut leaves the old file or the new one.
+
+    The temp file is removed if the block fails (an exception, Ctrl-C, or SIGTERM where the
+    CLI turns it into an exception).  A FIFO or device at *path* is written in place.  Refuses
+    to replace a file in *protect* (the inputs).  Errors name *path*, never the temp file.
     """
     target = os.path.abspath(path)
+    shown = display_name(path)
     for p in protect:
         try:
             if os.path.exists(target) and os.path.samefile(target, p):
-                raise ValueError(f"refusing to overwrite input file {path}")
+                raise OutputError(f"refusing to overwrite input file {shown} ({what})")
         except OSError:
             continue
     if os.path.exists(target) and not os.path.isfile(target):
         # a FIFO, a device, /dev/stdout: write into it; renaming over it would replace it
-        with open(target, "w", encoding="utf-8", newline="") as direct:
+        try:
+            direct = open(target, "wb")
+        except OSError as exc:
+            raise OutputError(f"cannot write {shown}: {exc.strerror}") from None
+        with direct:
             yield direct
         return
     directory = os.path.dirname(target) or "."
     if not os.path.isdir(directory):
-        raise ValueError(f"cannot write {path}: no such directory {directory}")
-    fd, tmp = tempfile.mkstemp(prefix=".jobstream-", suffix=".tmp", dir=directory)
+        raise OutputError(f"cannot write {shown}: no such directory {display_name(directory)}")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".jobstream-", suffix=".tmp", dir=directory)
+    except OSError as exc:
+        raise OutputError(f"cannot write {shown}: {exc.strerror}") from None
     try:
         os.fchmod(fd, new_file_mode(target))  # mkstemp makes 0600; the result should look like any new file
-        with io.open(fd, "w", encoding="utf-8", newline="") as fh:
+        with os.fdopen(fd, "wb", buffering=1 << 16) as fh:
             yield fh
+            fh.flush()
+            os.fsync(fh.fileno())
         os.replace(tmp, target)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
+        if isinstance(exc, OSError) and not isinstance(exc, BrokenPipeError):
+            raise OutputError(f"cannot write {shown}: {exc.strerror or exc}") from None
         raise
+    _fsync_dir(directory)
+
+
+@contextlib.contextmanager
+def atomic_output(path: str, *, protect: Iterable[str] = ()) -> Iterator[IO[str]]:
+    """:func:`atomic_file` as UTF-8 text."""
+    with atomic_file(path, protect=protect) as raw:
+        text = io.TextIOWrapper(raw, encoding="utf-8", newline="", write_through=False)
+        try:
+            yield text
+            text.flush()
+        finally:
+            text.detach()
+
+
+class RejectWriter:
+    """Collects rejects: counts them, keeps the first, and writes them as NDJSON to *path*.
+
+    The file is written atomically like ``-o`` (complete or absent, never half-written, even
+    on a full disk); *append* (for ``tail``, which never ends by itself) appends and flushes
+    each record instead, and says how many records got written if a write fails.
+    """
+
+    def __init__(self, path: Optional[str], *, append: bool = False, protect: Iterable[str] = ()) -> None:
+        self.path = path
+        self.count = 0
+        self.written = 0
+        self.first: Optional[Reject] = None
+        self._stack = contextlib.ExitStack()
+        self._fh: Optional[BinaryIO] = None
+        if path is not None:
+            if append:
+                try:
+                    self._fh = self._stack.enter_context(open(path, "ab"))
+                except OSError as exc:
+                    raise OutputError(f"cannot write {display_name(path)}: {exc.strerror}") from None
+            else:
+                self._fh = self._stack.enter_context(atomic_file(path, protect=protect, what="--errors"))
+        self._append = append
+
+    def __call__(self, rej: Reject) -> None:
+        self.count += 1
+        if self.first is None:
+            self.first = rej
+        if self._fh is not None:
+            try:
+                self._fh.write(rej.to_json() + b"\n")
+                if self._append:
+                    self._fh.flush()
+            except OSError as exc:
+                raise OutputError(
+                    f"cannot write {display_name(self.path or '')}: {exc.strerror} "
+                    f"({self.written} reject record(s) written)"
+                ) from None
+            self.written += 1
+
+    def __enter__(self) -> RejectWriter:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._stack.__exit__(*exc)
+
+
+# --------------------------------------------------------------------------- output choice
+
+
+@dataclass(frozen=True)
+class Output:
+    """Where and how to write: the output options every export shares, as one value.
+
+    ``format`` None means the command's own default; ``path`` None (or ``-``) means stdout.
+    """
+
+    format: Optional[str] = None
+    path: Optional[str] = None
+    headers: bool = True
+    iso: bool = False
+    csv_safe: bool = False
+
+
+@contextlib.contextmanager
+def open_output(output: Output, fmt: str, *, protect: Iterable[str] = (),
+                stdout: Optional[IO[str]] = None) -> Iterator[IO[str]]:
+    """The text stream to write *output* to: its file, written atomically, or *stdout*."""
+    if output.path is None or output.path == "-":
+        out = stdout if stdout is not None else sys.stdout
+        yield out
+        out.flush()
+        return
+    with atomic_output(output.path, protect=protect) as fh:
+        yield fh
+
+#: Output formats by file extension, for ``-o FILE`` without ``-f``.
+EXTENSIONS = {
+    ".json": "json",
+    ".ndjson": "ndjson",
+    ".jsonl": "ndjson",
+    ".csv": "csv",
+    ".txt": "table",
+    ".parquet": "parquet",
+    ".arrow": "arrow",
+    ".feather": "arrow",
+    ".ipc": "arrow",
+    ".prom": "prom",
+}
+
+
+def format_for(path: Optional[str]) -> Optional[str]:
+    """The format a file name asks for by its extension (``.csv`` -> ``csv``), or None."""
+    if not path or path == "-":
+        return None
+    return EXTENSIONS.get(os.path.splitext(path)[1].lower())
+
+
+# Cells a spreadsheet would run as a formula (CSV injection): quoted with a leading ' by csv_safe.
+_FORMULA = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_safe_row(row: dict[str, Any]) -> dict[str, Any]:
+    """*row* with every text cell that starts like a formula prefixed by ``'``."""
+    return {k: ("'" + v if isinstance(v, str) and v.startswith(_FORMULA) else v) for k, v in row.items()}

@@ -7,23 +7,53 @@ so a compressed stdin works too) and hand out binary readers.
 from __future__ import annotations
 
 import glob
-import gzip
 import io
 import os
 import stat
 import sys
+import zlib
 from dataclasses import dataclass
 from typing import BinaryIO, Iterable, Optional, Union
 
 from .errors import SourceError
 
-__all__ = ["Source", "expand_sources", "open_source", "STDIN"]
+__all__ = ["Source", "PathArg", "as_paths", "expand_sources", "open_source", "consumed", "display_name", "STDIN"]
 
 STDIN = "-"
 _SUFFIXES = (".ndjson", ".jsonl", ".ndjson.gz", ".jsonl.gz")
 _GZIP_MAGIC = b"\x1f\x8b"
 
 PathLike = Union[str, "os.PathLike[str]"]
+#: What the library accepts wherever it reads: a name, a path, a :class:`Source`.
+PathArg = Union[str, bytes, "os.PathLike[str]", "os.PathLike[bytes]", "Source"]
+
+
+def display_name(name: str) -> str:
+    """*name* as text that can be printed and written to JSON.
+
+    File names are bytes on Linux; one that is not valid UTF-8 reaches Python with lone
+    surrogates (``os.fsdecode``), which no encoder accepts.  Those bytes show as ``\\xNN``.
+    """
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return os.fsencode(name).decode("utf-8", "backslashreplace")
+    return name
+
+
+def as_paths(paths: Union[PathArg, Iterable[PathArg]]) -> list[PathArg]:
+    """One path (str, bytes, PathLike, :class:`Source`) or an iterable of them, as a list.
+
+    Every library entry point that reads takes its inputs through this, so ``read("x.ndjson")``,
+    ``summarize(Path("x.ndjson"))`` and ``follow(["a", "b"])`` all mean what they say (a
+    single string is one path, never its characters).
+    """
+    if isinstance(paths, (str, bytes, os.PathLike, Source)):
+        return [paths]
+    try:
+        return list(paths)
+    except TypeError:
+        raise TypeError(f"expected a path or an iterable of paths, not {type(paths).__name__}") from None
 
 
 @dataclass(frozen=True)
@@ -49,8 +79,8 @@ class Source:
 
     @property
     def label(self) -> str:
-        """How messages name this source: its path, or ``<stdin>``."""
-        return "<stdin>" if self.is_stdin else self.name
+        """How messages and rejects name this source: its path (printable), or ``<stdin>``."""
+        return "<stdin>" if self.is_stdin else display_name(self.name)
 
     def size(self) -> Optional[int]:
         """Size in bytes on disk (compressed size for .gz), or None for stdin/pipes."""
@@ -76,63 +106,121 @@ def _has_magic(name: str) -> bool:
     return any(ch in name for ch in "*?[")
 
 
-def expand_sources(paths: Iterable[PathLike]) -> list[Source]:
+def _directory(name: str) -> list[Source]:
+    """The log files of a directory, sorted; an error naming what it holds when there are none."""
+    try:
+        entries = sorted(os.listdir(name))
+    except OSError as exc:
+        raise SourceError(f"cannot list directory: {exc.strerror}", path=display_name(name)) from None
+    found = [os.path.join(name, e) for e in entries if e.endswith(_SUFFIXES) and os.path.isfile(os.path.join(name, e))]
+    if found:
+        return [Source(p) for p in found]
+    wanted = "no log files (" + ", ".join("*" + x for x in _SUFFIXES) + ")"
+    if not entries:
+        raise SourceError(f"{wanted}: the directory is empty", path=display_name(name))
+    shown = ", ".join(display_name(e) for e in entries[:5]) + (", ..." if len(entries) > 5 else "")
+    raise SourceError(f"{wanted} among its {len(entries)} entr{'y' if len(entries) == 1 else 'ies'}: {shown}",
+                      path=display_name(name))
+
+
+def expand_sources(paths: Union[PathArg, Iterable[PathArg]]) -> list[Source]:
     """Expand *paths* into Sources, in the order given.
 
     A directory stands for its ``*.ndjson``, ``*.jsonl`` files and their ``.gz`` (sorted);
-    a glob pattern for its sorted matches; ``-`` for stdin.  A name that matches nothing
-    raises :class:`SourceError`.
+    a glob pattern for its sorted matches; ``-`` for stdin; a :class:`Source` for itself.
+    A name that matches nothing, and a directory without log files, raise
+    :class:`SourceError` (a run pointed at the wrong place must not pass as empty).
     """
     out: list[Source] = []
-    for raw in paths:
-        name = os.fspath(raw)
+    for raw in as_paths(paths):
+        if isinstance(raw, Source):
+            out.append(raw)
+            continue
+        name = os.fsdecode(raw)
         if name == STDIN:
             out.append(Source(STDIN))
         elif os.path.isdir(name):
-            found = sorted(
-                os.path.join(name, entry)
-                for entry in os.listdir(name)
-                if entry.endswith(_SUFFIXES) and os.path.isfile(os.path.join(name, entry))
-            )
-            out.extend(Source(p) for p in found)
+            out.extend(_directory(name))
         elif os.path.exists(name):
             out.append(Source(name))
         elif _has_magic(name):
             matches = sorted(p for p in glob.glob(name, recursive=True) if os.path.isfile(p))
             if not matches:
-                raise SourceError("no file matches this pattern", path=name)
+                raise SourceError("no file matches this pattern", path=display_name(name))
             out.extend(Source(p) for p in matches)
         else:
-            raise SourceError("no such file or directory", path=name)
+            raise SourceError("no such file or directory", path=display_name(name))
     return out
 
 
 class _GzipReader(io.RawIOBase):
-    """Wraps GzipFile so that a corrupt or truncated stream raises SourceError naming the file."""
+    """Decompresses gzip (any number of members) a piece at a time, with :mod:`zlib`.
+
+    Unlike :class:`gzip.GzipFile`, everything that decompressed before damage is handed
+    out first; the damage (a truncated or corrupt stream) is raised on the read after, as a
+    :class:`SourceError` naming the file.  So the lines before it are read, and the failure
+    record says where reading stopped.
+    """
+
+    _PIECE = 1 << 18
 
     def __init__(self, name: str, fileobj: BinaryIO) -> None:
         self._name = name
-        self._gz = gzip.GzipFile(fileobj=fileobj, mode="rb")  # type: ignore[call-overload]
         self._raw = fileobj
+        self._d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        self._member_started = False
+        self._error: Optional[SourceError] = None
+        self._done = False
 
     def readable(self) -> bool:
         return True
 
+    def _fail(self, why: str) -> SourceError:
+        return SourceError(f"unreadable gzip data: {why}", path=display_name(self._name))
+
     def read(self, size: int = -1) -> bytes:  # type: ignore[override]
-        try:
-            return self._gz.read(size)
-        except (OSError, EOFError, gzip.BadGzipFile) as exc:
-            raise SourceError(f"unreadable gzip data: {exc}", path=self._name) from exc
+        """The next decompressed piece (any length; ``size`` is ignored), b"" at the end."""
+        while True:
+            if self._error is not None:
+                raise self._error
+            if self._done:
+                return b""
+            piece = self._raw.read(self._PIECE)
+            if not piece:
+                self._done = True
+                if self._member_started and not self._d.eof:
+                    self._error = self._fail("the file ends inside a gzip stream (truncated?)")
+                    tail = self._d.flush()
+                    if tail:
+                        return tail
+                    raise self._error
+                return b""
+            out = bytearray()
+            data = piece
+            while data:
+                if self._d.eof:  # a member ended: another follows (concatenated gzip), or zero padding
+                    if not data.strip(b"\x00"):
+                        break
+                    self._d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+                    self._member_started = False
+                try:
+                    self._member_started = True
+                    out += self._d.decompress(data)
+                except zlib.error as exc:
+                    self._error = self._fail(str(exc))
+                    break
+                data = self._d.unused_data if self._d.eof else b""
+            if out:
+                return bytes(out)
 
     read1 = read
 
     def close(self) -> None:
         try:
-            self._gz.close()
-        finally:
             if self._raw is not sys.stdin.buffer:
                 self._raw.close()
-        super().close()
+        finally:
+            super().close()
 
 
 def open_source(source: Source) -> BinaryIO:
@@ -146,12 +234,22 @@ def open_source(source: Source) -> BinaryIO:
         return stream
     try:
         fh = open(source.name, "rb")
+        head = fh.peek(4)[:4]
     except FileNotFoundError as exc:
-        raise SourceError("no such file", path=source.name) from exc
+        raise SourceError("no such file (it vanished?)", path=source.label) from exc
     except IsADirectoryError as exc:
-        raise SourceError("is a directory", path=source.name) from exc
+        raise SourceError("is a directory", path=source.label) from exc
     except OSError as exc:
-        raise SourceError(f"cannot open: {exc.strerror}", path=source.name) from exc
-    if _is_gzip(fh.peek(4)[:4]):
+        raise SourceError(f"{exc.strerror or exc}", path=source.label) from exc
+    if _is_gzip(head):
         return _GzipReader(source.name, fh)  # type: ignore[return-value]
     return fh
+
+
+def consumed(stream: BinaryIO) -> Optional[int]:
+    """Bytes of the underlying file consumed so far (compressed bytes for gzip), for progress."""
+    raw = getattr(stream, "_raw", stream)
+    try:
+        return int(raw.tell())
+    except (OSError, ValueError, AttributeError):
+        return None

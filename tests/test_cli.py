@@ -29,6 +29,7 @@ from click.testing import CliRunner, Result
 
 import jobstream
 import jobstream.cli as cli_module
+import jobstream.cli.options as cli_options
 from jobstream.cli import cli
 from jobstream.generate import write_log
 from jobstream.reducer import JobState, JobTable, StatusChange
@@ -525,7 +526,8 @@ JOB_FILTERS: list[tuple[str, Callable[[dict[str, Any]], list[str]], Callable[[di
     ("status-lowercase-repeated", lambda v: ["--status", "running", "--status", "queued"],
      lambda v, j: j.status in ("RUNNING", "QUEUED")),
     ("job-type", lambda v: ["--job-type", "classifier"], lambda v, j: j.job_type == "classifier"),
-    ("job-type-FT-is-completion", lambda v: ["--job-type", "FT"], lambda v, j: j.job_type == "completion"),
+    ("model-comma-list", lambda v: ["--model", ",".join(v["models"][:2])], lambda v, j: j.model in v["models"][:2]),
+    ("status-comma-list", lambda v: ["--status", "FAILED,cancelled"], lambda v, j: j.status in ("FAILED", "CANCELLED")),
     ("model-repeated", lambda v: ["--model", v["models"][0], "--model", v["models"][1]],
      lambda v, j: j.model in v["models"]),
     ("job-repeated", lambda v: ["--job", v["ids"][0], "--job", v["ids"][1]], lambda v, j: j.id in v["ids"]),
@@ -582,12 +584,22 @@ class TestFilters:
         result = invoke("events", small_log, option, "last tuesday")
         assert result.exit_code == 2
         assert result.stdout == ""
-        assert option in result.stderr and "ISO-8601" in result.stderr
+        assert option in result.stderr and "2025-06-01" in result.stderr and "@1717000000" in result.stderr
 
-    def test_unknown_job_type_is_a_usage_error(self, small_log: Path) -> None:
-        result = invoke("jobs", small_log, "--job-type", "embedding")
-        assert result.exit_code == 2
-        assert "--job-type" in result.stderr
+    def test_legacy_ft_job_type_is_refused_with_a_hint(self, small_log: Path) -> None:
+        for value in ("FT", "ft"):
+            result = invoke("jobs", small_log, "--job-type", value)
+            assert result.exit_code == 2
+            assert "--job-type" in result.stderr and "use --job-type completion" in result.stderr
+
+    def test_a_filter_value_that_can_never_match_is_warned_about(self, small_log: Path) -> None:
+        result = invoke("jobs", small_log, "--status", "RUNNNING", "--job-type", "embedding")
+        assert result.exit_code == 0 and result.stdout == ""
+        assert "--status RUNNNING is not a known status" in result.stderr
+        assert "--job-type embedding is not a known job type" in result.stderr
+        # a status this version does not know, but the input has: no warning
+        ok = invoke("jobs", small_log, "--status", "success")
+        assert ok.stderr == "" and ok.stdout
 
 
 # --------------------------------------------------------------------------- -o/--output
@@ -828,7 +840,7 @@ class TestInputs:
 
     @pytest.mark.parametrize("command", ["summary", "jobs", "events", "validate"])
     def test_no_path_on_a_terminal_is_a_usage_hint(self, monkeypatch: pytest.MonkeyPatch, command: str) -> None:
-        monkeypatch.setattr(cli_module, "_stdin_is_tty", lambda: True)
+        monkeypatch.setattr(cli_options, "sys_stdin_isatty", lambda: True)
         result = invoke(command)
         assert result.exit_code == 2
         assert result.stdout == ""
@@ -872,6 +884,21 @@ class TestInputs:
         result = invoke("events", corrupt_gz)
         assert result.exit_code == 1
         assert str(corrupt_gz) in assert_one_line_error(result.stderr)
+
+    def test_a_corrupt_file_among_others_is_reported_and_the_rest_is_read(self, small_log: Path, corrupt_gz: Path,
+                                                                         tmp_path: Path) -> None:
+        logs = tmp_path / "logs"
+        logs.mkdir()
+        (logs / "a.ndjson").write_bytes(small_log.read_bytes())
+        (logs / "b.ndjson.gz").write_bytes(corrupt_gz.read_bytes())
+        errors = tmp_path / "rejects.ndjson"
+        result = invoke("summary", logs, "-f", "json", "--errors", errors)
+        assert result.exit_code == 1
+        assert json.loads(result.stdout)["jobs"] == len(table_of(small_log))  # the good file still counts
+        line = assert_one_line_error(result.stderr)
+        assert "b.ndjson.gz" in line and "gzip" in line
+        (record,) = [json.loads(x) for x in errors.read_text().splitlines()]
+        assert record["source"].endswith("b.ndjson.gz") and record["raw"] == "" and "gzip" in record["error"]
 
     def test_unknown_option_is_a_usage_error(self, small_log: Path) -> None:
         result = invoke("summary", small_log, "--colour")

@@ -171,13 +171,26 @@ class TestSources:
         snaps, rejects, stats = read_all(p)
         assert [s.id for s in snaps] == ["job-1"] and [r.line for r in rejects] == [1]
 
-    def test_truncated_gzip_raises_source_error_naming_the_file(self, tmp_path: Path) -> None:
-        data = gzip.compress(b"".join(line + b"\n" for line in generate(10, seed=1)))
+    def test_truncated_gzip_is_reported_where_reading_stopped_and_reading_goes_on(self, tmp_path: Path) -> None:
+        lines = list(generate(10, seed=1))
+        data = gzip.compress(b"".join(line + b"\n" for line in lines))
         bad = tmp_path / "cut.ndjson.gz"
         bad.write_bytes(data[: len(data) // 2])
-        with pytest.raises(SourceError) as err:
-            list(jobstream.read(bad))
-        assert str(bad) in str(err.value) and "gzip" in str(err.value)
+        good = tmp_path / "good.ndjson"
+        good.write_bytes(lines[0] + b"\n")
+        snaps, rejects, stats = read_all([bad, good])
+        (failure,) = rejects
+        assert isinstance(failure, jobstream.reader.SourceFailure) and stats.failed == 1
+        assert failure.source == str(bad) and "gzip" in failure.error and failure.raw == b""
+        # the lines before the damage were read; the record says where reading stopped
+        assert failure.line == stats.lines - 1 + 1  # every line but good.ndjson's came from cut.ndjson.gz
+        assert snaps[-1].id == orjson.loads(lines[0])["id"] and 0 < stats.lines - 1 < len(lines)
+
+    def test_strict_stops_at_an_unreadable_input(self, tmp_path: Path) -> None:
+        bad = tmp_path / "cut.ndjson.gz"
+        bad.write_bytes(gzip.compress(b"x" * 1000)[:20])
+        with pytest.raises(InvalidLineError, match="gzip"):
+            list(jobstream.read(bad, strict=True))
 
     def test_directories_and_globs_expand_sorted(self, tmp_path: Path) -> None:
         for name in ("b.ndjson", "a.jsonl", "c.ndjson.gz", "ignored.txt"):

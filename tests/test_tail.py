@@ -316,15 +316,16 @@ class TestTailEnding:
         assert "<stdin>:2: " in t.err.wait_for("<stdin>")
         assert t.finish() == 0
 
-    @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
-    def test_signal_ends_cleanly_with_exit_0(self, tmp_path: Path, tails: Any, sig: int) -> None:
+    @pytest.mark.parametrize("sig,code", [(signal.SIGTERM, 0), (signal.SIGINT, 130)])
+    def test_signal_ends_cleanly_sigterm_0_and_ctrl_c_130(self, tmp_path: Path, tails: Any, sig: int,
+                                                           code: int) -> None:
         log = tmp_path / "jobs.ndjson"
         log.touch()
         t = tails(str(log))
         append(log, snap("a", "QUEUED", T0))
         t.events(1)
         t.proc.send_signal(sig)
-        assert t.proc.wait(WAIT) == 0
+        assert t.proc.wait(WAIT) == code
         lines, partial = t.out.rest()
         assert lines == [] and partial == b""
         assert "Aborted" not in "\n".join(t.err.rest()[0])
@@ -336,7 +337,7 @@ class TestTailEnding:
         append(log, b"".join(snap(f"job-{i}", "QUEUED", T0 + i) for i in range(20000)))
         t.out.take(50)
         t.proc.send_signal(signal.SIGINT)
-        assert t.proc.wait(WAIT) == 0
+        assert t.proc.wait(WAIT) == 130
         lines, partial = t.out.rest()
         assert partial == b""
         assert 50 + len(lines) < 20000  # it stopped mid-flood

@@ -1,0 +1,296 @@
+"""The ``jobstream`` command line: parses options into values and calls the library.
+
+Exit codes: 0 success; 1 a data problem (a rejected line under ``--strict``, ``validate``
+finding bad lines, more rejects than ``--max-rejects``, an input that cannot be read);
+2 a usage error; 3 ``tail --exit-status`` when a followed job did not succeed; 130 Ctrl-C;
+143 SIGTERM.  A closed pipe (``| head``) ends quietly with the code the data earned.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any, Optional, Sequence
+
+import click
+
+from .. import __version__
+from ..decoder import Reject
+from ..errors import InvalidLineError, JobstreamError
+from ..reader import SourceFailure
+from ..summary import GROUP_KEYS
+from .options import (
+    FIELDS,
+    ReadArgs,
+    input_paths,
+    output_options,
+    paths_argument,
+    read_options,
+    selection_options,
+)
+from .runtime import EXIT_INTERRUPT, EXIT_TERMINATED, Progress, Terminated, Verdict, note, prepare_streams, \
+    quiet_exit, stdout_writer, warn
+
+__all__ = ["cli", "main"]
+
+
+class _Group(click.Group):
+    """Library errors become one-line messages; OS errors name the file; never a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except InvalidLineError as exc:
+            raise click.ClickException(f"{exc} (--strict: stopped at the first rejected line)") from None
+        except JobstreamError as exc:
+            raise click.ClickException(str(exc)) from None
+        except BrokenPipeError:
+            quiet_exit(Verdict.code)
+        except ImportError as exc:  # an optional extra that is not installed
+            raise click.ClickException(str(exc)) from None
+        except OSError as exc:
+            where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
+            raise click.ClickException(f"{where}{exc.strerror or exc}") from None
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, "-V", "--version", prog_name="jobstream")
+def cli() -> None:
+    """Answers from logs of Mistral fine-tuning job snapshots (NDJSON, one job object per line).
+
+    \b
+    Examples:
+        jobstream summary jobs.ndjson
+        jobstream events logs/ --status FAILED -o failures.csv
+        jobstream jobs 'logs/*.ndjson.gz' --model open-mistral-7b
+    """
+
+
+class _Rejects:
+    """The CLI's view of rejects: a count and the first at the end (``validate``: each at once),
+    and the inputs that could not be read, which fail the run."""
+
+    def __init__(self, echo_each: bool) -> None:
+        self.echo_each = echo_each
+        self.count = 0
+        self.first: Optional[Reject] = None
+        self.failures: list[Reject] = []
+
+    def __call__(self, rej: Reject) -> None:
+        if isinstance(rej, SourceFailure):
+            Verdict.fail()
+            self.failures.append(rej)
+            return
+        self.count += 1
+        if self.first is None:
+            self.first = rej
+        if self.echo_each:
+            Verdict.fail()  # validate: a bad line is the verdict, whatever happens to the pipe
+            click.echo(str(rej), err=True)
+
+    def summarize(self, errors_path: Optional[str]) -> None:
+        if self.count and not self.echo_each:
+            where = f" (written to {errors_path})" if errors_path else "; --errors FILE keeps them"
+            note(f"{self.count} line(s) rejected{where}; first: {self.first}")
+
+    def fail(self) -> None:
+        """One line naming every input that could not be read (the rest of the run is done)."""
+        if self.failures:
+            Verdict.fail()
+            raise click.ClickException("; ".join(str(f) for f in self.failures))
+
+
+def _finish(result: Any, read: ReadArgs, rejects: _Rejects) -> None:
+    for message in result.warnings:
+        warn(message)
+    rejects.fail()
+    problem = result.stats.verdict(read.options)
+    if problem is not None:
+        Verdict.fail()
+        raise click.ClickException(problem)
+
+
+def _export(what: str, paths: Sequence[str], read: ReadArgs, selection: Any, out: Any, **kwargs: Any) -> None:
+    """One implementation behind ``summary``, ``jobs`` and ``events``."""
+    from ..exports import export
+
+    rejects = _Rejects(echo_each=False)
+    progress = Progress(read.progress)
+    try:
+        if out.path is None or out.path == "-":
+            with stdout_writer(out.format) as stdout:
+                result = export(what, input_paths(paths), read=read.options, selection=selection, output=out,
+                                errors_path=read.errors_path, on_reject=rejects, on_progress=progress,
+                                on_total=progress.set_total, stdout=stdout, **kwargs)
+        else:
+            result = export(what, input_paths(paths), read=read.options, selection=selection, output=out,
+                            errors_path=read.errors_path, on_reject=rejects, on_progress=progress,
+                            on_total=progress.set_total, **kwargs)
+    finally:
+        progress.close()
+    rejects.summarize(read.errors_path)
+    _finish(result, read, rejects)
+
+
+@cli.command()
+@paths_argument
+@read_options
+@selection_options
+@output_options(("table", "json", "ndjson", "csv"), "json")
+@click.option("--by", type=click.Choice(GROUP_KEYS), help="Also give the figures per group (a table row each).")
+def summary(paths: tuple[str, ...], read: ReadArgs, selection: Any, out: Any, by: Optional[str]) -> None:
+    """Overview of the jobs in snapshot logs: counts, success rate, durations, tokens, cost.
+
+    Counts jobs by current status, job type and model; success rate among finished jobs;
+    p50/p90/max of queue wait, run time and total duration; trained tokens and cost.
+
+    \b
+    Example:
+        jobstream summary logs/ --by model
+        jobstream summary jobs.ndjson.gz -f json | jq .by_status
+    """
+    _export("summary", paths, read, selection, out, by=by)
+
+
+@cli.command()
+@paths_argument
+@read_options
+@selection_options
+@output_options(("table", "json", "ndjson", "csv"), "ndjson")
+@click.option("--fields", type=FIELDS, metavar="A,B,...", help="Columns to show (comma list, or 'all').")
+def jobs(paths: tuple[str, ...], read: ReadArgs, selection: Any, out: Any, fields: Optional[tuple[str, ...]]) -> None:
+    """One row per job with its current state, ordered by creation time.
+
+    Fields: id, job_type, model, status, created_at, modified_at, first_seen, last_seen,
+    observations, fine_tuned_model, trained_tokens, cost, cost_currency, checkpoint_step,
+    checkpoint_at, train_loss, valid_loss, valid_mean_token_accuracy, integrations,
+    queue_wait, run_time, total.
+
+    \b
+    Example:
+        jobstream jobs jobs.ndjson --status RUNNING --fields id,model,checkpoint_step,train_loss
+    """
+    from ..sinks import DEFAULT_JOB_FIELDS
+
+    _export("jobs", paths, read, selection, out, fields=fields or DEFAULT_JOB_FIELDS)
+
+
+@cli.command()
+@paths_argument
+@read_options
+@selection_options
+@output_options(("table", "json", "ndjson", "csv"), "ndjson")
+def events(paths: tuple[str, ...], read: ReadArgs, selection: Any, out: Any) -> None:
+    """Status changes (QUEUED -> RUNNING -> SUCCESS ...) of every job, by time then job id.
+
+    Rows: job_id, job_type, model, from_status, to_status, at.  --status matches to_status;
+    --since/--until match the time of the change.
+
+    \b
+    Example:
+        jobstream events jobs.ndjson --status FAILED --since 2025-01-01 -o failures.csv
+    """
+    _export("events", paths, read, selection, out)
+
+
+@cli.command()
+@paths_argument
+@read_options
+@click.option("-q", "--quiet", is_flag=True, help="Only the final count on stderr.")
+def validate(paths: tuple[str, ...], read: ReadArgs, quiet: bool) -> None:
+    """Check every line against the full job schema; exit 1 if any line is rejected.
+
+    Each rejected line is printed to stderr as PATH:LINE: reason, then one count line.
+
+    \b
+    Example:
+        jobstream validate logs/*.ndjson --errors rejects.ndjson
+    """
+    from ..exports import validate as run_validate
+
+    rejects = _Rejects(echo_each=not quiet)
+    progress = Progress(read.progress)
+    try:
+        result = run_validate(input_paths(paths), read=read.options, errors_path=read.errors_path,
+                              on_reject=rejects, on_progress=progress, on_total=progress.set_total)
+    finally:
+        progress.close()
+    st = result.stats
+    click.echo(f"{st.lines} line(s) checked in {st.sources} source(s): {st.accepted} accepted, {st.rejected} rejected",
+               err=True)
+    if st.failed:
+        rejects.fail()
+    if st.rejected:
+        Verdict.fail()
+        sys.exit(1)
+
+
+@cli.command()
+@click.option("--jobs", "n_jobs", type=click.IntRange(min=1), default=100, show_default=True, help="Number of jobs.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Random seed: same seed, same bytes.")
+@click.option("--camel", is_flag=True, help="camelCase keys, as the TypeScript SDK writes them.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write to FILE instead of stdout (.gz compresses).")
+def generate(n_jobs: int, seed: int, camel: bool, output: Optional[str]) -> None:
+    """Write a realistic synthetic snapshot log (deterministic for a seed).
+
+    Jobs of every kind (classifier, completion, legacy FT) and lifecycle, polled while
+    they run, with growing events and checkpoints, newest first.
+
+    \b
+    Example:
+        jobstream generate --jobs 2000 --seed 1 -o bench.ndjson
+    """
+    from ..generate import write_log  # only this command needs the generator
+    from ..sinks import atomic_file
+
+    if output is None or output == "-":
+        with stdout_writer("ndjson") as text:
+            n = write_log(text.buffer, n_jobs, seed, camel)
+        return
+    with atomic_file(output) as raw:
+        if output.endswith(".gz"):
+            import gzip
+
+            with gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as gz:
+                n = write_log(gz, n_jobs, seed, camel)  # type: ignore[arg-type]
+        else:
+            n = write_log(raw, n_jobs, seed, camel)
+    click.echo(f"wrote {n} snapshots of {n_jobs} jobs to {output}", err=True)
+
+
+from .tail import tail  # noqa: E402  (registers the command; its code loads only when it runs)
+
+cli.add_command(tail)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> None:
+    """Console entry point: safe streams, then the CLI; exit codes for pipes and signals."""
+    prepare_streams()
+    try:
+        cli.main(args=list(argv) if argv is not None else None, prog_name="jobstream", standalone_mode=False)
+    except click.exceptions.Abort:  # click's name for a KeyboardInterrupt in a prompt or command
+        _interrupted(EXIT_INTERRUPT)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        _interrupted(EXIT_INTERRUPT)
+    except Terminated:
+        _interrupted(EXIT_TERMINATED)
+    except BrokenPipeError:
+        quiet_exit(Verdict.code)
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        quiet_exit(Verdict.code)
+    sys.exit(Verdict.code)
+
+
+def _interrupted(code: int) -> None:
+    try:
+        note("interrupted" if code == EXIT_INTERRUPT else "terminated")
+    except (BrokenPipeError, OSError):
+        pass
+    sys.exit(code)

@@ -1,0 +1,235 @@
+"""Option groups shared by the commands, each folded into one value the library takes.
+
+``@read_options`` gives a :class:`ReadArgs` (the library's
+:class:`~jobstream.reader.ReadOptions` plus the CLI's ``--errors``/``--no-progress``),
+``@selection_options`` a :class:`~jobstream.filters.Selection` and ``@output_options`` an
+:class:`~jobstream.sinks.Output`.  Option values are parsed by click ``ParamType``\\ s, so a
+bad ``--since`` or ``--fields`` is a usage error naming its option.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from dataclasses import dataclass
+from typing import Any, Callable, Optional, Sequence, TypeVar
+
+import click
+
+from ..filters import TIME_HELP, Selection, parse_time, split_list
+from ..framing import DEFAULT_MAX_LINE_BYTES
+from ..reader import ReadOptions
+from ..sinks import DEFAULT_JOB_FIELDS, JOB_FIELDS, Output, format_for
+from .runtime import closed
+
+__all__ = ["ReadArgs", "read_options", "selection_options", "output_options", "paths_argument", "input_paths",
+           "TIME", "FIELDS"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class TimeType(click.ParamType):
+    """``--since``/``--until``: dates, relative times and unix seconds (see :func:`~jobstream.filters.parse_time`)."""
+
+    name = "time"
+
+    def convert(self, value: Any, param: Optional[click.Parameter], ctx: Optional[click.Context]) -> int:
+        if isinstance(value, int):
+            return value
+        try:
+            return parse_time(str(value))
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+class FieldsType(click.ParamType):
+    """``--fields a,b,c`` or ``all``: the job table's columns, checked against :data:`JOB_FIELDS`."""
+
+    name = "fields"
+
+    def convert(self, value: Any, param: Optional[click.Parameter], ctx: Optional[click.Context]) -> tuple[str, ...]:
+        if isinstance(value, tuple):
+            return value
+        if str(value).strip() == "all":
+            return JOB_FIELDS
+        fields = tuple(split_list([str(value)]))
+        if not fields:
+            self.fail("name at least one field", param, ctx)
+        bad = [f for f in fields if f not in JOB_FIELDS]
+        if bad:
+            self.fail(f"unknown field(s) {', '.join(bad)}; choose from {', '.join(JOB_FIELDS)} (or 'all')", param, ctx)
+        return fields
+
+
+TIME = TimeType()
+FIELDS = FieldsType()
+
+
+def _group(name: str, build: Callable[..., Any], options: Sequence[Callable[[F], F]], keys: Sequence[str]) -> Callable[[F], F]:
+    """A decorator adding *options* whose values (*keys*) reach the command as one value, *name*."""
+
+    def deco(f: F) -> F:
+        @functools.wraps(f)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            kwargs[name] = build(**{k: kwargs.pop(k) for k in keys})
+            return f(*args, **kwargs)
+
+        for opt in reversed(options):
+            wrapper = opt(wrapper)
+        return wrapper  # type: ignore[return-value]
+
+    return deco
+
+
+def paths_argument(f: F) -> F:
+    return click.argument("paths", nargs=-1, type=click.Path(), metavar="[PATH]...")(f)
+
+
+def input_paths(paths: Sequence[str]) -> list[str]:
+    """No PATH means stdin when something is piped in; on a terminal (or a closed stdin), a hint."""
+    if paths:
+        return list(paths)
+    try:
+        interactive = sys_stdin_isatty()
+    except (AttributeError, ValueError):
+        interactive = False
+    if interactive or closed("stdin"):
+        ctx = click.get_current_context()
+        raise click.UsageError(
+            "no input: give PATH (files, directories, globs, .gz) or pipe NDJSON in, e.g. "
+            f"`cat jobs.ndjson | jobstream {ctx.info_name}`",
+            ctx=ctx,
+        )
+    return ["-"]
+
+
+def sys_stdin_isatty() -> bool:
+    import sys
+
+    return bool(sys.stdin.isatty())
+
+
+@dataclass(frozen=True)
+class ReadArgs:
+    """How to read, as the CLI takes it: the library's options, the rejects file, the progress bar."""
+
+    options: ReadOptions
+    errors_path: Optional[str] = None
+    progress: bool = True
+
+
+def _read_args(errors_path: Optional[str], strict: bool, workers: Optional[int], max_line_bytes: int,
+               max_rejects: Optional[int], no_progress: bool) -> ReadArgs:
+    if errors_path == "-":
+        raise click.BadParameter("needs a file name ('-' is not one: stdout carries the data)", param_hint="--errors")
+    opts = ReadOptions(max_line_bytes=max_line_bytes, workers=workers, strict=strict, max_rejects=max_rejects)
+    return ReadArgs(opts, errors_path, not no_progress)
+
+
+_ERRORS_OPTION = click.option(
+    "--errors", "errors_path", type=click.Path(dir_okay=False), metavar="FILE",
+    help="Write rejected lines as NDJSON {source,line,offset,error,raw} to FILE (atomically).",
+)
+_MAX_LINE_OPTION = click.option(
+    "--max-line-bytes", type=click.IntRange(min=1), default=DEFAULT_MAX_LINE_BYTES, show_default=True,
+    help="Reject lines longer than this many bytes (they are skipped without being held).",
+)
+
+read_options = _group(
+    "read",
+    _read_args,
+    [
+        _ERRORS_OPTION,
+        click.option("--strict", is_flag=True, help="Stop at the first rejected line, exit 1."),
+        click.option("--max-rejects", type=click.IntRange(min=0), metavar="N",
+                     help="Exit 1 when more than N lines are rejected (the output is still written)."),
+        click.option("-j", "--workers", type=click.IntRange(min=1), default=None,
+                     help="Worker processes for large inputs [default: one per core; 1 for stdin and small inputs]."),
+        _MAX_LINE_OPTION,
+        click.option("--no-progress", is_flag=True, help="Never show the progress line (shown on a terminal only)."),
+    ],
+    ["errors_path", "strict", "max_rejects", "workers", "max_line_bytes", "no_progress"],
+)
+
+
+def _selection(statuses: tuple[str, ...], job_types: tuple[str, ...], models: tuple[str, ...],
+               job_ids: tuple[str, ...], since: Optional[int], until: Optional[int]) -> Selection:
+    types = split_list(job_types)
+    if any(t == "FT" or t.lower() == "ft" for t in types):
+        raise click.BadParameter("legacy FT jobs are completion jobs: use --job-type completion",
+                                 param_hint="--job-type")
+    return Selection.of(statuses, [t.lower() if t.lower() in ("classifier", "completion") else t for t in types],
+                        models, job_ids, since, until)
+
+
+selection_options = _group(
+    "selection",
+    _selection,
+    [
+        click.option("--status", "statuses", multiple=True, metavar="STATUS[,STATUS]",
+                     help="Keep jobs (changes) with this status; repeat or give a comma list."),
+        click.option("--job-type", "job_types", multiple=True, metavar="TYPE[,TYPE]",
+                     help="Keep this job type: classifier, completion (legacy FT jobs are completion jobs)."),
+        click.option("--model", "models", multiple=True, metavar="MODEL[,MODEL]", help="Keep this base model."),
+        click.option("--job", "job_ids", multiple=True, metavar="ID[,ID]", help="Keep this job id."),
+        click.option("--since", type=TIME, metavar="TIME", help=f"From this time on (inclusive): {TIME_HELP}."),
+        click.option("--until", type=TIME, metavar="TIME", help="Before this time (exclusive), as --since."),
+    ],
+    ["statuses", "job_types", "models", "job_ids", "since", "until"],
+)
+
+
+def output_options(formats: Sequence[str], default: str) -> Callable[[F], F]:
+    """``-f/-o/--no-headers/--iso/--csv-safe`` as one :class:`~jobstream.sinks.Output`.
+
+    Without ``-f``, ``-o FILE`` picks the format from FILE's extension (``.csv``, ``.json``,
+    ``.ndjson``/``.jsonl``, ``.txt`` for a table, ...); an extension naming a format this
+    command does not write is refused.  Otherwise: a table on a terminal, else *default*.
+    """
+
+    def build(fmt: Optional[str], output: Optional[str], no_headers: bool, iso: bool, csv_safe: bool) -> Output:
+        if fmt is None:
+            by_ext = format_for(output)
+            if by_ext is not None and by_ext not in formats:
+                raise click.BadParameter(
+                    f"{output} asks for {by_ext} by its extension, which this command does not write; "
+                    f"choose -f {'/'.join(formats)}", param_hint="-o")
+            fmt = by_ext or ("table" if output in (None, "-") and _stdout_is_tty() else default)
+        return Output(format=fmt, path=output, headers=not no_headers, iso=iso, csv_safe=csv_safe)
+
+    return _group(
+        "out",
+        build,
+        [
+            click.option("-f", "--format", "fmt", type=click.Choice(list(formats)), default=None,
+                         help=f"Output format [default: from -o's extension; table on a terminal; else {default}]."),
+            click.option("-o", "--output", type=click.Path(dir_okay=False), metavar="FILE",
+                         help="Write to FILE (atomically: a temp file, fsync'd, renamed into place)."),
+            click.option("--no-headers", is_flag=True, help="Omit header rows (table, csv)."),
+            click.option("--iso", is_flag=True, help="ISO-8601 UTC timestamps in json/ndjson/csv too."),
+            click.option("--csv-safe", is_flag=True,
+                         help="Quote CSV cells starting with = + - @ (spreadsheet formula injection)."),
+        ],
+        ["fmt", "output", "no_headers", "iso", "csv_safe"],
+    )
+
+
+def _stdout_is_tty() -> bool:
+    import sys
+
+    try:
+        return not closed("stdout") and bool(sys.stdout.isatty())
+    except (AttributeError, ValueError):
+        return False
+
+
+def max_line_option(f: F) -> F:
+    return _MAX_LINE_OPTION(f)
+
+
+def errors_option(f: F) -> F:
+    return _ERRORS_OPTION(f)
+
+
+def same_path(a: str, b: str) -> bool:
+    return os.path.abspath(a) == os.path.abspath(b)
