@@ -26,7 +26,7 @@ import stat
 import struct
 import sys
 import time
-from typing import IO, Any, Callable, Iterable, Iterator, Optional, Sequence
+from typing import IO, Any, Callable, Iterable, Iterator, Optional, Sequence, Union
 
 import msgspec
 import orjson
@@ -37,7 +37,7 @@ from .framing import DEFAULT_MAX_LINE_BYTES, OVERSIZED_PREFIX, Chunk, OversizedL
 from .models import TERMINAL_STATUSES, status_rank
 from .reducer import JobTable, StatusChange
 from .sinks import EVENT_FIELDS, FORMATS, event_row, iso
-from .sources import STDIN, Source
+from .sources import STDIN, PathArg, Source, as_paths
 
 __all__ = [
     "follow",
@@ -375,7 +375,7 @@ class Follower:
 
     def __init__(
         self,
-        paths: Iterable[str],
+        paths: Union[PathArg, Iterable[PathArg]],
         *,
         from_start: bool = False,
         selection: Optional[Selection] = None,
@@ -390,7 +390,7 @@ class Follower:
     ) -> None:
         if watch not in ("auto", "inotify", "poll"):
             raise ValueError(f"watch must be 'auto', 'inotify' or 'poll', not {watch!r}")
-        names = list(dict.fromkeys(os.fspath(p) for p in paths))
+        names = list(dict.fromkeys(os.fsdecode(p.name if isinstance(p, Source) else p) for p in as_paths(paths)))
         if not names:
             raise ValueError("nothing to follow: give at least one path (or '-' for stdin)")
         self.sources = [_Followed(p, max_line_bytes) for p in names]
@@ -746,7 +746,7 @@ class Follower:
 
 
 def follow(
-    paths: Iterable[str],
+    paths: Union[PathArg, Iterable[PathArg]],
     *,
     from_start: bool = False,
     selection: Optional[Selection] = None,
@@ -885,7 +885,7 @@ class CommandHook:
             JOBSTREAM_MODEL=change.model or "",
             JOBSTREAM_FROM_STATUS=change.from_status or "",
             JOBSTREAM_TO_STATUS=change.to_status,
-            JOBSTREAM_AT=str(change.at),
+            JOBSTREAM_AT=(iso(change.at) or "") if self.iso_times else str(change.at),
         )
         for key, value in env.items():  # an environment value cannot hold NUL (JSON on stdin keeps it)
             if "\x00" in value:

@@ -21,11 +21,10 @@ from .errors import SourceError
 from .reader import Reader, ReadStats, decode_frames, resolve_sources, source_failure
 from .reducer import JobTable
 from .summary import Summary
-from .sources import Source, _is_gzip, open_source
+from .sources import PathArg, Source, _is_gzip, open_source
 
 __all__ = ["FoldResult", "fold_paths", "validate_paths", "summarize", "default_workers", "PARALLEL_MIN_BYTES"]
 
-PathArg = Union[str, "os.PathLike[str]", Source]
 
 #: Inputs smaller than this are folded in one process: workers would cost more than they save.
 PARALLEL_MIN_BYTES = 32 << 20
@@ -217,7 +216,7 @@ def _fold_parallel(
 
 
 def fold_paths(
-    paths: Iterable[PathArg],
+    paths: Union[PathArg, Iterable[PathArg]],
     *,
     model: Model = "view",
     strict: bool = False,
@@ -260,7 +259,7 @@ def fold_paths(
 
 
 def validate_paths(
-    paths: Iterable[PathArg],
+    paths: Union[PathArg, Iterable[PathArg]],
     *,
     on_reject: Optional[Callable[[Reject], Any]] = None,
     on_progress: Optional[Callable[[int], Any]] = None,
@@ -286,6 +285,6 @@ def validate_paths(
     return reader.stats
 
 
-def summarize(paths: Iterable[PathArg], *, by: Optional[str] = None, **kwargs: Any) -> Summary:
+def summarize(paths: Union[PathArg, Iterable[PathArg]], *, by: Optional[str] = None, **kwargs: Any) -> Summary:
     """Fold every snapshot in *paths* into one :class:`Summary`; ``jobstream summary`` prints it."""
     return fold_paths(paths, **kwargs).table.summary(by=by)

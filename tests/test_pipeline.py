@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import gzip
+import os
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
@@ -139,3 +141,46 @@ def test_parallel_equals_single_on_messy_logs(tmp_path_factory: Any, monkeypatch
         got.append((res.table.jobs(), (st_.lines, st_.accepted, st_.rejected, st_.blank, st_.bytes),
                     [(r.line, r.offset, r.raw, r.error) for r in rejects]))
     assert got[0] == got[1]
+
+
+def test_a_file_name_that_is_not_utf8_crosses_the_workers_and_names_its_rejects(tmp_path: Path,
+                                                                                small_ranges: None) -> None:
+    path, bad_at = log_with_bad_lines(tmp_path)
+    odd = os.path.join(os.fsencode(tmp_path), b"log-\xff.ndjson")
+    os.rename(path, odd)
+    for workers in (1, 2):
+        rejects: list[Reject] = []
+        result = jobstream.fold_paths(odd, workers=workers, on_reject=rejects.append)
+        assert [r.line for r in rejects] == bad_at
+        assert all(r.source.endswith("log-\\xff.ndjson") for r in rejects)
+        assert all(orjson.loads(r.to_json())["source"] == r.source for r in rejects)
+        assert result.stats.rejected == len(bad_at)
+
+
+class TestOnePathOrMany:
+    """Every library entry point takes one path (str, bytes, PathLike, Source) or many, alike."""
+
+    def test_read_summarize_fold_and_validate_take_one_path(self, tmp_path: Path) -> None:
+        path, _ = log_with_bad_lines(tmp_path)
+        many = jobstream.fold_paths([path])
+        for one in (str(path), path, os.fsencode(path), jobstream.sources.Source(str(path))):
+            assert jobstream.summarize(one) == many.table.summary()
+            assert jobstream.fold_paths(one).table == many.table
+            assert jobstream.pipeline.validate_paths(one).lines == many.stats.lines
+            assert len(list(jobstream.read(one))) == many.stats.accepted
+
+    def test_follow_and_follower_take_one_path(self, tmp_path: Path) -> None:
+        path, _ = log_with_bad_lines(tmp_path)
+        expected = jobstream.fold_paths([path]).table.events()
+        for one in (str(path), path):
+            follower = jobstream.Follower(one, from_start=True, stop=lambda: True)
+            assert [s.path for s in follower.sources] == [str(path)]
+            follower.close()
+            got: list[Any] = []
+            for change in jobstream.follow(one, from_start=True, stop=lambda: len(got) >= len(expected)):
+                got.append(change)
+            assert got == expected
+
+    def test_a_non_path_is_a_type_error_not_characters(self) -> None:
+        with pytest.raises(TypeError, match="path"):
+            jobstream.fold_paths(42)  # type: ignore[arg-type]

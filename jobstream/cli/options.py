@@ -82,7 +82,8 @@ def _group(name: str, build: Callable[..., Any], options: Sequence[Callable[[F],
 
 
 def paths_argument(f: F) -> F:
-    return click.argument("paths", nargs=-1, type=click.Path(), metavar="[PATH]...")(f)
+    # no readable= check: an unreadable input is a data problem (exit 1, reported with the others), not usage
+    return click.argument("paths", nargs=-1, type=click.Path(readable=False), metavar="[PATH]...")(f)
 
 
 def input_paths(paths: Sequence[str]) -> list[str]:

@@ -141,12 +141,13 @@ class Progress:
     """Bytes read, on stderr, when stderr is a terminal: ``reading  45.2 of 176.0 MB  26%``.
 
     The total may be unknown (stdin, pipes): then the bytes read so far are shown.  For
-    gzip the bytes are the compressed ones, so the percentage is true.  Inputs under 8 MB
-    get no line (they take a blink); it is redrawn at most ten times a second and cleared
-    at the end.
+    gzip the bytes are the compressed ones, so the percentage is true.  The line appears
+    once 8 MB have been read or a quarter second has passed (a short run needs none), is
+    redrawn at most ten times a second, and is cleared at the end.
     """
 
-    MIN_BYTES = 8 << 20
+    DELAY = 0.25
+    BYTES = 8 << 20
 
     def __init__(self, enabled: bool = True) -> None:
         try:
@@ -161,15 +162,13 @@ class Progress:
 
     def set_total(self, total: Optional[int]) -> None:
         self.total = total
-        if total is not None and total < self.MIN_BYTES:
-            self.enabled = False
 
     def __call__(self, n: int) -> None:
         self.done += n
         if not self.enabled:
             return
         now = time.monotonic()
-        if now - self.last < 0.1:
+        if (self.done < self.BYTES and now - self.started < self.DELAY) or now - self.last < 0.1:
             return
         self.last = now
         self._draw()

@@ -1,0 +1,466 @@
+"""The real ``jobstream`` program: hostile inputs, file names, terminals, pipes, signals, disks.
+
+Every test runs jobstream as a separate process (``python -m jobstream``), the way users and
+cron run it, and checks exit codes and what reaches stdout/stderr: never a traceback.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import pty
+import resource
+import select
+import signal
+import stat
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any, Optional, Sequence
+
+import orjson
+import pytest
+
+from jobstream.generate import write_log
+
+ROOT = Path(__file__).resolve().parents[1]
+T0 = 1717000000
+
+
+def job(i: int, status: str = "RUNNING", **extra: Any) -> bytes:
+    obj = {"id": f"job-{i}", "status": status, "created_at": T0 + i, "modified_at": T0 + 100 + i,
+           "job_type": "completion", "model": "open-mistral-7b"}
+    obj.update(extra)
+    return orjson.dumps(obj)
+
+
+def run(*args: Any, stdin: Any = subprocess.DEVNULL, env: Optional[dict[str, str]] = None,
+        preexec: Any = None, timeout: float = 60, **kwargs: Any) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run([sys.executable, "-m", "jobstream", *map(os.fsencode, map(_s, args))], stdin=stdin,
+                          capture_output=True, timeout=timeout, preexec_fn=preexec, env=env, cwd=ROOT, **kwargs)
+
+
+def permissions_apply() -> None:
+    """In the child: make file permissions bind even for root (drop CAP_DAC_OVERRIDE and
+    CAP_DAC_READ_SEARCH from the bounding set, so the exec'd program lacks them)."""
+    if os.geteuid() != 0:
+        return
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    for cap in (1, 2):
+        if libc.prctl(24, cap, 0, 0, 0) != 0:  # PR_CAPBSET_DROP
+            raise OSError(ctypes.get_errno(), "prctl(PR_CAPBSET_DROP)")
+
+
+def _s(a: Any) -> Any:
+    return a if isinstance(a, bytes) else str(a)
+
+
+def no_traceback(proc: subprocess.CompletedProcess[bytes]) -> str:
+    err = proc.stderr.decode("utf-8", "replace")
+    assert "Traceback" not in err and "Error: Error" not in err, err
+    return err
+
+
+def one_line_error(proc: subprocess.CompletedProcess[bytes]) -> str:
+    err = no_traceback(proc).strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("Error: "), err
+    return err[0]
+
+
+def on_pty(args: Sequence[Any], tty: str, stdin: Any = subprocess.DEVNULL, timeout: float = 60) -> tuple[int, bytes, bytes]:
+    """Run jobstream with *tty* (``stdout``/``stderr``/``both``) on a pseudo-terminal: (code, terminal, other)."""
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "jobstream", *map(str, args)], stdin=stdin,
+        stdout=slave if tty in ("stdout", "both") else subprocess.PIPE,
+        stderr=slave if tty in ("stderr", "both") else subprocess.PIPE, cwd=ROOT,
+    )
+    os.close(slave)
+    got = bytearray()
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([master], [], [], 0.5)
+        if ready:
+            try:
+                data = os.read(master, 1 << 16)
+            except OSError:  # EIO: the child closed the terminal
+                break
+            if not data:
+                break
+            got += data
+        elif proc.poll() is not None:
+            break
+    os.close(master)
+    other = b""
+    if tty != "both":
+        stream = proc.stderr if tty == "stdout" else proc.stdout
+        assert stream is not None
+        other = stream.read()
+    return proc.wait(timeout), bytes(got), other
+
+
+@pytest.fixture(scope="module")
+def log(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("log") / "jobs.ndjson"
+    with path.open("wb") as fh:
+        write_log(fh, 30, seed=4)
+    return path
+
+
+@pytest.fixture(scope="module")
+def big_log(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """About 30 MB: a second or so in one process, long enough for the progress line."""
+    path = tmp_path_factory.mktemp("big") / "big.ndjson"
+    with path.open("wb") as fh:
+        write_log(fh, 400, seed=5)
+    return path
+
+
+COMMANDS = [["summary"], ["summary", "--by", "day"], ["jobs", "--fields", "all"], ["events"], ["validate"]]
+
+
+# --------------------------------------------------------------------------- 1, 2: hostile lines
+
+DEEP = (b'{"id":"deep","status":"QUEUED","created_at":1,"modified_at":1,"x":' + b"[" * 1000 + b"]" * 1000 + b"}")
+DEEP_FLOAT = (b'{"id":"deepf","status":"QUEUED","created_at":1.0,"modified_at":1,"x":' + b"[" * 500 + b"]" * 500 + b"}")
+FAR_FUTURE = job(7, created_at=100000000000000)
+MAX_INT_TIME = job(8, modified_at=2**63 - 1)
+
+
+class TestHostileLines:
+    @pytest.mark.parametrize("cmd", COMMANDS + [["summary", "-f", "table"], ["jobs", "-f", "table", "--iso"]])
+    def test_deep_nesting_and_far_future_times_are_rejects_and_the_run_goes_on(self, tmp_path: Path,
+                                                                               cmd: list[str]) -> None:
+        path = tmp_path / "hostile.ndjson"
+        path.write_bytes(b"\n".join([job(1), DEEP, DEEP_FLOAT, FAR_FUTURE, MAX_INT_TIME, job(2)]) + b"\n")
+        errors = tmp_path / "rejects.ndjson"
+        proc = run(*cmd, path, "--errors", errors)
+        err = no_traceback(proc)
+        assert proc.returncode == (1 if cmd[0] == "validate" else 0), err
+        records = [json.loads(x) for x in errors.read_text().splitlines()]
+        # 500 levels with an integral float broke the Python retry; now it is a valid line
+        assert [r["line"] for r in records] == [2, 4, 5]
+        assert "nested too deeply" in records[0]["error"]
+        assert "$.created_at" in records[1]["error"] and "$.modified_at" in records[2]["error"]
+        if cmd[0] == "summary":
+            assert b'"jobs": 3' in proc.stdout or b"jobs            3" in proc.stdout or b"(total)" in proc.stdout
+        elif cmd[0] != "validate":
+            assert b"job-1" in proc.stdout and b"job-2" in proc.stdout
+
+    def test_tail_survives_deep_nesting_and_goes_on(self, tmp_path: Path) -> None:
+        data = b"\n".join([job(1, "QUEUED"), DEEP, DEEP_FLOAT, FAR_FUTURE, job(1, "RUNNING", modified_at=T0 + 500)])
+        proc = run("tail", "-", "-f", "table", stdin=None, input=data + b"\n")
+        err = no_traceback(proc)
+        assert proc.returncode == 0
+        assert proc.stdout.count(b"job-1") == 2 and b"deepf" in proc.stdout
+        assert "nested too deeply" in err and "$.created_at" in err
+
+
+# --------------------------------------------------------------------------- 3: file names that are not UTF-8
+
+
+class TestByteFileNames:
+    NAME = b"log-\xff\xfe.ndjson"
+
+    def _log(self, directory: Path) -> bytes:
+        path = os.path.join(os.fsencode(directory), self.NAME)
+        with open(path, "wb") as fh:
+            fh.write(job(1) + b"\nnot json\n" + job(2) + b"\n")
+        return path
+
+    @pytest.mark.parametrize("cmd", [["summary"], ["events"], ["validate"], ["jobs", "-f", "table"]])
+    def test_rejects_and_messages_name_the_file_safely(self, tmp_path: Path, cmd: list[str]) -> None:
+        path = self._log(tmp_path)
+        errors = tmp_path / "rejects.ndjson"
+        proc = run(*cmd, path, "--errors", errors)
+        err = no_traceback(proc)
+        (record,) = [json.loads(x) for x in errors.read_text().splitlines()]
+        assert record["source"].endswith("log-\\xff\\xfe.ndjson") and record["line"] == 2
+        assert "log-\\xff\\xfe.ndjson" in err
+
+    def test_tail_errors_file_names_the_file_safely(self, tmp_path: Path) -> None:
+        path = self._log(tmp_path)
+        errors = tmp_path / "rejects.ndjson"
+        proc = run("tail", path, "--from-start", "--errors", errors, "--exit-on-terminal", timeout=10,
+                   preexec=lambda: signal.alarm(3))
+        no_traceback(proc)
+        (record,) = [json.loads(x) for x in errors.read_text().splitlines()]
+        assert record["source"].endswith("log-\\xff\\xfe.ndjson")
+
+    def test_missing_byte_name_is_a_one_line_error(self, tmp_path: Path) -> None:
+        proc = run("summary", os.path.join(os.fsencode(tmp_path), b"nope-\xff.ndjson"))
+        assert proc.returncode == 1 and "nope-\\xff.ndjson" in one_line_error(proc)
+
+
+# --------------------------------------------------------------------------- 4, 5: terminals and closed streams
+
+
+class TestTerminals:
+    @pytest.mark.parametrize("kind", ["plain", "gzip", "stdin", "gzip-stdin"])
+    def test_progress_line_on_a_terminal_for_every_kind_of_input(self, big_log: Path, tmp_path: Path,
+                                                                  kind: str) -> None:
+        data = big_log.read_bytes()
+        if "gzip" in kind:  # stored blocks: as big compressed as plain, so the bar shows from its size
+            data = gzip.compress(data, compresslevel=0 if kind == "gzip" else 6)
+        path = tmp_path / ("big.ndjson.gz" if "gzip" in kind else "big.ndjson")
+        path.write_bytes(data)
+        if "stdin" in kind:  # a pipe whose size is unknown, fed slowly: the bar shows bytes read
+            reader, writer = os.pipe()
+
+            def feed() -> None:
+                with os.fdopen(writer, "wb") as fh:
+                    fh.write(data[: len(data) // 2])
+                    fh.flush()
+                    time.sleep(0.6)
+                    fh.write(data[len(data) // 2:])
+
+            import threading
+
+            feeder = threading.Thread(target=feed)
+            feeder.start()
+            code, terminal, out = on_pty(["summary", "-f", "json", "-j", "1"], "stderr", stdin=reader)
+            os.close(reader)
+            feeder.join()
+        else:
+            code, terminal, out = on_pty(["summary", path, "-f", "json", "-j", "1"], "stderr")
+        assert code == 0, terminal
+        assert b"Traceback" not in terminal and b"reading" in terminal
+        if "stdin" in kind:
+            assert b" MB" in terminal and b"%" not in terminal  # no total to make a percentage of
+        else:
+            assert b"100%" in terminal  # the size is known, compressed or not
+        assert terminal.endswith(b"\r\x1b[K")  # the line is cleared at the end
+        assert json.loads(out)["jobs"] == 400
+
+    def test_table_on_a_terminal_escapes_control_characters(self, tmp_path: Path) -> None:
+        path = tmp_path / "evil.ndjson"
+        path.write_bytes(job(1, model="m\x1b]0;pwned\x07\x1b[31mred") + b"\n" + job(2, status="RUN\x1b[2J") + b"\n")
+        for cmd in (["jobs"], ["events"], ["summary"], ["summary", "--by", "model"]):
+            code, terminal, _ = on_pty([*cmd, path], "stdout")
+            assert code == 0
+            assert b"\x1b" not in terminal and b"\x07" not in terminal, (cmd, terminal)
+            assert b"\\x1b" in terminal
+
+    def test_closed_stdout_is_a_one_line_error(self, log: Path, tmp_path: Path) -> None:
+        for cmd in (["events"], ["summary"], ["jobs"]):
+            proc = _closed_stdout(cmd, log)
+            assert proc.returncode == 1
+            assert "stdout is closed" in one_line_error(proc)
+        out = tmp_path / "events.csv"
+        proc = _closed_stdout(["events", "-o", str(out)], log)
+        assert proc.returncode == 0 and out.read_text().startswith("job_id,")
+
+    def test_closed_stderr_and_stdin_never_crash(self, log: Path) -> None:
+        proc = subprocess.run([sys.executable, "-m", "jobstream", "summary", "-f", "json", str(log)],
+                              stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                              preexec_fn=lambda: os.close(2), cwd=ROOT, timeout=60)
+        assert proc.returncode == 0 and json.loads(proc.stdout)["jobs"] == 30
+        proc = subprocess.run([sys.executable, "-m", "jobstream", "summary"], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, preexec_fn=lambda: os.close(0), cwd=ROOT, timeout=60)
+        assert proc.returncode == 2 and b"no input" in proc.stderr and b"Traceback" not in proc.stderr
+
+    def test_ascii_terminal_encoding_escapes_instead_of_failing(self, tmp_path: Path) -> None:
+        path = tmp_path / "utf8.ndjson"
+        path.write_bytes(job(1, model="modèle-é") + b"\n")
+        env = dict(os.environ, PYTHONIOENCODING="ascii")
+        proc = run("jobs", path, "-f", "table", env=env)
+        assert proc.returncode == 0 and b"mod\\xe8le" in proc.stdout
+        proc = run("jobs", path, "-f", "ndjson", env=env)  # machine formats stay UTF-8
+        assert json.loads(proc.stdout)["model"] == "modèle-é"
+
+
+def _closed_stdout(cmd: list[str], log: Path) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run([sys.executable, "-m", "jobstream", *cmd, str(log)], stdin=subprocess.DEVNULL,
+                          stdout=None, stderr=subprocess.PIPE, preexec_fn=lambda: os.close(1), cwd=ROOT, timeout=60)
+
+
+# --------------------------------------------------------------------------- 9, 19, 20: pipes and signals
+
+
+class TestPipesAndSignals:
+    def test_a_closed_pipe_keeps_validates_verdict(self, tmp_path: Path) -> None:
+        path = tmp_path / "bad.ndjson"
+        path.write_bytes(b"\n".join(b"not json %d" % i for i in range(5000)) + b"\n")
+        cmd = f"{sys.executable} -m jobstream validate {path} 2>&1 | head -1"
+        proc = subprocess.run(["bash", "-o", "pipefail", "-c", cmd], capture_output=True, cwd=ROOT, timeout=60)
+        assert proc.returncode == 1 and proc.stdout.count(b"\n") == 1 and b"Traceback" not in proc.stderr
+
+    def test_a_closed_pipe_after_good_output_exits_0(self, log: Path) -> None:
+        cmd = f"{sys.executable} -m jobstream events {log} | head -1"
+        proc = subprocess.run(["bash", "-o", "pipefail", "-c", cmd], capture_output=True, cwd=ROOT, timeout=60)
+        assert proc.returncode == 0 and proc.stderr == b""
+
+    @pytest.mark.parametrize("command", ["summary", "events", "validate", "jobs"])
+    def test_ctrl_c_exits_130_without_aborted(self, command: str) -> None:
+        proc = subprocess.Popen([sys.executable, "-m", "jobstream", command, "-"], stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT)
+        assert proc.stdin is not None
+        proc.stdin.write(job(1) + b"\n")
+        proc.stdin.flush()
+        time.sleep(0.8)  # it is now waiting on the open pipe
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+        assert proc.returncode == 130
+        assert b"Aborted" not in err and b"Traceback" not in err
+
+    def test_sigterm_during_an_output_file_leaves_no_temp_file(self, tmp_path: Path) -> None:
+        target = tmp_path / "out.csv"
+        target.write_text("old\n")
+        proc = subprocess.Popen([sys.executable, "-m", "jobstream", "events", "-", "-o", str(target),
+                                 "--errors", str(tmp_path / "rej.ndjson")], stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT)
+        assert proc.stdin is not None
+        proc.stdin.write(job(1) + b"\nbad line\n")
+        proc.stdin.flush()
+        time.sleep(0.8)
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+        assert proc.returncode == 143 and b"Traceback" not in err
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["out.csv"]  # no temp file, no half rejects file
+        assert target.read_text() == "old\n"
+
+
+# --------------------------------------------------------------------------- 10: times
+
+
+class TestTimes:
+    def test_years_and_basic_dates_are_dates_not_epoch_seconds(self, tmp_path: Path) -> None:
+        path = tmp_path / "t.ndjson"
+        # one job created in 2024, one in 2025 (1735689600 is 2025-01-01T00:00:00Z)
+        path.write_bytes(job(1, created_at=1720000000, modified_at=1720000000) + b"\n"
+                         + job(2, created_at=1740000000, modified_at=1740000000) + b"\n")
+        for since in ("2025", "20250101", "2025-01", "2025-01-01", "@1735689600", "1735689600"):
+            proc = run("jobs", path, "--since", since, "--fields", "id")
+            assert [json.loads(x)["id"] for x in proc.stdout.splitlines()] == ["job-2"], since
+
+    @pytest.mark.parametrize("value", ["1717000", "202501", "20250", "last tuesday"])
+    def test_ambiguous_numbers_and_nonsense_are_usage_errors_with_a_hint(self, log: Path, value: str) -> None:
+        proc = run("events", log, "--since", value)
+        assert proc.returncode == 2 and b"@1717000000" in proc.stderr and b"Traceback" not in proc.stderr
+
+
+# --------------------------------------------------------------------------- 12, 16, 17, 18: inputs and outputs
+
+
+class TestInputsAndOutputs:
+    @pytest.mark.parametrize("files", [[], ["notes.json", "app.log", "old.ndjson.xz"]])
+    @pytest.mark.parametrize("cmd", [["summary"], ["validate"]])
+    def test_a_directory_without_logs_fails_saying_what_it_holds(self, tmp_path: Path, files: list[str],
+                                                                 cmd: list[str]) -> None:
+        for name in files:
+            (tmp_path / name).write_text("x\n")
+        proc = run(*cmd, tmp_path)
+        line = one_line_error(proc)
+        assert proc.returncode == 1 and "no log files" in line
+        assert ("empty" in line) if not files else all(name in line for name in files)
+
+    def test_an_unreadable_input_exits_1_naming_it_and_the_os_reason(self, tmp_path: Path, log: Path) -> None:
+        secret = tmp_path / "secret.ndjson"
+        secret.write_bytes(log.read_bytes())
+        secret.chmod(0)
+        proc = run("summary", secret, preexec=permissions_apply)
+        assert proc.returncode == 1
+        line = one_line_error(proc)
+        assert "secret.ndjson" in line and "Permission denied" in line
+
+    def test_an_unreadable_file_in_a_directory_is_reported_and_the_rest_read(self, tmp_path: Path,
+                                                                             log: Path) -> None:
+        (tmp_path / "a.ndjson").write_bytes(log.read_bytes())
+        (tmp_path / "b.ndjson").write_bytes(log.read_bytes())
+        (tmp_path / "b.ndjson").chmod(0)
+        proc = run("summary", tmp_path, "-f", "json", preexec=permissions_apply)
+        assert proc.returncode == 1 and json.loads(proc.stdout)["jobs"] == 30
+        line = one_line_error(proc)
+        assert "b.ndjson" in line and "Permission denied" in line
+
+    def test_output_into_an_unwritable_directory_names_the_target(self, tmp_path: Path, log: Path) -> None:
+        locked = tmp_path / "locked"
+        locked.mkdir()
+        locked.chmod(0o555)
+        target = locked / "out.csv"
+        proc = run("events", log, "-o", target, preexec=permissions_apply)
+        line = one_line_error(proc)
+        assert proc.returncode == 1 and str(target) in line and ".jobstream-" not in line
+
+    @pytest.mark.parametrize("name,check", [
+        ("out.csv", lambda t: t.startswith("job_id,job_type,")),
+        ("out.json", lambda t: isinstance(json.loads(t), list)),
+        ("out.jsonl", lambda t: json.loads(t.splitlines()[0])["job_id"]),
+        ("out.txt", lambda t: t.startswith("JOB_ID")),
+    ])
+    def test_output_format_follows_the_extension(self, tmp_path: Path, log: Path, name: str, check: Any) -> None:
+        proc = run("events", log, "-o", tmp_path / name)
+        assert proc.returncode == 0 and check((tmp_path / name).read_text())
+
+    def test_a_known_extension_this_command_cannot_write_is_refused(self, tmp_path: Path, log: Path) -> None:
+        proc = run("events", log, "-o", tmp_path / "out.prom")
+        assert proc.returncode == 2 and b"-o" in proc.stderr and not (tmp_path / "out.prom").exists()
+
+    def test_errors_and_output_naming_the_same_file_is_refused(self, tmp_path: Path, log: Path) -> None:
+        same = tmp_path / "x.ndjson"
+        proc = run("events", log, "--errors", same, "-o", same)
+        assert proc.returncode == 1 and "same file" in one_line_error(proc) and not same.exists()
+
+    def test_a_full_disk_leaves_the_rejects_file_absent_not_half_written(self, tmp_path: Path) -> None:
+        path = tmp_path / "bad.ndjson"
+        path.write_bytes(b"".join(b"not json %d %s\n" % (i, b"x" * 200) for i in range(2000)))
+        errors = tmp_path / "rejects.ndjson"
+
+        def small_files() -> None:  # writes past 64 KiB fail, as on a full disk
+            signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+            resource.setrlimit(resource.RLIMIT_FSIZE, (1 << 16, 1 << 16))
+
+        proc = run("summary", path, "--errors", errors, preexec=small_files)
+        line = one_line_error(proc)
+        assert proc.returncode == 1 and "rejects.ndjson" in line
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.ndjson"]
+
+
+# --------------------------------------------------------------------------- 21, 25: safety and details
+
+
+class TestDetails:
+    def test_csv_safe_quotes_formula_cells(self, tmp_path: Path) -> None:
+        path = tmp_path / "f.ndjson"
+        path.write_bytes(job(1, model="=HYPERLINK(\"http://x\")") + b"\n")
+        plain = run("jobs", path, "-f", "csv").stdout.decode()
+        safe = run("jobs", path, "-f", "csv", "--csv-safe").stdout.decode()
+        assert ',"=HYPERLINK' in plain and ",\"'=HYPERLINK" in safe
+
+    def test_iso_reaches_execs_environment(self, tmp_path: Path) -> None:
+        out = tmp_path / "env.txt"
+        hook = f"{sys.executable} -c \"import os; open({str(out)!r}, 'a').write(os.environ['JOBSTREAM_AT'] + '\\n')\""
+        proc = run("tail", "-", "--iso", "--exec", hook, stdin=None, input=job(1, "QUEUED") + b"\n")
+        assert proc.returncode == 0
+        assert out.read_text().splitlines() == ["2024-05-29T16:28:21Z"]
+
+
+# --------------------------------------------------------------------------- the corpus: never a traceback
+
+NASTY = [DEEP, DEEP_FLOAT, FAR_FUTURE, MAX_INT_TIME, b"\xff\xfe\x00garbage", b"[1,2,3]", b"null", b'"str"',
+         b'{"id":"a"}', job(3, job_type=None), job(4, job_type="reward"), job(5, created_at=1717000000.5),
+         b'{"object":"list","data":[1]}', b"{" * 50, job(6, model="\x1b[31mred\x00nul"),
+         b'{"id":"' + b"\xed\xa0\x80" + b'","status":"Q","created_at":1,"modified_at":1}', b"\r", b"\xef\xbb\xbf"]
+
+
+@pytest.mark.parametrize("cmd", COMMANDS + [["jobs", "-f", "table"], ["summary", "-f", "csv"], ["events", "--iso"],
+                                            ["tail", "--from-start", "--exit-on-terminal"]])
+def test_no_traceback_for_any_nasty_input_on_a_terminal_or_with_stdout_closed(tmp_path: Path, cmd: list[str]) -> None:
+    path = tmp_path / "nasty.ndjson"
+    path.write_bytes(b"\n".join(NASTY + [job(9, "SUCCESS")]) + b"\n")
+    args = [*cmd, str(path)] if cmd[0] != "tail" else ["tail", "-", *cmd[1:]]
+    stdin = None if cmd[0] != "tail" else path.open("rb")
+    try:
+        code, terminal, err = on_pty(args, "stdout", stdin=stdin or subprocess.DEVNULL)
+    finally:
+        if stdin is not None:
+            stdin.close()
+    assert b"Traceback" not in terminal and b"Traceback" not in err, err
+    assert code in (0, 1), err
+    closed = subprocess.run([sys.executable, "-m", "jobstream", *args], stdin=path.open("rb"), stdout=None,
+                            stderr=subprocess.PIPE, preexec_fn=lambda: os.close(1), cwd=ROOT, timeout=60)
+    assert b"Traceback" not in closed.stderr and closed.returncode in (0, 1), closed.stderr
