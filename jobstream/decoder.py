@@ -16,10 +16,6 @@ from __future__ import annotations
 
 import re
 import sys
-import zlib
-from itertools import repeat as _repeat
-from operator import lshift as _lshift
-from operator import or_ as _or
 from typing import Any, Callable, Literal, Optional, Union
 
 import msgspec
@@ -35,8 +31,11 @@ Model = Literal["full", "view", "lean"]
 Snapshot = Union[m.ClassifierJob, m.CompletionJob, m.JobView]
 
 
-class Reject(msgspec.Struct, kw_only=True, gc=False):
-    """A line that was not accepted: where it was, why, and its bytes."""
+class Reject(msgspec.Struct, kw_only=True, gc=False, tag_field="kind", tag="line"):
+    """A line that was not accepted: where it was, why, and its bytes.
+
+    (``kind`` tells it from a :class:`~jobstream.reader.SourceFailure` when rejects cross
+    processes; the NDJSON ``--errors`` records do not carry it.)"""
 
     source: str
     line: int
@@ -194,15 +193,45 @@ def _strip_cr(line: bytes) -> bytes:
     return line[:-1] if line.endswith(b"\r") else line
 
 
-def _valid_utf8(data: bytes) -> bool:
-    """msgspec does not check UTF-8 inside fields it skips, so the fast path checks first."""
-    if data.isascii():
+def _valid_utf8(data: bytes, start: int = 0, end: Optional[int] = None) -> bool:
+    """Whether ``data[start:end]`` is UTF-8: msgspec does not check inside fields it skips."""
+    if data.isascii():  # the whole buffer: a superset, and the common case
         return True
     try:
-        data.decode("utf-8")
+        str(memoryview(data)[start:end], "utf-8")
     except UnicodeDecodeError:
         return False
     return True
+
+
+def _scan(data: bytes, start: int, end: int, max_line_bytes: int) -> tuple[int, bool]:
+    """Count the lines of ``data[start:end]``, and tell whether each is one ``{...}`` object.
+
+    One ``find`` (memchr) per line.  *framed* is True when every newline sits between ``}``
+    (or ``}\\r``) and ``{``, the window starts with ``{`` and ends with ``}``, and no line
+    is over *max_line_bytes*: then a JSON value cannot span two lines, and a line cannot be
+    blank.
+    """
+    find = data.find
+    lines = 0
+    framed = end > start and data[start] == 123  # "{"
+    pos = start
+    while True:
+        nl = find(b"\n", pos, end)
+        if nl < 0:
+            break
+        lines += 1
+        if framed and (
+            nl - pos > max_line_bytes
+            or (data[nl - 1] != 125 and not (data[nl - 1] == 13 and data[nl - 2] == 125))  # "}" or "}\r"
+            or (nl + 1 < end and data[nl + 1] != 123)
+        ):
+            framed = False
+        pos = nl + 1
+    if pos < end:  # a last line without its newline
+        lines += 1
+        framed = framed and end - pos <= max_line_bytes and data[end - 1] == 125
+    return lines, framed
 
 
 def _describe(exc: Exception) -> str:
@@ -223,27 +252,14 @@ class SnapshotDecoder:
     Reuse one instance: it holds the msgspec decoders.
     """
 
-    def __init__(
-        self,
-        model: Model = "full",
-        *,
-        max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
-        dedupe: bool = False,
-        dedupe_cache: int = 1 << 14,
-    ) -> None:
+    def __init__(self, model: Model = "full", *, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> None:
         if model not in ("full", "view", "lean"):
             raise ValueError(f"model must be 'full', 'view' or 'lean', not {model!r}")
         self.model = model
-        #: skip lines byte-identical to one already accepted (for folds: they are idempotent)
-        self.dedupe = dedupe
-        self.dedupe_cache = dedupe_cache
-        #: lines skipped as exact repeats of an accepted line
-        self.duplicates = 0
-        # content keys of accepted lines, in two generations: bounded memory, and repeats in a
-        # polling log come close together (4096 keys already catch all of them in ours)
-        self._seen: dict[int, int] = {}  # key -> job objects the line held
-        self._old: dict[int, int] = {}
         self.max_line_bytes = max_line_bytes
+        #: chunks decoded whole by the fast path, and line by line
+        self.fast_chunks = 0
+        self.slow_chunks = 0
 
         def dec(tp: Any) -> msgspec.json.Decoder:
             return msgspec.json.Decoder(tp, dec_hook=_dec_hook)
@@ -263,6 +279,8 @@ class SnapshotDecoder:
             self._untagged = (view, view)
         # the decoder the fast path tries first: snake_case, or camelCase after a camel line
         self._fast = self._tagged[0].decode
+        self._fast_lines = self._tagged[0].decode_lines
+        self._skip_fast = 0  # chunks left to go line by line after one that failed whole
 
     # -- single lines --------------------------------------------------------------
 
@@ -312,7 +330,9 @@ class SnapshotDecoder:
                 raise LineError(_describe(exc2)) from None
         except (msgspec.DecodeError, UnicodeDecodeError) as exc:
             raise LineError(_describe(exc)) from None
-        self._fast = self._tagged[camel].decode
+        if self._fast is not self._tagged[camel].decode:
+            self._fast = self._tagged[camel].decode
+            self._fast_lines = self._tagged[camel].decode_lines
         return snap
 
     def decode_line(self, line: bytes) -> list[Any]:
@@ -350,85 +370,69 @@ class SnapshotDecoder:
 
     # -- chunks ----------------------------------------------------------------------
 
-    def decode_chunk(self, chunk: Chunk, rejects: list[Reject]) -> tuple[list[Any], int, int, int]:
-        """Decode every line of *chunk*.
+    def decode_chunk(self, chunk: Chunk, first_line: int, rejects: list[Reject]) -> tuple[list[Any], int, int, int]:
+        """Decode every line of *chunk*, whose first line has the number *first_line*.
 
-        Returns ``(snapshots, accepted lines, blank lines, job objects read)``; rejected
-        lines are appended to *rejects*, in line order.  The fast path decodes the chunk in
-        one C-level loop; a line that fails there is done on its own and the fast path
-        resumes after it.  With ``dedupe``, a line byte-identical to one already accepted
-        is counted as accepted (and its job objects as read) without being decoded again
-        (see :attr:`duplicates`).
+        Returns ``(snapshots, lines, accepted, blank)``: the snapshots in line order, the
+        number of lines in the chunk (every newline, blank lines too), and how many of them
+        were accepted and blank; the others are appended to *rejects*, in line order.
+
+        The fast path decodes the whole chunk in one msgspec ``decode_lines`` call, with no
+        line objects made.  It is taken only when the result provably equals decoding line
+        by line: the chunk is valid UTF-8, every line is one ``{...}`` object (a newline
+        only ever between ``}`` and ``{``, which no JSON value can hold inside it), no line
+        is over the limit, and ``decode_lines`` returns one object per line.  Anything else
+        goes line by line, where each line gets its own verdict and reason.
         """
-        lines = chunk.lines()
-        data = chunk.data
-        if not _valid_utf8(data) or (
-            len(data) > self.max_line_bytes and max(map(len, lines)) > self.max_line_bytes
-        ):
-            return self._decode_chunk_slowly(chunk, rejects)
-        first_reject = len(rejects)
-        if self.dedupe:
-            index, keys, twins, cached, cached_read = self._unseen(lines)
-            todo = [lines[i] for i in index]
-        else:
-            index, keys, twins, cached, cached_read, todo = list(range(len(lines))), None, [], 0, 0, lines
-        out: list[Any] = []
-        failed: set[int] = set()  # positions in todo that were blank or rejected
-        multi: dict[int, int] = {}  # positions in todo of lines that gave other than one snapshot (pages)
-        accepted = blank = pos = 0
-        n = len(todo)
+        data, start, end = chunk.data, chunk.start, chunk.end
+        lines, framed = _scan(data, start, end, self.max_line_bytes)
+        if framed and _valid_utf8(data, start, end):
+            if self._skip_fast:
+                self._skip_fast -= 1
+            else:
+                try:
+                    objs = self._fast_lines(memoryview(data)[start:end])
+                except Exception:  # noqa: BLE001 - any failure: the lines say why, one by one
+                    objs = None
+                if objs is not None and len(objs) == lines:
+                    self.fast_chunks += 1
+                    return objs, lines, lines, 0
+                self._skip_fast = 2  # a messy stretch: try whole chunks again a little later
+        self.slow_chunks += 1
+        return self._by_line(chunk, first_line, rejects)
 
-        def one(i: int) -> None:
-            nonlocal accepted, blank
-            before_one = len(out)
-            acc, blk = self._one(chunk, lines, index[i], out, rejects)
+    def _by_line(self, chunk: Chunk, first_line: int, rejects: list[Reject]) -> tuple[list[Any], int, int, int]:
+        """Line by line: one C-level loop over the lines, a failing line done on its own."""
+        lines = chunk.tobytes().split(b"\n")
+        if lines[-1] == b"":
+            lines.pop()
+        out: list[Any] = []
+        accepted = blank = pos = failed = 0
+        n = len(lines)
+        if not _valid_utf8(chunk.data, chunk.start, chunk.end) or (
+            len(chunk) > self.max_line_bytes and max(map(len, lines)) > self.max_line_bytes
+        ):
+            failed = 9  # no fast attempts: each line alone
+        while pos < n:
+            if failed <= 8:
+                before = len(out)
+                try:
+                    out.extend(map(self._fast, lines[pos:] if pos else lines))
+                    accepted += len(out) - before
+                    break
+                except Exception:  # noqa: BLE001
+                    accepted += len(out) - before
+                    pos += len(out) - before
+            acc, blk = self._one(chunk, first_line, lines, pos, out, rejects)
             accepted += acc
             blank += blk
-            if not acc:
-                failed.add(i)
-            elif len(out) - before_one != 1:
-                multi[i] = len(out) - before_one
+            if not acc and not blk:
+                failed += 1
+            pos += 1
+        return out, n, accepted, blank
 
-        # The camelCase twins refuse snake_case timestamp keys, so whichever decoder runs
-        # fast, a line is accepted only where decode_line would accept it.
-        while pos < n:
-            before = len(out)
-            fast = self._fast
-            try:
-                out.extend(map(fast, todo[pos:] if pos else todo))
-                accepted += len(out) - before
-                break
-            except Exception:
-                accepted += len(out) - before
-                i = pos + len(out) - before
-            one(i)
-            pos = i + 1
-            if len(failed) > 8:  # a bad stretch: finish the chunk line by line
-                for j in range(pos, n):
-                    one(j)
-                break
-        repeated = repeated_read = 0
-        for where, twin in twins:
-            if twin in failed:  # its first copy was blank or rejected: so is it, at its own line
-                acc, blk = self._one(chunk, lines, where, out, rejects)
-                accepted += acc
-                blank += blk
-            else:
-                repeated += 1
-                repeated_read += multi.get(twin, 1)
-        if keys is not None:
-            seen = self._seen
-            for j, key in enumerate(keys):
-                if j not in failed:
-                    seen[key] = multi.get(j, 1)
-            if len(seen) > self.dedupe_cache:
-                self._old, self._seen = seen, {}
-            self.duplicates += cached + repeated
-        if len(rejects) - first_reject > 1:
-            rejects[first_reject:] = sorted(rejects[first_reject:], key=lambda r: r.line)
-        return out, accepted + cached + repeated, blank, len(out) + cached_read + repeated_read
-
-    def _one(self, chunk: Chunk, lines: list[bytes], where: int, out: list[Any], rejects: list[Reject]) -> tuple[int, int]:
+    def _one(self, chunk: Chunk, first_line: int, lines: list[bytes], where: int, out: list[Any],
+             rejects: list[Reject]) -> tuple[int, int]:
         """Decode line *where* of *chunk* on its own: ``(accepted, blank)`` as 0/1 counts."""
         line = lines[where]
         if is_blank(line):
@@ -437,59 +441,19 @@ class SnapshotDecoder:
             out.extend(self.decode_line(line))
         except LineError as exc:
             offset = chunk.offset + sum(map(len, lines[:where])) + where
-            rejects.append(Reject(source=chunk.source, line=chunk.first_line + where, offset=offset,
+            rejects.append(Reject(source=chunk.source, line=first_line + where, offset=offset,
                                   error=str(exc), raw=self._raw(line)))
             return 0, 0
         return 1, 0
-
-    def _unseen(self, lines: list[bytes]) -> tuple[list[int], list[int], list[tuple[int, int]], int, int]:
-        """Split *lines* by a 96-bit content key, ``SipHash << 32 | CRC-32`` of the bytes.
-
-        Returns the positions of lines to decode and their keys, the ``(position, todo
-        index of its first copy)`` of lines repeating an earlier line of this chunk, and the
-        number of lines already accepted in an earlier chunk with their job objects.
-        """
-        seen, old = self._seen, self._old
-        index: list[int] = []
-        keys: list[int] = []
-        local: dict[int, int] = {}
-        twins: list[tuple[int, int]] = []
-        cached = cached_read = 0
-        # one int per line, computed in C: (hash << 32) | crc is injective for a 32-bit crc
-        for i, key in enumerate(map(_or, map(_lshift, map(hash, lines), _repeat(32)), map(zlib.crc32, lines))):
-            if key in seen:
-                cached += 1
-                cached_read += seen[key]
-            elif key in local:
-                twins.append((i, local[key]))
-            elif key in old:
-                seen[key] = old[key]
-                cached += 1
-                cached_read += old[key]
-            else:
-                local[key] = len(index)
-                index.append(i)
-                keys.append(key)
-        return index, keys, twins, cached, cached_read
-
-    def _decode_chunk_slowly(self, chunk: Chunk, rejects: list[Reject]) -> tuple[list[Any], int, int, int]:
-        out: list[Any] = []
-        accepted = blank = 0
-        lines = chunk.lines()
-        for where in range(len(lines)):
-            acc, blk = self._one(chunk, lines, where, out, rejects)
-            accepted += acc
-            blank += blk
-        return out, accepted, blank, len(out)
 
     def _raw(self, line: bytes) -> bytes:
         """What a reject keeps of its line: all of it, or an oversized line's first bytes."""
         return line[:OVERSIZED_PREFIX] if len(line) > self.max_line_bytes else _strip_cr(line)
 
-    def reject_oversized(self, frame: OversizedLine) -> Reject:
+    def reject_oversized(self, frame: OversizedLine, line: int) -> Reject:
         return Reject(
             source=frame.source,
-            line=frame.lineno,
+            line=line,
             offset=frame.offset,
             error=f"line is {frame.length} bytes, over the {self.max_line_bytes}-byte limit",
             raw=frame.prefix,

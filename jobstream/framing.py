@@ -1,33 +1,44 @@
-"""Framing: bytes into complete lines, each with its source, 1-based number and byte offset.
+"""Framing: bytes into complete lines, with byte offsets; one framer for every way of reading.
 
-Framing reads in fixed-size blocks and hands out :class:`Chunk` objects holding many complete
-lines at once, so the decoder can work a batch at a time; positions of single lines are
-computed only when one is needed (a reject).  Memory stays bounded: at most one block plus
-one partial line; a line longer than ``max_line_bytes`` is skipped as it streams past and
-reported as an :class:`OversizedLine`, never held whole.
+:class:`Framer` is push-style: :meth:`~Framer.feed` it bytes as they come (a 16 MiB block of
+a file, a piece of a gzip stream, what a followed file grew by) and it hands back frames of
+*complete* lines; :meth:`~Framer.finish` ends the input, making a last line without its
+newline a line all the same.  Batch reading (:func:`iter_chunks` is a loop over it), the
+parallel workers and ``tail`` all frame through it, so a file read whole and the same
+bytes arriving in any pieces give exactly the same frames (a property test pins this).
+
+* A :class:`Chunk` is a run of complete lines: a window ``data[start:end]`` of a buffer,
+  never copied.  Line numbers are not the framer's business: the decode step counts the
+  newlines of each chunk anyway, and numbers lines as it goes.
+* A line longer than ``max_line_bytes`` that spans pieces is skipped as it streams past and
+  reported as an :class:`OversizedLine` with its first bytes: it is never held whole.
+* A UTF-8 BOM at the very start of the input is skipped (even if it arrives split).
+* Cost is linear in line length: a partial line is kept as its pieces, joined once.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import BinaryIO, Iterator, Optional, Union
 
 __all__ = [
     "Chunk",
     "OversizedLine",
+    "Frame",
+    "Framer",
     "iter_chunks",
-    "iter_lines",
     "DEFAULT_BLOCK_SIZE",
     "DEFAULT_MAX_LINE_BYTES",
+    "OVERSIZED_PREFIX",
     "is_blank",
 ]
 
-DEFAULT_BLOCK_SIZE = 1 << 20
+#: Bytes read per block: large, so the decoder works a block at a time.
+DEFAULT_BLOCK_SIZE = 16 << 20
 DEFAULT_MAX_LINE_BYTES = 16 << 20
-_BOM = b"\xef\xbb\xbf"
-_WS = b" \t\r\n"
 #: How much of an oversized line a reject keeps.
 OVERSIZED_PREFIX = 256
+_BOM = b"\xef\xbb\xbf"
+_WS = b" \t\r\n"
 
 
 def is_blank(line: bytes) -> bool:
@@ -35,49 +46,190 @@ def is_blank(line: bytes) -> bool:
     return not line.strip(_WS)
 
 
-@dataclass
 class Chunk:
-    """Complete lines from one source: ``data`` ends at a newline (or at end of input)."""
+    """Complete lines of one input: ``data[start:end]``, which starts at byte ``offset``.
 
-    source: str
-    first_line: int
-    offset: int
-    data: bytes
-    _lines: Optional[list[bytes]] = field(default=None, compare=False, repr=False)
+    The window ends just after a newline, or at the end of the input (a last line without
+    its newline).  ``data`` is the buffer it was cut from, shared, not copied.
+    """
 
-    def lines(self) -> list[bytes]:
-        """The lines without their ``\\n`` (a trailing ``\\r`` is left: JSON whitespace); split once."""
-        lines = self._lines
-        if lines is None:
-            lines = self.data.split(b"\n")
-            if lines[-1] == b"":
-                lines.pop()
-            self._lines = lines
-        return lines
+    __slots__ = ("source", "offset", "data", "start", "end")
 
-    def positions(self) -> Iterator[tuple[int, int, bytes]]:
-        """``(line number, byte offset, line)`` for every line of the chunk, blank ones too."""
-        lineno = self.first_line
-        offset = self.offset
-        for line in self.lines():
-            yield lineno, offset, line
-            lineno += 1
-            offset += len(line) + 1
+    def __init__(self, source: str, offset: int, data: bytes, start: int = 0, end: Optional[int] = None) -> None:
+        self.source = source
+        self.offset = offset
+        self.data = data
+        self.start = start
+        self.end = len(data) if end is None else end
+
+    def __len__(self) -> int:
+        return self.end - self.start
+
+    def tobytes(self) -> bytes:
+        """The chunk's bytes (a copy unless the chunk is its whole buffer)."""
+        if self.start == 0 and self.end == len(self.data):
+            return self.data
+        return self.data[self.start:self.end]
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Chunk):
+            return NotImplemented
+        return (self.source, self.offset, self.tobytes()) == (other.source, other.offset, other.tobytes())
+
+    def __repr__(self) -> str:
+        return f"Chunk({self.source!r}, offset={self.offset}, {len(self)} bytes)"
 
 
-@dataclass
 class OversizedLine:
-    """A line longer than the limit: where it was, how long, and its first bytes."""
+    """A line longer than the limit: where it starts, how long it is, its first bytes."""
 
-    source: str
-    lineno: int
-    offset: int
-    length: int
-    prefix: bytes
-    newline: bool = True  # False for a last line that ends the input
+    __slots__ = ("source", "offset", "length", "prefix", "newline")
+
+    def __init__(self, source: str, offset: int, length: int, prefix: bytes, newline: bool = True) -> None:
+        self.source = source
+        self.offset = offset
+        self.length = length
+        self.prefix = prefix
+        self.newline = newline  # False for a last line that ends the input
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, OversizedLine):
+            return NotImplemented
+        return (self.source, self.offset, self.length, self.prefix, self.newline) == (
+            other.source, other.offset, other.length, other.prefix, other.newline)
+
+    def __repr__(self) -> str:
+        return f"OversizedLine({self.source!r}, offset={self.offset}, length={self.length})"
 
 
 Frame = Union[Chunk, OversizedLine]
+
+
+class Framer:
+    """Frames one input fed in pieces; see the module docstring.
+
+    *offset* is where the first byte fed sits in the input (for a byte range of a file);
+    *strip_bom* skips a BOM at the very start (only at offset 0 of a file).
+    """
+
+    __slots__ = ("source", "max_line_bytes", "_offset", "_pending", "_pending_len", "_skip", "_head",
+                 "_strip_bom")
+
+    def __init__(self, source: str, *, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES, offset: int = 0,
+                 strip_bom: bool = True) -> None:
+        self.source = source
+        self.max_line_bytes = max_line_bytes
+        self.reset(offset=offset, strip_bom=strip_bom)
+
+    def reset(self, *, offset: int = 0, strip_bom: bool = True) -> None:
+        """Start a new input (a truncated or rotated file read again from *offset*)."""
+        self._offset = offset  # input offset of the first byte not framed yet
+        self._pending: list[bytes] = []  # pieces of a partial line
+        self._pending_len = 0
+        self._skip: Optional[list[object]] = None  # [offset, length, prefix] of an oversized line
+        self._head = b""  # the first bytes, held until a BOM can be told apart
+        self._strip_bom = strip_bom
+
+    @property
+    def position(self) -> int:
+        """Input offset of the first byte not yet handed out in a frame (a partial line's start)."""
+        return self._offset
+
+    @property
+    def holding(self) -> int:
+        """Bytes of a partial line held (or skipped, for an oversized one) since :attr:`position`."""
+        if self._skip is not None:
+            return int(self._skip[1])  # type: ignore[call-overload]
+        return self._pending_len + len(self._head)
+
+    def feed(self, data: bytes) -> list[Frame]:
+        """Frames of the complete lines *data* ends (with what was held before it)."""
+        frames: list[Frame] = []
+        if not data:
+            return frames
+        if self._strip_bom:
+            data = self._head + data
+            if len(data) < len(_BOM) and _BOM.startswith(data):
+                self._head = data  # not enough yet to tell
+                return frames
+            self._head = b""
+            self._strip_bom = False
+            if data.startswith(_BOM):
+                data = data[len(_BOM):]
+                self._offset += len(_BOM)
+                if not data:
+                    return frames
+        i = 0
+        n = len(data)
+        skip = self._skip
+        if skip is not None:  # inside an oversized line: find its end
+            nl = data.find(b"\n")
+            prefix = skip[2]
+            assert isinstance(prefix, bytes)
+            if len(prefix) < OVERSIZED_PREFIX:  # the same prefix however the pieces fall
+                skip[2] = prefix + data[: min(OVERSIZED_PREFIX - len(prefix), nl if nl >= 0 else n)]
+            if nl < 0:
+                skip[1] += n  # type: ignore[operator]
+                return frames
+            length = skip[1] + nl  # type: ignore[operator]
+            frames.append(OversizedLine(self.source, skip[0], length, skip[2]))  # type: ignore[arg-type]
+            self._skip = None
+            self._offset = skip[0] + length + 1  # type: ignore[operator]
+            i = nl + 1
+        if self._pending:
+            nl = data.find(b"\n", i)
+            if nl < 0:
+                self._hold(data, i, n)
+                return frames
+            self._pending.append(data[i: nl + 1])
+            line = b"".join(self._pending)
+            self._pending = []
+            self._pending_len = 0
+            if len(line) - 1 > self.max_line_bytes:
+                frames.append(OversizedLine(self.source, self._offset, len(line) - 1, line[:OVERSIZED_PREFIX]))
+            else:
+                frames.append(Chunk(self.source, self._offset, line))
+            self._offset += len(line)
+            i = nl + 1
+        last = data.rfind(b"\n", i)
+        if last >= 0:
+            frames.append(Chunk(self.source, self._offset, data, i, last + 1))
+            self._offset += last + 1 - i
+            i = last + 1
+        if i < n:
+            self._hold(data, i, n)
+        return frames
+
+    def _hold(self, data: bytes, i: int, n: int) -> None:
+        """Keep ``data[i:n]``, part of a line whose newline has not come yet."""
+        piece = data[i:n] if (i, n) != (0, len(data)) else data
+        if self._pending_len + len(piece) > self.max_line_bytes:
+            held = b"".join(self._pending) if self._pending else b""
+            prefix = (held + piece[:OVERSIZED_PREFIX])[:OVERSIZED_PREFIX]
+            self._skip = [self._offset, self._pending_len + len(piece), prefix]
+            self._pending = []
+            self._pending_len = 0
+            return
+        self._pending.append(piece)
+        self._pending_len += len(piece)
+
+    def finish(self) -> list[Frame]:
+        """End of input: a last line without its newline is a line all the same."""
+        frames: list[Frame] = []
+        if self._skip is not None:
+            off, length, prefix = self._skip
+            frames.append(OversizedLine(self.source, off, length, prefix, newline=False))  # type: ignore[arg-type]
+            self._offset = off + length  # type: ignore[operator]
+        elif self._pending or self._head:
+            line = self._head + b"".join(self._pending)
+            frames.append(Chunk(self.source, self._offset, line))
+            self._offset += len(line)
+        self._pending = []
+        self._pending_len = 0
+        self._skip = None
+        self._head = b""
+        self._strip_bom = False
+        return frames
 
 
 def iter_chunks(
@@ -86,100 +238,23 @@ def iter_chunks(
     *,
     block_size: int = DEFAULT_BLOCK_SIZE,
     max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
-    first_line: int = 1,
     offset: int = 0,
     limit: int = -1,
     strip_bom: bool = True,
 ) -> Iterator[Frame]:
-    """Frame *stream* into chunks of complete lines and oversized-line markers.
+    """Frame *stream* (read a block at a time) into chunks and oversized-line markers.
 
-    *first_line*/*offset* say where the stream starts (for byte ranges of a larger file);
-    *limit* stops after that many bytes (-1: read to the end).  A UTF-8 BOM at the very
-    start of the stream is skipped.
+    *offset* says where the stream starts in its input (for byte ranges of a larger file);
+    *limit* stops after that many bytes (-1: read to the end).
     """
+    framer = Framer(source, max_line_bytes=max_line_bytes, offset=offset, strip_bom=strip_bom)
     read = getattr(stream, "read1", None) or stream.read
-    pending = b""  # an incomplete line carried to the next block
-    lineno = first_line
-    pos = offset  # byte offset of `pending`'s first byte
-    skipping = -1  # >= 0: length so far of an oversized line being skipped
-    skip_prefix = b""
-    skip_line = skip_offset = 0
     remaining = limit
-    first = strip_bom
-
-    while True:
-        want = block_size if remaining < 0 else min(block_size, remaining)
-        if want == 0:
-            block = b""
-        else:
-            block = read(want)
-            if remaining >= 0:
-                remaining -= len(block)
-        if first and block:
-            first = False
-            # a BOM may arrive split across reads: complete it before deciding
-            while len(block) < len(_BOM) and _BOM.startswith(block) and remaining != 0:
-                more = read(len(_BOM) - len(block) if remaining < 0 else min(len(_BOM) - len(block), remaining))
-                if not more:
-                    break
-                if remaining >= 0:
-                    remaining -= len(more)
-                block += more
-            if block.startswith(_BOM):
-                block = block[len(_BOM):]
-                pos += len(_BOM)
-                if not block:
-                    continue
+    while remaining != 0:
+        block = read(block_size if remaining < 0 else min(block_size, remaining))
         if not block:
             break
-        if skipping >= 0:
-            nl = block.find(b"\n")
-            if len(skip_prefix) < OVERSIZED_PREFIX:  # keep the same prefix however reads fall
-                skip_prefix += block[: min(OVERSIZED_PREFIX - len(skip_prefix), nl if nl >= 0 else len(block))]
-            if nl < 0:
-                skipping += len(block)
-                continue
-            skipping += nl
-            yield OversizedLine(source, skip_line, skip_offset, skipping, skip_prefix)
-            lineno = skip_line + 1
-            pos = skip_offset + skipping + 1
-            skipping = -1
-            block = block[nl + 1:]
-            if not block:
-                continue
-        data = pending + block if pending else block
-        cut = data.rfind(b"\n")
-        if cut < 0:
-            pending = data
-        else:
-            complete = data[: cut + 1]
-            pending = data[cut + 1:]
-            chunk = Chunk(source, lineno, pos, complete)
-            yield chunk
-            lineno += len(chunk.lines())  # the consumer splits it anyway: split once, count that
-            pos += len(complete)
-        if len(pending) > max_line_bytes:
-            skipping = len(pending)
-            skip_prefix = pending[:OVERSIZED_PREFIX]
-            skip_line, skip_offset = lineno, pos
-            pending = b""
-
-    if skipping >= 0:
-        yield OversizedLine(source, skip_line, skip_offset, skipping, skip_prefix, newline=False)
-    elif pending:
-        yield Chunk(source, lineno, pos, pending)
-
-
-def iter_lines(stream: BinaryIO, source: str = "<stream>", **kwargs: int) -> Iterator[tuple[int, int, bytes]]:
-    """``(line number, byte offset, line)`` for every non-blank line of *stream*.
-
-    Oversized lines are yielded truncated to their first bytes; use :func:`iter_chunks`
-    to tell them apart.  Convenience for code that wants plain lines.
-    """
-    for frame in iter_chunks(stream, source, **kwargs):  # type: ignore[arg-type]
-        if isinstance(frame, OversizedLine):
-            yield frame.lineno, frame.offset, frame.prefix
-            continue
-        for lineno, off, line in frame.positions():
-            if not is_blank(line):
-                yield lineno, off, line
+        if remaining > 0:
+            remaining -= len(block)
+        yield from framer.feed(block)
+    yield from framer.finish()

@@ -1,35 +1,35 @@
-"""Whole runs: read paths and fold them, the calls behind ``jobstream summary|jobs|events``.
+"""Whole runs: read paths and fold (or validate) them, in one process or several.
 
-Large inputs are folded in parallel: plain files are cut into newline-aligned byte ranges
-(a ``.gz`` file is one unit: it cannot be split), each range is folded in a worker process,
-and the partial tables are merged, which the reducer guarantees equals a single pass.
-Workers number their lines from 1; the parent renumbers rejects from the line counts of
-the ranges before them, so every reject still names its true line.
+:func:`fold_paths` is the call behind ``jobstream summary|jobs|events`` and
+:func:`validate_paths` the one behind ``jobstream validate``.  Large inputs are read by
+several processes through :mod:`jobstream.parallel`; every process reads through the same
+framer and decode step as a single-process read, and the merged table equals a single pass.
 """
 
 from __future__ import annotations
 
+import gc
 import os
-from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Optional, Union
+from typing import Any, Callable, Iterable, Optional, Sequence, Union
 
 import msgspec
 
+from . import parallel
 from .decoder import Model, Reject, SnapshotDecoder
-from .framing import DEFAULT_BLOCK_SIZE, DEFAULT_MAX_LINE_BYTES, iter_chunks
 from .errors import SourceError
-from .reader import Reader, ReadStats, decode_frames, resolve_sources, source_failure
+from .framing import DEFAULT_BLOCK_SIZE, DEFAULT_MAX_LINE_BYTES, Framer
+from .reader import DecodeStep, Reader, ReadStats, read_blocks, resolve_sources, source_failure
 from .reducer import JobTable
+from .sources import PathArg, Source, open_source
 from .summary import Summary
-from .sources import PathArg, Source, _is_gzip, open_source
 
-__all__ = ["FoldResult", "fold_paths", "validate_paths", "summarize", "default_workers", "PARALLEL_MIN_BYTES"]
+__all__ = ["FoldResult", "fold_paths", "validate_paths", "summarize", "read_unit", "PARALLEL_MIN_BYTES",
+           "RANGE_BYTES"]
 
-
-#: Inputs smaller than this are folded in one process: workers would cost more than they save.
+#: Inputs smaller than this are read in one process: workers would cost more than they save.
 PARALLEL_MIN_BYTES = 32 << 20
-#: Ranges are at least this big, so per-range overhead stays small.
-MIN_RANGE_BYTES = 16 << 20
+#: Byte ranges of a plain file are at least this big.
+RANGE_BYTES = 16 << 20
 
 
 class FoldResult(msgspec.Struct):
@@ -39,179 +39,91 @@ class FoldResult(msgspec.Struct):
     stats: ReadStats
 
 
-def default_workers() -> int:
-    """The number of cores this process may run on."""
+def read_unit(unit: parallel.Unit, fds: dict[Source, int], decoder: SnapshotDecoder, stats: ReadStats,
+              rejects: list[Reject], each: Callable[[list[Any]], Any], *,
+              block_size: int = DEFAULT_BLOCK_SIZE) -> int:
+    """Read one unit (a byte range of a plain file, or a whole input) through the one framer
+    and decode step, handing each batch of snapshots to *each*.  Returns the unit's number of
+    lines (blank ones too).  An input that fails mid-way is recorded in *rejects*."""
+    src = unit.source
+    label = src.label
+    step = DecodeStep(decoder, stats, rejects)
+    framer = Framer(label, max_line_bytes=decoder.max_line_bytes, offset=unit.start, strip_bom=unit.start == 0)
+    fd = fds.get(src)
+    stream: Any = None
     try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except (AttributeError, OSError):
-        return max(1, os.cpu_count() or 1)
+        if unit.end >= 0 and fd is not None:  # a range of an open plain file
+            pos = unit.start
 
+            def read(n: int) -> bytes:
+                nonlocal pos
+                data = os.pread(fd, min(n, unit.end - pos), pos) if pos < unit.end else b""
+                pos += len(data)
+                return data
 
-@dataclass(frozen=True)
-class _Unit:
-    index: int
-    source: str
-    start: int
-    end: int  # -1: to the end (a whole, possibly compressed, file)
-
-
-def _is_plain_file(src: Source) -> bool:
-    if src.is_stdin or not os.path.isfile(src.name):
-        return False
-    try:
-        with open(src.name, "rb") as fh:
-            head = fh.read(4)
-    except OSError:
-        return False  # one whole unit: its worker reports why it cannot be read
-    return not _is_gzip(head)
-
-
-def _split(src: Source, size: int, parts: int) -> list[tuple[int, int]]:
-    """Newline-aligned ``[start, end)`` ranges covering the file."""
-    bounds = [0]
-    with open(src.name, "rb") as fh:
-        for k in range(1, parts):
-            pos = size * k // parts
-            if pos <= bounds[-1]:
-                continue
-            fh.seek(pos - 1)
-            while True:
-                block = fh.read(1 << 16)
-                if not block:
-                    pos = size
-                    break
-                nl = block.find(b"\n")
-                if nl >= 0:
-                    pos = fh.tell() - len(block) + nl + 1
-                    break
-            if pos < size and pos > bounds[-1]:
-                bounds.append(pos)
-    bounds.append(size)
-    return list(zip(bounds, bounds[1:]))
-
-
-def _plan(sources: list[Source], workers: int) -> Optional[list[_Unit]]:
-    """Work units for a parallel fold, or None when one process is the better choice."""
-    if workers <= 1 or any(s.is_stdin for s in sources):
-        return None
-    sizes = [s.size() for s in sources]
-    if any(size is None for size in sizes) or sum(sizes) < PARALLEL_MIN_BYTES:  # type: ignore[arg-type]
-        return None
-    units: list[_Unit] = []
-    for src, size in zip(sources, sizes):
-        assert size is not None
-        if _is_plain_file(src) and size >= 2 * MIN_RANGE_BYTES:
-            parts = min(workers * 2, size // MIN_RANGE_BYTES)
-            for start, end in _split(src, size, max(1, parts)):
-                units.append(_Unit(len(units), src.name, start, end))
-        else:
-            units.append(_Unit(len(units), src.name, 0, -1))
-    return units if len(units) > 1 else None
-
-
-class _UnitResult(msgspec.Struct, array_like=True):
-    index: int
-    table: bytes
-    stats: ReadStats
-    lines_total: int  # every line of the range, blank ones too
-    rejects: list[Reject]
-
-
-def _fold_unit(unit: _Unit, model: Model, max_line_bytes: int, block_size: int, fold: bool = True) -> bytes:
-    """Worker: decode (and, with *fold*, fold) one unit; the result travels as msgpack."""
-    decoder = SnapshotDecoder(model, max_line_bytes=max_line_bytes, dedupe=True)
-    table = JobTable()
-    stats = ReadStats(sources=1 if unit.start == 0 else 0)
-    rejects: list[Reject] = []
-    src = Source(unit.source)
-    try:
-        stream = open_source(src)
-    except SourceError as exc:
-        stream = None
-        rejects.append(source_failure(src.label, 1, unit.start, exc))
+        else:  # a stream: compressed, or not opened yet
+            stream = open_source(src, fd=fd)
+            read = getattr(stream, "read1", None) or stream.read
+        for snaps in read_blocks(read, framer, step, block_size=block_size):
+            if snaps:
+                each(snaps)
+    except (SourceError, OSError) as exc:
+        rejects.append(source_failure(label, step.line, framer.position, exc))
         stats.failed += 1
-    if stream is not None:
-        try:
-            if unit.end >= 0:
-                stream.seek(unit.start)
-            frames = iter_chunks(
-                stream,
-                src.label,
-                block_size=block_size,
-                max_line_bytes=max_line_bytes,
-                offset=unit.start,
-                limit=unit.end - unit.start if unit.end >= 0 else -1,
-                strip_bom=unit.start == 0,
-            )
-            for snaps, _ in decode_frames(frames, decoder, stats, rejects):
-                if fold and snaps:
-                    table.update(snaps)
-        except (SourceError, OSError) as exc:
-            rejects.append(source_failure(src.label, stats.lines + stats.blank + 1, unit.start + stats.bytes, exc))
-            stats.failed += 1
-        finally:
+    finally:
+        if stream is not None:
             stream.close()
-    result = _UnitResult(unit.index, table.to_bytes() if fold else b"", stats, stats.lines + stats.blank, rejects)
-    return msgspec.msgpack.encode(result)
+    return step.line - 1
 
 
-_unit_decoder = msgspec.msgpack.Decoder(_UnitResult)
+def _work(model: Model, max_line_bytes: int, block_size: int, fold: bool) -> parallel.Work:
+    """The work of one process: read its units, folding (or only checking) the snapshots."""
+
+    def work(units: Sequence[parallel.Unit], fds: dict[Source, int]) -> tuple[Any, list[parallel.UnitResult]]:
+        decoder = SnapshotDecoder(model, max_line_bytes=max_line_bytes)
+        table = JobTable()
+        each: Callable[[list[Any]], Any] = table.update if fold else _discard
+        results = []
+        for unit in units:
+            stats = ReadStats(sources=1 if unit.start == 0 else 0)
+            rejects: list[Reject] = []
+            lines = read_unit(unit, fds, decoder, stats, rejects, each, block_size=block_size)
+            results.append(parallel.UnitResult(unit.index, lines, stats, rejects))
+        return table, results
+
+    return work
 
 
-def _context() -> Any:
-    import multiprocessing  # imported here: most runs never start a worker
-
-    methods = multiprocessing.get_all_start_methods()
-    return multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+def _discard(snaps: list[Any]) -> None:
+    pass
 
 
-def _fold_parallel(
-    units: list[_Unit],
-    workers: int,
-    model: Model,
-    max_line_bytes: int,
-    block_size: int,
-    on_reject: Optional[Callable[[Reject], Any]],
-    on_progress: Optional[Callable[[int], Any]],
-    fold: bool = True,
-) -> FoldResult:
-    from concurrent.futures import ProcessPoolExecutor
-
-    # This process is one of the workers: it takes every n-th range itself, and a pool of
-    # n - 1 processes the rest (one process less to start, and nothing to wait for idly).
-    results: list[Optional[_UnitResult]] = [None] * len(units)
-    n = min(workers, len(units))
-    mine = units[::n]
-    others = [u for u in units if u.index % n]
-
-    def collect(data: bytes) -> None:
-        res = _unit_decoder.decode(data)
-        results[res.index] = res
-        if on_progress is not None:  # bytes of the file, compressed ones for a .gz: what the bar counts
-            unit = units[res.index]
-            on_progress(unit.end - unit.start if unit.end >= 0 else (Source(unit.source).size() or 0))
-
-    with ProcessPoolExecutor(max_workers=n - 1, mp_context=_context()) as pool:
-        futures = [pool.submit(_fold_unit, u, model, max_line_bytes, block_size, fold) for u in others]
-        for unit in mine:
-            collect(_fold_unit(unit, model, max_line_bytes, block_size, fold))
-        for fut in futures:
-            collect(fut.result())
-    table = JobTable()
+def _run(sources: list[Source], *, model: Model, fold: bool, on_reject: Optional[Callable[[Reject], Any]],
+         on_progress: Optional[Callable[[int], Any]], workers: Optional[int], max_line_bytes: int,
+         block_size: int, min_parallel_bytes: int, range_bytes: int) -> Optional[FoldResult]:
+    """The parallel run, or None when one process is the better choice."""
+    n = parallel.default_workers() if workers is None else max(1, workers)
+    planned = parallel.plan(sources, n, min_bytes=min_parallel_bytes, min_range=range_bytes)
+    if planned is None:
+        return None
+    units, fds = planned
+    try:
+        outcome = parallel.run(units, fds, _work(model, max_line_bytes, block_size, fold), workers=n,
+                               encode=JobTable.to_bytes, decode=JobTable.from_bytes)
+    finally:
+        for fd in fds.values():
+            os.close(fd)
+    table = outcome.payloads[0]
+    for other in outcome.payloads[1:]:
+        table.merge_in(other, consume=True)
     stats = ReadStats()
-    line_base: dict[str, int] = {}
-    for unit, done in zip(units, results):
-        assert done is not None
-        if fold:
-            table.merge_in(JobTable.from_bytes(done.table), consume=True)
-        stats = stats.merge(done.stats)
-        # a source's ranges come in order; one named twice starts again at line 1
-        base = 0 if unit.start == 0 else line_base[unit.source]
-        line_base[unit.source] = base + done.lines_total
-        if on_reject is not None:
-            for rej in done.rejects:
-                rej.line += base
-                on_reject(rej)
+    for res in outcome.units:
+        stats = stats.merge(res.stats)
+    if on_progress is not None:
+        on_progress(sum(u.size if u.end < 0 else u.end - u.start for u in units))
+    if on_reject is not None:
+        for rej in parallel.renumber(units, outcome.units):
+            on_reject(rej)
     return FoldResult(table, stats)
 
 
@@ -225,37 +137,38 @@ def fold_paths(
     workers: Optional[int] = None,
     max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
     block_size: int = DEFAULT_BLOCK_SIZE,
+    min_parallel_bytes: int = PARALLEL_MIN_BYTES,
+    range_bytes: int = RANGE_BYTES,
 ) -> FoldResult:
     """Read every snapshot in *paths* and fold them into one :class:`JobTable`.
 
     Decodes :class:`~jobstream.models.JobView` by default: it holds every field a
     :class:`JobState` shows, so on lines the full schema accepts the table equals one
     folded with ``model="full"`` (a projection type-checks only the fields it reads:
-    ``validate`` checks the rest);
-    ``model="lean"`` skips checkpoints and integrations (enough for summaries and events).
-    Lines byte-identical to an accepted one are not decoded again: folding is idempotent.  *workers*
-    (default: the number of cores) fold large inputs in parallel processes; stdin, small
-    inputs and ``strict`` runs use one process.  Rejects reach *on_reject* in input order.
+    ``validate`` checks the rest); ``model="lean"`` skips checkpoints and integrations
+    (enough for summaries and events).  *workers* (default: one per core) read inputs of
+    *min_parallel_bytes* or more in parallel, in ranges of at least *range_bytes*; stdin and
+    ``strict`` runs use one process.  Rejects reach *on_reject* in input order.
     """
     sources = resolve_sources(paths)
-    n = default_workers() if workers is None else max(1, workers)
-    units = None if strict else _plan(sources, n)
-    if units is not None:
-        return _fold_parallel(units, n, model, max_line_bytes, block_size, on_reject, on_progress)
-    reader = Reader(
-        sources,
-        model=model,
-        strict=strict,
-        on_reject=on_reject,
-        on_progress=on_progress,
-        max_line_bytes=max_line_bytes,
-        block_size=block_size,
-        dedupe=True,
-    )
-    table = JobTable()
-    for batch in reader.batches():
-        table.update(batch)
-    return FoldResult(table, reader.stats)
+    gc_was = gc.isenabled()
+    gc.disable()  # the fold makes no reference cycles: collection passes would find nothing
+    try:
+        if not strict:
+            done = _run(sources, model=model, fold=True, on_reject=on_reject, on_progress=on_progress,
+                        workers=workers, max_line_bytes=max_line_bytes, block_size=block_size,
+                        min_parallel_bytes=min_parallel_bytes, range_bytes=range_bytes)
+            if done is not None:
+                return done
+        reader = Reader(sources, model=model, strict=strict, on_reject=on_reject, on_progress=on_progress,
+                        max_line_bytes=max_line_bytes, block_size=block_size)
+        table = JobTable()
+        for batch in reader.batches():
+            table.update(batch)
+        return FoldResult(table, reader.stats)
+    finally:
+        if gc_was:
+            gc.enable()
 
 
 def validate_paths(
@@ -266,20 +179,22 @@ def validate_paths(
     workers: Optional[int] = None,
     max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
     block_size: int = DEFAULT_BLOCK_SIZE,
+    min_parallel_bytes: int = PARALLEL_MIN_BYTES,
+    range_bytes: int = RANGE_BYTES,
 ) -> ReadStats:
     """Check every line of *paths* against the full schema; ``jobstream validate`` calls this.
 
-    Rejects reach *on_reject* in input order.  A line byte-identical to one already
-    accepted is valid without being decoded again (validity depends only on the bytes);
-    large inputs are checked by *workers* processes, as in :func:`fold_paths`.
+    Rejects reach *on_reject* in input order; large inputs are checked by *workers*
+    processes, as in :func:`fold_paths`.
     """
     sources = resolve_sources(paths)
-    n = default_workers() if workers is None else max(1, workers)
-    units = _plan(sources, n)
-    if units is not None:
-        return _fold_parallel(units, n, "full", max_line_bytes, block_size, on_reject, on_progress, fold=False).stats
+    done = _run(sources, model="full", fold=False, on_reject=on_reject, on_progress=on_progress, workers=workers,
+                max_line_bytes=max_line_bytes, block_size=block_size, min_parallel_bytes=min_parallel_bytes,
+                range_bytes=range_bytes)
+    if done is not None:
+        return done.stats
     reader = Reader(sources, model="full", on_reject=on_reject, on_progress=on_progress,
-                    max_line_bytes=max_line_bytes, block_size=block_size, dedupe=True)
+                    max_line_bytes=max_line_bytes, block_size=block_size)
     for _ in reader.batches():
         pass
     return reader.stats

@@ -7,19 +7,17 @@ yielded) or *rejected* (handed to ``on_reject`` and counted); ``ReadStats`` keep
 
 from __future__ import annotations
 
-import os
 from typing import Any, Callable, Iterable, Iterator, Optional, Union
 
 import msgspec
 
 from .decoder import Model, Reject, SnapshotDecoder
-from .errors import InvalidLineError
-from .framing import DEFAULT_BLOCK_SIZE, DEFAULT_MAX_LINE_BYTES, Chunk, Frame, iter_chunks
-from .errors import SourceError
+from .errors import InvalidLineError, SourceError
+from .framing import DEFAULT_BLOCK_SIZE, DEFAULT_MAX_LINE_BYTES, Chunk, Frame, Framer
 from .sources import PathArg, Source, as_paths, consumed, expand_sources, open_source
 
-__all__ = ["ReadStats", "ReadOptions", "Reader", "read", "decode_frames", "resolve_sources", "source_failure",
-           "SourceFailure"]
+__all__ = ["ReadStats", "ReadOptions", "Reader", "read", "DecodeStep", "read_blocks", "resolve_sources",
+           "source_failure", "SourceFailure"]
 
 
 class ReadOptions(msgspec.Struct, frozen=True, kw_only=True):
@@ -48,8 +46,6 @@ class ReadStats(msgspec.Struct, kw_only=True):
     rejected: int = 0
     #: job objects read from accepted lines, repeats included (a list page gives several)
     snapshots: int = 0
-    #: accepted lines not decoded again: byte-identical to one already accepted (``dedupe``)
-    duplicates: int = 0
     #: inputs that could not be read to their end (unreadable, vanished, corrupt gzip): each
     #: was reported to ``on_reject`` as a record naming where reading stopped and why
     failed: int = 0
@@ -67,41 +63,71 @@ class ReadStats(msgspec.Struct, kw_only=True):
         return ReadStats(**{f: getattr(self, f) + getattr(other, f) for f in self.__struct_fields__})
 
 
-def decode_frames(
-    frames: Iterable[Frame], decoder: SnapshotDecoder, stats: ReadStats, rejects: list[Reject]
-) -> Iterator[tuple[list[Any], int]]:
-    """Decode framed input: yields ``(snapshots, bytes consumed)`` per frame.
+class DecodeStep:
+    """The one decode-and-account step: frames of one input in, snapshots out.
 
-    Keeps *stats* (every non-blank line counted as accepted or rejected) and appends each
-    rejected line to *rejects*.  The one loop behind :class:`Reader` and the parallel workers.
+    It numbers lines (from *line*), counts every line in *stats* as accepted, rejected or
+    blank, and appends each reject to *rejects*, in line order.  The reader, the parallel
+    workers and the follower all decode through it; there is no second copy.
     """
-    for frame in frames:
-        before = len(rejects)
+
+    __slots__ = ("decoder", "stats", "rejects", "line")
+
+    def __init__(self, decoder: SnapshotDecoder, stats: ReadStats, rejects: list[Reject], line: int = 1) -> None:
+        self.decoder = decoder
+        self.stats = stats
+        self.rejects = rejects
+        self.line = line  # the number of the next line
+
+    def __call__(self, frame: Frame) -> list[Any]:
+        stats = self.stats
         if isinstance(frame, Chunk):
-            snaps, accepted, blank, read = decoder.decode_chunk(frame, rejects)
-            size = len(frame.data)
+            snaps, lines, accepted, blank = self.decoder.decode_chunk(frame, self.line, self.rejects)
+            stats.bytes += len(frame)
             stats.accepted += accepted
             stats.blank += blank
-            stats.snapshots += read
-        else:
-            snaps, accepted, size = [], 0, frame.length + frame.newline
-            rejects.append(decoder.reject_oversized(frame))
-        new = len(rejects) - before
-        stats.bytes += size
-        stats.rejected += new
-        stats.lines += accepted + new
-        stats.duplicates = decoder.duplicates
-        yield snaps, size
+            stats.rejected += lines - accepted - blank
+            stats.lines += lines - blank
+            stats.snapshots += len(snaps)
+            self.line += lines
+            return snaps
+        self.rejects.append(self.decoder.reject_oversized(frame, self.line))
+        stats.bytes += frame.length + frame.newline
+        stats.rejected += 1
+        stats.lines += 1
+        self.line += 1
+        return []
+
+
+def read_blocks(read: Callable[[int], bytes], framer: Framer, step: DecodeStep, *, block_size: int = DEFAULT_BLOCK_SIZE,
+                on_block: Optional[Callable[[int], Any]] = None) -> Iterator[list[Any]]:
+    """Read with *read* (a block at a time) through *framer* and *step*: snapshot batches.
+
+    *on_block* is told the size of each block read.  The end of the input ends the framing
+    (a last line without its newline is a line)."""
+    while True:
+        block = read(block_size)
+        if not block:
+            break
+        if on_block is not None:
+            on_block(len(block))
+        for frame in framer.feed(block):
+            snaps = step(frame)
+            if snaps or step.rejects:
+                yield snaps
+    for frame in framer.finish():
+        snaps = step(frame)
+        if snaps or step.rejects:
+            yield snaps
 
 
 class Reader:
     """Iterate over the snapshots in *paths* (files, directories, globs, ``-``, ``.gz``).
 
-    ``model="view"`` decodes only what the reducer reads (faster); ``"full"`` the whole
-    schema.  ``dedupe=True`` skips lines byte-identical to one already accepted (they are
-    still counted as accepted): right for folding, which is idempotent, and much faster on
-    polling logs, where most lines repeat.  Rejected lines go to *on_reject*; with *strict* the first one raises
-    :class:`~jobstream.errors.InvalidLineError`.  ``stats`` is filled as reading goes.
+    ``model="view"`` decodes only what the reducer reads (faster); ``"lean"`` less (no
+    checkpoints or integrations); ``"full"`` the whole schema.  Rejected lines go to
+    *on_reject*; with *strict* the first one raises :class:`~jobstream.errors.InvalidLineError`.
+    ``stats`` is filled as reading goes.
     """
 
     def __init__(
@@ -114,11 +140,10 @@ class Reader:
         on_progress: Optional[Callable[[int], Any]] = None,
         max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
         block_size: int = DEFAULT_BLOCK_SIZE,
-        dedupe: bool = False,
     ) -> None:
         # names are expanded now, so a missing file fails before anything is read
         self.sources = resolve_sources(paths)
-        self.decoder = SnapshotDecoder(model, max_line_bytes=max_line_bytes, dedupe=dedupe)
+        self.decoder = SnapshotDecoder(model, max_line_bytes=max_line_bytes)
         self.strict = strict
         self.on_reject = on_reject
         self.on_progress = on_progress
@@ -143,8 +168,7 @@ class Reader:
         rejects: list[Reject] = []
         for src in self.sources:
             self.stats.sources += 1
-            lines_before, bytes_before = self.stats.lines + self.stats.blank, self.stats.bytes
-            pos = 0
+            step = DecodeStep(self.decoder, self.stats, rejects)
             try:
                 stream = open_source(src)
             except SourceError as exc:
@@ -152,25 +176,17 @@ class Reader:
                 self.stats.failed += 1
                 self._handle(rejects)
                 continue
+            framer = Framer(src.label, max_line_bytes=self.decoder.max_line_bytes)
+            read = getattr(stream, "read1", None) or stream.read
+            progress = _ProgressOf(stream, self.on_progress) if self.on_progress is not None else None
             try:
-                frames = iter_chunks(
-                    stream, src.label, block_size=self.block_size, max_line_bytes=self.decoder.max_line_bytes
-                )
-                for snaps, nbytes in decode_frames(frames, self.decoder, self.stats, rejects):
-                    if self.on_progress is not None:  # bytes of the file (compressed ones for gzip)
-                        now = consumed(stream)
-                        if now is None:
-                            self.on_progress(nbytes)
-                        else:
-                            self.on_progress(now - pos)
-                            pos = now
+                for snaps in read_blocks(read, framer, step, block_size=self.block_size, on_block=progress):
                     if rejects:
                         self._handle(rejects)
                     if snaps:
                         yield snaps
             except (SourceError, OSError) as exc:
-                done = self.stats.lines + self.stats.blank - lines_before
-                rejects.append(source_failure(src.label, done + 1, self.stats.bytes - bytes_before, exc))
+                rejects.append(source_failure(src.label, step.line, framer.position, exc))
                 self.stats.failed += 1
                 self._handle(rejects)
             finally:
@@ -182,12 +198,29 @@ class Reader:
             yield from batch
 
 
+class _ProgressOf:
+    """Turns blocks read into progress: bytes of the file consumed (compressed ones for gzip)."""
+
+    __slots__ = ("stream", "report", "pos")
+
+    def __init__(self, stream: Any, report: Callable[[int], Any]) -> None:
+        self.stream, self.report, self.pos = stream, report, 0
+
+    def __call__(self, n: int) -> None:
+        now = consumed(self.stream)
+        if now is None:
+            self.report(n)
+        else:
+            self.report(now - self.pos)
+            self.pos = now
+
+
 def resolve_sources(paths: Union[PathArg, Iterable[PathArg]]) -> list[Source]:
     """Sources for *paths* (one or many), in order: :class:`Source` objects as given, names expanded."""
     return expand_sources(paths)
 
 
-class SourceFailure(Reject):
+class SourceFailure(Reject, tag="input"):
     """A reject-like record for an input that could not be read from ``line`` on.
 
     Its lines were neither accepted nor rejected one by one: this record stands for them,

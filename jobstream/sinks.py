@@ -52,53 +52,19 @@ __all__ = [
     "csv_safe_row",
     "printable",
     "fmt_secs",
+    "EventWriter",
 ]
 
-FORMATS = ("table", "json", "ndjson", "csv")
-
-#: Every column ``jobs --fields`` can pick, in display order.
-JOB_FIELDS = (
-    "id",
-    "job_type",
-    "model",
-    "status",
-    "created_at",
-    "modified_at",
-    "first_seen",
-    "last_seen",
-    "observations",
-    "fine_tuned_model",
-    "trained_tokens",
-    "cost",
-    "cost_currency",
-    "checkpoint_step",
-    "checkpoint_at",
-    "train_loss",
-    "valid_loss",
-    "valid_mean_token_accuracy",
-    "integrations",
-    "queue_wait",
-    "run_time",
-    "total",
+from .columns import (  # noqa: E402  (re-exported: sinks is where users look for them)
+    DEFAULT_JOB_FIELDS,
+    DURATION_FIELDS,
+    EVENT_FIELDS,
+    EXTENSIONS,
+    FORMATS,
+    JOB_FIELDS,
+    TIME_FIELDS,
+    format_for,
 )
-DEFAULT_JOB_FIELDS = (
-    "id",
-    "job_type",
-    "model",
-    "status",
-    "created_at",
-    "modified_at",
-    "fine_tuned_model",
-    "trained_tokens",
-    "cost",
-    "cost_currency",
-    "checkpoint_step",
-    "train_loss",
-    "valid_loss",
-    "valid_mean_token_accuracy",
-)
-EVENT_FIELDS = ("job_id", "job_type", "model", "from_status", "to_status", "at")
-TIME_FIELDS = frozenset({"created_at", "modified_at", "first_seen", "last_seen", "checkpoint_at", "at"})
 
 
 def iso(ts: Optional[int]) -> Optional[str]:
@@ -198,10 +164,6 @@ def write_csv(rows: Iterable[dict[str, Any]], fields: Sequence[str], out: IO[str
 
 
 _NUMERIC = (int, float)
-
-
-#: Durations in seconds: ``table`` shows them for people (``26.6m``), machine formats as seconds.
-DURATION_FIELDS = frozenset({"queue_wait", "run_time", "total"})
 
 
 def _table_cell(field: str, v: Any) -> str:
@@ -589,28 +551,6 @@ def open_output(output: Output, fmt: str, *, protect: Iterable[str] = (),
     with atomic_output(output.path, protect=protect) as fh:
         yield fh
 
-#: Output formats by file extension, for ``-o FILE`` without ``-f``.
-EXTENSIONS = {
-    ".json": "json",
-    ".ndjson": "ndjson",
-    ".jsonl": "ndjson",
-    ".csv": "csv",
-    ".txt": "table",
-    ".parquet": "parquet",
-    ".arrow": "arrow",
-    ".feather": "arrow",
-    ".ipc": "arrow",
-    ".prom": "prom",
-}
-
-
-def format_for(path: Optional[str]) -> Optional[str]:
-    """The format a file name asks for by its extension (``.csv`` -> ``csv``), or None."""
-    if not path or path == "-":
-        return None
-    return EXTENSIONS.get(os.path.splitext(path)[1].lower())
-
-
 # Cells a spreadsheet would run as a formula (CSV injection): quoted with a leading ' by csv_safe.
 _FORMULA = ("=", "+", "-", "@", "\t", "\r")
 
@@ -618,3 +558,74 @@ _FORMULA = ("=", "+", "-", "@", "\t", "\r")
 def csv_safe_row(row: dict[str, Any]) -> dict[str, Any]:
     """*row* with every text cell that starts like a formula prefixed by ``'``."""
     return {k: ("'" + v if isinstance(v, str) and v.startswith(_FORMULA) else v) for k, v in row.items()}
+
+
+# --------------------------------------------------------------------------- live output
+
+
+_TABLE_WIDTHS = {"job_id": 36, "job_type": 10, "model": 20, "from_status": 17, "to_status": 17, "at": 20}
+
+
+class EventWriter:
+    """Writes status changes one at a time, each line flushed (a sink for followers).
+
+    ``table`` gives fixed-width columns (no waiting for all rows to align them), ``csv`` and
+    ``ndjson`` one record per line, ``json`` an array closed by :meth:`close`.
+    """
+
+    def __init__(self, out: IO[str], fmt: str = "ndjson", *, headers: bool = True, iso_times: bool = False) -> None:
+        if fmt not in FORMATS:
+            raise ValueError(f"unknown format {fmt!r}: choose one of {', '.join(FORMATS)}")
+        self.out = out
+        self.fmt = fmt
+        self.headers = headers
+        self.iso_times = iso_times
+        self.count = 0
+        self._csv: Any = None
+
+    def start(self) -> None:
+        """The header (table, csv) or the opening bracket (json)."""
+        if self.fmt == "table" and self.headers:
+            self._line(self._table_line({f: f.upper() for f in EVENT_FIELDS}))
+        elif self.fmt == "csv":
+            self._csv = csv.writer(self.out, lineterminator="\n")
+            if self.headers:
+                self._csv.writerow(EVENT_FIELDS)
+                self.out.flush()
+        elif self.fmt == "json":
+            self.out.write("[")
+            self.out.flush()
+
+    def write(self, change: StatusChange) -> None:
+        fmt = self.fmt
+        if fmt == "ndjson":
+            self._line(orjson.dumps(event_row(change, iso_times=self.iso_times)).decode())
+        elif fmt == "table":
+            row = {f: getattr(change, f) for f in EVENT_FIELDS}
+            row["at"] = iso(change.at)
+            self._line(self._table_line(row))
+        elif fmt == "csv":
+            row = event_row(change, iso_times=self.iso_times)
+            self._csv.writerow(["" if row[f] is None else row[f] for f in EVENT_FIELDS])
+            self.out.flush()
+        else:
+            sep = ",\n" if self.count else "\n"
+            self.out.write(sep + orjson.dumps(event_row(change, iso_times=self.iso_times)).decode())
+            self.out.flush()
+        self.count += 1
+
+    def close(self) -> None:
+        """Close the json array (other formats need nothing)."""
+        if self.fmt == "json":
+            self.out.write("\n]\n" if self.count else "]\n")
+            self.out.flush()
+
+    def _line(self, text: str) -> None:
+        self.out.write(text + "\n")
+        self.out.flush()
+
+    @staticmethod
+    def _table_line(row: dict[str, Any]) -> str:
+        return "  ".join(
+            ("" if row[f] is None else printable(str(row[f]))).ljust(_TABLE_WIDTHS[f]) for f in EVENT_FIELDS
+        ).rstrip()

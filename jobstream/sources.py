@@ -17,7 +17,7 @@ from typing import BinaryIO, Iterable, Optional, Union
 
 from .errors import SourceError
 
-__all__ = ["Source", "PathArg", "as_paths", "expand_sources", "open_source", "consumed", "display_name", "STDIN"]
+__all__ = ["Decompressor", "decompressor_for", "is_compressed_head", "Source", "PathArg", "as_paths", "expand_sources", "open_source", "consumed", "display_name", "STDIN"]
 
 STDIN = "-"
 _SUFFIXES = (".ndjson", ".jsonl", ".ndjson.gz", ".jsonl.gz")
@@ -93,6 +93,16 @@ class Source:
         return st.st_size if os.path.isfile(self.name) else None
 
 
+def decompressor_for(head: bytes, label: str) -> Optional["Decompressor"]:
+    """The decompressor for an input that starts with *head*, or None for plain input."""
+    return Decompressor(label) if _is_gzip(head) else None
+
+
+def is_compressed_head(head: bytes) -> bool:
+    """Whether a file that starts with *head* is compressed (read as a stream, never split)."""
+    return _is_gzip(head)
+
+
 def _is_gzip(head: bytes) -> bool:
     """A gzip member header: magic, deflate (CM=8), reserved flag bits clear (RFC 1952).
 
@@ -153,65 +163,82 @@ def expand_sources(paths: Union[PathArg, Iterable[PathArg]]) -> list[Source]:
     return out
 
 
-class _GzipReader(io.RawIOBase):
-    """Decompresses gzip (any number of members) a piece at a time, with :mod:`zlib`.
+class Decompressor:
+    """Incremental gzip decompression (any number of members): raw bytes in, data out.
 
-    Unlike :class:`gzip.GzipFile`, everything that decompressed before damage is handed
-    out first; the damage (a truncated or corrupt stream) is raised on the read after, as a
-    :class:`SourceError` naming the file.  So the lines before it are read, and the failure
-    record says where reading stopped.
+    Everything that decompresses before damage comes out first; the damage (a corrupt
+    stream, or one cut short, seen at :meth:`finish`) then raises :class:`SourceError`.
+    Used for files, stdin and followed pipes alike.
     """
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self._d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        self._started = False
+        self._error: Optional[SourceError] = None
+
+    def fail(self, why: str) -> SourceError:
+        return SourceError(f"unreadable gzip data: {why}", path=self.label)
+
+    def feed(self, data: bytes) -> bytes:
+        """Decompress *data*; raises the damage only once nothing before it is left to hand out."""
+        if self._error is not None:
+            raise self._error
+        out = bytearray()
+        while data:
+            if self._d.eof:  # a member ended: another follows (concatenated gzip), or zero padding
+                if not data.strip(b"\x00"):
+                    break
+                self._d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+                self._started = False
+            try:
+                self._started = True
+                out += self._d.decompress(data)
+            except zlib.error as exc:
+                self._error = self.fail(str(exc))
+                if out:
+                    return bytes(out)
+                raise self._error from None
+            data = self._d.unused_data if self._d.eof else b""
+        return bytes(out)
+
+    def finish(self) -> bytes:
+        """The end of the raw input: what is left, or the error if the stream was cut short."""
+        if self._error is not None:
+            raise self._error
+        if self._started and not self._d.eof:
+            tail = self._d.flush()
+            self._error = self.fail("the file ends inside a gzip stream (truncated?)")
+            if tail:
+                return tail
+            raise self._error
+        return b""
+
+
+class _GzipReader(io.RawIOBase):
+    """A readable stream of a gzip file's content, through :class:`Decompressor`."""
 
     _PIECE = 1 << 18
 
     def __init__(self, name: str, fileobj: BinaryIO) -> None:
-        self._name = name
         self._raw = fileobj
-        self._d = zlib.decompressobj(16 + zlib.MAX_WBITS)
-        self._member_started = False
-        self._error: Optional[SourceError] = None
+        self._z = Decompressor(display_name(name))
         self._done = False
 
     def readable(self) -> bool:
         return True
 
-    def _fail(self, why: str) -> SourceError:
-        return SourceError(f"unreadable gzip data: {why}", path=display_name(self._name))
-
     def read(self, size: int = -1) -> bytes:  # type: ignore[override]
         """The next decompressed piece (any length; ``size`` is ignored), b"" at the end."""
-        while True:
-            if self._error is not None:
-                raise self._error
-            if self._done:
-                return b""
+        while not self._done:
             piece = self._raw.read(self._PIECE)
             if not piece:
                 self._done = True
-                if self._member_started and not self._d.eof:
-                    self._error = self._fail("the file ends inside a gzip stream (truncated?)")
-                    tail = self._d.flush()
-                    if tail:
-                        return tail
-                    raise self._error
-                return b""
-            out = bytearray()
-            data = piece
-            while data:
-                if self._d.eof:  # a member ended: another follows (concatenated gzip), or zero padding
-                    if not data.strip(b"\x00"):
-                        break
-                    self._d = zlib.decompressobj(16 + zlib.MAX_WBITS)
-                    self._member_started = False
-                try:
-                    self._member_started = True
-                    out += self._d.decompress(data)
-                except zlib.error as exc:
-                    self._error = self._fail(str(exc))
-                    break
-                data = self._d.unused_data if self._d.eof else b""
-            if out:
-                return bytes(out)
+                return self._z.finish()
+            data = self._z.feed(piece)
+            if data:
+                return data
+        return b""
 
     read1 = read
 
@@ -223,8 +250,11 @@ class _GzipReader(io.RawIOBase):
             super().close()
 
 
-def open_source(source: Source) -> BinaryIO:
-    """Open *source* for binary reading, decompressing gzip transparently."""
+def open_source(source: Source, *, fd: Optional[int] = None) -> BinaryIO:
+    """Open *source* for binary reading, decompressing gzip transparently.
+
+    With *fd* (a descriptor already open on it), read from a duplicate of that descriptor
+    from its start: the same file, even if the name now points elsewhere."""
     if source.is_stdin:
         stream: BinaryIO = sys.stdin.buffer
         peek = getattr(stream, "peek", None)
@@ -233,7 +263,11 @@ def open_source(source: Source) -> BinaryIO:
             return _GzipReader("<stdin>", stream)  # type: ignore[return-value]
         return stream
     try:
-        fh = open(source.name, "rb")
+        if fd is not None:
+            fh = os.fdopen(os.dup(fd), "rb")
+            fh.seek(0)
+        else:
+            fh = open(source.name, "rb")
         head = fh.peek(4)[:4]
     except FileNotFoundError as exc:
         raise SourceError("no such file (it vanished?)", path=source.label) from exc

@@ -14,13 +14,12 @@ from typing import Any, Iterable, Optional
 
 import msgspec
 
+from .columns import GROUP_KEYS
 from .models import TERMINAL_STATUSES
 from .reducer import JobState
 
 __all__ = ["Summary", "Percentiles", "summarize_jobs", "GROUP_KEYS"]
 
-#: What ``summary --by`` can group on.
-GROUP_KEYS = ("model", "job_type", "status", "day")
 
 
 class Percentiles(msgspec.Struct, kw_only=True, gc=False):

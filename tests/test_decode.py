@@ -279,7 +279,7 @@ def _verdict(dec: SnapshotDecoder, line: bytes) -> str:
     except LineError as exc:
         one = str(exc)
     rejects: list[Reject] = []
-    _, accepted, _, _ = dec.decode_chunk(Chunk("s", 1, 0, line + b"\n"), rejects)
+    _, _, accepted, _ = dec.decode_chunk(Chunk("s", 0, line + b"\n"), 1, rejects)
     assert (accepted == 1) == (one == "ok") and [r.error for r in rejects] == ([] if one == "ok" else [one])
     return one
 

@@ -13,16 +13,13 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 import jobstream
-from jobstream import pipeline
+from jobstream import parallel, pipeline
 from jobstream.decoder import Reject
 from jobstream.generate import generate
 
 
-@pytest.fixture
-def small_ranges(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Make tiny files split into several ranges, so real workers run in the test."""
-    monkeypatch.setattr(pipeline, "PARALLEL_MIN_BYTES", 1)
-    monkeypatch.setattr(pipeline, "MIN_RANGE_BYTES", 20_000)
+#: Small files split into several ranges, so real workers run in the tests.
+SMALL = {"min_parallel_bytes": 1, "range_bytes": 20_000}
 
 
 def log_with_bad_lines(tmp_path: Path, name: str = "log.ndjson") -> tuple[Path, list[int]]:
@@ -48,113 +45,20 @@ def same_lines(a: jobstream.ReadStats, b: jobstream.ReadStats) -> bool:
 
 def run(paths: list[Path], workers: int) -> tuple[Any, list[Reject]]:
     rejects: list[Reject] = []
-    result = jobstream.fold_paths(paths, workers=workers, on_reject=rejects.append)
+    result = jobstream.fold_paths(paths, workers=workers, on_reject=rejects.append, **SMALL)
     return result, rejects
 
 
-def test_parallel_fold_equals_single_process_and_keeps_true_line_numbers(tmp_path: Path, small_ranges: None) -> None:
-    path, bad_at = log_with_bad_lines(tmp_path)
-    units = pipeline._plan(jobstream.read(path).sources, 2)
-    assert units is not None and len(units) >= 3  # really split
-    single, rej1 = run([path], 1)
-    multi, rej2 = run([path], 2)
-    assert multi.table == single.table
-    assert same_lines(multi.stats, single.stats)
-    assert [r.line for r in rej2] == [r.line for r in rej1] == sorted(bad_at)
-    assert [(r.offset, r.raw) for r in rej2] == [(r.offset, r.raw) for r in rej1]
-    data = path.read_bytes()
-    for r in rej2:
-        assert data[r.offset : r.offset + len(r.raw)] == r.raw
-
-
-def test_ranges_are_newline_aligned_and_cover_the_file(tmp_path: Path, small_ranges: None) -> None:
-    path, _ = log_with_bad_lines(tmp_path)
-    size = path.stat().st_size
-    ranges = pipeline._split(jobstream.read(path).sources[0], size, 7)
-    assert ranges[0][0] == 0 and ranges[-1][1] == size
-    data = path.read_bytes()
-    for (a, b), (c, _) in zip(ranges, ranges[1:]):
-        assert b == c and data[b - 1 : b] == b"\n"
-
-
-def test_gzip_files_are_whole_units_and_mix_with_plain_ones(tmp_path: Path, small_ranges: None) -> None:
-    plain, _ = log_with_bad_lines(tmp_path, "a.ndjson")
-    gz = tmp_path / "b.ndjson.gz"
-    gz.write_bytes(gzip.compress(b"".join(line + b"\n" for line in generate(20, seed=9))))
-    units = pipeline._plan(jobstream.read([plain, gz]).sources, 2)
-    assert units is not None and [u.end for u in units if u.source == str(gz)] == [-1]
-    single, rej1 = run([plain, gz], 1)
-    multi, rej2 = run([plain, gz], 2)
-    assert multi.table == single.table and same_lines(multi.stats, single.stats)
-    assert [(r.source, r.line) for r in rej2] == [(r.source, r.line) for r in rej1]
-
-
-def test_small_inputs_stdin_and_strict_stay_in_one_process(tmp_path: Path) -> None:
-    path, _ = log_with_bad_lines(tmp_path)
-    sources = jobstream.read(path).sources
-    assert pipeline._plan(sources, 4) is None  # under PARALLEL_MIN_BYTES
-    assert pipeline._plan(sources, 1) is None
-
-
-def test_read_counts_belong_to_the_read_not_the_summary(tmp_path: Path, small_ranges: None) -> None:
-    path, bad_at = log_with_bad_lines(tmp_path)
-    result = jobstream.fold_paths([path], workers=2)
-    st = result.stats
-    assert st.rejected == len(bad_at) and st.lines == st.rejected + sum(1 for _ in jobstream.read(path))
-    assert st.snapshots == st.accepted  # every job object read counts, repeated ones too
-    s = jobstream.summarize([path], workers=2)
-    assert s == result.table.summary() and s.jobs == 30
-    assert not hasattr(s, "lines") and not hasattr(s, "rejected")
-
-
-def test_parallel_validation_reports_the_same_rejects_at_true_lines(tmp_path: Path, small_ranges: None) -> None:
-    path, bad_at = log_with_bad_lines(tmp_path)
-    results = []
-    for workers in (1, 2):
-        rejects: list[Reject] = []
-        stats = pipeline.validate_paths([path], workers=workers, on_reject=rejects.append)
-        results.append(((stats.lines, stats.accepted, stats.rejected, stats.blank), [(r.line, r.offset, r.error) for r in rejects]))
-    assert results[0] == results[1]
-    assert [line for line, _, _ in results[0][1]] == bad_at
-
-
-_POOL = [line for line in generate(6, seed=31)][:12] + [b"{oops", b"", b"   ", b'{"id":"x","status":1}', b"\xff\xfe",
-                                                      b'{"id":"' + b"z" * 400 + b'"}']
-
-
-@settings(max_examples=25, deadline=None,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture, HealthCheck.filter_too_much])
-@given(st.lists(st.sampled_from(_POOL), min_size=4, max_size=60), st.booleans(), st.booleans())
-def test_parallel_equals_single_on_messy_logs(tmp_path_factory: Any, monkeypatch: pytest.MonkeyPatch,
-                                               lines: list[bytes], bom: bool, final_newline: bool) -> None:
-    monkeypatch.setattr(pipeline, "PARALLEL_MIN_BYTES", 1)
-    monkeypatch.setattr(pipeline, "MIN_RANGE_BYTES", 256)
-    path = tmp_path_factory.mktemp("m") / "log.ndjson"
-    path.write_bytes((b"\xef\xbb\xbf" if bom else b"") + b"\n".join(lines) + (b"\n" if final_newline else b""))
-    # only inputs that really split count: every example exercises the parallel path
-    assume(pipeline._plan(jobstream.read(path).sources, 2) is not None)
-    got = []
-    for workers in (1, 2):
-        rejects: list[Reject] = []
-        res = jobstream.fold_paths([path], workers=workers, on_reject=rejects.append, max_line_bytes=300)
-        st_ = res.stats
-        got.append((res.table.jobs(), (st_.lines, st_.accepted, st_.rejected, st_.blank, st_.bytes),
-                    [(r.line, r.offset, r.raw, r.error) for r in rejects]))
-    assert got[0] == got[1]
-
-
-def test_a_file_name_that_is_not_utf8_crosses_the_workers_and_names_its_rejects(tmp_path: Path,
-                                                                                small_ranges: None) -> None:
-    path, bad_at = log_with_bad_lines(tmp_path)
-    odd = os.path.join(os.fsencode(tmp_path), b"log-\xff.ndjson")
-    os.rename(path, odd)
-    for workers in (1, 2):
-        rejects: list[Reject] = []
-        result = jobstream.fold_paths(odd, workers=workers, on_reject=rejects.append)
-        assert [r.line for r in rejects] == bad_at
-        assert all(r.source.endswith("log-\\xff.ndjson") for r in rejects)
-        assert all(orjson.loads(r.to_json())["source"] == r.source for r in rejects)
-        assert result.stats.rejected == len(bad_at)
+def planned(paths: Any, workers: int = 2, **kwargs: Any) -> Any:
+    sources = jobstream.read(paths).sources
+    out = parallel.plan(sources, workers, min_bytes=kwargs.get("min_parallel_bytes", SMALL["min_parallel_bytes"]),
+                        min_range=kwargs.get("range_bytes", SMALL["range_bytes"]))
+    if out is None:
+        return None
+    units, fds = out
+    for fd in fds.values():
+        os.close(fd)
+    return units
 
 
 class TestOnePathOrMany:

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 import jobstream
 from jobstream.decoder import Reject, SnapshotDecoder, encode
 from jobstream.errors import InvalidLineError, SourceError
-from jobstream.framing import Chunk, OversizedLine, iter_chunks, iter_lines
+from jobstream.framing import Chunk
 from jobstream.generate import generate
 
 FIXTURES = Path(__file__).parent / "fixtures" / "realworld"
@@ -37,37 +37,6 @@ def read_all(path: Any, **kwargs: Any) -> tuple[list[Any], list[Reject], jobstre
     reader = jobstream.read(path, on_reject=rejects.append, **kwargs)
     snaps = list(reader)
     return snaps, rejects, reader.stats
-
-
-class TestFraming:
-    def test_lines_carry_number_and_byte_offset(self) -> None:
-        data = b"a\n\nbb\r\nccc"
-        assert list(iter_lines(io.BytesIO(data))) == [(1, 0, b"a"), (3, 3, b"bb\r"), (4, 7, b"ccc")]
-
-    @pytest.mark.parametrize("block_size", [1, 2, 3, 7, 64, 1 << 20])
-    def test_block_boundaries_do_not_change_lines(self, block_size: int) -> None:
-        data = b"\xef\xbb\xbf" + b"first\nsecond line\n\n  \nthird\r\nlast"
-        got = list(iter_lines(io.BytesIO(data), block_size=block_size))
-        assert got == [(1, 3, b"first"), (2, 9, b"second line"), (5, 25, b"third\r"), (6, 32, b"last")]
-
-    def test_bom_only_skipped_at_the_start(self) -> None:
-        data = b"\xef\xbb\xbfa\n\xef\xbb\xbfb\n"
-        assert [line for _, _, line in iter_lines(io.BytesIO(data))] == [b"a", b"\xef\xbb\xbfb"]
-
-    def test_oversized_line_is_skipped_and_reported_without_being_held(self) -> None:
-        big = b"x" * 10_000
-        frames = list(iter_chunks(io.BytesIO(b"ok\n" + big + b"\nafter\n"), "s", block_size=256, max_line_bytes=1000))
-        over = [f for f in frames if isinstance(f, OversizedLine)]
-        assert len(over) == 1 and over[0].lineno == 2 and over[0].offset == 3 and over[0].length == 10_000
-        assert len(over[0].prefix) <= 256
-        lines = [line for f in frames if isinstance(f, Chunk) for _, _, line in f.positions()]
-        assert lines == [b"ok", b"after"]
-        after = [(n, off) for f in frames if isinstance(f, Chunk) for n, off, line in f.positions() if line == b"after"]
-        assert after == [(3, 10_004)]
-
-    def test_oversized_final_line_without_newline(self) -> None:
-        frames = list(iter_chunks(io.BytesIO(b"ok\n" + b"y" * 5000), "s", block_size=100, max_line_bytes=1000))
-        assert isinstance(frames[-1], OversizedLine) and frames[-1].length == 5000 and frames[-1].lineno == 2
 
 
 class TestReaderHazards:
@@ -230,12 +199,13 @@ class TestSources:
 class TestFastPathEqualsSlowPath:
     def test_chunk_decoded_fast_equals_line_by_line(self) -> None:
         data = b"".join(line + b"\n" for line in generate(30, seed=9))
-        for model in ("full", "view"):
+        for model in ("full", "view", "lean"):
             dec = SnapshotDecoder(model)  # type: ignore[arg-type]
             rejects: list[Reject] = []
-            fast, n, _, _ = dec.decode_chunk(Chunk("s", 1, 0, data), rejects)
-            slow, n2, _, _ = dec._decode_chunk_slowly(Chunk("s", 1, 0, data), rejects)
-            assert rejects == [] and n == n2 and [encode(x) for x in fast] == [encode(x) for x in slow]
+            fast, n, acc, _ = dec.decode_chunk(Chunk("s", 0, data), 1, rejects)
+            slow, n2, acc2, _ = dec._by_line(Chunk("s", 0, data), 1, rejects)
+            assert rejects == [] and n == n2 == acc == acc2 and [encode(x) for x in fast] == [encode(x) for x in slow]
+        assert dec.fast_chunks >= 1
 
 
 # --------------------------------------------------------------------------- properties
@@ -295,40 +265,33 @@ def test_garbage_between_valid_lines_never_loses_a_valid_line(tmp_path_factory: 
     os.unlink(path)
 
 
-class TestDedupe:
-    def test_repeats_of_an_accepted_line_are_counted_not_decoded(self, tmp_path: Path) -> None:
-        lines = [job(1), job(2), job(1), job(1), job(2)]
-        p = tmp_path / "log.ndjson"
-        p.write_bytes(b"\n".join(lines) + b"\n")
-        reader = jobstream.read(p, dedupe=True)
-        snaps = list(reader)
-        assert [s.id for s in snaps] == ["job-1", "job-2"]
-        assert (reader.stats.accepted, reader.stats.duplicates, reader.stats.lines) == (5, 3, 5)
-
-    @pytest.mark.parametrize("block", [16, 1 << 20])
-    def test_repeats_of_a_rejected_or_blank_line_are_reported_at_their_own_lines(self, tmp_path: Path, block: int) -> None:
-        bad = b'{"id": "x", "status": 5}'
-        lines = [bad, job(1), b"  ", bad, job(1), b"  ", bad]
-        p = tmp_path / "log.ndjson"
-        p.write_bytes(b"\n".join(lines) + b"\n")
-        rejects: list[Reject] = []
-        reader = jobstream.read(p, dedupe=True, on_reject=rejects.append, block_size=block)
-        assert [s.id for s in reader] == ["job-1"]
-        assert [r.line for r in rejects] == [1, 4, 7]
-        assert (reader.stats.accepted, reader.stats.rejected, reader.stats.blank) == (2, 3, 2)
+_FAST_LINES = SNAPSHOT_LINES[:6] + [
+    b"", b"  ", b"\r", b"{oops", b'{"id":"x","status":1}', b"[1]", b"null",
+    SNAPSHOT_LINES[0] + SNAPSHOT_LINES[1],  # two objects on one line
+    SNAPSHOT_LINES[2] + b"\r",  # CRLF
+    b" " + SNAPSHOT_LINES[3],  # leading blank
+    SNAPSHOT_LINES[4].replace(b",", b",\n", 1),  # one object over two lines
+    SNAPSHOT_LINES[5].replace(b'"id"', b'"i\\u0064"', 1),  # an escaped key
+    b'{"id":"\xff","status":"Q","created_at":1,"modified_at":1}',  # bad UTF-8
+    b'{"id":"a","status":"Q","created_at":1,"modified_at":1,"x":"' + b"\xc3\xa9" + b'"}',  # good UTF-8
+]
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
-@given(st.lists(st.sampled_from(SNAPSHOT_LINES[:8] + [b"{oops", b"", b"  ", b'{"id":"x","status":1}']), min_size=1, max_size=40),
-       st.sampled_from([64, 2048, 1 << 20]))
-def test_dedupe_changes_nothing_but_the_work(tmp_path_factory: Any, lines: list[bytes], block: int) -> None:
-    path = tmp_path_factory.mktemp("d") / "log.ndjson"
-    path.write_bytes(b"\n".join(lines) + b"\n")
+@settings(max_examples=200, deadline=None, suppress_health_check=list(HealthCheck))
+@given(st.lists(st.sampled_from(_FAST_LINES), min_size=1, max_size=40), st.booleans(),
+       st.sampled_from(["full", "view", "lean"]))
+def test_the_whole_chunk_fast_path_equals_decoding_line_by_line(lines: list[bytes], final_newline: bool,
+                                                                   model: str) -> None:
+    """decode_lines is taken only where it provably gives what line-by-line decoding gives."""
+    data = b"\n".join(lines) + (b"\n" if final_newline else b"")
     results = []
-    for dedupe in (False, True):
+    for how in ("decode_chunk", "_by_line"):
+        dec = SnapshotDecoder(model, max_line_bytes=4096)  # type: ignore[arg-type]
         rejects: list[Reject] = []
-        reader = jobstream.read(path, dedupe=dedupe, on_reject=rejects.append, block_size=block, model="view")
-        table = jobstream.fold(reader)
-        st_ = reader.stats
-        results.append((table.jobs(), (st_.lines, st_.accepted, st_.rejected, st_.blank), [(r.line, r.offset, r.error) for r in rejects]))
+        snaps, n, acc, blank = getattr(dec, how)(Chunk("s", 5, data), 3, rejects)
+        results.append(([encode(x) for x in snaps], n, acc, blank, [(r.line, r.offset, r.error, r.raw) for r in rejects]))
     assert results[0] == results[1]
+    expected_lines = data.count(b"\n") + (0 if data.endswith(b"\n") or not data else 1)
+    assert results[0][1] == expected_lines
+
+

@@ -19,8 +19,9 @@ import orjson
 import pytest
 
 from jobstream.filters import Selection
-from jobstream.follow import ChangeFeed, EventWriter, Follower, _Lines
-from jobstream.framing import Chunk, OversizedLine
+from jobstream.changes import ChangeFeed
+from jobstream.follow import Follower
+from jobstream.sinks import EventWriter
 from jobstream.models import JobView
 from jobstream.reducer import StatusChange
 
@@ -449,25 +450,6 @@ class TestChangeFeed:
         assert feed.all_terminal()
 
 
-class TestLines:
-    def test_partial_line_is_held_and_numbered_on_completion(self) -> None:
-        lines = _Lines("s", max_line_bytes=1000)
-        assert lines.feed(b'{"a":1}\n{"b"') == [Chunk("s", 1, 0, b'{"a":1}\n')]
-        assert lines.feed(b":2}") == []
-        assert lines.feed(b"\n") == [Chunk("s", 2, 8, b'{"b":2}\n')]
-
-    def test_oversized_line_is_skipped_as_it_streams(self) -> None:
-        lines = _Lines("s", max_line_bytes=10)
-        assert lines.feed(b"x" * 8) == []
-        assert lines.feed(b"x" * 8) == []
-        frames = lines.feed(b"xx\nok\n")
-        assert frames == [OversizedLine("s", 1, 0, 18, b"x" * 16), Chunk("s", 2, 19, b"ok\n")]
-
-    def test_bom_at_the_start_is_skipped(self) -> None:
-        lines = _Lines("s", max_line_bytes=100)
-        assert lines.feed(b"\xef\xbb\xbf{}\n") == [Chunk("s", 1, 3, b"{}\n")]
-
-
 class TestFollower:
     """The Follower driven one cycle at a time with poll(): no subprocess, no waiting."""
 
@@ -497,7 +479,7 @@ class TestFollower:
             assert [c.to_status for c in f._initial] == ["QUEUED"]
             append(log, line[20:])
             assert [c.to_status for c in f.poll()] == ["RUNNING"]
-            assert f.stats.lines == 2 and f.stats.rejected == 0
+            assert f.read_stats.lines == 2 and f.read_stats.rejected == 0
 
     def test_until_terminal_waits_until_caught_up(self, tmp_path: Path) -> None:
         log = tmp_path / "jobs.ndjson"
@@ -579,7 +561,7 @@ class TestReviewFindings:
         assert any("not a regular file" in n for n in notices)
 
     def test_exec_survives_a_nul_in_a_job_id(self, tmp_path: Path) -> None:
-        from jobstream.follow import CommandHook
+        from jobstream.hook import CommandHook
 
         failures: list[str] = []
         hook = CommandHook(f"{sys.executable} -c pass", on_failure=failures.append)

@@ -15,10 +15,8 @@ from typing import Any, Optional, Sequence
 import click
 
 from .. import __version__
-from ..decoder import Reject
+from ..columns import GROUP_KEYS
 from ..errors import InvalidLineError, JobstreamError
-from ..reader import SourceFailure
-from ..summary import GROUP_KEYS
 from .options import (
     FIELDS,
     ReadArgs,
@@ -73,11 +71,11 @@ class _Rejects:
     def __init__(self, echo_each: bool) -> None:
         self.echo_each = echo_each
         self.count = 0
-        self.first: Optional[Reject] = None
-        self.failures: list[Reject] = []
+        self.first: Any = None
+        self.failures: list[Any] = []
 
-    def __call__(self, rej: Reject) -> None:
-        if isinstance(rej, SourceFailure):
+    def __call__(self, rej: Any) -> None:
+        if type(rej).__struct_config__.tag == "input":  # a SourceFailure: an input not read to its end
             Verdict.fail()
             self.failures.append(rej)
             return
@@ -170,7 +168,7 @@ def jobs(paths: tuple[str, ...], read: ReadArgs, selection: Any, out: Any, field
     Example:
         jobstream jobs jobs.ndjson --status RUNNING --fields id,model,checkpoint_step,train_loss
     """
-    from ..sinks import DEFAULT_JOB_FIELDS
+    from ..columns import DEFAULT_JOB_FIELDS
 
     _export("jobs", paths, read, selection, out, fields=fields or DEFAULT_JOB_FIELDS)
 

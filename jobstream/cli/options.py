@@ -12,15 +12,19 @@ from __future__ import annotations
 import functools
 import os
 from dataclasses import dataclass
-from typing import Any, Callable, Optional, Sequence, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence, TypeVar
 
 import click
 
-from ..filters import TIME_HELP, Selection, parse_time, split_list
+from ..columns import JOB_FIELDS, format_for
 from ..framing import DEFAULT_MAX_LINE_BYTES
-from ..reader import ReadOptions
-from ..sinks import DEFAULT_JOB_FIELDS, JOB_FIELDS, Output, format_for
+from ..times import TIME_HELP, parse_time, split_list
 from .runtime import closed
+
+if TYPE_CHECKING:  # the library's values are imported when a command runs, not at start-up
+    from ..filters import Selection
+    from ..reader import ReadOptions
+    from ..sinks import Output
 
 __all__ = ["ReadArgs", "read_options", "selection_options", "output_options", "paths_argument", "input_paths",
            "TIME", "FIELDS"]
@@ -114,7 +118,7 @@ def sys_stdin_isatty() -> bool:
 class ReadArgs:
     """How to read, as the CLI takes it: the library's options, the rejects file, the progress bar."""
 
-    options: ReadOptions
+    options: "ReadOptions"
     errors_path: Optional[str] = None
     progress: bool = True
 
@@ -123,6 +127,8 @@ def _read_args(errors_path: Optional[str], strict: bool, workers: Optional[int],
                max_rejects: Optional[int], no_progress: bool) -> ReadArgs:
     if errors_path == "-":
         raise click.BadParameter("needs a file name ('-' is not one: stdout carries the data)", param_hint="--errors")
+    from ..reader import ReadOptions
+
     opts = ReadOptions(max_line_bytes=max_line_bytes, workers=workers, strict=strict, max_rejects=max_rejects)
     return ReadArgs(opts, errors_path, not no_progress)
 
@@ -154,7 +160,9 @@ read_options = _group(
 
 
 def _selection(statuses: tuple[str, ...], job_types: tuple[str, ...], models: tuple[str, ...],
-               job_ids: tuple[str, ...], since: Optional[int], until: Optional[int]) -> Selection:
+               job_ids: tuple[str, ...], since: Optional[int], until: Optional[int]) -> "Selection":
+    from ..filters import Selection
+
     types = split_list(job_types)
     if any(t == "FT" or t.lower() == "ft" for t in types):
         raise click.BadParameter("legacy FT jobs are completion jobs: use --job-type completion",
@@ -188,7 +196,9 @@ def output_options(formats: Sequence[str], default: str) -> Callable[[F], F]:
     command does not write is refused.  Otherwise: a table on a terminal, else *default*.
     """
 
-    def build(fmt: Optional[str], output: Optional[str], no_headers: bool, iso: bool, csv_safe: bool) -> Output:
+    def build(fmt: Optional[str], output: Optional[str], no_headers: bool, iso: bool, csv_safe: bool) -> "Output":
+        from ..sinks import Output
+
         if fmt is None:
             by_ext = format_for(output)
             if by_ext is not None and by_ext not in formats:

@@ -9,8 +9,6 @@ from typing import Any, Optional
 
 import click
 
-from ..decoder import Reject
-from ..filters import Selection
 from .options import errors_option, input_paths, max_line_option, paths_argument, selection_options
 from .runtime import EXIT_INTERRUPT, Verdict, note, stdout_writer
 
@@ -34,25 +32,28 @@ EXIT_UNSUCCESSFUL = 3
               help="With --exit-on-terminal: exit 3 unless every followed job ended in SUCCESS (for CI).")
 @click.option("--exec", "exec_cmd", metavar="CMD",
               help="Run CMD for each event, the event as JSON on its stdin (split like a shell line, never run by one).")
+@click.option("--exec-timeout", type=click.FloatRange(min=0, min_open=True), default=10.0, show_default=True,
+              metavar="SECONDS", help="Stop an --exec command that runs longer than this (following goes on).")
 @errors_option
 @max_line_option
 @click.option("--poll", is_flag=True, help="Poll files with stat instead of inotify (e.g. on network filesystems).")
 @click.option("-v", "--verbose", is_flag=True, help="Say on stderr when following has begun.")
-def tail(paths: tuple[str, ...], selection: Selection, fmt: Optional[str], no_headers: bool, iso: bool,
-         from_start: bool, exit_on_terminal: bool, exit_status: bool, exec_cmd: Optional[str],
+def tail(paths: tuple[str, ...], selection: Any, fmt: Optional[str], no_headers: bool, iso: bool,
+         from_start: bool, exit_on_terminal: bool, exit_status: bool, exec_cmd: Optional[str], exec_timeout: float,
          errors_path: Optional[str], max_line_bytes: int, poll: bool, verbose: bool) -> None:
     """Follow growing logs (or a pipe) and print each status change as it happens.
 
     Files are followed by name like `tail -F`: through rotation (rename, or copytruncate),
-    and a file that does not exist yet is waited for.  `-` (or a pipe) reads stdin until it
-    ends.  Without --from-start, existing content is read silently so that jobs already in
+    and a file that does not exist yet is waited for.  A glob ('logs/*.ndjson') follows
+    every file that matches it, now or later.  A .gz file is read once, whole; gzip on stdin
+    is decompressed as it streams.  `-` (or a pipe) reads stdin until it ends.  Without --from-start, existing content is read silently so that jobs already in
     the file are known: the next snapshot of a running job is not reported as a new job,
     and a late, older snapshot never reports a change backwards.  A partial line waits for
     its newline; a bad line is reported on stderr (and in --errors FILE) and following goes on.
 
     --exec CMD runs CMD once per event with the event as JSON on stdin and JOBSTREAM_JOB_ID,
     JOBSTREAM_FROM_STATUS, JOBSTREAM_TO_STATUS, ... in its environment; its stdout goes to
-    stderr.  SIGTERM ends following cleanly, after the current event, with exit 0; Ctrl-C
+    stderr; it is stopped after --exec-timeout seconds.  SIGTERM ends following cleanly, after the current event, with exit 0; Ctrl-C
     does the same with exit 130.  With --exit-on-terminal --exit-status, the exit code says
     how the jobs ended: 0 when every followed job reached SUCCESS, 3 otherwise (one failed
     or was cancelled, or the input ended or following was stopped first).
@@ -65,8 +66,9 @@ def tail(paths: tuple[str, ...], selection: Selection, fmt: Optional[str], no_he
     """
     import signal
 
-    from ..follow import CommandHook, EventWriter, Follower
-    from ..sinks import RejectWriter
+    from ..follow import Follower
+    from ..hook import CommandHook
+    from ..sinks import EventWriter, RejectWriter
     from ..sources import Source
 
     if exit_status and not exit_on_terminal:
@@ -79,9 +81,11 @@ def tail(paths: tuple[str, ...], selection: Selection, fmt: Optional[str], no_he
     if names.count("-") > 1:
         raise click.BadParameter("- (stdin) given more than once", param_hint="PATHS")
     hook = None
+    stopping: list[bool] = []
     if exec_cmd is not None:
         try:
-            hook = CommandHook(exec_cmd, iso_times=iso, on_failure=note)
+            hook = CommandHook(exec_cmd, iso_times=iso, on_failure=note, timeout=exec_timeout,
+                               should_stop=lambda: bool(stopping))
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="--exec") from None
     if errors_path is not None:
@@ -97,7 +101,7 @@ def tail(paths: tuple[str, ...], selection: Selection, fmt: Optional[str], no_he
     with contextlib.ExitStack() as stack:
         rejects = stack.enter_context(RejectWriter(errors_path, append=True))
 
-        def on_reject(rej: Reject) -> None:
+        def on_reject(rej: Any) -> None:
             click.echo(str(rej), err=True)
             rejects(rej)
 
@@ -114,6 +118,7 @@ def tail(paths: tuple[str, ...], selection: Selection, fmt: Optional[str], no_he
             if follower.stopping:  # a second Ctrl-C: stop waiting for --exec or a long read
                 raise KeyboardInterrupt
             stopped_by.append(signum)
+            stopping.append(True)  # an --exec command running now is stopped too
             follower.stop()
 
         for sig in (signal.SIGINT, signal.SIGTERM):

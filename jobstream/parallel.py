@@ -1,0 +1,277 @@
+"""Parallel reading: plan the work, fork workers, merge their results, renumber rejects.
+
+The work itself is not this module's: :func:`run` takes a *work* function (fold a unit, or
+only validate it) and runs it over byte ranges of the inputs in several processes.
+
+* **Plan.**  A plain file is cut into newline-aligned byte ranges; a compressed file is one
+  unit (it cannot be split); small files are batched, so 100k tiny files are not 100k work
+  units.  Units go to processes by size (greedy), the parent taking its share.
+* **Consistent under rotation.**  Every input is opened once, in the parent, *before* the
+  workers are forked: they read their ranges from those open descriptors (``pread``), so a
+  file renamed, replaced or truncated by a rotation mid-run is still read as one file.
+* **Forked, not spawned.**  Workers start with the parent's imports and decoders; their
+  results come back through a pipe in the fold's compact wire form.
+* **Exact renumbering.**  A worker numbers the lines of each range from 1 and reports how
+  many lines the range had; the parent adds the line counts of the ranges before it, so a
+  reject names its true line, as a single-process read would.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import signal
+import sys
+import threading
+from dataclasses import dataclass, field
+from typing import Any, Callable, Optional, Sequence, Union
+
+import msgspec
+
+from .decoder import Reject
+from .errors import JobstreamError
+from .reader import ReadStats, SourceFailure
+from .sources import Source, is_compressed_head
+
+__all__ = ["Unit", "UnitResult", "plan", "run", "default_workers", "split_ranges"]
+
+
+def default_workers() -> int:
+    """The number of cores this process may run on."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+@dataclass
+class Unit:
+    """One piece of work: ``[start, end)`` of an input (``end`` -1: all of it, as a stream)."""
+
+    index: int
+    source: Source
+    start: int = 0
+    end: int = -1
+    size: int = 0  # bytes on disk, for balancing
+
+
+class UnitResult(msgspec.Struct, array_like=True):
+    """What a worker sends back for one unit (the table travels once per worker, not per unit)."""
+
+    index: int
+    #: every line of the unit, blank ones too: the base for renumbering the units after it
+    lines: int
+    stats: ReadStats
+    rejects: list[Union[Reject, SourceFailure]] = msgspec.field(default_factory=list)
+
+
+def split_ranges(fd: int, size: int, parts: int, *, min_bytes: int = 1) -> list[tuple[int, int]]:
+    """Newline-aligned ``[start, end)`` ranges covering a file of *size* bytes."""
+    bounds = [0]
+    for k in range(1, parts):
+        pos = size * k // parts
+        if pos <= bounds[-1] + min_bytes:
+            continue
+        cut = -1
+        scan = pos - 1
+        while scan < size:
+            block = os.pread(fd, 1 << 16, scan)
+            if not block:
+                break
+            nl = block.find(b"\n")
+            if nl >= 0:
+                cut = scan + nl + 1
+                break
+            scan += len(block)
+        if bounds[-1] < cut < size:
+            bounds.append(cut)
+    bounds.append(size)
+    return list(zip(bounds, bounds[1:]))
+
+
+def plan(sources: Sequence[Source], workers: int, *, min_bytes: int = 32 << 20,
+         min_range: int = 16 << 20) -> Optional[tuple[list[Unit], dict[Source, int]]]:
+    """Units for *workers* processes, and the descriptors opened for the files cut into
+    ranges, or None when one process is the better choice (one worker, stdin, or under
+    *min_bytes* in all).
+
+    A file cut into ranges is opened here, once, so every range is read from the same file;
+    any other input is one unit, opened by the process that reads it (so 100k small files
+    are not 100k descriptors at once).  The caller closes the descriptors."""
+    if workers <= 1 or any(s.is_stdin for s in sources):
+        return None
+    sizes = [s.size() for s in sources]
+    if any(size is None for size in sizes) or sum(sizes) < min_bytes:  # type: ignore[arg-type]
+        return None
+    fds: dict[Source, int] = {}
+    units: list[Unit] = []
+    for src, size in zip(sources, sizes):
+        assert size is not None
+        if size < 2 * min_range or src in fds:
+            units.append(Unit(len(units), src, 0, -1, size))  # read whole, as a stream, by one process
+            continue
+        try:
+            fd = os.open(src.name, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+        except OSError:
+            units.append(Unit(len(units), src, 0, -1, size))  # its reader reports why it cannot be read
+            continue
+        try:
+            size = os.fstat(fd).st_size  # the file as opened
+            plain = not is_compressed_head(os.pread(fd, 8, 0))
+        except OSError:
+            os.close(fd)
+            units.append(Unit(len(units), src, 0, -1, size))
+            continue
+        if not plain:
+            os.close(fd)
+            units.append(Unit(len(units), src, 0, -1, size * 6))  # decompressing costs more: weigh it
+            continue
+        fds[src] = fd
+        parts = max(2, min(workers * 2, size // min_range))
+        for start, end in split_ranges(fd, size, parts):
+            units.append(Unit(len(units), src, start, end, end - start))
+    if len(units) < 2:
+        for fd in fds.values():
+            os.close(fd)
+        return None
+    return units, fds
+
+
+def _assign(units: Sequence[Unit], procs: int, parent_share: float) -> list[list[Unit]]:
+    """Units per process, balanced by size (greedy, biggest first).  Process 0 is the parent,
+    which also merges and writes: it is given *parent_share* of a worker's load."""
+    loads = [0.0] * procs
+    weights = [parent_share] + [1.0] * (procs - 1)
+    out: list[list[Unit]] = [[] for _ in range(procs)]
+    for unit in sorted(units, key=lambda u: -u.size):
+        p = min(range(procs), key=lambda i: (loads[i] + unit.size) / weights[i])
+        out[p].append(unit)
+        loads[p] += unit.size
+    for group in out:
+        group.sort(key=lambda u: u.index)
+    return out
+
+
+Work = Callable[[Sequence[Unit], dict[Source, int]], tuple[Any, list[UnitResult]]]
+
+
+@dataclass
+class Outcome:
+    """What :func:`run` gathered: each process's payload, and every unit's result in input order."""
+
+    payloads: list[Any] = field(default_factory=list)
+    units: list[UnitResult] = field(default_factory=list)
+
+
+_WIRE = msgspec.msgpack.Encoder()
+
+
+def run(units: Sequence[Unit], fds: dict[Source, int], work: Work, *, workers: int,
+        encode: Callable[[Any], bytes], decode: Callable[[bytes], Any], parent_share: float = 0.8) -> Outcome:
+    """Run *work* over *units* in *workers* processes (this one included), forked now.
+
+    *work(units, fds)* returns ``(payload, unit results)``: the payload (the process's folded
+    table) travels back once per worker, through *encode* and *decode*.  Unit results come
+    back in input order, their rejects still numbered from each unit's start (see
+    :func:`renumber`).
+    """
+    procs = min(workers, len(units))
+    groups = _assign(units, procs, parent_share)
+    if procs <= 1 or threading.active_count() > 1:
+        # forking a threaded process can deadlock its children: do it all here
+        payload, results = work(units, fds)
+        return Outcome([payload], sorted(results, key=lambda r: r.index))
+    decoder = msgspec.msgpack.Decoder(tuple[bytes, list[UnitResult]])
+    children: list[tuple[int, int]] = []
+    gc.freeze()  # what exists now is shared with the workers, not copied on their first GC pass
+    try:
+        for group in groups[1:]:
+            r, w = os.pipe()
+            pid = os.fork()
+            if pid == 0:  # the worker: never returns into the caller's code
+                code = 0
+                try:
+                    os.close(r)
+                    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+                    signal.signal(signal.SIGINT, signal.SIG_DFL)
+                    gc.disable()
+                    payload, results = work(group, fds)
+                    data = _WIRE.encode((encode(payload), results))
+                    _write_all(w, data)
+                except BaseException as exc:  # noqa: BLE001 - reported to the parent, which raises
+                    code = 1
+                    try:
+                        _write_all(w, b"E" + f"{type(exc).__name__}: {exc}".encode("utf-8", "replace"))
+                    except OSError:
+                        pass
+                finally:
+                    os._exit(code)
+            os.close(w)
+            children.append((pid, r))
+        payload, results = work(groups[0], fds)
+        outcome = Outcome([payload], list(results))
+        for pid, r in children:
+            data = _read_all(r)
+            os.close(r)
+            _, status = os.waitpid(pid, 0)
+            if status != 0 or data[:1] == b"E" or not data:
+                why = data[1:].decode("utf-8", "replace") if data[:1] == b"E" else f"exit status {status}"
+                raise JobstreamError(f"a worker process failed: {why}")
+            more_payload, more = decoder.decode(data)
+            outcome.payloads.append(decode(more_payload))
+            outcome.units.extend(more)
+        children.clear()
+    finally:
+        gc.unfreeze()
+        for pid, r in children:  # an error or an interrupt: stop the workers that are left
+            try:
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+            except OSError:
+                pass
+            try:
+                os.close(r)
+            except OSError:
+                pass
+    outcome.units.sort(key=lambda u: u.index)
+    return outcome
+
+
+def renumber(units: Sequence[Unit], results: Sequence[UnitResult]) -> list[Reject]:
+    """Every reject in input order, numbered from the start of its file: each unit's lines
+    are counted from 1 by its worker; the units of the same file before it add up."""
+    base: dict[Source, int] = {}
+    out: list[Reject] = []
+    by_index = {r.index: r for r in results}
+    for unit in units:
+        res = by_index[unit.index]
+        first = 0 if unit.start == 0 else base.get(unit.source, 0)
+        for rej in res.rejects:
+            rej.line += first
+            out.append(rej)
+        base[unit.source] = first + res.lines
+    return out
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        n = os.write(fd, view)
+        view = view[n:]
+    os.close(fd)
+
+
+def _read_all(fd: int) -> bytes:
+    parts = []
+    while True:
+        piece = os.read(fd, 1 << 20)
+        if not piece:
+            return b"".join(parts)
+        parts.append(piece)
+
+
+if sys.platform == "win32":  # pragma: no cover - no fork there
+    def run(units: Sequence[Unit], fds: dict[Source, int], work: Work, *, workers: int,  # type: ignore[no-redef]
+            encode: Callable[[Any], bytes], decode: Callable[[bytes], Any], parent_share: float = 0.8) -> Outcome:
+        payload, results = work(units, fds)
+        return Outcome([payload], sorted(results, key=lambda r: r.index))
