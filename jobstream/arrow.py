@@ -21,14 +21,15 @@ pyarrow is an optional extra and is imported only when a function here is called
 
 from __future__ import annotations
 
+import io
 import os
-from typing import IO, TYPE_CHECKING, Any, Iterable, Optional, Union
+from typing import IO, TYPE_CHECKING, Any, Iterable, Optional, Union, cast
 
 from .reducer import CheckpointRow, JobState, JobTable, StatusChange
 from .summary import Summary
 
 if TYPE_CHECKING:
-    import pyarrow
+    import pyarrow  # type: ignore[import-untyped,unused-ignore]
 
 __all__ = [
     "WHATS",
@@ -258,8 +259,9 @@ def _write(where: Where, write: Any, protect: Iterable[str]) -> None:
 
         with atomic_output(os.fspath(where), protect=protect) as fh:
             fh.flush()
-            write(fh.buffer)  # the binary file under atomic_output's text wrapper
-            fh.buffer.flush()
+            binary = cast(io.TextIOWrapper, fh).buffer  # the binary file under atomic_output's text wrapper
+            write(binary)
+            binary.flush()
     else:
         write(where)
 
@@ -269,7 +271,7 @@ def write_parquet(data: "pyarrow.Table", where: Where, *, compression: str = "zs
     """Write *data* as a Parquet file to a path (atomically, refusing any path in *protect*)
     or to a binary file object."""
     _pa()
-    import pyarrow.parquet as pq
+    import pyarrow.parquet as pq  # type: ignore[import-untyped,unused-ignore]
 
     _write(where, lambda fh: pq.write_table(data, fh, compression=compression), protect)
 
@@ -304,7 +306,7 @@ def write_arrow_file(data: "pyarrow.Table", fmt: str, where: Where, *, protect: 
 def to_pandas(data: "pyarrow.Table") -> Any:
     """A pandas DataFrame of an Arrow table (through pyarrow; times as UTC datetimes)."""
     try:
-        import pandas  # noqa: F401
+        import pandas  # type: ignore[import-untyped,unused-ignore]  # noqa: F401
     except ImportError as exc:
         raise ImportError("to_pandas needs pandas: pip install pandas") from exc
     return data.to_pandas()

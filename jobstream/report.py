@@ -31,7 +31,7 @@ import os
 import re
 from collections import Counter, defaultdict
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, Iterable, Iterator, Optional, Sequence
+from typing import IO, TYPE_CHECKING, Any, Iterable, Iterator, Optional, Sequence, cast
 
 from .models import TERMINAL_STATUSES
 from .reader import ReadStats
@@ -262,9 +262,9 @@ def _timeline(jobs: Sequence[JobState], first: int, total: int) -> "Figure":
     ax.set_ylim(-0.7, n - 0.3)
     ax.set_yticks(range(n), list(reversed(labels)), fontsize=7, family="monospace")
     if calendar:
-        locator = mdates.AutoDateLocator(minticks=4, maxticks=10)
+        locator = mdates.AutoDateLocator(minticks=4, maxticks=10)  # type: ignore[no-untyped-call]
         ax.xaxis.set_major_locator(locator)
-        ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+        ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))  # type: ignore[no-untyped-call]
         what = "UTC"
     else:
         ax.xaxis.set_major_locator(FixedLocator(_duration_ticks(max(hi, 1.0))))
@@ -276,7 +276,7 @@ def _timeline(jobs: Sequence[JobState], first: int, total: int) -> "Figure":
     ax.spines[["left", "bottom"]].set_visible(False)
     ax.tick_params(axis="y", left=False)
     ax.set_title(f"Jobs {first:,}–{first + n - 1:,} of {total:,}, newest first ({what})", pad=22)
-    handles = [Patch(color=WAITING_COLOURS["QUEUED"], label="queued"),
+    handles: list[Any] = [Patch(color=WAITING_COLOURS["QUEUED"], label="queued"),
                Patch(color=WAITING_COLOURS["VALIDATING"], label="validating")]
     present = {outcome(j) for j in jobs}
     for key in OUTCOME_COLOURS:
@@ -293,6 +293,7 @@ def _timeline(jobs: Sequence[JobState], first: int, total: int) -> "Figure":
 def _finished(jobs: Sequence[JobState]) -> "Figure":
     """Jobs finished per day (or week) by outcome, stacked."""
     import matplotlib.dates as mdates
+    from matplotlib.ticker import MaxNLocator
 
     ended = [(j.changes[-1].at if j.changes else j.modified_at, j.status) for j in jobs if j.status in TERMINAL_STATUSES]
     fig = _new_figure(11, 3.2)
@@ -322,10 +323,10 @@ def _finished(jobs: Sequence[JobState]) -> "Figure":
         ax.bar(buckets, heights, width=width * 0.9, bottom=bottom, align="edge", color=_outcome_colour(status),
                label=_text(OUTCOME_LABELS.get(status, status)), linewidth=0)
         bottom = [a + b for a, b in zip(bottom, heights)]
-    locator = mdates.AutoDateLocator(minticks=4, maxticks=12)
+    locator = mdates.AutoDateLocator(minticks=4, maxticks=12)  # type: ignore[no-untyped-call]
     ax.xaxis.set_major_locator(locator)
-    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
-    ax.yaxis.get_major_locator().set_params(integer=True)
+    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))  # type: ignore[no-untyped-call]
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.grid(axis="y", color="#e5e5e5", linewidth=0.6)
     ax.set_axisbelow(True)
     ax.set_ylabel("jobs")
@@ -690,8 +691,9 @@ def write_charts(table: JobTable, stats: Optional[ReadStats], out_dir: str, fmt:
                     fh.write(_svg_text(fig))
                 else:
                     fh.flush()
-                    fig.savefig(fh.buffer, format="png", dpi=dpi, metadata={"Software": None})
-                    fh.buffer.flush()
+                    binary = cast(IO[bytes], cast(io.TextIOWrapper, fh).buffer)  # under atomic_output's text
+                    fig.savefig(binary, format="png", dpi=dpi, metadata={"Software": None})
+                    binary.flush()
             fig.clear()
             written.append(path)
     return written

@@ -35,7 +35,8 @@ def table(small_log: Path) -> JobTable:
 def _epoch(v: Any) -> Any:
     """A datetime (from any reader) as unix seconds; anything else as is."""
     if isinstance(v, datetime):
-        assert v.utcoffset() is not None and v.utcoffset().total_seconds() == 0, f"{v!r} is not UTC"
+        offset = v.utcoffset()
+        assert offset is not None and offset.total_seconds() == 0, f"{v!r} is not UTC"
         return int(v.timestamp())
     return v
 

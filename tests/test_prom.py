@@ -53,7 +53,10 @@ class TestValues:
     def test_every_figure_parses_back_to_the_summary(self, folded: jobstream.FoldResult) -> None:
         s = folded.table.summary()
         fams = _parse(_render(s, folded.stats))
-        one = lambda name: _samples(fams[name])[()]  # noqa: E731
+
+        def one(name: str) -> float:
+            return _samples(fams[name])[()]
+
         assert one("jobstream_jobs") == s.jobs
         assert one("jobstream_jobs_finished") == s.finished
         assert one("jobstream_jobs_succeeded") == s.succeeded
