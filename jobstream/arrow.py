@@ -21,9 +21,8 @@ pyarrow is an optional extra and is imported only when a function here is called
 
 from __future__ import annotations
 
-import io
 import os
-from typing import IO, TYPE_CHECKING, Any, Iterable, Optional, Union, cast
+from typing import IO, TYPE_CHECKING, Any, Iterable, Optional, Union
 
 from .reducer import CheckpointRow, JobState, JobTable, StatusChange
 from .summary import Summary
@@ -255,21 +254,19 @@ def to_arrow(table: JobTable, what: str = "jobs", jobs: Optional[Iterable[JobSta
 
 def _write(where: Where, write: Any, protect: Iterable[str]) -> None:
     if isinstance(where, (str, os.PathLike)):
-        from .sinks import atomic_output
+        from .sinks import atomic_file
 
-        with atomic_output(os.fspath(where), protect=protect) as fh:
-            fh.flush()
-            binary = cast(io.TextIOWrapper, fh).buffer  # the binary file under atomic_output's text wrapper
-            write(binary)
-            binary.flush()
+        with atomic_file(os.fspath(where), protect=protect) as fh:
+            write(fh)
     else:
         write(where)
 
 
 def write_parquet(data: "pyarrow.Table", where: Where, *, compression: str = "zstd",
                   protect: Iterable[str] = ()) -> None:
-    """Write *data* as a Parquet file to a path (atomically, refusing any path in *protect*)
-    or to a binary file object."""
+    """Write *data* as a Parquet file to a path (atomically, like ``-o``: ``sinks.atomic_file``,
+    raising :class:`~jobstream.errors.OutputError` for a path in *protect* or an unwritable
+    one) or to a binary file object."""
     _pa()
     import pyarrow.parquet as pq  # type: ignore[import-untyped,unused-ignore]
 

@@ -31,12 +31,13 @@ import os
 import re
 from collections import Counter, defaultdict
 from datetime import datetime, timezone
-from typing import IO, TYPE_CHECKING, Any, Iterable, Iterator, Optional, Sequence, cast
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Optional, Sequence
 
+from .errors import OutputError
 from .models import TERMINAL_STATUSES
 from .reader import ReadStats
 from .reducer import CheckpointRow, JobState, JobTable
-from .sinks import atomic_output, fmt_secs, iso, printable
+from .sinks import atomic_file, atomic_output, fmt_secs, iso, printable
 from .summary import Summary
 
 if TYPE_CHECKING:
@@ -680,20 +681,20 @@ def write_charts(table: JobTable, stats: Optional[ReadStats], out_dir: str, fmt:
         raise ValueError(f"unknown chart format {fmt!r}: choose one of {', '.join(CHART_FORMATS)}")
     mpl = _mpl()
     if os.path.exists(out_dir) and not os.path.isdir(out_dir):
-        raise ValueError(f"cannot write charts into {out_dir}: not a directory")
-    os.makedirs(out_dir, exist_ok=True)
+        raise OutputError(f"cannot write charts into {out_dir}: not a directory")
+    try:
+        os.makedirs(out_dir, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"cannot write charts into {out_dir}: {exc.strerror}") from None
     written = []
     with mpl.rc_context(_rc()):
         for name, fig in chart_figures(table, max_jobs=max_jobs, max_curves=max_curves):
             path = os.path.join(out_dir, f"{name}.{fmt}")
-            with atomic_output(path) as fh:
+            with atomic_file(path) as fh:
                 if fmt == "svg":
-                    fh.write(_svg_text(fig))
+                    fh.write(_svg_text(fig).encode())
                 else:
-                    fh.flush()
-                    binary = cast(IO[bytes], cast(io.TextIOWrapper, fh).buffer)  # under atomic_output's text
-                    fig.savefig(binary, format="png", dpi=dpi, metadata={"Software": None})
-                    binary.flush()
+                    fig.savefig(fh, format="png", dpi=dpi, metadata={"Software": None})
             fig.clear()
             written.append(path)
     return written

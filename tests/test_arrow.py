@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 import jobstream
+from jobstream.errors import OutputError
 from jobstream.reducer import JobTable
 
 pa = pytest.importorskip("pyarrow")
@@ -228,7 +229,7 @@ class TestFiles:
     def test_path_write_is_atomic_and_refuses_an_input(self, table: JobTable, tmp_path: Path,
                                                        small_log: Path) -> None:
         data = table.to_arrow("jobs")
-        with pytest.raises(ValueError, match="refusing to overwrite input"):
+        with pytest.raises(OutputError, match="refusing to overwrite input"):
             arrow.write_parquet(data, small_log, protect=[str(small_log)])
         target = tmp_path / "out" / "jobs.parquet"
         target.parent.mkdir()

@@ -13,6 +13,7 @@ import orjson
 import pytest
 
 import jobstream
+from jobstream.errors import OutputError
 from jobstream.prom import escape_label_value, write_prometheus, write_prometheus_file
 from jobstream.reader import ReadStats
 from jobstream.summary import Summary
@@ -183,6 +184,6 @@ class TestFile:
 
     def test_file_refuses_to_replace_an_input(self, folded: jobstream.FoldResult, small_log: Path) -> None:
         before = small_log.stat().st_size
-        with pytest.raises(ValueError, match="refusing to overwrite input"):
+        with pytest.raises(OutputError, match="refusing to overwrite input"):
             write_prometheus_file(folded.table.summary(), None, str(small_log), protect=[str(small_log)])
         assert small_log.stat().st_size == before

@@ -16,6 +16,7 @@ import orjson
 import pytest
 
 import jobstream
+from jobstream.errors import OutputError
 from jobstream.reducer import JobTable
 
 IN_CI = bool(os.environ.get("CI"))
@@ -198,7 +199,7 @@ class TestFiles:
         assert out.read_text().startswith("<!DOCTYPE html>")
         assert os.listdir(tmp_path) == ["report.html"]
         before = small_log.read_bytes()[:100]
-        with pytest.raises(ValueError, match="refusing to overwrite input"):
+        with pytest.raises(OutputError, match="refusing to overwrite input"):
             report.write_report(folded.table, None, str(small_log), protect=[str(small_log)])
         assert small_log.read_bytes()[:100] == before
 
@@ -225,7 +226,7 @@ class TestFiles:
             report.write_charts(folded.table, None, str(tmp_path), "gif")
         afile = tmp_path / "file"
         afile.write_text("x")
-        with pytest.raises(ValueError, match="not a directory"):
+        with pytest.raises(OutputError, match="not a directory"):
             report.write_charts(folded.table, None, str(afile))
 
 
