@@ -262,6 +262,10 @@ def _timeline(jobs: Sequence[JobState], first: int, total: int) -> "Figure":
     ax.set_xlim(lo - pad, hi + pad)
     ax.set_ylim(-0.7, n - 0.3)
     ax.set_yticks(range(n), list(reversed(labels)), fontsize=7, family="monospace")
+    # left-aligned at the figure's margin, so the columns of the labels line up
+    ax.tick_params(axis="y", pad=(left - 0.2) * 72)
+    for label in ax.get_yticklabels():
+        label.set_horizontalalignment("left")
     if calendar:
         locator = mdates.AutoDateLocator(minticks=4, maxticks=10)  # type: ignore[no-untyped-call]
         ax.xaxis.set_major_locator(locator)
@@ -475,10 +479,12 @@ def _curves(jobs: Sequence[JobState], rows: Sequence[CheckpointRow]) -> "Figure"
 class _Selection:
     """What the report shows: every job for the aggregates, the newest *max_jobs* on the timeline."""
 
-    def __init__(self, table: JobTable, max_jobs: int, max_curves: int) -> None:
+    def __init__(self, table: JobTable, max_jobs: int, max_curves: int,
+                 jobs: Optional[Iterable[JobState]] = None) -> None:
         if max_jobs < 1 or max_curves < 0:
             raise ValueError("max_jobs must be at least 1 and max_curves at least 0")
-        self.all = table.jobs()
+        # a selection needs its changes (not jobs(light=True)): the timeline draws them
+        self.all = table.jobs() if jobs is None else sorted(jobs, key=lambda j: (j.created_at, j.id))
         self.shown = list(reversed(self.all))[:max_jobs]  # newest first
         checkpoint_rows = table.checkpoints(self.shown)
         steps = Counter(r.job_id for r in checkpoint_rows if r.step is not None and
@@ -489,14 +495,15 @@ class _Selection:
         self.summary = table.summary(by="model", jobs=self.all)
 
 
-def chart_figures(table: JobTable, *, max_jobs: int = 500, max_curves: int = 12) -> Iterator[tuple[str, "Figure"]]:
+def chart_figures(table: JobTable, jobs: Optional[Iterable[JobState]] = None, *, max_jobs: int = 500,
+                  max_curves: int = 12) -> Iterator[tuple[str, "Figure"]]:
     """``(name, matplotlib Figure)`` for every chart of the report, in report order.
 
     Names: ``finished``, ``durations``, ``cost_tokens``, ``timeline-01`` (the newest page) ...,
     ``training_curves``.  Each figure is made only when asked for.
     """
     _mpl()
-    sel = _Selection(table, max_jobs, max_curves)
+    sel = _Selection(table, max_jobs, max_curves, jobs)
     yield from _figures(sel)
 
 
@@ -588,10 +595,15 @@ def _summary_table(summary: Summary) -> str:
 
 
 def render_report(table: JobTable, stats: Optional[ReadStats] = None, *, title: Optional[str] = None,
-                  max_jobs: int = 500, max_curves: int = 12, now: Optional[int] = None) -> str:
-    """The report as one self-contained HTML document (see the module docstring)."""
+                  jobs: Optional[Iterable[JobState]] = None, max_jobs: int = 500, max_curves: int = 12,
+                  now: Optional[int] = None) -> str:
+    """The report as one self-contained HTML document (see the module docstring).
+
+    *jobs* restricts it to a selection (``JobState`` values from ``table.jobs()``, filtered);
+    *now* (unix seconds) is the "generated" time shown, the current time by default.
+    """
     mpl = _mpl()
-    sel = _Selection(table, max_jobs, max_curves)
+    sel = _Selection(table, max_jobs, max_curves, jobs)
     s = sel.summary
     e = html.escape
     title = title or "Fine-tuning jobs"
@@ -662,15 +674,17 @@ def render_report(table: JobTable, stats: Optional[ReadStats] = None, *, title: 
 
 
 def write_report(table: JobTable, stats: Optional[ReadStats], out_path: str, *, title: Optional[str] = None,
-                 max_jobs: int = 500, max_curves: int = 12, protect: Iterable[str] = ()) -> None:
+                 jobs: Optional[Iterable[JobState]] = None, max_jobs: int = 500, max_curves: int = 12,
+                 protect: Iterable[str] = ()) -> None:
     """Write the HTML report to *out_path* atomically (refusing any path in *protect*: the inputs)."""
-    text = render_report(table, stats, title=title, max_jobs=max_jobs, max_curves=max_curves)
+    text = render_report(table, stats, title=title, jobs=jobs, max_jobs=max_jobs, max_curves=max_curves)
     with atomic_output(out_path, protect=protect) as fh:
         fh.write(text)
 
 
 def write_charts(table: JobTable, stats: Optional[ReadStats], out_dir: str, fmt: str = "png", *,
-                 max_jobs: int = 500, max_curves: int = 12, dpi: int = 110) -> list[str]:
+                 jobs: Optional[Iterable[JobState]] = None, max_jobs: int = 500, max_curves: int = 12,
+                 dpi: int = 110) -> list[str]:
     """The report's charts as files in *out_dir* (made if missing): ``finished.png``,
     ``durations.png``, ``cost_tokens.png``, ``timeline-01.png`` (newest page) ...,
     ``training_curves.png``.  Each is written atomically; returns the paths written.
@@ -688,7 +702,7 @@ def write_charts(table: JobTable, stats: Optional[ReadStats], out_dir: str, fmt:
         raise OutputError(f"cannot write charts into {out_dir}: {exc.strerror}") from None
     written = []
     with mpl.rc_context(_rc()):
-        for name, fig in chart_figures(table, max_jobs=max_jobs, max_curves=max_curves):
+        for name, fig in chart_figures(table, jobs, max_jobs=max_jobs, max_curves=max_curves):
             path = os.path.join(out_dir, f"{name}.{fmt}")
             with atomic_file(path) as fh:
                 if fmt == "svg":

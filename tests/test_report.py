@@ -182,6 +182,16 @@ class TestHtml:
         assert "newest first (UTC)" in dense and "each from its creation" not in dense
         assert "each from its creation; UTC" in sparse
 
+    def test_a_selection_limits_every_section(self, folded: jobstream.FoldResult) -> None:
+        failed = [j for j in folded.table.jobs() if j.status in ("FAILED", "CANCELLED")]
+        text = report.render_report(folded.table, jobs=failed)
+        rows = _table_rows(text)
+        assert int(rows[-1][1]) == len(failed) and len(failed) >= 2
+        timeline = text[text.index('aria-label="timeline-01"'):]
+        timeline = timeline[: timeline.index("</svg>")]
+        for j in folded.table.jobs():
+            assert (j.id[:11] in timeline) == (j in failed)
+
     def test_empty_table_still_renders(self) -> None:
         text = report.render_report(JobTable())
         assert "No jobs." in text and "no job has finished" in text
