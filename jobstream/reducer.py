@@ -621,6 +621,29 @@ class JobTable:
         states = self.jobs(light=True) if jobs is None else list(jobs)
         return summarize_jobs(states, by=by)
 
+    # -- columnar (pyarrow, an optional extra: see jobstream.arrow) -------------------------
+
+    def to_arrow(self, what: str = "jobs", jobs: Optional[Iterable[JobState]] = None, *,
+                 by: Optional[str] = None) -> Any:
+        """A ``pyarrow.Table`` of ``jobs``, ``events``, ``checkpoints``, ``durations`` or ``summary``."""
+        from .arrow import to_arrow
+
+        return to_arrow(self, what, jobs, by=by)
+
+    def to_pandas(self, what: str = "jobs", jobs: Optional[Iterable[JobState]] = None, *,
+                  by: Optional[str] = None) -> Any:
+        """:meth:`to_arrow` as a pandas DataFrame (needs pyarrow and pandas)."""
+        from .arrow import to_arrow, to_pandas
+
+        return to_pandas(to_arrow(self, what, jobs, by=by))
+
+    def to_polars(self, what: str = "jobs", jobs: Optional[Iterable[JobState]] = None, *,
+                  by: Optional[str] = None) -> Any:
+        """:meth:`to_arrow` as a polars DataFrame (needs pyarrow and polars)."""
+        from .arrow import to_arrow, to_polars
+
+        return to_polars(to_arrow(self, what, jobs, by=by))
+
 
 def fold(snapshots: Iterable[Any], table: Optional[JobTable] = None) -> JobTable:
     """Fold *snapshots* (into *table* if given) and return the table."""
