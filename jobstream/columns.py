@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 from typing import Optional
 
-__all__ = ["FORMATS", "JOB_FIELDS", "DEFAULT_JOB_FIELDS", "EVENT_FIELDS", "TIME_FIELDS", "DURATION_FIELDS",
+__all__ = ["FORMATS", "JOB_FIELDS", "DEFAULT_JOB_FIELDS", "EVENT_FIELDS", "CHECKPOINT_FIELDS", "TIME_FIELDS", "DURATION_FIELDS",
            "GROUP_KEYS", "EXTENSIONS", "format_for"]
 
 FORMATS = ("table", "json", "ndjson", "csv")
@@ -55,6 +55,8 @@ DEFAULT_JOB_FIELDS = (
     "valid_mean_token_accuracy",
 )
 EVENT_FIELDS = ("job_id", "job_type", "model", "from_status", "to_status", "at")
+#: ``jobstream checkpoints``: one row per job and checkpoint step (the training curves).
+CHECKPOINT_FIELDS = ("job_id", "step", "created_at", "train_loss", "valid_loss", "valid_mean_token_accuracy")
 TIME_FIELDS = frozenset({"created_at", "modified_at", "first_seen", "last_seen", "checkpoint_at", "at"})
 
 #: Durations in seconds: ``table`` shows them for people (``26.6m``), machine formats as seconds.

@@ -9,6 +9,7 @@ is :func:`validate`.  The CLI only parses options into the values these take
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass, field
 from typing import IO, Any, Callable, Iterable, Optional, Sequence, Union
 
@@ -18,8 +19,10 @@ from .filters import Selection
 from .pipeline import fold_paths, validate_paths
 from .reader import ReadOptions, ReadStats
 from .sinks import (
+    CHECKPOINT_FIELDS,
     DEFAULT_JOB_FIELDS,
     EVENT_FIELDS,
+    checkpoint_row,
     Output,
     RejectWriter,
     event_row,
@@ -30,10 +33,12 @@ from .sinks import (
 )
 from .sources import PathArg, Source, expand_sources
 
-__all__ = ["export", "validate", "ExportResult", "EXPORTS"]
+__all__ = ["export", "report", "validate", "ExportResult", "EXPORTS", "BINARY_FORMATS", "REPORT_FORMATS"]
 
 #: What :func:`export` can write, and the format each writes when none is chosen.
-EXPORTS = {"summary": "json", "jobs": "ndjson", "events": "ndjson"}
+EXPORTS = {"summary": "json", "jobs": "ndjson", "events": "ndjson", "checkpoints": "ndjson"}
+#: Formats written as bytes (never to a terminal), through the ``parquet`` extra (pyarrow).
+BINARY_FORMATS = ("parquet", "arrow")
 
 
 @dataclass
@@ -109,7 +114,10 @@ def export(
     on_total: Optional[Callable[[Optional[int]], Any]] = None,
     stdout: Optional[IO[str]] = None,
 ) -> ExportResult:
-    """Read *paths*, fold them, and write the *what* (``summary``, ``jobs`` or ``events``).
+    """Read *paths*, fold them, and write the *what* (``summary``, ``jobs``, ``events``, ``checkpoints``).
+
+    Formats: ``table``, ``json``, ``ndjson``, ``csv``; ``parquet`` and ``arrow`` (the
+    ``parquet`` extra); ``prom`` for the summary (Prometheus text exposition).
 
     The output goes to ``output.path`` (atomically) or to *stdout*; rejected lines to
     *errors_path* (NDJSON, atomically) and to *on_reject*.  Inputs are expanded once, and
@@ -125,7 +133,7 @@ def export(
     if on_total is not None:
         on_total(total_size(sources))
     fmt = output.format or EXPORTS[what]
-    model = "view" if what == "jobs" else "lean"
+    model = "view" if what in ("jobs", "checkpoints") else "lean"
     with RejectWriter(errors_path, protect=_protected(sources)) as rejects:
         callback: Callable[[Reject], Any] = rejects if on_reject is None else _Tee(rejects, on_reject)
         folded = fold_paths(sources, model=model, strict=read.strict, on_reject=callback, on_progress=on_progress,
@@ -133,17 +141,103 @@ def export(
     table, stats = folded.table, folded.stats
     result = ExportResult(stats, rejects=rejects)
     result.warnings = selection.unmatched(table.statuses(), table.job_types())
-    with open_output(output, fmt, protect=_protected(sources), stdout=stdout) as out:
+    protect = _protected(sources)
+    jobs = None  # every job: a selection of them only where one is asked for
+    if what == "jobs" or (what in ("summary", "checkpoints") and not selection.empty):
+        jobs = selection.jobs(table.jobs(light=what != "jobs" or fmt in BINARY_FORMATS))
+    if fmt in BINARY_FORMATS:
+        result.rows = _write_arrow(what, table, jobs, selection, by, fmt, output, protect, stdout)
+        return result
+    if fmt == "prom":
+        from .prom import write_prometheus, write_prometheus_file
+
+        summ = table.summary(by=by, jobs=jobs)
+        if output.path not in (None, "-"):
+            write_prometheus_file(summ, stats, output.path, protect=protect)  # type: ignore[arg-type]
+        else:
+            write_prometheus(summ, stats, stdout if stdout is not None else sys.stdout)
+        result.rows = 1
+        return result
+    with open_output(output, fmt, protect=protect, stdout=stdout) as out:
         if what == "summary":
-            jobs = None if selection.empty else selection.jobs(table.jobs(light=True))
             write_summary(table.summary(by=by, jobs=jobs), fmt, out, headers=output.headers, stats=stats)
             result.rows = 1
         elif what == "jobs":
-            rows = (job_row(j, fields, iso_times=output.iso) for j in selection.jobs(table.jobs()))
+            assert jobs is not None
+            rows = (job_row(j, fields, iso_times=output.iso) for j in jobs)
             result.rows = write_rows(rows, fields, fmt, out, headers=output.headers, csv_safe=output.csv_safe)
+        elif what == "checkpoints":
+            rows = (checkpoint_row(r, iso_times=output.iso) for r in table.checkpoints(jobs))
+            result.rows = write_rows(rows, CHECKPOINT_FIELDS, fmt, out, headers=output.headers,
+                                     csv_safe=output.csv_safe)
         else:
             rows = (event_row(c, iso_times=output.iso) for c in table.events() if selection.keep_change(c))
             result.rows = write_rows(rows, EVENT_FIELDS, fmt, out, headers=output.headers, csv_safe=output.csv_safe)
+    return result
+
+
+def _write_arrow(what: str, table: Any, jobs: Any, selection: Selection, by: Optional[str], fmt: str,
+                 output: Output, protect: list[str], stdout: Optional[IO[str]]) -> int:
+    """Parquet or Arrow IPC, built from columns (see :mod:`jobstream.arrow`)."""
+    from .arrow import events_to_arrow, to_arrow, write_arrow_file
+
+    if what == "events":
+        data = events_to_arrow([c for c in table.events() if selection.keep_change(c)])
+    else:
+        data = to_arrow(table, what, jobs, by=by if what == "summary" else None)
+    if output.path not in (None, "-"):
+        where: Any = output.path
+    else:
+        where = getattr(stdout if stdout is not None else sys.stdout, "buffer", None)
+        if where is None:
+            raise OutputError(f"-f {fmt} writes bytes: give -o FILE")
+    write_arrow_file(data, fmt, where, protect=protect)
+    return int(data.num_rows)
+
+
+#: What ``jobstream report`` writes: one HTML file, or the charts as image files in a directory.
+REPORT_FORMATS = ("html", "png", "svg")
+
+
+def report(
+    paths: Union[PathArg, Iterable[PathArg]],
+    out_path: str,
+    *,
+    fmt: str = "html",
+    read: ReadOptions = ReadOptions(),
+    selection: Selection = Selection(),
+    title: Optional[str] = None,
+    max_jobs: int = 500,
+    errors_path: Optional[str] = None,
+    on_reject: Optional[Callable[[Reject], Any]] = None,
+    on_progress: Optional[Callable[[int], Any]] = None,
+    on_total: Optional[Callable[[Optional[int]], Any]] = None,
+) -> ExportResult:
+    """Read and fold *paths*, then write the report (``html``: one self-contained file at
+    *out_path*) or its charts (``png``/``svg``: files in the directory *out_path*)."""
+    if fmt not in REPORT_FORMATS:
+        raise ValueError(f"unknown report format {fmt!r}: choose one of {', '.join(REPORT_FORMATS)}")
+    from . import report as charts  # the report extra: imported (and checked) before reading
+
+    charts._mpl()
+    sources = expand_sources(paths)
+    _check_outputs(sources, Output(path=out_path) if fmt == "html" else None, errors_path)
+    if on_total is not None:
+        on_total(total_size(sources))
+    with RejectWriter(errors_path, protect=_protected(sources)) as rejects:
+        callback: Callable[[Reject], Any] = rejects if on_reject is None else _Tee(rejects, on_reject)
+        folded = fold_paths(sources, model="view", strict=read.strict, on_reject=callback, on_progress=on_progress,
+                            workers=read.workers, max_line_bytes=read.max_line_bytes)
+    table, stats = folded.table, folded.stats
+    result = ExportResult(stats, rejects=rejects)
+    result.warnings = selection.unmatched(table.statuses(), table.job_types())
+    jobs = None if selection.empty else selection.jobs(table.jobs())
+    if fmt == "html":
+        charts.write_report(table, stats, out_path, title=title, jobs=jobs, max_jobs=max_jobs,
+                            protect=_protected(sources))
+        result.rows = 1
+    else:
+        result.rows = len(charts.write_charts(table, stats, out_path, fmt, jobs=jobs, max_jobs=max_jobs))
     return result
 
 

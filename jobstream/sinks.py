@@ -24,7 +24,7 @@ import orjson
 from .decoder import Reject
 from .errors import OutputError
 from .reader import ReadStats
-from .reducer import JobState, StatusChange
+from .reducer import CheckpointRow, JobState, StatusChange
 from .sources import display_name
 from .summary import Summary
 
@@ -56,6 +56,7 @@ __all__ = [
 ]
 
 from .columns import (  # noqa: E402  (re-exported: sinks is where users look for them)
+    CHECKPOINT_FIELDS,
     DEFAULT_JOB_FIELDS,
     DURATION_FIELDS,
     EVENT_FIELDS,
@@ -107,6 +108,12 @@ def _row(obj: Any, fields: Sequence[str], iso_times: bool) -> dict[str, Any]:
 def job_row(job: JobState, fields: Sequence[str] = DEFAULT_JOB_FIELDS, *, iso_times: bool = False) -> dict[str, Any]:
     """One job as a flat dict of the chosen fields."""
     return _row(job, fields, iso_times)
+
+
+def checkpoint_row(row: CheckpointRow, fields: Sequence[str] = CHECKPOINT_FIELDS, *,
+                   iso_times: bool = False) -> dict[str, Any]:
+    """One checkpoint of one job as a flat dict."""
+    return _row(row, fields, iso_times)
 
 
 def event_row(change: StatusChange, fields: Sequence[str] = EVENT_FIELDS, *, iso_times: bool = False) -> dict[str, Any]:

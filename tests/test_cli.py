@@ -1110,3 +1110,69 @@ class TestReviewFindings:
     def test_fields_with_no_names_is_a_usage_error(self, tmp_path: Path) -> None:
         res = CliRunner().invoke(cli_module.cli, ["jobs", str(self.log(tmp_path)), "--fields", " , "])
         assert res.exit_code == 2
+
+
+class TestColumnarPromReportCommands:
+    """The CLI's side of the outputs: formats, extensions and commands wired to the library."""
+
+    def test_events_and_jobs_parquet_by_extension_match_ndjson(self, small_log: Path, tmp_path: Path) -> None:
+        import pyarrow.parquet as pq
+
+        for what in ("events", "jobs"):
+            path = tmp_path / f"{what}.parquet"
+            assert invoke(what, small_log, "-o", path).exit_code == 0
+            got = pq.read_table(path).to_pylist()
+            ndjson = parse("ndjson", invoke(what, small_log, "--iso").stdout)
+            assert len(got) == len(ndjson) > 0
+            key = "job_id" if what == "events" else "id"
+            assert [r[key] for r in got] == [r[key] for r in ndjson]
+
+    def test_arrow_ipc_and_feather_extensions(self, small_log: Path, tmp_path: Path) -> None:
+        import pyarrow.feather as feather
+
+        for name in ("e.arrow", "e.feather"):
+            assert invoke("events", small_log, "-o", tmp_path / name).exit_code == 0
+            assert feather.read_table(tmp_path / name).num_rows == len(table_of(small_log).events())
+
+    def test_summary_prom_file_parses_and_matches(self, small_log: Path, tmp_path: Path) -> None:
+        from prometheus_client.parser import text_string_to_metric_families
+
+        path = tmp_path / "jobstream.prom"
+        assert invoke("summary", small_log, "-o", path).exit_code == 0
+        families = {f.name: f for f in text_string_to_metric_families(path.read_text())}
+        assert families["jobstream_jobs"].samples[0].value == len(table_of(small_log))
+
+    def test_summary_parquet_needs_by(self, small_log: Path, tmp_path: Path) -> None:
+        result = invoke("summary", small_log, "-o", tmp_path / "s.parquet")
+        assert result.exit_code == 2 and "--by" in result.stderr
+        assert invoke("summary", small_log, "--by", "model", "-o", tmp_path / "s.parquet").exit_code == 0
+
+    def test_checkpoints_rows_are_the_librarys(self, small_log: Path, table: JobTable) -> None:
+        rows = parse("ndjson", invoke("checkpoints", small_log).stdout)
+        expected = table.checkpoints()
+        assert len(rows) == len(expected) > 0
+        assert [(r["job_id"], r["step"], r["train_loss"]) for r in rows] == [
+            (c.job_id, c.step, c.train_loss) for c in expected]
+        csv_rows = list(csv.DictReader(io.StringIO(invoke("checkpoints", small_log, "-f", "csv").stdout)))
+        assert list(csv_rows[0]) == ["job_id", "step", "created_at", "train_loss", "valid_loss",
+                                     "valid_mean_token_accuracy"]
+
+    def test_checkpoints_follow_the_job_filters(self, small_log: Path, table: JobTable) -> None:
+        job = next(c.job_id for c in table.checkpoints())
+        rows = parse("ndjson", invoke("checkpoints", small_log, "--job", job).stdout)
+        assert rows and {r["job_id"] for r in rows} == {job}
+
+    def test_report_html_and_chart_files(self, small_log: Path, tmp_path: Path) -> None:
+        html = tmp_path / "report.html"
+        result = invoke("report", small_log, "-o", html)
+        assert result.exit_code == 0, result.stderr
+        text = html.read_text()
+        assert text.startswith("<!DOCTYPE html>") and "<svg" in text and "http://" not in text.replace(
+            "http://www.w3.org", "")
+        charts = tmp_path / "charts"
+        assert invoke("report", small_log, "--format", "svg", "-o", charts).exit_code == 0
+        assert sorted(p.suffix for p in charts.iterdir()) and all(p.suffix == ".svg" for p in charts.iterdir())
+
+    def test_report_refuses_to_overwrite_an_input(self, small_log: Path) -> None:
+        result = invoke("report", small_log, "-o", small_log)
+        assert result.exit_code == 1 and "refusing to overwrite input" in result.stderr

@@ -245,6 +245,10 @@ class TestTerminals:
             assert b"\x1b" not in terminal and b"\x07" not in terminal, (cmd, terminal)
             assert b"\\x1b" in terminal
 
+    def test_binary_formats_are_not_written_to_a_terminal(self, log: Path) -> None:
+        code, terminal, err = on_pty(["events", log, "-f", "parquet"], "stdout")
+        assert code == 2 and b"-o FILE" in err and b"PAR1" not in terminal
+
     def test_closed_stdout_is_a_one_line_error(self, log: Path, tmp_path: Path) -> None:
         for cmd in (["events"], ["summary"], ["jobs"]):
             proc = _closed_stdout(cmd, log)

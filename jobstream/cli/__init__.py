@@ -109,9 +109,11 @@ def _finish(result: Any, read: ReadArgs, rejects: _Rejects) -> None:
 
 
 def _export(what: str, paths: Sequence[str], read: ReadArgs, selection: Any, out: Any, **kwargs: Any) -> None:
-    """One implementation behind ``summary``, ``jobs`` and ``events``."""
-    from ..exports import export
+    """One implementation behind ``summary``, ``jobs``, ``events`` and ``checkpoints``."""
+    from ..exports import BINARY_FORMATS, export
 
+    if out.format in BINARY_FORMATS and out.path in (None, "-") and _stdout_tty():
+        raise click.UsageError(f"-f {out.format} writes bytes, not for a terminal: give -o FILE (or pipe it)")
     rejects = _Rejects(echo_each=False)
     progress = Progress(read.progress)
     try:
@@ -134,19 +136,24 @@ def _export(what: str, paths: Sequence[str], read: ReadArgs, selection: Any, out
 @paths_argument
 @read_options
 @selection_options
-@output_options(("table", "json", "ndjson", "csv"), "json")
+@output_options(("table", "json", "ndjson", "csv", "prom", "parquet", "arrow"), "json")
 @click.option("--by", type=click.Choice(GROUP_KEYS), help="Also give the figures per group (a table row each).")
 def summary(paths: tuple[str, ...], read: ReadArgs, selection: Any, out: Any, by: Optional[str]) -> None:
     """Overview of the jobs in snapshot logs: counts, success rate, durations, tokens, cost.
 
     Counts jobs by current status, job type and model; success rate among finished jobs;
     p50/p90/max of queue wait, run time and total duration; trained tokens and cost.
+    -f prom writes the Prometheus text format (for node_exporter's textfile collector);
+    -f parquet/arrow need --by (one row per group).
 
     \b
     Example:
         jobstream summary logs/ --by model
         jobstream summary jobs.ndjson.gz -f json | jq .by_status
+        jobstream summary logs/ -o /var/lib/node_exporter/textfile/jobstream.prom
     """
+    if out.format in ("parquet", "arrow") and by is None:
+        raise click.UsageError(f"-f {out.format} writes one row per group: give --by model|job_type|status|day")
     _export("summary", paths, read, selection, out, by=by)
 
 
@@ -154,7 +161,7 @@ def summary(paths: tuple[str, ...], read: ReadArgs, selection: Any, out: Any, by
 @paths_argument
 @read_options
 @selection_options
-@output_options(("table", "json", "ndjson", "csv"), "ndjson")
+@output_options(("table", "json", "ndjson", "csv", "parquet", "arrow"), "ndjson")
 @click.option("--fields", type=FIELDS, metavar="A,B,...", help="Columns to show (comma list, or 'all').")
 def jobs(paths: tuple[str, ...], read: ReadArgs, selection: Any, out: Any, fields: Optional[tuple[str, ...]]) -> None:
     """One row per job with its current state, ordered by creation time.
@@ -177,7 +184,7 @@ def jobs(paths: tuple[str, ...], read: ReadArgs, selection: Any, out: Any, field
 @paths_argument
 @read_options
 @selection_options
-@output_options(("table", "json", "ndjson", "csv"), "ndjson")
+@output_options(("table", "json", "ndjson", "csv", "parquet", "arrow"), "ndjson")
 def events(paths: tuple[str, ...], read: ReadArgs, selection: Any, out: Any) -> None:
     """Status changes (QUEUED -> RUNNING -> SUCCESS ...) of every job, by time then job id.
 
@@ -189,6 +196,64 @@ def events(paths: tuple[str, ...], read: ReadArgs, selection: Any, out: Any) -> 
         jobstream events jobs.ndjson --status FAILED --since 2025-01-01 -o failures.csv
     """
     _export("events", paths, read, selection, out)
+
+
+@cli.command()
+@paths_argument
+@read_options
+@selection_options
+@output_options(("table", "json", "ndjson", "csv", "parquet", "arrow"), "ndjson")
+def checkpoints(paths: tuple[str, ...], read: ReadArgs, selection: Any, out: Any) -> None:
+    """Training curves: one row per job and checkpoint step, metrics merged across polls.
+
+    Rows: job_id, step, created_at, train_loss, valid_loss, valid_mean_token_accuracy, for
+    the jobs the filters select (as `jobs` selects them), by job then step.  The API fills
+    a checkpoint's metrics over several polls; each metric is its newest reported value, and
+    a validation loss of 0.0 (not evaluated at that step) is empty.
+
+    \b
+    Example:
+        jobstream checkpoints jobs.ndjson --job ftjob-123 -o curve.csv
+    """
+    _export("checkpoints", paths, read, selection, out)
+
+
+@cli.command()
+@paths_argument
+@read_options
+@selection_options
+@click.option("-o", "--output", required=True, type=click.Path(), metavar="PATH",
+              help="The HTML file to write (or, with --format png|svg, the directory for the chart files).")
+@click.option("-f", "--format", "fmt", type=click.Choice(["html", "png", "svg"]), default="html", show_default=True,
+              help="One self-contained HTML report, or the charts as image files.")
+@click.option("--title", help="The report's title [default: Fine-tuning jobs].")
+@click.option("--max-jobs", type=click.IntRange(min=1), default=500, show_default=True,
+              help="Jobs on the timeline (the newest; the other figures count every job).")
+def report(paths: tuple[str, ...], read: ReadArgs, selection: Any, output: str, fmt: str, title: Optional[str],
+           max_jobs: int) -> None:
+    """An HTML report with charts: timeline, outcomes per day, durations, cost, training curves.
+
+    One self-contained file (no network needed to view it) that cron can publish or mail;
+    needs the report extra: pip install 'jobstream[report]'.  --format png|svg writes the
+    same charts as image files into the directory -o names.
+
+    \b
+    Example:
+        jobstream report logs/ -o report.html
+        jobstream report logs/ --model open-mistral-7b --format png -o charts/
+    """
+    from ..exports import report as run_report
+
+    rejects = _Rejects(echo_each=False)
+    progress = Progress(read.progress)
+    try:
+        result = run_report(input_paths(paths), output, fmt=fmt, read=read.options, selection=selection, title=title,
+                            max_jobs=max_jobs, errors_path=read.errors_path, on_reject=rejects,
+                            on_progress=progress, on_total=progress.set_total)
+    finally:
+        progress.close()
+    rejects.summarize(read.errors_path)
+    _finish(result, read, rejects)
 
 
 @cli.command()
@@ -259,6 +324,13 @@ def generate(n_jobs: int, seed: int, camel: bool, output: Optional[str]) -> None
 from .tail import tail  # noqa: E402  (registers the command; its code loads only when it runs)
 
 cli.add_command(tail)
+
+
+def _stdout_tty() -> bool:
+    try:
+        return bool(sys.stdout.isatty())
+    except (AttributeError, ValueError):
+        return False
 
 
 def main(argv: Optional[Sequence[str]] = None) -> None:
