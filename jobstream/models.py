@@ -348,8 +348,9 @@ class JobView(_Base):
     integrations: Optional[list[Integration]] = None
     events: Optional[list[EventView]] = None
     checkpoints: Optional[list[CheckpointView]] = None
-    #: only its presence matters to the reducer, so it is kept undecoded
-    classifier_targets: msgspec.Raw = msgspec.UNSET  # type: ignore[assignment]
+    #: only its presence matters to the reducer: any JSON value, not checked further (kept as
+    #: plain data, not ``msgspec.Raw``, which would pin the whole input block it came from)
+    classifier_targets: Union[Any, msgspec.UnsetType] = msgspec.UNSET
 
     @property
     def stated_job_type(self) -> Optional[str]:
@@ -357,8 +358,8 @@ class JobView(_Base):
 
     @property
     def has_classifier_targets(self) -> bool:
-        raw = self.classifier_targets
-        return raw is not msgspec.UNSET and bytes(raw) != b"null"
+        targets = self.classifier_targets
+        return targets is not msgspec.UNSET and targets is not None
 
     @property
     def kind(self) -> str:
@@ -381,7 +382,7 @@ class JobLean(_Base):
     trained_tokens: Optional[Int] = None
     metadata: Optional[_MetadataView] = None
     events: Optional[list[EventView]] = None
-    classifier_targets: msgspec.Raw = msgspec.UNSET  # type: ignore[assignment]
+    classifier_targets: Union[Any, msgspec.UnsetType] = msgspec.UNSET
 
     # not decoded: fixed class attributes, so the reducer reads "absent"
     fine_tuned_model = None

@@ -196,9 +196,14 @@ def _integration_label(obj: Any) -> str:
 class _Acc:
     """Mutable per-job accumulator (the semilattice described in the module docstring)."""
 
-    __slots__ = ("current", "stated", "classifier", "cps", "first_seen", "last_seen", "obs")
+    __slots__ = ("current", "stated", "classifier", "cps", "first_seen", "last_seen", "obs", "last", "last_events")
 
     def __init__(self) -> None:
+        # Not part of the state (never merged or shipped): the last snapshot folded, so an
+        # exact repeat is skipped with one comparison, and its events list, so a poll whose
+        # events did not change is not walked again.  Folding is idempotent: both are exact.
+        self.last: Any = None
+        self.last_events: Any = None
         self.current: Optional[_Current] = None
         self.stated: Optional[tuple[int, int, str, str]] = None  # (modified_at, rank, status, type)
         self.classifier = False
@@ -259,7 +264,8 @@ class _Acc:
             self.classifier = True
 
         events = snap.events
-        if events:
+        if events and events != self.last_events:
+            self.last_events = events
             for ev in events:
                 if ev.name != "status-updated":
                     continue
@@ -470,7 +476,11 @@ class JobTable:
             acc = accs.get(snap.id)
             if acc is None:
                 acc = accs[snap.id] = _Acc()
+            elif acc.last is not None and acc.last == snap:
+                continue  # an exact repeat of the last poll adds nothing
             acc.add(snap)
+            # kept for the comparison unless it is big (checkpoints): memory grows with jobs
+            acc.last = snap if snap.checkpoints is None else None
         return self
 
     def merge(self, other: "JobTable") -> "JobTable":
