@@ -243,7 +243,9 @@ class _Acc:
                 snap.model,
                 snap.fine_tuned_model,
                 snap.trained_tokens,
-                meta.cost if meta is not None else None,
+                # + 0.0: -0.0 becomes 0.0, so snapshots equal as values fold alike (an exact
+                # repeat is skipped by comparison, and 0.0 == -0.0)
+                (meta.cost + 0.0 if meta.cost is not None else None) if meta is not None else None,
                 meta.cost_currency if meta is not None else None,
                 [_integration_label(i) for i in integ] if integ else [],
             )
