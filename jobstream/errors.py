@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Optional
 
-__all__ = ["JobstreamError", "SourceError", "InvalidLineError", "OutputError", "LineError"]
+__all__ = ["JobstreamError", "SourceError", "InvalidLineError", "OutputError", "StateError", "StateLockedError",
+           "LineError"]
 
 
 class JobstreamError(Exception):
@@ -42,6 +43,15 @@ class InvalidLineError(JobstreamError):
 
 class OutputError(JobstreamError):
     """An output cannot be written (no such directory, a full disk, it would replace an input)."""
+
+
+class StateError(JobstreamError):
+    """An incremental state (``--state FILE``) cannot be used: damaged, written by a newer
+    jobstream, or built with options that change what is folded."""
+
+
+class StateLockedError(StateError):
+    """Another run holds the state (a cron run still going, or ``tail --state``)."""
 
 
 class LineError(ValueError):

@@ -31,9 +31,10 @@ from .sinks import (
     write_rows,
     write_summary,
 )
-from .sources import PathArg, Source, expand_sources
+from .sources import PathArg, Source, display_name, expand_sources
 
-__all__ = ["export", "report", "validate", "ExportResult", "EXPORTS", "BINARY_FORMATS", "REPORT_FORMATS"]
+__all__ = ["export", "report", "validate", "ExportResult", "StateOptions", "EXPORTS", "BINARY_FORMATS",
+           "REPORT_FORMATS"]
 
 #: What :func:`export` can write, and the format each writes when none is chosen.
 EXPORTS = {"summary": "json", "jobs": "ndjson", "events": "ndjson", "checkpoints": "ndjson"}
@@ -43,12 +44,27 @@ BINARY_FORMATS = ("parquet", "arrow")
 
 @dataclass
 class ExportResult:
-    """What a run read (``stats``), how many rows it wrote, and warnings for the user."""
+    """What a run read (``stats``), how many rows it wrote, and warnings for the user.
+
+    With a state, ``stats`` is what a full run over all the input would count, ``read`` what
+    this run read, and ``problems`` what must fail the run once its output is written (a
+    damaged state that its previous generation stood in for)."""
 
     stats: ReadStats
     rows: int = 0
     warnings: list[str] = field(default_factory=list)
     rejects: Optional[RejectWriter] = None
+    read: Optional[ReadStats] = None
+    problems: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class StateOptions:
+    """``--state FILE`` (and ``--reset-state``): read only what is new since the last run with
+    this state, and save it after the output is written (see :mod:`jobstream.state`)."""
+
+    path: str
+    reset: bool = False
 
 
 def total_size(sources: Sequence[Source]) -> Optional[int]:
@@ -66,11 +82,18 @@ def _protected(sources: Sequence[Source]) -> list[str]:
     return [s.name for s in sources if not s.is_stdin]
 
 
-def _check_outputs(sources: Sequence[Source], output: Optional[Output], errors_path: Optional[str]) -> None:
+def _check_outputs(sources: Sequence[Source], output: Optional[Output], errors_path: Optional[str],
+                   state: Optional[StateOptions] = None) -> None:
     """Refuse, before anything is read, outputs that would destroy an input or each other."""
     targets = [(errors_path, "--errors")]
     if output is not None:
         targets.append((output.path, "-o"))
+    if state is not None:
+        targets.append((state.path, "--state"))
+        for path, option in targets[:-1]:
+            if path not in (None, "-") and any(os.path.abspath(path) == os.path.abspath(state.path + suffix)
+                                               for suffix in ("", ".prev", ".lock")):
+                raise OutputError(f"{option} and --state name the same file {display_name(path)}")
     for path, option in targets:
         if path is None or path == "-":
             continue
@@ -113,6 +136,8 @@ def export(
     on_progress: Optional[Callable[[int], Any]] = None,
     on_total: Optional[Callable[[Optional[int]], Any]] = None,
     stdout: Optional[IO[str]] = None,
+    state: Optional[StateOptions] = None,
+    new: bool = False,
 ) -> ExportResult:
     """Read *paths*, fold them, and write the *what* (``summary``, ``jobs``, ``events``, ``checkpoints``).
 
@@ -125,29 +150,61 @@ def export(
     before anything is read.  Returns what was read and written, with warnings (a filter
     value that can never match).  Raises :class:`~jobstream.errors.InvalidLineError` under
     ``read.strict``, :class:`~jobstream.errors.SourceError` for inputs that name nothing.
+
+    With *state*, only what is new since the last run with that state is read; the output is
+    what a full run over all the input would write, and the state is saved after it.  *new*
+    (events only) writes just the changes no earlier ``new`` run with the state wrote.
     """
     if what not in EXPORTS:
         raise ValueError(f"cannot export {what!r}: choose one of {', '.join(EXPORTS)}")
+    if new and (what != "events" or state is None):
+        raise ValueError("new=True hands out the events not handed out before: it needs what='events' and a state")
     sources = expand_sources(paths)
-    _check_outputs(sources, output, errors_path)
-    if on_total is not None:
-        on_total(total_size(sources))
+    _check_outputs(sources, output, errors_path, state)
     fmt = output.format or EXPORTS[what]
     model = "view" if what in ("jobs", "checkpoints") else "lean"
+    if state is not None:
+        from .state import State
+
+        with State.load(state.path, model=model, max_line_bytes=read.max_line_bytes, reset=state.reset) as st:
+            with RejectWriter(errors_path, protect=_protected(sources)) as rejects:
+                callback: Callable[[Reject], Any] = rejects if on_reject is None else _Tee(rejects, on_reject)
+                update = st.update(sources, workers=read.workers, strict=read.strict)
+                for rej in update.rejects:
+                    callback(rej)
+            result = ExportResult(update.stats, rejects=rejects, read=update.read, warnings=list(update.warnings))
+            if st.recovered:
+                result.problems.append(st.recovered)
+            changes = st.new_changes(selection) if new else None
+            _write(what, update.table, result, sources, selection, output, fmt, by, fields, stdout, changes)
+            st.save()  # after the output: a crash before this line repeats the run, never skips it
+        return result
+    if on_total is not None:
+        on_total(total_size(sources))
     with RejectWriter(errors_path, protect=_protected(sources)) as rejects:
-        callback: Callable[[Reject], Any] = rejects if on_reject is None else _Tee(rejects, on_reject)
+        callback = rejects if on_reject is None else _Tee(rejects, on_reject)
         folded = fold_paths(sources, model=model, strict=read.strict, on_reject=callback, on_progress=on_progress,
                             workers=read.workers, max_line_bytes=read.max_line_bytes)
-    table, stats = folded.table, folded.stats
-    result = ExportResult(stats, rejects=rejects)
-    result.warnings = selection.unmatched(table.statuses(), table.job_types())
+    result = ExportResult(folded.stats, rejects=rejects)
+    _write(what, folded.table, result, sources, selection, output, fmt, by, fields, stdout, None)
+    return result
+
+
+def _write(what: str, table: Any, result: ExportResult, sources: Sequence[Source], selection: Selection,
+           output: Output, fmt: str, by: Optional[str], fields: Sequence[str], stdout: Optional[IO[str]],
+           changes: Optional[list[Any]]) -> None:
+    """Write the *what* of *table* (a :class:`JobTable`, or a state's); *changes*, when given,
+    are the events to write instead of every one (``events --new``)."""
+    stats = result.stats
+    if selection.statuses or selection.job_types:
+        result.warnings += selection.unmatched(table.statuses(), table.job_types())
     protect = _protected(sources)
     jobs = None  # every job: a selection of them only where one is asked for
     if what == "jobs" or (what in ("summary", "checkpoints") and not selection.empty):
         jobs = selection.jobs(table.jobs(light=what != "jobs" or fmt in BINARY_FORMATS))
     if fmt in BINARY_FORMATS:
-        result.rows = _write_arrow(what, table, jobs, selection, by, fmt, output, protect, stdout)
-        return result
+        result.rows = _write_arrow(what, table, jobs, selection, by, fmt, output, protect, stdout, changes)
+        return
     if fmt == "prom":
         from .prom import write_prometheus, write_prometheus_file
 
@@ -157,7 +214,7 @@ def export(
         else:
             write_prometheus(summ, stats, stdout if stdout is not None else sys.stdout)
         result.rows = 1
-        return result
+        return
     with open_output(output, fmt, protect=protect, stdout=stdout) as out:
         if what == "summary":
             write_summary(table.summary(by=by, jobs=jobs), fmt, out, headers=output.headers, stats=stats)
@@ -171,18 +228,19 @@ def export(
             result.rows = write_rows(rows, CHECKPOINT_FIELDS, fmt, out, headers=output.headers,
                                      csv_safe=output.csv_safe)
         else:
-            rows = (event_row(c, iso_times=output.iso) for c in table.events() if selection.keep_change(c))
+            chosen = changes if changes is not None else (c for c in table.events() if selection.keep_change(c))
+            rows = (event_row(c, iso_times=output.iso) for c in chosen)
             result.rows = write_rows(rows, EVENT_FIELDS, fmt, out, headers=output.headers, csv_safe=output.csv_safe)
-    return result
 
 
 def _write_arrow(what: str, table: Any, jobs: Any, selection: Selection, by: Optional[str], fmt: str,
-                 output: Output, protect: list[str], stdout: Optional[IO[str]]) -> int:
+                 output: Output, protect: list[str], stdout: Optional[IO[str]], changes: Optional[list[Any]]) -> int:
     """Parquet or Arrow IPC, built from columns (see :mod:`jobstream.arrow`)."""
     from .arrow import events_to_arrow, to_arrow, write_arrow_file
 
     if what == "events":
-        data = events_to_arrow([c for c in table.events() if selection.keep_change(c)])
+        data = events_to_arrow(changes if changes is not None else
+                               [c for c in table.events() if selection.keep_change(c)])
     else:
         data = to_arrow(table, what, jobs, by=by if what == "summary" else None)
     if output.path not in (None, "-"):
@@ -249,14 +307,32 @@ def validate(
     on_reject: Optional[Callable[[Reject], Any]] = None,
     on_progress: Optional[Callable[[int], Any]] = None,
     on_total: Optional[Callable[[Optional[int]], Any]] = None,
+    state: Optional[StateOptions] = None,
 ) -> ExportResult:
-    """Check every line of *paths* against the full schema; ``jobstream validate`` calls this."""
+    """Check every line of *paths* against the full schema; ``jobstream validate`` calls this.
+
+    With *state*, only lines new since the last run with that state are checked; the rejects
+    of earlier runs are reported again from the state, so the report is a full run's."""
     sources = expand_sources(paths)
-    _check_outputs(sources, None, errors_path)
+    _check_outputs(sources, None, errors_path, state)
+    if state is not None:
+        from .state import State
+
+        with State.load(state.path, validate=True, max_line_bytes=read.max_line_bytes, reset=state.reset) as st:
+            with RejectWriter(errors_path, protect=_protected(sources)) as rejects:
+                callback: Callable[[Reject], Any] = rejects if on_reject is None else _Tee(rejects, on_reject)
+                update = st.update(sources, workers=read.workers)
+                for rej in update.rejects:
+                    callback(rej)
+            result = ExportResult(update.stats, rejects=rejects, read=update.read, warnings=list(update.warnings))
+            if st.recovered:
+                result.problems.append(st.recovered)
+            st.save()
+        return result
     if on_total is not None:
         on_total(total_size(sources))
     with RejectWriter(errors_path, protect=_protected(sources)) as rejects:
-        callback: Callable[[Reject], Any] = rejects if on_reject is None else _Tee(rejects, on_reject)
+        callback = rejects if on_reject is None else _Tee(rejects, on_reject)
         stats = validate_paths(sources, on_reject=callback, on_progress=on_progress, workers=read.workers,
                                max_line_bytes=read.max_line_bytes)
     return ExportResult(stats, rejects=rejects)

@@ -65,11 +65,12 @@ class UnitResult(msgspec.Struct, array_like=True):
     rejects: list[Union[Reject, SourceFailure]] = msgspec.field(default_factory=list)
 
 
-def split_ranges(fd: int, size: int, parts: int, *, min_bytes: int = 1) -> list[tuple[int, int]]:
-    """Newline-aligned ``[start, end)`` ranges covering a file of *size* bytes."""
-    bounds = [0]
+def split_ranges(fd: int, size: int, parts: int, *, min_bytes: int = 1, start: int = 0) -> list[tuple[int, int]]:
+    """Newline-aligned ``[start, end)`` ranges covering bytes *start* .. *size* of a file
+    (*start* is a line start: an incremental run resumes there)."""
+    bounds = [start]
     for k in range(1, parts):
-        pos = size * k // parts
+        pos = start + (size - start) * k // parts
         if pos <= bounds[-1] + min_bytes:
             continue
         cut = -1

@@ -100,11 +100,12 @@ class DecodeStep:
 
 
 def read_blocks(read: Callable[[int], bytes], framer: Framer, step: DecodeStep, *, block_size: int = DEFAULT_BLOCK_SIZE,
-                on_block: Optional[Callable[[int], Any]] = None) -> Iterator[list[Any]]:
+                on_block: Optional[Callable[[int], Any]] = None, finish: bool = True) -> Iterator[list[Any]]:
     """Read with *read* (a block at a time) through *framer* and *step*: snapshot batches.
 
     *on_block* is told the size of each block read.  The end of the input ends the framing
-    (a last line without its newline is a line)."""
+    (a last line without its newline is a line), unless *finish* is false: then such a line
+    stays held in *framer* (``framer.position`` is where it starts), for a later read."""
     while True:
         block = read(block_size)
         if not block:
@@ -115,6 +116,8 @@ def read_blocks(read: Callable[[int], bytes], framer: Framer, step: DecodeStep, 
             snaps = step(frame)
             if snaps or step.rejects:
                 yield snaps
+    if not finish:
+        return
     for frame in framer.finish():
         snaps = step(frame)
         if snaps or step.rejects:

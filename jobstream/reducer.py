@@ -515,8 +515,13 @@ class JobTable:
 
     # -- serialisation -----------------------------------------------------------------
 
-    def to_bytes(self) -> bytes:
-        """The state as msgpack, to send a partial table across processes or machines."""
+    def to_bytes(self, job_ids: Optional[Iterable[str]] = None) -> bytes:
+        """The state as msgpack, to send a partial table across processes or machines.
+
+        With *job_ids*, only those jobs (unknown ids are skipped): an incremental state
+        keeps each job's part apart, so a run re-encodes only the jobs it touched."""
+        accs = self._accs
+        items = accs.items() if job_ids is None else [(k, accs[k]) for k in job_ids if k in accs]
         jobs = [
             _WireAcc(
                 job_id,
@@ -528,7 +533,7 @@ class JobTable:
                 a.last_seen,
                 [(*_unpack(k), f) for k, f in a.obs.items()],
             )
-            for job_id, a in self._accs.items()
+            for job_id, a in items
             if a.current is not None
         ]
         return msgspec.msgpack.encode(_WireTable(_WIRE_VERSION, jobs))

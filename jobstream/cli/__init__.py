@@ -16,18 +16,20 @@ import click
 
 from .. import __version__
 from ..columns import GROUP_KEYS
-from ..errors import InvalidLineError, JobstreamError
+from ..errors import InvalidLineError, JobstreamError, StateLockedError
 from .options import (
     FIELDS,
     ReadArgs,
     input_paths,
+    no_stdin_with_state,
     output_options,
     paths_argument,
     read_options,
     selection_options,
+    state_options,
 )
-from .runtime import EXIT_INTERRUPT, EXIT_TERMINATED, Progress, Terminated, Verdict, note, prepare_streams, \
-    quiet_exit, stdout_writer, warn
+from .runtime import EXIT_INTERRUPT, EXIT_LOCKED, EXIT_TERMINATED, Progress, Terminated, Verdict, note, \
+    prepare_streams, quiet_exit, stdout_writer, warn
 
 __all__ = ["cli", "main"]
 
@@ -41,6 +43,11 @@ class _Group(click.Group):
         except InvalidLineError as exc:
             raise click.ClickException(f"{exc} (--strict: stopped at the first rejected line)") from None
         except JobstreamError as exc:
+            if isinstance(exc, StateLockedError):  # another run holds the state: try again later
+                Verdict.fail(EXIT_LOCKED)
+                locked = click.ClickException(str(exc))
+                locked.exit_code = EXIT_LOCKED
+                raise locked from None
             raise click.ClickException(str(exc)) from None
         except BrokenPipeError:
             quiet_exit(Verdict.code)
@@ -101,6 +108,9 @@ class _Rejects:
 def _finish(result: Any, read: ReadArgs, rejects: _Rejects) -> None:
     for message in result.warnings:
         warn(message)
+    for message in getattr(result, "problems", ()):  # the output is written, but this must not pass silently
+        Verdict.fail()
+        click.echo(f"Error: {message}", err=True)
     rejects.fail()
     problem = result.stats.verdict(read.options)
     if problem is not None:
@@ -114,6 +124,7 @@ def _export(what: str, paths: Sequence[str], read: ReadArgs, selection: Any, out
 
     if out.format in BINARY_FORMATS and out.path in (None, "-") and _stdout_tty():
         raise click.UsageError(f"-f {out.format} writes bytes, not for a terminal: give -o FILE (or pipe it)")
+    no_stdin_with_state(input_paths(paths), kwargs.get("state"))
     rejects = _Rejects(echo_each=False)
     progress = Progress(read.progress)
     try:
@@ -135,10 +146,11 @@ def _export(what: str, paths: Sequence[str], read: ReadArgs, selection: Any, out
 @cli.command()
 @paths_argument
 @read_options
+@state_options
 @selection_options
 @output_options(("table", "json", "ndjson", "csv", "prom", "parquet", "arrow"), "json")
 @click.option("--by", type=click.Choice(GROUP_KEYS), help="Also give the figures per group (a table row each).")
-def summary(paths: tuple[str, ...], read: ReadArgs, selection: Any, out: Any, by: Optional[str]) -> None:
+def summary(paths: tuple[str, ...], read: ReadArgs, state: Any, selection: Any, out: Any, by: Optional[str]) -> None:
     """Overview of the jobs in snapshot logs: counts, success rate, durations, tokens, cost.
 
     Counts jobs by current status, job type and model; success rate among finished jobs;
@@ -151,19 +163,22 @@ def summary(paths: tuple[str, ...], read: ReadArgs, selection: Any, out: Any, by
         jobstream summary logs/ --by model
         jobstream summary jobs.ndjson.gz -f json | jq .by_status
         jobstream summary logs/ -o /var/lib/node_exporter/textfile/jobstream.prom
+        jobstream summary logs/ --state /var/lib/jobstream/summary.state   # nightly: new bytes only
     """
     if out.format in ("parquet", "arrow") and by is None:
         raise click.UsageError(f"-f {out.format} writes one row per group: give --by model|job_type|status|day")
-    _export("summary", paths, read, selection, out, by=by)
+    _export("summary", paths, read, selection, out, by=by, state=state)
 
 
 @cli.command()
 @paths_argument
 @read_options
+@state_options
 @selection_options
 @output_options(("table", "json", "ndjson", "csv", "parquet", "arrow"), "ndjson")
 @click.option("--fields", type=FIELDS, metavar="A,B,...", help="Columns to show (comma list, or 'all').")
-def jobs(paths: tuple[str, ...], read: ReadArgs, selection: Any, out: Any, fields: Optional[tuple[str, ...]]) -> None:
+def jobs(paths: tuple[str, ...], read: ReadArgs, state: Any, selection: Any, out: Any,
+         fields: Optional[tuple[str, ...]]) -> None:
     """One row per job with its current state, ordered by creation time.
 
     Fields: id, job_type, model, status, created_at, modified_at, first_seen, last_seen,
@@ -177,33 +192,42 @@ def jobs(paths: tuple[str, ...], read: ReadArgs, selection: Any, out: Any, field
     """
     from ..columns import DEFAULT_JOB_FIELDS
 
-    _export("jobs", paths, read, selection, out, fields=fields or DEFAULT_JOB_FIELDS)
+    _export("jobs", paths, read, selection, out, fields=fields or DEFAULT_JOB_FIELDS, state=state)
 
 
 @cli.command()
 @paths_argument
 @read_options
+@state_options
 @selection_options
 @output_options(("table", "json", "ndjson", "csv", "parquet", "arrow"), "ndjson")
-def events(paths: tuple[str, ...], read: ReadArgs, selection: Any, out: Any) -> None:
+@click.option("--new", is_flag=True,
+              help="With --state: only the changes read since the last --new run with that state (a change "
+                   "logged late included), each once.")
+def events(paths: tuple[str, ...], read: ReadArgs, state: Any, selection: Any, out: Any, new: bool) -> None:
     """Status changes (QUEUED -> RUNNING -> SUCCESS ...) of every job, by time then job id.
 
     Rows: job_id, job_type, model, from_status, to_status, at.  --status matches to_status;
-    --since/--until match the time of the change.
+    --since/--until match the time of the change.  --new --state FILE prints only the
+    changes no earlier --new run with FILE printed: the nightly alert.
 
     \b
     Example:
         jobstream events jobs.ndjson --status FAILED --since 2025-01-01 -o failures.csv
+        jobstream events logs/ --state /var/lib/jobstream/alerts.state --new --status FAILED
     """
-    _export("events", paths, read, selection, out)
+    if new and state is None:
+        raise click.BadParameter("goes with --state FILE (the state remembers what was printed)", param_hint="--new")
+    _export("events", paths, read, selection, out, state=state, new=new)
 
 
 @cli.command()
 @paths_argument
 @read_options
+@state_options
 @selection_options
 @output_options(("table", "json", "ndjson", "csv", "parquet", "arrow"), "ndjson")
-def checkpoints(paths: tuple[str, ...], read: ReadArgs, selection: Any, out: Any) -> None:
+def checkpoints(paths: tuple[str, ...], read: ReadArgs, state: Any, selection: Any, out: Any) -> None:
     """Training curves: one row per job and checkpoint step, metrics merged across polls.
 
     Rows: job_id, step, created_at, train_loss, valid_loss, valid_mean_token_accuracy, for
@@ -215,7 +239,7 @@ def checkpoints(paths: tuple[str, ...], read: ReadArgs, selection: Any, out: Any
     Example:
         jobstream checkpoints jobs.ndjson --job ftjob-123 -o curve.csv
     """
-    _export("checkpoints", paths, read, selection, out)
+    _export("checkpoints", paths, read, selection, out, state=state)
 
 
 @cli.command()
@@ -259,8 +283,9 @@ def report(paths: tuple[str, ...], read: ReadArgs, selection: Any, output: str, 
 @cli.command()
 @paths_argument
 @read_options
+@state_options
 @click.option("-q", "--quiet", is_flag=True, help="Only the final count on stderr.")
-def validate(paths: tuple[str, ...], read: ReadArgs, quiet: bool) -> None:
+def validate(paths: tuple[str, ...], read: ReadArgs, state: Any, quiet: bool) -> None:
     """Check every line against the full job schema; exit 1 if any line is rejected.
 
     Each rejected line is printed to stderr as PATH:LINE: reason, then one count line.
@@ -271,13 +296,19 @@ def validate(paths: tuple[str, ...], read: ReadArgs, quiet: bool) -> None:
     """
     from ..exports import validate as run_validate
 
+    no_stdin_with_state(input_paths(paths), state)
     rejects = _Rejects(echo_each=not quiet)
     progress = Progress(read.progress)
     try:
         result = run_validate(input_paths(paths), read=read.options, errors_path=read.errors_path,
-                              on_reject=rejects, on_progress=progress, on_total=progress.set_total)
+                              on_reject=rejects, on_progress=progress, on_total=progress.set_total, state=state)
     finally:
         progress.close()
+    for message in result.warnings:
+        warn(message)
+    for message in result.problems:
+        Verdict.fail()
+        click.echo(f"Error: {message}", err=True)
     st = result.stats
     click.echo(f"{st.lines} line(s) checked in {st.sources} source(s): {st.accepted} accepted, {st.rejected} rejected",
                err=True)

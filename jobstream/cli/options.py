@@ -22,12 +22,13 @@ from ..times import TIME_HELP, parse_time, split_list
 from .runtime import closed
 
 if TYPE_CHECKING:  # the library's values are imported when a command runs, not at start-up
+    from ..exports import StateOptions
     from ..filters import Selection
     from ..reader import ReadOptions
     from ..sinks import Output
 
-__all__ = ["ReadArgs", "read_options", "selection_options", "output_options", "paths_argument", "input_paths",
-           "TIME", "FIELDS"]
+__all__ = ["ReadArgs", "read_options", "selection_options", "output_options", "state_options", "paths_argument",
+           "input_paths", "TIME", "FIELDS"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -157,6 +158,40 @@ read_options = _group(
     ],
     ["errors_path", "strict", "max_rejects", "workers", "max_line_bytes", "no_progress"],
 )
+
+
+def _state(state_path: Optional[str], reset_state: bool) -> Optional["StateOptions"]:
+    if state_path is None:
+        if reset_state:
+            raise click.BadParameter("goes with --state FILE", param_hint="--reset-state")
+        return None
+    if state_path == "-":
+        raise click.BadParameter("needs a file name ('-' is not one)", param_hint="--state")
+    from ..exports import StateOptions
+
+    return StateOptions(state_path, reset_state)
+
+
+STATE_HELP = ("Read only what was appended since the last run with FILE, merge it into what FILE keeps, print what "
+              "a full run would, and save FILE (atomically, after the output).  The first run reads everything.")
+
+state_options = _group(
+    "state",
+    _state,
+    [
+        click.option("--state", "state_path", type=click.Path(dir_okay=False), metavar="FILE", help=STATE_HELP),
+        click.option("--reset-state", is_flag=True,
+                     help="Ignore what --state FILE holds (damaged, or built with other options) and rebuild it."),
+    ],
+    ["state_path", "reset_state"],
+)
+
+
+def no_stdin_with_state(paths: Sequence[str], state: Any) -> None:
+    """--state resumes files by offset: stdin has none, so it is a usage error with it."""
+    if state is not None and "-" in paths:
+        raise click.BadParameter("--state reads files, which it can resume; stdin cannot be resumed",
+                                 param_hint="PATHS")
 
 
 def _selection(statuses: tuple[str, ...], job_types: tuple[str, ...], models: tuple[str, ...],

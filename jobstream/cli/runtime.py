@@ -27,9 +27,11 @@ from typing import IO, Any, Iterator, Optional
 import click
 
 __all__ = ["Verdict", "prepare_streams", "closed", "stdout_writer", "Progress", "quiet_exit", "warn", "note",
-           "EXIT_DATA", "EXIT_INTERRUPT", "EXIT_TERMINATED"]
+           "EXIT_DATA", "EXIT_LOCKED", "EXIT_INTERRUPT", "EXIT_TERMINATED"]
 
 EXIT_DATA = 1
+#: --state FILE is held by another run (sysexits' EX_TEMPFAIL: nothing was done, try again later)
+EXIT_LOCKED = 75
 EXIT_INTERRUPT = 130
 EXIT_TERMINATED = 143
 
