@@ -7,9 +7,9 @@ it must know which file is which, and names lie: log rotation renames ``jobs.ndj
 name and replaces the content.  So, as log shippers do (Vector's checkpoints), a file is known
 by its content:
 
-* its **fingerprint**: a hash of its first line (at most :data:`HEAD_BYTES` of content; for a
-  ``.gz`` file, of the decompressed content, so a rotated-and-compressed file is still the file
-  it was);
+* its **fingerprint**: a hash of its head, the content up to the end of its first non-blank
+  line (at most :data:`HEAD_BYTES`; for a ``.gz`` file, of the decompressed content, so a
+  rotated-and-compressed file is still the file it was);
 * a **check** of the :data:`CHECK_BYTES` of content just before the saved position: a file is
   resumed there only if those bytes are unchanged;
 * its inode and name are hints that break ties, never proof.
@@ -100,17 +100,16 @@ class FileMark(msgspec.Struct, kw_only=True):
 class Opened:
     """A file of this run, open (so a rotation during the run cannot swap it), fingerprinted."""
 
-    __slots__ = ("source", "fd", "st", "compressed", "fingerprint", "head")
+    __slots__ = ("source", "fd", "st", "compressed", "fingerprint")
 
-    def __init__(self, source: Source, fd: int, st: os.stat_result, compressed: bool, head: bytes) -> None:
+    def __init__(self, source: Source, fd: int, st: os.stat_result, compressed: bool, head: Optional[bytes]) -> None:
         self.source = source
         self.fd = fd
         self.st = st
         self.compressed = compressed
-        self.head = head
-        #: None while the file has no complete first line (and fewer than HEAD_BYTES): such a
-        #: file contributes nothing to a state yet (only complete lines do)
-        self.fingerprint = digest(head) if head.endswith(b"\n") or len(head) >= HEAD_BYTES else None
+        #: None while the file has no complete non-blank line (and fewer than HEAD_BYTES): such
+        #: a file contributes nothing to a state yet (only complete lines do)
+        self.fingerprint = digest(head) if head is not None else None
 
     @property
     def path(self) -> bytes:
@@ -160,7 +159,7 @@ def open_input(source: Source) -> Opened:
             raise SourceError("not a regular file: --state reads files, which it can resume", path=source.label)
         os.set_blocking(fd, True)
         compressed = is_compressed_head(os.pread(fd, 8, 0))
-        head = _compressed_head(fd, source.label) if compressed else _plain_head(os.pread(fd, HEAD_BYTES, 0))
+        head = _compressed_head(fd) if compressed else head_of(os.pread(fd, HEAD_BYTES, 0))
     except OSError as exc:
         os.close(fd)
         raise SourceError(exc.strerror or str(exc), path=source.label) from None
@@ -170,30 +169,39 @@ def open_input(source: Source) -> Opened:
     return Opened(source, fd, st, compressed, head)
 
 
-def _plain_head(data: bytes) -> bytes:
-    nl = data.find(b"\n", 0, HEAD_BYTES)
-    return data[: nl + 1] if nl >= 0 else data[:HEAD_BYTES]
+def head_of(data: bytes) -> Optional[bytes]:
+    """The head a fingerprint covers, from a file's first bytes: up to the end of its first
+    non-blank line (leading blank lines would make every such file look alike), at most
+    HEAD_BYTES; None when *data* is shorter than that and holds no complete non-blank line."""
+    pos = 0
+    while True:
+        nl = data.find(b"\n", pos, HEAD_BYTES)
+        if nl < 0:
+            return data[:HEAD_BYTES] if len(data) >= HEAD_BYTES else None
+        if data[pos:nl].strip(b" \t\r"):
+            return data[: nl + 1]
+        pos = nl + 1
 
 
-def _compressed_head(fd: int, label: str) -> bytes:
+def _compressed_head(fd: int) -> Optional[bytes]:
     """The head of a gzip file's content: only as much is decompressed as it takes."""
     z = zlib.decompressobj(16 + zlib.MAX_WBITS)
     out = b""
     pos = 0
-    while len(out) < HEAD_BYTES and b"\n" not in out:
+    while len(out) < HEAD_BYTES and head_of(out) is None:
         piece = os.pread(fd, 1 << 14, pos)
         if not piece:
             break
         pos += len(piece)
         try:
             out += z.decompress(piece, HEAD_BYTES - len(out))
-            while z.unconsumed_tail and len(out) < HEAD_BYTES and b"\n" not in out:
+            while z.unconsumed_tail and len(out) < HEAD_BYTES and head_of(out) is None:
                 out += z.decompress(z.unconsumed_tail, HEAD_BYTES - len(out))
         except zlib.error:
             break  # damage: reading the file will say where
         if z.eof:
             break  # one member's worth is enough for a head; more members are rare
-    return _plain_head(out)
+    return head_of(out)
 
 
 def check_at(fd: int, position: int) -> bytes:
@@ -277,14 +285,51 @@ def _rank(o: Opened, mark: FileMark) -> tuple[bool, bool, bool, int]:
 
 
 def _claim(o: Opened, marks: Sequence[FileMark], taken: set[int]) -> Optional[FileMark]:
-    """The mark *o* continues: same fingerprint, resumable, the best by inode, name, kind."""
+    """The mark *o* continues: same fingerprint, resumable, the best by inode, name, kind.
+
+    A compressed file is checked as it is read when one mark can be its; when several can
+    (their files began alike), its content is decompressed once now to check them all."""
+    cands = [m for m in marks if id(m) not in taken and m.fingerprint == o.fingerprint and _valid(o, m)]
+    if o.compressed and len(cands) > 1:
+        same = [m for m in cands if o.unchanged_since(m)]
+        cands = same or _checked_compressed(o, cands)
     best: Optional[FileMark] = None
-    for m in marks:
-        if id(m) in taken or m.fingerprint != o.fingerprint or not _valid(o, m):
-            continue
+    for m in cands:
         if best is None or _rank(o, m) > _rank(o, best):
             best = m
     return best
+
+
+def _checked_compressed(o: Opened, marks: list[FileMark]) -> list[FileMark]:
+    """The *marks* whose check holds in the compressed file *o* (one decompression pass)."""
+    want = sorted(marks, key=lambda m: m.position)
+    ok = [m for m in want if m.position == 0 and m.check in (b"", digest(b""))]
+    want = [m for m in want if m.position > 0]
+    stream: Any = None
+    try:
+        stream = open_source(o.source, fd=o.fd)
+        seen = 0
+        prev = b""  # the last CHECK_BYTES of content before offset `seen`
+        i = 0
+        while i < len(want):
+            data = stream.read(1 << 18)
+            if not data:
+                break
+            window = prev + data
+            base = seen - len(prev)  # content offset of window[0]
+            seen += len(data)
+            while i < len(want) and want[i].position <= seen:
+                p = want[i].position
+                if digest(window[max(0, p - CHECK_BYTES) - base: p - base]) == want[i].check:
+                    ok.append(want[i])
+                i += 1
+            prev = window[-CHECK_BYTES:]
+    except (SourceError, OSError):
+        pass
+    finally:
+        if stream is not None:
+            stream.close()
+    return ok
 
 
 def _stems(name: str) -> tuple[str, ...]:

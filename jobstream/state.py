@@ -244,6 +244,10 @@ def _commit(path: str, data: bytes) -> None:
 def _keep_previous(target: str, directory: str, base: str) -> None:
     """``target`` becomes ``target.prev`` too: a hard link (no copy), renamed into place so
     ``.prev`` is always one whole generation; a copy where links are not supported."""
+    prev = target + _PREV
+    with contextlib.suppress(OSError):
+        if os.path.samefile(prev, target):  # kept already (a run killed just after keeping it)
+            return
     tmp = os.path.join(directory, f".{base}.prev.tmp")
     with contextlib.suppress(FileNotFoundError):
         os.unlink(tmp)
@@ -256,7 +260,7 @@ def _keep_previous(target: str, directory: str, base: str) -> None:
             dst.write(src.read())
             dst.flush()
             os.fsync(dst.fileno())
-    os.replace(tmp, target + _PREV)
+    os.replace(tmp, prev)
 
 
 def _clean_temps(path: str) -> None:
@@ -294,7 +298,7 @@ def _lock(path: str) -> int:
         raise StateError(f"cannot lock state {shown}: {exc.strerror}") from None
     with contextlib.suppress(OSError):
         os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()} {' '.join(sys.argv[1:2])}".strip().encode() + b"\n", 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
     return fd
 
 
@@ -451,6 +455,7 @@ class State:
     """
 
     def __init__(self, path: str, options: _Options, doc: _Doc, lock_fd: int, recovered: Optional[str]) -> None:
+        self._lock_fd = lock_fd
         self.path = path
         self.options = options
         self.recovered = recovered
@@ -514,6 +519,9 @@ class State:
         if self._lock_fd >= 0:
             os.close(self._lock_fd)
             self._lock_fd = -1
+
+    def __del__(self) -> None:
+        self.close()
 
     def __enter__(self) -> "State":
         return self
