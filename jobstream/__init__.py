@@ -26,6 +26,8 @@ _HOMES = {
     "fold_paths": "pipeline", "summarize": "pipeline", "FoldResult": "pipeline", "validate_paths": "pipeline",
     "Summary": "summary", "Percentiles": "summary",
     "follow": "follow", "Follower": "follow",
+    "State": "state", "StateTable": "state", "Update": "state",
+    "read_from": "incremental", "OffsetReader": "incremental", "FileMark": "incremental",
     "Status": "models", "TERMINAL_STATUSES": "models", "Job": "models", "ClassifierJob": "models",
     "CompletionJob": "models", "LegacyFTJob": "models", "OtherJob": "models", "JobView": "models",
     "Metric": "models", "Checkpoint": "models", "Event": "models", "JobMetadata": "models",
@@ -33,7 +35,7 @@ _HOMES = {
     "UnknownIntegration": "models", "Repository": "models", "GithubRepository": "models",
     "UnknownRepository": "models",
     "JobstreamError": "errors", "SourceError": "errors", "InvalidLineError": "errors", "LineError": "errors",
-    "OutputError": "errors",
+    "OutputError": "errors", "StateError": "errors", "StateLockedError": "errors",
 }
 
 
@@ -57,7 +59,10 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:  # what static checkers and IDEs see
     from .decoder import Reject, SnapshotDecoder, decode_line, encode
-    from .errors import InvalidLineError, JobstreamError, LineError, OutputError, SourceError
+    from .errors import InvalidLineError, JobstreamError, LineError, OutputError, SourceError, StateError, \
+        StateLockedError
+    from .incremental import FileMark, OffsetReader, read_from
+    from .state import State, StateTable, Update
     from .models import (
             TERMINAL_STATUSES,
             Checkpoint,
@@ -105,6 +110,13 @@ __all__ = [
     # following
     "follow",
     "Follower",
+    # incremental runs
+    "State",
+    "StateTable",
+    "Update",
+    "read_from",
+    "OffsetReader",
+    "FileMark",
     "JobTable",
     "JobState",
     "StatusChange",
@@ -138,4 +150,6 @@ __all__ = [
     "InvalidLineError",
     "LineError",
     "OutputError",
+    "StateError",
+    "StateLockedError",
 ]

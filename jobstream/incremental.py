@@ -284,12 +284,35 @@ def _rank(o: Opened, mark: FileMark) -> tuple[bool, bool, bool, int]:
     return (o.same_inode(mark), o.path == mark.path, o.compressed == mark.compressed, mark.position)
 
 
-def _claim(o: Opened, marks: Sequence[FileMark], taken: set[int]) -> Optional[FileMark]:
+def _whole(o: Opened, m: FileMark) -> bool:
+    """A compressed *o* holds exactly what *m* read: its stat is unchanged since, or its
+    length (gzip's ISIZE, modulo 2**32) is the mark's position."""
+    if not o.compressed:
+        return False
+    if o.unchanged_since(m):
+        return True
+    isize = o.isize()
+    return isize is not None and isize == m.position % (1 << 32)
+
+
+#: How sure a claim is, strongest first: files are matched to marks a tier at a time, so a
+#: file the inode (or a compressed copy's length) ties to a mark gets it before a look-alike.
+_TIERS: tuple[Callable[[Opened, FileMark], bool], ...] = (
+    lambda o, m: o.same_inode(m),  # untouched, or renamed by a rotation
+    _whole,  # compressed by a rotation
+    lambda o, m: o.path == m.path,  # the same name (a copy put in place: rsync, cp)
+    lambda o, m: True,  # another name and inode: copytruncate's copy, a move across file systems
+)
+
+
+def _claim(o: Opened, marks: Sequence[FileMark], taken: set[int],
+           tier: Callable[[Opened, FileMark], bool] = _TIERS[-1]) -> Optional[FileMark]:
     """The mark *o* continues: same fingerprint, resumable, the best by inode, name, kind.
 
     A compressed file is checked as it is read when one mark can be its; when several can
     (their files began alike), its content is decompressed once now to check them all."""
-    cands = [m for m in marks if id(m) not in taken and m.fingerprint == o.fingerprint and _valid(o, m)]
+    cands = [m for m in marks if id(m) not in taken and m.fingerprint == o.fingerprint and tier(o, m)
+             and _valid(o, m) and not _still_elsewhere(o, m)]
     if o.compressed and len(cands) > 1:
         same = [m for m in cands if o.unchanged_since(m)]
         cands = same or _checked_compressed(o, cands)
@@ -298,6 +321,29 @@ def _claim(o: Opened, marks: Sequence[FileMark], taken: set[int]) -> Optional[Fi
         if best is None or _rank(o, m) > _rank(o, best):
             best = m
     return best
+
+
+def _still_elsewhere(o: Opened, mark: FileMark) -> bool:
+    """Whether *mark*'s own file is still where it was last seen, with the content the mark
+    read: then *o*, another inode whose content is the same so far, is a copy of it (a copy
+    counts as a file of its own, as in a full run), not the file itself moved.  The inode
+    only tells the two apart when content cannot."""
+    if o.same_inode(mark) or not mark.ino or mark.path == o.path:
+        return False
+    try:
+        st = os.stat(mark.path)
+    except OSError:
+        return False
+    if (st.st_dev, st.st_ino) != (mark.dev, mark.ino):
+        return False
+    try:
+        other = open_input(Source(os.fsdecode(mark.path)))
+    except SourceError:
+        return False
+    try:
+        return other.fingerprint == mark.fingerprint and _valid(other, mark)
+    finally:
+        other.close()
 
 
 def _checked_compressed(o: Opened, marks: list[FileMark]) -> list[FileMark]:
@@ -372,13 +418,16 @@ def plan(marks: list[FileMark], sources: Sequence[Source], *, next_seq: int) -> 
         seen_inodes.add(ident)
         opened.append(o)
     taken: set[int] = set()
-    found: dict[int, Optional[FileMark]] = {}
-    # plain files first: their claim is verified now (a compressed file's only as it is read)
-    for o in sorted(opened, key=lambda o: o.compressed):
-        m = _claim(o, marks, taken) if o.fingerprint is not None else None
-        if m is not None:
-            taken.add(id(m))
-        found[id(o)] = m
+    found: dict[int, Optional[FileMark]] = {id(o): None for o in opened}
+    for tier in _TIERS:
+        # plain files first: their claim is verified now (a compressed file's only as it is read)
+        for o in sorted(opened, key=lambda o: o.compressed):
+            if o.fingerprint is None or found[id(o)] is not None:
+                continue
+            m = _claim(o, marks, taken, tier)
+            if m is not None:
+                taken.add(id(m))
+                found[id(o)] = m
     claims = [(o, found[id(o)]) for o in opened]
     claims += _siblings(marks, taken, {o.path for o in opened}, seen_inodes, out)
     seq = next_seq
@@ -422,19 +471,24 @@ def plan(marks: list[FileMark], sources: Sequence[Source], *, next_seq: int) -> 
 
 def _siblings(marks: list[FileMark], taken: set[int], given: set[bytes], inodes: set[tuple[int, int]],
               out: Plan) -> list[tuple[Opened, Optional[FileMark]]]:
-    """Rotated names of the marks no given file continues: ``jobs.ndjson.1``, ``.1.gz`` ...
+    """Files beside the last names of the marks no given file continues: their rotated names
+    (``jobs.ndjson.1``, ``.1.gz``, ``jobs-20250601.ndjson.gz`` ...).
 
-    Only to finish those marks: a file found here that continues none is not read.  A file
-    stat says is a mark's, untouched since it was read to its end, is not even opened."""
-    waiting = [m for m in marks if id(m) not in taken and not m.done]
-    if not waiting:
+    A mark still waiting for lines (all but a compressed file read to its end) is finished from
+    the file found that continues it.  A compressed file read to its end whose stat is
+    unchanged (renamed by the next rotation: ``.1.gz`` to ``.2.gz``) takes its new name without
+    being opened.  A file here that continues no mark is not read: it is not an input."""
+    rest = [m for m in marks if id(m) not in taken]
+    if not rest:
         return []
     by_dir: dict[bytes, list[FileMark]] = {}
-    for m in waiting:
+    for m in rest:
         by_dir.setdefault(os.path.dirname(m.path), []).append(m)
-    known = {(m.dev, m.ino, m.size, m.mtime_ns) for m in marks if m.done or id(m) in taken}
+    by_stat = {(m.dev, m.ino, m.size, m.mtime_ns): m for m in rest if m.done}
+    busy = {(m.dev, m.ino, m.size, m.mtime_ns) for m in marks if id(m) in taken}
     found: list[tuple[Opened, Optional[FileMark]]] = []
     for directory, group in by_dir.items():
+        waiting = [m for m in group if not m.done]
         try:
             names = os.listdir(directory)
         except OSError:
@@ -450,14 +504,20 @@ def _siblings(marks: list[FileMark], taken: set[int], given: set[bytes], inodes:
                 st = os.stat(path)
             except OSError:
                 continue
-            if not stat.S_ISREG(st.st_mode) or (st.st_dev, st.st_ino) in inodes \
-                    or (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns) in known:
+            key = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+            if not stat.S_ISREG(st.st_mode) or (st.st_dev, st.st_ino) in inodes or key in busy:
+                continue
+            done = by_stat.get(key)
+            if done is not None:
+                done.path, done.label = path, Source(os.fsdecode(path)).label
+                continue
+            if not waiting:
                 continue
             try:
                 o = open_input(Source(os.fsdecode(path)))
             except SourceError:
                 continue
-            m = _claim(o, group, taken) if o.fingerprint is not None else None
+            m = _claim(o, waiting, taken) if o.fingerprint is not None else None
             if m is None:
                 o.close()
                 continue
@@ -470,16 +530,17 @@ def _siblings(marks: list[FileMark], taken: set[int], given: set[bytes], inodes:
 
 def _duplicate_of(o: Opened, marks: list[FileMark], taken: set[int],
                   claims: list[tuple[Opened, Optional[FileMark]]]) -> Optional[str]:
-    """The file *o* is a copy of, read in this run under another name (``jobs.ndjson.1`` and
-    the ``jobs.ndjson.1.gz`` being made of it), or None."""
+    """The plain file a compressed *o* was made of, read in this run under its own name (the
+    ``jobs.ndjson.1.gz`` that logrotate is making of ``jobs.ndjson.1``), or None.  Once the
+    plain file is gone, the compressed one continues its mark: its content counts once.  (Two
+    plain files with the same content are two files, as in a full run.)"""
+    if not o.compressed:
+        return None
+    isize = o.isize()
     for other, m in claims:
-        if m is None or other is o or m.fingerprint != o.fingerprint:
+        if m is None or other is o or m.fingerprint != o.fingerprint or other.compressed:
             continue
-        if o.compressed:
-            isize = o.isize()
-            if not other.compressed and isize is not None and isize == other.size % (1 << 32):
-                return other.source.label
-        elif not other.compressed and o.size == other.size and _valid(o, m):
+        if isize is not None and isize == other.size % (1 << 32):
             return other.source.label
     return None
 
@@ -493,10 +554,10 @@ class _Rewritten(Exception):
 
 class _Content:
     """The content of a compressed file as a ``read(n)`` function, after skipping its first
-    *skip* bytes (and checking that they end as *check* says); keeps the last bytes read, for
+    *skip* bytes (checking that they end as *check* says, if given); keeps the last bytes read, for
     the check at the position where reading ends."""
 
-    def __init__(self, read: Callable[[int], bytes], skip: int = 0, check: bytes = b"") -> None:
+    def __init__(self, read: Callable[[int], bytes], skip: int = 0, check: Optional[bytes] = None) -> None:
         self._read = read
         self.skip = skip
         self._check = check
@@ -517,7 +578,7 @@ class _Content:
             tail = (tail + data[:left])[-CHECK_BYTES:]
             self._held = data[left:]
             left = 0
-        if self.skip and digest(tail) != self._check:
+        if self._check is not None and digest(tail) != self._check:
             raise _Rewritten()
         self.tail = tail
 
@@ -555,7 +616,7 @@ def _read_compressed(unit: parallel.Unit, fd: int, spec: _Spec, decoder: Snapsho
     stream: Any = None
     try:
         stream = open_source(unit.source, fd=fd)
-        content = _Content(stream.read, spec.skip, spec.check)
+        content = _Content(stream.read, spec.skip, spec.check if spec.skip else None)
         try:
             content.skip_to_position()
         except _Rewritten:
