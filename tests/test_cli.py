@@ -346,7 +346,7 @@ class TestSummary:
         assert re.search(rf"^observations\s+{s.observations}$", out, re.M)
         for counts in (s.by_status, s.by_job_type, s.by_model):
             for key, n in counts.items():
-                assert re.search(rf"^  {re.escape(key)}\s+{n}$", out, re.M), key
+                assert re.search(rf"^  {re.escape(key)}\s+{n}  [█▏▎▍▌▋▊▉]+$", out, re.M), key  # with its bar
         assert s.success_rate is not None
         assert f"{s.success_rate * 100:.1f}% ({s.succeeded} of {s.finished} finished)" in out
         assert f"{s.trained_tokens:,}" in out
@@ -1015,7 +1015,8 @@ class TestProgram:
         code, out, err = _run_on_pty(["jobs", small_log, "--fields", "id,status,created_at"], "stdout")
         assert code == 0
         assert err == b""
-        assert parse_table(out) == expected_rows(table.jobs(), ["id", "status", "created_at"], "table")
+        plain = re.sub("\x1b\\[[0-9;]*m", "", out)  # statuses may be coloured on a terminal
+        assert parse_table(plain) == expected_rows(table.jobs(), ["id", "status", "created_at"], "table")
 
     def test_progress_bar_only_when_stderr_is_a_terminal(self, big_log: Path) -> None:
         code, bar, out = _run_on_pty(["summary", big_log, "-f", "json"], "stderr")
