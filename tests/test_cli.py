@@ -254,6 +254,53 @@ class TestHelpAndDocs:
         for name in cli.commands:
             assert name in result.stdout
 
+    def test_cli_reference_is_up_to_date_with_every_commands_help(self) -> None:
+        from jobstream.cli import docs
+
+        reference = (REPO / "docs" / "cli.md").read_text(encoding="utf-8")
+        assert reference == docs.render(), "docs/cli.md is out of date: python -m jobstream.cli.docs > docs/cli.md"
+        names = sorted(cli.commands)
+        assert docs.command_names() == names
+        for name in [None, *names]:
+            args = ["--help"] if name is None else [name, "--help"]
+            real = CliRunner().invoke(cli, args, prog_name="jobstream", terminal_width=docs.WIDTH)
+            assert real.exit_code == 0
+            heading = "## jobstream" if name is None else f"## jobstream {name}"
+            assert f"\n{heading}\n\n```text\n{real.stdout}```\n" in reference, name
+
+    def test_cli_reference_matches_the_program_on_a_wide_terminal(self) -> None:
+        from jobstream.cli import docs
+
+        env = dict(os.environ, COLUMNS="120")
+        proc = subprocess.run([sys.executable, "-m", "jobstream", "tail", "--help"], capture_output=True, env=env,
+                              timeout=30)
+        assert proc.returncode == 0
+        assert proc.stdout.decode() == docs.help_text("tail") + "\n"
+
+    @pytest.mark.parametrize("shell, marker", [
+        ("bash", "complete -o nosort -F _jobstream_completion jobstream"),
+        ("zsh", "#compdef jobstream"),
+        ("fish", "complete --no-files --command jobstream"),
+    ])
+    def test_shell_completion_script_is_produced(self, shell: str, marker: str) -> None:
+        env = dict(os.environ, _JOBSTREAM_COMPLETE=f"{shell}_source")
+        proc = subprocess.run([sys.executable, "-m", "jobstream"], capture_output=True, env=env, timeout=30)
+        assert proc.returncode == 0 and proc.stderr == b""
+        assert marker in proc.stdout.decode()
+        readme = (REPO / "README.md").read_text(encoding="utf-8")
+        assert f"_JOBSTREAM_COMPLETE={shell}_source jobstream" in readme
+
+    def test_bash_completion_completes_commands_and_option_values(self) -> None:
+        def complete(words: str, cword: int) -> list[str]:
+            env = dict(os.environ, _JOBSTREAM_COMPLETE="bash_complete", COMP_WORDS=words, COMP_CWORD=str(cword))
+            proc = subprocess.run([sys.executable, "-m", "jobstream"], capture_output=True, env=env, timeout=30)
+            assert proc.returncode == 0
+            return [line.split(",", 1)[1] for line in proc.stdout.decode().splitlines()]
+
+        assert complete("jobstream su", 1) == ["summary"]
+        assert complete("jobstream summary --color ", 3) == ["auto", "always", "never"]
+        assert complete("jobstream summary --by ", 3) == list(GROUP_KEYS)
+
     def test_version_prints_the_package_version(self) -> None:
         result = invoke("--version")
         assert result.exit_code == 0
