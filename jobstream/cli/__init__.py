@@ -334,28 +334,46 @@ def _stdout_tty() -> bool:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> None:
-    """Console entry point: safe streams, then the CLI; exit codes for pipes and signals."""
+    """Console entry point: safe streams, then the CLI; exit codes for pipes and signals.
+
+    A finished run leaves with ``os._exit`` once its output is flushed: tearing down a
+    large table object by object is work nobody waits for."""
     prepare_streams()
+    code: Any = 0
     try:
         cli.main(args=list(argv) if argv is not None else None, prog_name="jobstream", standalone_mode=False)
     except click.exceptions.Abort:  # click's name for a KeyboardInterrupt in a prompt or command
         _interrupted(EXIT_INTERRUPT)
     except click.ClickException as exc:
         exc.show()
-        sys.exit(exc.exit_code)
+        code = exc.exit_code
     except click.exceptions.Exit as exc:
-        sys.exit(exc.exit_code)
+        code = exc.exit_code
+    except SystemExit as exc:
+        code = exc.code
     except KeyboardInterrupt:
         _interrupted(EXIT_INTERRUPT)
     except Terminated:
         _interrupted(EXIT_TERMINATED)
     except BrokenPipeError:
         quiet_exit(Verdict.code)
+    if code is None:
+        code = 0
+    elif not isinstance(code, int):
+        click.echo(str(code), err=True)
+        code = 1
+    code = code or Verdict.code
     try:
         sys.stdout.flush()
     except BrokenPipeError:
         quiet_exit(Verdict.code)
-    sys.exit(Verdict.code)
+    except (OSError, ValueError):
+        pass
+    try:
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        pass
+    os._exit(code)
 
 
 def _interrupted(code: int) -> None:
