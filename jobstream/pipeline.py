@@ -41,7 +41,7 @@ class FoldResult(msgspec.Struct):
 
 def read_unit(unit: parallel.Unit, fds: dict[Source, int], decoder: SnapshotDecoder, stats: ReadStats,
               rejects: list[Reject], each: Callable[[list[Any]], Any], *,
-              block_size: int = DEFAULT_BLOCK_SIZE) -> int:
+              block_size: int = DEFAULT_BLOCK_SIZE, buffer: Optional[bytearray] = None) -> int:
     """Read one unit (a byte range of a plain file, or a whole input) through the one framer
     and decode step, handing each batch of snapshots to *each*.  Returns the unit's number of
     lines (blank ones too).  An input that fails mid-way is recorded in *rejects*."""
@@ -65,7 +65,7 @@ def read_unit(unit: parallel.Unit, fds: dict[Source, int], decoder: SnapshotDeco
         else:  # a stream: compressed, or not opened yet
             stream = open_source(src, fd=fd)
             read, into = _reader_of(stream)
-        for snaps in read_blocks(read, framer, step, into=into, block_size=block_size):
+        for snaps in read_blocks(read, framer, step, into=into, block_size=block_size, buffer=buffer):
             if snaps:
                 each(snaps)
     except (SourceError, OSError) as exc:
@@ -85,10 +85,11 @@ def _work(model: Model, max_line_bytes: int, block_size: int, fold: bool) -> par
         table = JobTable()
         each: Callable[[list[Any]], Any] = table.update if fold else _discard
         results = []
+        buffer = bytearray(block_size)  # one block for every unit this process reads
         for unit in units:
             stats = ReadStats(sources=1 if unit.start == 0 else 0)
             rejects: list[Reject] = []
-            lines = read_unit(unit, fds, decoder, stats, rejects, each, block_size=block_size)
+            lines = read_unit(unit, fds, decoder, stats, rejects, each, block_size=block_size, buffer=buffer)
             results.append(parallel.UnitResult(unit.index, lines, stats, rejects))
         return table, results
 

@@ -107,17 +107,20 @@ ReadInto = Callable[[memoryview], int]
 
 
 def read_blocks(read: Union[Read, ReadInto], framer: Framer, step: DecodeStep, *, into: bool = False,
-                block_size: int = DEFAULT_BLOCK_SIZE, on_block: Optional[Callable[[int], Any]] = None
-                ) -> Iterator[list[Any]]:
+                block_size: int = DEFAULT_BLOCK_SIZE, on_block: Optional[Callable[[int], Any]] = None,
+                buffer: Optional[bytearray] = None) -> Iterator[list[Any]]:
     """Read a block at a time through *framer* and *step*: snapshot batches.
 
     *read(n)* returns the next bytes; with *into*, *read(view)* fills a buffer instead and
     returns how many bytes it put there: one buffer, refilled, with no new memory per block
-    (the decoded snapshots never hold on to the buffer).  *on_block* is told the size of
-    each block read.  The end of the input ends the framing (a last line without its
+    (the decoded snapshots never hold on to the buffer); pass *buffer* to share one across
+    inputs (many small files must not cost a new block each).  *on_block* is told the size
+    of each block read.  The end of the input ends the framing (a last line without its
     newline is a line)."""
-    buf = bytearray(block_size) if into else None
+    buf = (buffer if buffer is not None else bytearray(block_size)) if into else None
     view = memoryview(buf) if buf is not None else None
+    if buf is not None:
+        block_size = len(buf)
     while True:
         if buf is not None:
             n = read(view)  # type: ignore[arg-type]
@@ -167,6 +170,7 @@ class Reader:
         self.on_progress = on_progress
         self.block_size = block_size
         self.stats = ReadStats()
+        self._buffer: Optional[bytearray] = None  # one block, refilled for every plain file
 
     def _handle(self, rejects: list[Reject]) -> None:
         for rej in rejects:
@@ -196,10 +200,12 @@ class Reader:
                 continue
             framer = Framer(src.label, max_line_bytes=self.decoder.max_line_bytes)
             read, into = _reader_of(stream)
+            if into and self._buffer is None:
+                self._buffer = bytearray(self.block_size)
             progress = _ProgressOf(stream, self.on_progress) if self.on_progress is not None else None
             try:
                 for snaps in read_blocks(read, framer, step, into=into, block_size=self.block_size,
-                                         on_block=progress):
+                                         on_block=progress, buffer=self._buffer):
                     if rejects:
                         self._handle(rejects)
                     if snaps:
