@@ -488,15 +488,18 @@ class _WireAcc(msgspec.Struct, array_like=True, gc=False):
     checkpoints: list[tuple[Any, ...]]
     first_seen: int
     last_seen: int
-    obs: list[tuple[int, str, int]]
+    #: observations, flat: ``key, flags, key, flags, ...``; a key is ``time << 32 | code``, the
+    #: code indexing the table's ``statuses``
+    obs: list[int]
 
 
 class _WireTable(msgspec.Struct, array_like=True):
     version: int
+    statuses: list[str]
     jobs: list[_WireAcc]
 
 
-_WIRE_VERSION = 3
+_WIRE_VERSION = 4
 _wire_decoder = msgspec.msgpack.Decoder(_WireTable)
 
 
@@ -574,12 +577,12 @@ class JobTable:
                 [(step, *fields) for step, fields in a.cps.items()],
                 a.first_seen,
                 a.last_seen,
-                [(*_unpack(k), f) for k, f in a.obs.items()],
+                [x for kf in a.obs.items() for x in kf],
             )
             for job_id, a in self._accs.items()
             if a.key >= 0
         ]
-        return msgspec.msgpack.encode(_WireTable(_WIRE_VERSION, jobs))
+        return msgspec.msgpack.encode(_WireTable(_WIRE_VERSION, list(_NAMES), jobs))
 
     @classmethod
     def from_bytes(cls, data: bytes) -> "JobTable":
@@ -587,6 +590,9 @@ class JobTable:
         if wire.version != _WIRE_VERSION:
             raise ValueError(f"unsupported JobTable wire version {wire.version}")
         out = cls()
+        # the sender's status codes, as this process's (the same when forked from one parent)
+        local = [_code(name) for name in wire.statuses]
+        same = local == list(range(len(local)))
         for w in wire.jobs:
             a = _Acc()
             cur = w.current
@@ -595,7 +601,11 @@ class JobTable:
             a.cps = {cp[0]: list(cp[1:]) for cp in w.checkpoints}
             a.stated = tuple(w.stated) if w.stated is not None else None  # type: ignore[assignment]
             a.first_seen, a.last_seen = w.first_seen, w.last_seen
-            a.obs = {(t << 32) | _code(s): f for t, s, f in w.obs}
+            flat = iter(w.obs)
+            if same:
+                a.obs = dict(zip(flat, flat))
+            else:
+                a.obs = {(k & ~_LOW) | local[k & _LOW]: f for k, f in zip(flat, flat)}
             out._accs[w.id] = a
         return out
 
