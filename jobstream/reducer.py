@@ -36,7 +36,7 @@ from .models import STATUS_RANK, TERMINAL_STATUSES, UNKNOWN_RANK, status_rank
 if TYPE_CHECKING:
     from .summary import Summary
 
-__all__ = ["JobTable", "JobState", "StatusChange", "Observation", "CheckpointRow", "fold"]
+__all__ = ["JobTable", "JobState", "JobBrief", "StatusChange", "Observation", "CheckpointRow", "fold"]
 
 _SNAPSHOT = 1
 _EVENT = 2
@@ -150,6 +150,24 @@ class CheckpointRow(msgspec.Struct, frozen=True, gc=False):
     train_loss: Optional[float]
     valid_loss: Optional[float]
     valid_mean_token_accuracy: Optional[float]
+
+
+class JobBrief(msgspec.Struct, array_like=True, gc=False):
+    """What a summary reads of a job: a :class:`JobState`'s figures, without its history."""
+
+    id: str
+    job_type: str
+    model: Optional[str]
+    status: str
+    created_at: int
+    modified_at: int
+    observations: int
+    trained_tokens: Optional[int]
+    cost: Optional[float]
+    cost_currency: Optional[str]
+    queue_wait: Optional[int]
+    run_time: Optional[int]
+    total: Optional[int]
 
 
 # --------------------------------------------------------------------------- accumulator
@@ -412,6 +430,35 @@ class _Acc:
         job_type, model = self.job_type, cur.model
         return [StatusChange(job_id, job_type, model, a, b, t)
                 for t, a, b in self._transitions(self.history() if hist is None else hist)]
+
+    def brief(self, job_id: str) -> JobBrief:
+        """The job's summary figures in one pass over its observations (no history built)."""
+        cur = self.current
+        assert cur is not None
+        obs, names = self.obs, _NAMES
+        keys = sorted(obs)
+        times = [k >> 32 for k in keys]
+        if len(set(times)) != len(times):  # statuses sharing a second: the lifecycle orders them
+            order = _order()
+            keys.sort(key=lambda k: (k >> 32) << 16 | order[k & _LOW])
+        prev = ""
+        running_at = last_at = None
+        for k in keys:
+            status = names[k & _LOW]
+            if status != prev:
+                last_at = k >> 32
+                if running_at is None and status == "RUNNING":
+                    running_at = last_at
+                prev = status
+        terminal_at = last_at if prev in TERMINAL_STATUSES else None
+        created = cur.created_at
+        return JobBrief(
+            job_id, self.job_type, cur.model, cur.status, created, cur.modified_at,
+            sum(f & _SNAPSHOT for f in obs.values()), cur.trained_tokens, cur.cost, cur.cost_currency,
+            running_at - created if running_at is not None else None,
+            terminal_at - running_at if terminal_at is not None and running_at is not None else None,
+            terminal_at - created if terminal_at is not None else None,
+        )
 
     def checkpoint_rows(self, job_id: str) -> list[CheckpointRow]:
         """Every checkpoint of the job, by step (a checkpoint without a step last)."""
@@ -688,7 +735,7 @@ class JobTable:
         """Figures over every job (or *jobs*), optionally per group (``model``, ``job_type``, ``status``, ``day``)."""
         from .summary import summarize_jobs
 
-        states = self.jobs(light=True) if jobs is None else list(jobs)
+        states: list[Any] = [a.brief(k) for k, a in self._accs.items()] if jobs is None else list(jobs)
         return summarize_jobs(states, by=by)
 
     # -- columnar (pyarrow, an optional extra: see jobstream.arrow) -------------------------
