@@ -18,7 +18,7 @@ from . import parallel
 from .decoder import Model, Reject, SnapshotDecoder
 from .errors import SourceError
 from .framing import DEFAULT_BLOCK_SIZE, DEFAULT_MAX_LINE_BYTES, Framer
-from .reader import DecodeStep, Reader, ReadStats, read_blocks, resolve_sources, source_failure
+from .reader import DecodeStep, Reader, ReadStats, _reader_of, read_blocks, resolve_sources, source_failure
 from .reducer import JobTable
 from .sources import PathArg, Source, open_source
 from .summary import Summary
@@ -41,7 +41,7 @@ class FoldResult(msgspec.Struct):
 
 def read_unit(unit: parallel.Unit, fds: dict[Source, int], decoder: SnapshotDecoder, stats: ReadStats,
               rejects: list[Reject], each: Callable[[list[Any]], Any], *,
-              block_size: int = DEFAULT_BLOCK_SIZE) -> int:
+              block_size: int = DEFAULT_BLOCK_SIZE, buffer: Optional[bytearray] = None) -> int:
     """Read one unit (a byte range of a plain file, or a whole input) through the one framer
     and decode step, handing each batch of snapshots to *each*.  Returns the unit's number of
     lines (blank ones too).  An input that fails mid-way is recorded in *rejects*."""
@@ -55,16 +55,17 @@ def read_unit(unit: parallel.Unit, fds: dict[Source, int], decoder: SnapshotDeco
         if unit.end >= 0 and fd is not None:  # a range of an open plain file
             pos = unit.start
 
-            def read(n: int) -> bytes:
+            def read(view: memoryview) -> int:
                 nonlocal pos
-                data = os.pread(fd, min(n, unit.end - pos), pos) if pos < unit.end else b""
-                pos += len(data)
-                return data
+                n = os.preadv(fd, [view[: unit.end - pos]], pos) if pos < unit.end else 0
+                pos += n
+                return n
 
+            into = True
         else:  # a stream: compressed, or not opened yet
             stream = open_source(src, fd=fd)
-            read = getattr(stream, "read1", None) or stream.read
-        for snaps in read_blocks(read, framer, step, block_size=block_size):
+            read, into = _reader_of(stream)
+        for snaps in read_blocks(read, framer, step, into=into, block_size=block_size, buffer=buffer):
             if snaps:
                 each(snaps)
     except (SourceError, OSError) as exc:
@@ -84,10 +85,11 @@ def _work(model: Model, max_line_bytes: int, block_size: int, fold: bool) -> par
         table = JobTable()
         each: Callable[[list[Any]], Any] = table.update if fold else _discard
         results = []
+        buffer = bytearray(block_size)  # one block for every unit this process reads
         for unit in units:
             stats = ReadStats(sources=1 if unit.start == 0 else 0)
             rejects: list[Reject] = []
-            lines = read_unit(unit, fds, decoder, stats, rejects, each, block_size=block_size)
+            lines = read_unit(unit, fds, decoder, stats, rejects, each, block_size=block_size, buffer=buffer)
             results.append(parallel.UnitResult(unit.index, lines, stats, rejects))
         return table, results
 

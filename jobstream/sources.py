@@ -281,9 +281,10 @@ def open_source(source: Source, *, fd: Optional[int] = None) -> BinaryIO:
 
 
 def consumed(stream: BinaryIO) -> Optional[int]:
-    """Bytes of the underlying file consumed so far (compressed bytes for gzip), for progress."""
+    """Bytes of the underlying file consumed so far (compressed bytes for gzip), for progress:
+    the descriptor's position, which reading straight into a buffer moves too."""
     raw = getattr(stream, "_raw", stream)
     try:
-        return int(raw.tell())
-    except (OSError, ValueError, AttributeError):
+        return os.lseek(raw.fileno(), 0, os.SEEK_CUR)
+    except (OSError, ValueError, AttributeError, io.UnsupportedOperation):
         return None
