@@ -8,7 +8,7 @@ it reports; ``events --new`` and ``tail --state`` keep its memory between runs.
 
 from __future__ import annotations
 
-from typing import Any, Optional, Sequence
+from typing import Any, Iterable, Optional, Sequence
 
 from .filters import Selection
 from .models import TERMINAL_STATUSES, status_rank
@@ -58,6 +58,27 @@ class ChangeFeed:
         if snapshots:
             self.table.update(snapshots)
             self._dirty.update(dict.fromkeys(s.id for s in snapshots))
+
+    def learn_table(self, table: JobTable) -> None:
+        """Merge a folded *table* without emitting (consumed); like :meth:`learn`."""
+        ids = list(table._accs)
+        self.table.merge_in(table, consume=True)
+        self._dirty.update(dict.fromkeys(ids))
+
+    def resume(self, table: JobTable, last: dict[str, ChangeKey], pending: Iterable[str]) -> None:
+        """Start from a saved state: its *table*, the key of the last change emitted per job,
+        and the jobs that may have changes not emitted yet (learnt, for :meth:`replay`)."""
+        self.table = table
+        self._last = dict(last)
+        self._dirty.update(dict.fromkeys(pending))
+
+    def settled(self) -> dict[str, ChangeKey]:
+        """Per job, the key of the last change emitted or settled."""
+        return dict(self._last)
+
+    def last(self, job_id: str) -> Optional[ChangeKey]:
+        """The key of the last change emitted (or settled) for *job_id*."""
+        return self._last.get(job_id)
 
     def replay(self) -> list[StatusChange]:
         """Every change learnt so far that passes the selection, in export order (time, job,

@@ -16,11 +16,12 @@ from __future__ import annotations
 import os
 import select
 import sys
-from typing import Any, Callable, Iterable, Iterator, Optional, Union
+import time
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Optional, Union
 
 import msgspec
 
-from .changes import ChangeFeed
+from .changes import ChangeFeed, ChangeKey, change_key
 from .decoder import Reject, SnapshotDecoder
 from .errors import SourceError
 from .filters import Selection
@@ -30,12 +31,18 @@ from .reducer import JobTable, StatusChange
 from .sources import STDIN, Decompressor, PathArg, Source, as_paths, decompressor_for, display_name, open_source
 from .watch import DEFAULT_POLL_INTERVAL, INOTIFY_RECHECK, Incarnation, Watcher, has_magic
 
+if TYPE_CHECKING:
+    from .incremental import FileMark
+    from .state import State
+
 __all__ = ["follow", "Follower", "FollowStats", "DEFAULT_POLL_INTERVAL"]
 
 #: At most this much is read from one input per cycle, so several inputs take turns.
 DEFAULT_READ_SIZE = 4 << 20
 _TAIL_CHECK = 32  # bytes before the read position re-read to notice a truncate-and-regrow
 _HEAD_CHECK = 256  # and the file's first bytes: new content after a copytruncate changes them
+#: With a state, it is saved at most this often (seconds) while following, and when following ends.
+SAVE_EVERY = 1.0
 
 
 class FollowStats(msgspec.Struct, kw_only=True):
@@ -53,7 +60,8 @@ class FollowStats(msgspec.Struct, kw_only=True):
 class _Input:
     """Where reading one followed name (or stdin) has got to."""
 
-    __slots__ = ("name", "label", "inc", "pos", "framer", "step", "head", "tail", "fresh", "z", "eof", "sealed")
+    __slots__ = ("name", "label", "inc", "pos", "framer", "step", "head", "tail", "fresh", "z", "eof", "sealed",
+                 "mark")
 
     def __init__(self, name: str, decoder: SnapshotDecoder, stats: ReadStats, rejects: list[Reject],
                  fresh: bool) -> None:
@@ -68,6 +76,7 @@ class _Input:
         self.z: Optional[Decompressor] = None  # stdin: decompressing gzip
         self.eof = False  # stdin ended
         self.sealed = False  # a compressed file, read once: not read again
+        self.mark: Optional["FileMark"] = None  # with a state: the current file's mark
 
     def restart(self) -> None:
         self.pos = 0
@@ -94,6 +103,14 @@ class Follower:
       ``poll_interval`` is the (min, max) stat-polling interval in seconds.
     * ``stop``: optional callable checked every cycle; true ends the iteration.
     * ``max_line_bytes``: longer lines are rejected; ``read_size``: bytes per input per cycle.
+    * ``state``: a loaded :class:`~jobstream.state.State` (``tail --state``): following
+      resumes each file where the state left it (files known by content, rotated ones found
+      beside their names), first yields, once, the changes written since (in export order),
+      then follows; the state is saved at most every :data:`SAVE_EVERY` seconds, after the
+      changes are yielded, and by :meth:`save` when following ends.  A change is never
+      yielded again once saved as yielded: reading is at least once, yielding exactly once
+      (a kill -9 repeats what was yielded since the last save).  A new state starts as
+      following does without one.
 
     A compressed (``.gz``) file is read once, whole: a compressed file cannot be followed as
     it grows.  Gzip on stdin is decompressed as it streams.
@@ -113,10 +130,13 @@ class Follower:
         stop: Optional[Callable[[], bool]] = None,
         max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
         read_size: int = DEFAULT_READ_SIZE,
+        state: Optional["State"] = None,
     ) -> None:
         names = list(dict.fromkeys(os.fsdecode(p.name if isinstance(p, Source) else p) for p in as_paths(paths)))
         if not names:
             raise ValueError("nothing to follow: give at least one path (or '-' for stdin)")
+        if state is not None and STDIN in names:
+            raise ValueError("a state resumes files by offset: stdin cannot be resumed")
         self.decoder = SnapshotDecoder("view", max_line_bytes=max_line_bytes)
         self.read_stats = ReadStats()
         self.stats = FollowStats()
@@ -144,6 +164,12 @@ class Follower:
         self._started = False
         self._iterated = False
         self._initial: list[StatusChange] = []
+        self.state = state
+        self._handed: dict[str, ChangeKey] = {}  # per job, the key of the last change yielded (or settled)
+        self._handed_changed: set[str] = set()
+        self._touched: set[str] = set()  # jobs folded since the last save
+        self._saved_at = time.monotonic()
+        self._unsaved = False
 
     # -- control ---------------------------------------------------------------------------
 
@@ -197,6 +223,11 @@ class Follower:
                 if self._should_stop():
                     return
                 yield change
+                if self.state is not None:  # yielded, and the consumer has taken it
+                    self._handed[change.job_id] = change_key(change)
+                    self._handed_changed.add(change.job_id)
+            if self.state is not None:
+                self._maybe_save()
             if self._should_stop() or self.done:
                 return
             if self.until_terminal and not self._more and self.feed.all_terminal():
@@ -228,10 +259,14 @@ class Follower:
             raise RuntimeError("already started")
         self._started = True
         self.watcher.scan()  # open what exists now, before the first read: no write slips between
+        resume = self.state is not None and not self.state.is_new
+        taken: set[int] = set()
+        if self.state is not None:
+            self._load_state(resume)
         # Existing content is folded whole before anything is emitted: emitting while reading
         # it would drop changes that an older snapshot, further down, reveals.
         self._emit = False
-        self._replaying = self.from_start
+        self._replaying = self.from_start or resume
         try:
             for name in self.watcher.names():
                 inp = self._input(name, fresh=False)
@@ -239,6 +274,8 @@ class Follower:
                 if inc is None:
                     continue
                 self._switch(inp, inc, announce=False)
+                if self.state is not None:
+                    self._resume_input(inp, taken)
                 try:
                     size = os.fstat(inc.fd).st_size
                 except OSError:
@@ -247,16 +284,27 @@ class Follower:
                 while not inp.sealed and inp.pos < size and not self._should_stop() \
                         and self._read_file(inp, [], size - inp.pos):
                     pass
+            if resume:
+                self._finish_rotated(taken)
         finally:
             self._emit = True
             self._replaying = False
         self.watcher.start()
+        if resume:  # what was written while following was down, once, in export order
+            self._initial = self.feed.replay()
+            self.stats.changes += len(self._initial)
+            self._initial += self.poll()
+            return
         if self.from_start:
             self._initial = self.feed.replay()
             self.stats.changes += len(self._initial)
             self._initial += self.poll()
             return
         self.feed.settle()
+        if self.state is not None:  # existing content, learnt silently: counts as yielded
+            settled = self.feed.settled()
+            self._handed.update(settled)
+            self._handed_changed.update(settled)
         if self.stats.history_rejected:
             self._notice(f"{self.stats.history_rejected} line(s) of the existing content rejected "
                          f"(use --from-start to see them)")
@@ -292,6 +340,9 @@ class Follower:
         rejects = self._rejects
         for frame in frames:
             snaps = inp.step(frame)
+            if snaps and self.state is not None:
+                self._touched.update(s.id for s in snaps)
+                self._unsaved = True
             if snaps:
                 if not self._emit:
                     self.feed.learn(snaps)
@@ -381,6 +432,8 @@ class Follower:
                 pass
             self._process(inp, inp.framer.finish(), out)
             assert inp.inc is not None
+            self._sync_mark(inp)  # the old file's mark: read to its end
+            inp.mark = None
             self.watcher.release(inp.inc)
             self.stats.rotations += 1
             inc = self.watcher.take(inp.name)
@@ -424,6 +477,7 @@ class Follower:
 
     def _truncated(self, inp: _Input, inc: Incarnation, size: int) -> None:
         self.stats.truncations += 1
+        inp.mark = None  # the old content's mark keeps where it was read to; the new content is a new file
         lost = max(0, inc.size_seen - inp.pos)
         if lost:
             self.stats.lost_bytes += lost
@@ -463,6 +517,159 @@ class Follower:
         self._got = True
         self._notice(f"{inp.label}: compressed: read once, whole; a compressed file is not followed as it grows")
         return 0
+
+
+    # -- the state (tail --state) -------------------------------------------------------------
+
+    def _load_state(self, resume: bool) -> None:
+        """Fold into the state's own table; resuming, start from its cursor (the last change
+        yielded per job) and the jobs that may have changes not yielded yet."""
+        assert self.state is not None
+        table = self.state.live_table()
+        if not resume:
+            self.feed.table = table
+            return
+        from .models import status_rank
+
+        last: dict[str, ChangeKey] = {}
+        for job_id in table._accs:
+            done = self.state.handed_out(job_id)
+            if done:
+                last[job_id] = max((at, status_rank(s), s) for at, s in done)
+        self.feed.resume(table, last, self.state.pending)
+        self._handed = dict(last)
+
+    def _resume_input(self, inp: _Input, taken: set[int]) -> None:
+        """Start reading *inp*'s file where the state left it, if the state knows it (by
+        content); a file it does not know is new: all of it is read."""
+        from .incremental import identify, open_input
+
+        assert self.state is not None and inp.inc is not None
+        inc = inp.inc
+        try:
+            o = open_input(Source(inp.name), fd=inc.fd)
+        except SourceError:
+            return
+        try:
+            m = identify(o, self.state.files, taken)
+            if m is None:
+                return
+            taken.add(id(m))
+            inp.mark = m
+            if inc.compressed:
+                if m.done and (o.unchanged_since(m) or o.isize() == m.position % (1 << 32)):
+                    inp.sealed = True  # read to its end before: nothing new in it
+                return  # else read whole (it cannot be entered at an offset): what folds again adds nothing
+            pos = m.position
+            inp.pos = pos
+            inp.framer.reset(offset=pos, strip_bom=pos == 0)
+            inp.step.line = m.line
+            inp.tail = os.pread(inc.fd, min(_TAIL_CHECK, pos), pos - min(_TAIL_CHECK, pos))
+            inp.head = os.pread(inc.fd, min(_HEAD_CHECK, pos), 0)
+        except OSError:
+            return
+        finally:
+            o.close()
+
+    def _finish_rotated(self, taken: set[int]) -> None:
+        """The rest of files the state was reading that were rotated away while following was
+        down (``jobs.ndjson.1``, ``.1.gz`` beside the followed name): read, silently, before
+        the changes written while down are yielded."""
+        from .incremental import NOTHING, Plan, Task, complete_end, find_rotated, read_tasks
+
+        assert self.state is not None
+        given = {os.fsencode(os.path.abspath(n)) for n in self.watcher.names()}
+        inodes = {(inp.inc.dev, inp.inc.ino) for inp in self._inputs.values() if inp.inc is not None}
+        plan = Plan()
+        found = find_rotated(self.state.files, taken, given, inodes, plan)
+        try:
+            tasks = []
+            for o, m in found:
+                assert m is not None
+                end = NOTHING if o.compressed and o.isize() == m.position % (1 << 32) else \
+                    -1 if o.compressed else complete_end(o.fd, m.position, o.size)
+                tasks.append(Task(o, m, False, m.position, m.line, m.check, end))
+            delta, results = read_tasks(tasks, model=self.decoder.model, max_line_bytes=self.decoder.max_line_bytes,
+                                        workers=1)
+            for task, res in zip(tasks, results):
+                o, m = task.opened, task.mark
+                if res is not None and (res.failure is not None or res.rewritten):
+                    continue
+                if res is not None:
+                    m.position, m.line, m.check = res.position, res.line, res.check
+                    for rej in res.rejects:
+                        if self.on_reject is not None:
+                            self.on_reject(rej)
+                m.compressed = m.done = o.compressed
+                m.dev, m.ino, m.size, m.mtime_ns = o.st.st_dev, o.st.st_ino, o.st.st_size, o.st.st_mtime_ns
+                m.path, m.label = o.path, o.source.label
+            for message in plan.notices:
+                self._notice(message)
+            self._touched.update(delta._accs)
+            self.feed.learn_table(delta)
+        finally:
+            plan.tasks = []
+            for o, _ in found:
+                o.close()
+
+    def _sync_mark(self, inp: _Input) -> None:
+        """Record in the state how far *inp*'s current file was read (complete lines only)."""
+        from .incremental import FileMark, check_at, open_input
+
+        inc = inp.inc
+        if self.state is None or inc is None or inc.fd < 0:
+            return
+        m = inp.mark
+        try:
+            if m is None:
+                try:
+                    o = open_input(Source(inp.name), fd=inc.fd)
+                except SourceError:
+                    return
+                o.close()
+                if o.fingerprint is None:
+                    return  # no complete line yet: nothing to resume
+                m = inp.mark = self.state.add_file(FileMark(path=os.fsencode(os.path.abspath(inp.name)), label=inp.label,
+                                                            fingerprint=o.fingerprint, stats=ReadStats(sources=1)))
+            pos = inp.framer.position
+            m.position, m.line = pos, inp.step.line
+            m.compressed = inc.compressed
+            m.done = inc.compressed and inp.sealed
+            m.check = b"" if inc.compressed else check_at(inc.fd, pos)
+            st = os.fstat(inc.fd)
+            m.dev, m.ino, m.size, m.mtime_ns = st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns
+        except OSError:
+            return
+
+    def _maybe_save(self) -> None:
+        if (self._unsaved or self._handed_changed) and time.monotonic() - self._saved_at >= SAVE_EVERY:
+            self.save()
+
+    def save(self) -> None:
+        """Save the state now: where each file was read to, the fold, and the changes yielded
+        so far (call it once the last change yielded has been handled).  No-op without a state."""
+        state = self.state
+        if state is None:
+            return
+        for inp in self._inputs.values():
+            self._sync_mark(inp)
+        touched = self._touched
+        state.touch(touched)
+        table = self.feed.table
+        for job_id in touched | self._handed_changed:
+            hw = self._handed.get(job_id)
+            changes = table.changes(job_id)
+            if hw is not None:
+                state.handed_out(job_id).update((c.at, c.to_status) for c in changes if change_key(c) <= hw)
+            if any(hw is None or change_key(c) > hw for c in changes):
+                state.pending.add(job_id)
+            else:
+                state.pending.discard(job_id)
+        state.save()
+        self._touched = set()
+        self._handed_changed = set()
+        self._unsaved = False
+        self._saved_at = time.monotonic()
 
 
 class _Named:

@@ -48,8 +48,9 @@ from .reader import DecodeStep, ReadStats, SourceFailure, read_blocks, source_fa
 from .reducer import JobTable
 from .sources import PathArg, Source, display_name, is_compressed_head, open_source
 
-__all__ = ["FileMark", "Opened", "Task", "TaskResult", "Plan", "OffsetReader", "read_from", "plan", "read_tasks",
-           "read_tail", "HEAD_BYTES", "CHECK_BYTES"]
+__all__ = ["FileMark", "Opened", "Task", "TaskResult", "Plan", "OffsetReader", "read_from", "plan", "identify",
+           "find_rotated", "open_input", "read_tasks", "read_tail", "check_at", "complete_end", "head_of",
+           "HEAD_BYTES", "CHECK_BYTES"]
 
 #: The fingerprint covers a file's first line, up to this many bytes of content.
 HEAD_BYTES = 4096
@@ -145,10 +146,14 @@ class Opened:
         return int.from_bytes(tail, "little") if len(tail) == 4 else None
 
 
-def open_input(source: Source) -> Opened:
-    """Open and fingerprint *source*; :class:`SourceError` says why it cannot be read."""
+def open_input(source: Source, fd: Optional[int] = None) -> Opened:
+    """Open and fingerprint *source* (through a duplicate of *fd*, a descriptor open on it, if
+    given); :class:`SourceError` says why it cannot be read."""
     try:
-        fd = os.open(source.name, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NONBLOCK", 0))
+        if fd is not None:
+            fd = os.dup(fd)
+        else:
+            fd = os.open(source.name, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NONBLOCK", 0))
     except FileNotFoundError:
         raise SourceError("no such file (it vanished?)", path=source.label) from None
     except OSError as exc:
@@ -378,6 +383,18 @@ def _checked_compressed(o: Opened, marks: list[FileMark]) -> list[FileMark]:
     return ok
 
 
+def identify(o: Opened, marks: Sequence[FileMark], taken: set[int]) -> Optional[FileMark]:
+    """The mark the open file *o* continues (not one in *taken*, ids of marks claimed by other
+    files), or None: a file the state has not read."""
+    if o.fingerprint is None:
+        return None
+    for tier in _TIERS:
+        m = _claim(o, marks, taken, tier)
+        if m is not None:
+            return m
+    return None
+
+
 def _stems(name: str) -> tuple[str, ...]:
     """Prefixes the rotated names of *name* start with: ``jobs.ndjson.1``, ``jobs.ndjson-2025..``,
     ``jobs-20250601.ndjson.gz``, ``jobs.1.ndjson`` ..."""
@@ -429,7 +446,7 @@ def plan(marks: list[FileMark], sources: Sequence[Source], *, next_seq: int) -> 
                 taken.add(id(m))
                 found[id(o)] = m
     claims = [(o, found[id(o)]) for o in opened]
-    claims += _siblings(marks, taken, {o.path for o in opened}, seen_inodes, out)
+    claims += find_rotated(marks, taken, {o.path for o in opened}, seen_inodes, out)
     seq = next_seq
     for o, m in claims:
         if o.fingerprint is None:
@@ -469,8 +486,8 @@ def plan(marks: list[FileMark], sources: Sequence[Source], *, next_seq: int) -> 
     return out
 
 
-def _siblings(marks: list[FileMark], taken: set[int], given: set[bytes], inodes: set[tuple[int, int]],
-              out: Plan) -> list[tuple[Opened, Optional[FileMark]]]:
+def find_rotated(marks: list[FileMark], taken: set[int], given: set[bytes], inodes: set[tuple[int, int]],
+                 out: Plan) -> list[tuple[Opened, Optional[FileMark]]]:
     """Files beside the last names of the marks no given file continues: their rotated names
     (``jobs.ndjson.1``, ``.1.gz``, ``jobs-20250601.ndjson.gz`` ...).
 

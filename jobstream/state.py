@@ -83,12 +83,14 @@ def _fault(point: str) -> None:
 class _Options(msgspec.Struct, frozen=True):
     """What changes the fold: a state is only ever used with the same options."""
 
-    kind: str  # "fold" (summary, jobs, events, checkpoints, tail) or "validate" (no fold, rejects only)
+    kind: str  # "fold" (summary, jobs, events, checkpoints), "follow" (tail) or "validate" (rejects only)
     model: str  # the projection decoded: lean, view or full
     max_line_bytes: int
 
     def describe(self) -> str:
-        users = {"lean": "summary/events", "view": "jobs/checkpoints/tail", "full": "validate"}
+        if self.kind == "follow":
+            return f"for tail (following), --max-line-bytes {self.max_line_bytes}"
+        users = {"lean": "summary/events", "view": "jobs/checkpoints", "full": "validate"}
         return f"the {self.model} projection ({users.get(self.model, '?')}), --max-line-bytes {self.max_line_bytes}"
 
 
@@ -341,7 +343,7 @@ class StateTable:
                 self._own[job_id] = _parts(part, job_id)
 
     def _ids(self) -> Iterator[str]:
-        seen = self._state._records.keys() | self._state._computed.keys() | self._own.keys()
+        seen = self._state._records.keys() | self._state._held | self._own.keys()
         return iter(seen)
 
     def _light(self, job_id: str) -> JobState:
@@ -353,10 +355,10 @@ class StateTable:
         return own[1] if own is not None else self._state._changes(job_id)
 
     def __len__(self) -> int:
-        return len(self._state._records.keys() | self._state._computed.keys() | self._own.keys())
+        return len(self._state._records.keys() | self._state._held | self._own.keys())
 
     def __contains__(self, job_id: object) -> bool:
-        return job_id in self._own or job_id in self._state._records or job_id in self._state._computed
+        return job_id in self._own or job_id in self._state._records or job_id in self._state._held
 
     def jobs(self, *, light: bool = False) -> list[JobState]:
         """Every job's state by ``created_at`` then id; ``history`` is always empty here,
@@ -464,8 +466,10 @@ class State:
         self._doc = doc
         self._marks: list[FileMark] = doc.files
         self._records: dict[str, _Job] = {j.id: j for j in doc.jobs}
-        self._work = JobTable()  # the fold of jobs touched in this process
-        self._computed: dict[str, tuple[JobState, list[StatusChange]]] = {}
+        self._work = JobTable()  # the fold of the jobs held (touched in this process, or all: live)
+        self._held: set[str] = set()
+        self._computed: dict[str, tuple[JobState, list[StatusChange]]] = {}  # parts of held jobs, as computed
+        self._live = False
         self._dirty: set[str] = set()  # jobs whose saved parts are stale
         self._reported: dict[str, set[tuple[int, str]]] = {}  # decoded (and maybe changed) cursors
         self._pending: set[str] = set(doc.pending)
@@ -475,12 +479,16 @@ class State:
 
     @classmethod
     def load(cls, path: Union[str, "os.PathLike[str]"], *, model: Model = "lean",
-             max_line_bytes: int = DEFAULT_MAX_LINE_BYTES, validate: bool = False, reset: bool = False) -> "State":
-        """Lock and read the state at *path* (a new, empty one if there is none yet)."""
+             max_line_bytes: int = DEFAULT_MAX_LINE_BYTES, validate: bool = False, follow: bool = False,
+             reset: bool = False) -> "State":
+        """Lock and read the state at *path* (a new, empty one if there is none yet).
+
+        *follow* makes a state for :class:`~jobstream.follow.Follower` (``tail --state``),
+        kept apart from the exports' (it hands out changes as they happen, never backwards)."""
         path = os.fspath(path)
         if validate:
             model = "full"
-        options = _Options("validate" if validate else "fold", model, max_line_bytes)
+        options = _Options("validate" if validate else "follow" if follow else "fold", model, max_line_bytes)
         fd = _lock(path)
         try:
             _clean_temps(path)
@@ -538,15 +546,16 @@ class State:
 
     @property
     def files(self) -> list[FileMark]:
-        """Every input this state has read, vanished ones included."""
-        return list(self._marks)
+        """Every input this state has read, vanished ones included (the state's own list: add
+        to it with :meth:`add_file`)."""
+        return self._marks
 
     @property
     def table(self) -> JobTable:
         """The fold of every complete line read so far, as a new :class:`JobTable`."""
         table = JobTable()
         for job_id, rec in self._records.items():
-            if job_id not in self._computed:
+            if job_id not in self._held:
                 table.merge_in(JobTable.from_bytes(rec.acc), consume=True)
         table.merge_in(self._work)
         return table
@@ -563,19 +572,27 @@ class State:
         """A new table holding the current fold of *job_ids* (copies: the state is unchanged)."""
         out = JobTable()
         for job_id in job_ids:
-            if job_id in self._computed:
+            if job_id in self._held:
                 out.merge_in(_only(self._work, job_id), consume=True)
             elif job_id in self._records:
                 out.merge_in(JobTable.from_bytes(self._records[job_id].acc), consume=True)
         return out
 
-    def _light(self, job_id: str) -> JobState:
+    def _parts(self, job_id: str) -> tuple[JobState, list[StatusChange]]:
         got = self._computed.get(job_id)
-        return got[0] if got is not None else _STATE.decode(self._records[job_id].state)
+        if got is None:
+            got = self._computed[job_id] = _parts(self._work, job_id)
+        return got
+
+    def _light(self, job_id: str) -> JobState:
+        if job_id in self._held:
+            return self._parts(job_id)[0]
+        return _STATE.decode(self._records[job_id].state)
 
     def _changes(self, job_id: str) -> list[StatusChange]:
-        got = self._computed.get(job_id)
-        return got[1] if got is not None else _CHANGES.decode(self._records[job_id].changes)
+        if job_id in self._held:
+            return self._parts(job_id)[1]
+        return _CHANGES.decode(self._records[job_id].changes)
 
     # -- reading -------------------------------------------------------------------------------
 
@@ -584,15 +601,43 @@ class State:
         touched = list(delta._accs)
         work = self._work
         for job_id in touched:
-            if job_id not in self._computed and job_id in self._records:
+            if job_id not in self._held and job_id in self._records:
                 work.merge_in(JobTable.from_bytes(self._records[job_id].acc), consume=True)
         work.merge_in(delta, consume=True)
-        for job_id in touched:
-            self._computed[job_id] = _parts(work, job_id)
-        self._dirty.update(touched)
-        if self._cursor:
-            self._pending.update(touched)
+        self.touch(touched)
         return touched
+
+    def touch(self, job_ids: Iterable[str]) -> None:
+        """Say that these jobs changed in the fold the state holds (:meth:`live_table`)."""
+        for job_id in job_ids:
+            self._held.add(job_id)
+            self._computed.pop(job_id, None)
+            self._dirty.add(job_id)
+            if self._cursor:
+                self._pending.add(job_id)
+
+    def live_table(self) -> JobTable:
+        """The whole fold, decoded and held by the state from now on: a follower folds into it
+        in place, tells :meth:`touch` which jobs changed, and calls :meth:`save`."""
+        if not self._live:
+            for job_id, rec in self._records.items():
+                if job_id not in self._held:
+                    self._work.merge_in(JobTable.from_bytes(rec.acc), consume=True)
+                    self._held.add(job_id)
+            self._live = True
+        return self._work
+
+    def add_file(self, mark: FileMark) -> FileMark:
+        """Keep *mark* (a file met while following) with the others."""
+        mark.seq = self._doc.next_seq
+        self._doc.next_seq += 1
+        self._marks.append(mark)
+        return mark
+
+    @property
+    def pending(self) -> set[str]:
+        """Jobs that may have changes not handed out yet (a live set, saved with the state)."""
+        return self._pending
 
     def update(self, paths: Union[PathArg, Iterable[PathArg]], *, workers: Optional[int] = None,
                strict: bool = False, min_parallel_bytes: int = PARALLEL_MIN_BYTES,
@@ -732,7 +777,7 @@ class State:
         if self._cursor:
             ids: Iterable[str] = self._pending
         else:
-            ids = self._records.keys() | self._computed.keys()
+            ids = self._records.keys() | self._held
         keyed = []
         for job_id in ids:
             done = self._reported_of(job_id)
@@ -764,7 +809,7 @@ class State:
             raise StateError(f"state {display_name(self.path)} is closed")
         records = self._records
         for job_id in self._dirty:
-            light, changes = self._computed[job_id]
+            light, changes = self._parts(job_id)
             old = records.get(job_id)
             records[job_id] = _Job(job_id, self._work.to_bytes([job_id]), _ENC.encode(light), _ENC.encode(changes),
                                    old.reported if old is not None else b"")

@@ -752,3 +752,96 @@ def test_copytruncate_behind_a_blocked_consumer_says_what_was_lost(tmp_path: Pat
     assert f.stats.truncations == 1 and 0 < f.stats.lost_bytes < size
     assert any("never read" in n for n in notices)
     assert ("after", None, "QUEUED") in [(c.job_id, c.from_status, c.to_status) for c in changes]
+
+
+# --------------------------------------------------------------------------- tail --state
+
+
+class TestTailState:
+    """``tail --state``: a restart first prints, once, what was written while tail was down."""
+
+    def start(self, tails: Any, log: Path, st: Path, *extra: str, ready: bool = True) -> Any:
+        return tails(str(log), "--state", str(st), "-f", "ndjson", *extra, ready=ready)
+
+    def stop(self, t: Any) -> list[tuple[str, Optional[str], str]]:
+        t.proc.send_signal(signal.SIGTERM)
+        lines, rest = t.out.rest()
+        assert t.finish() == 0 and rest == b""
+        return [brief(orjson.loads(x)) for x in lines]
+
+    def test_a_restart_prints_what_was_written_while_down_once_within_a_second(self, tmp_path: Path,
+                                                                            tails: Any) -> None:
+        log, st = tmp_path / "jobs.ndjson", tmp_path / "t.state"
+        append(log, snap("a", "QUEUED", T0 + 1))
+        t = self.start(tails, log, st)
+        append(log, snap("a", "RUNNING", T0 + 2))
+        assert [brief(e) for e in t.events(1)] == [("a", "QUEUED", "RUNNING")]
+        assert self.stop(t) == []
+        append(log, snap("a", "SUCCESS", T0 + 3) + snap("b", "QUEUED", T0 + 4))  # while down
+        started = time.monotonic()
+        t = self.start(tails, log, st, ready=False)
+        got = [brief(e) for e in t.events(2)]
+        elapsed = time.monotonic() - started
+        assert got == [("a", "RUNNING", "SUCCESS"), ("b", None, "QUEUED")]
+        assert elapsed < 1.5, elapsed  # the target is 1 s from start; slack for a loaded machine
+        append(log, snap("b", "FAILED", T0 + 5))
+        assert [brief(e) for e in t.events(1)] == [("b", "QUEUED", "FAILED")]
+        assert self.stop(t) == []
+        t = self.start(tails, log, st)  # nothing new: nothing printed
+        assert t.out.quiet(0.5) == [] and self.stop(t) == []
+
+    def test_a_file_rotated_while_down_is_finished_before_the_new_one(self, tmp_path: Path, tails: Any) -> None:
+        log, st = tmp_path / "jobs.ndjson", tmp_path / "t.state"
+        append(log, snap("a", "QUEUED", T0 + 1))
+        self.stop(self.start(tails, log, st))
+        append(log, snap("a", "RUNNING", T0 + 2))  # written before the rotation, never read
+        os.rename(log, tmp_path / "jobs.ndjson.1")
+        append(log, snap("a", "SUCCESS", T0 + 3))
+        t = self.start(tails, log, st)
+        assert [brief(e) for e in t.events(2)] == [("a", "QUEUED", "RUNNING"), ("a", "RUNNING", "SUCCESS")]
+        assert self.stop(t) == []
+
+    def test_killed_and_restarted_it_loses_nothing_and_repeats_only_after_a_kill(self, tmp_path: Path,
+                                                                              tails: Any) -> None:
+        log, st = tmp_path / "jobs.ndjson", tmp_path / "t.state"
+        append(log, snap("j0", "QUEUED", T0))
+        self.stop(self.start(tails, log, st))
+        printed: list[tuple[str, Optional[str], str]] = []
+        want: list[tuple[str, Optional[str], str]] = []
+        kills = 0
+        for n in range(1, 7):
+            append(log, snap(f"down{n}", "QUEUED", T0 + n))  # written while down
+            want.append((f"down{n}", None, "QUEUED"))
+            t = self.start(tails, log, st)
+            append(log, snap(f"live{n}", "QUEUED", T0 + n))
+            want.append((f"live{n}", None, "QUEUED"))
+            printed += [brief(e) for e in t.events(2)]
+            if n % 2:  # killed before the next save: the restart repeats, never loses
+                t.proc.kill()
+                t.finish()
+                kills += 1
+            else:
+                printed += self.stop(t)
+        printed += self.stop(self.start(tails, log, st))
+        assert set(printed) == set(want)  # nothing lost
+        assert len(printed) - len(set(printed)) <= 2 * kills  # repeats only what a kill -9 had not saved
+        assert len(printed) > len(set(printed))  # (and the kills did land before a save)
+
+    def test_state_needs_files_is_locked_and_is_its_own(self, tmp_path: Path) -> None:
+        from jobstream.state import State
+
+        log, st = tmp_path / "jobs.ndjson", tmp_path / "t.state"
+        append(log, snap("a", "QUEUED", T0 + 1))
+
+        def run(*args: str) -> subprocess.CompletedProcess[bytes]:
+            return subprocess.run([sys.executable, "-m", "jobstream", *args], capture_output=True,
+                                  stdin=subprocess.DEVNULL, timeout=WAIT)
+
+        proc = run("tail", "-", "--state", str(st))
+        assert proc.returncode == 2 and b"stdin cannot be resumed" in proc.stderr
+        with State.load(st, model="view", follow=True) as held:
+            held.save()
+            proc = run("tail", str(log), "--state", str(st))
+        assert proc.returncode == 75 and b"in use by another jobstream run" in proc.stderr
+        proc = run("events", str(log), "--state", str(st))
+        assert proc.returncode == 1 and b"folds for tail (following)" in proc.stderr

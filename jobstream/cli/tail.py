@@ -9,7 +9,8 @@ from typing import Any, Optional
 
 import click
 
-from .options import COLOR_OPTION, errors_option, input_paths, max_line_option, paths_argument, selection_options
+from .options import COLOR_OPTION, errors_option, input_paths, max_line_option, no_stdin_with_state, \
+    paths_argument, selection_options, state_options
 from .runtime import EXIT_INTERRUPT, Verdict, note, stdout_writer
 
 __all__ = ["tail"]
@@ -38,10 +39,11 @@ EXIT_UNSUCCESSFUL = 3
 @errors_option
 @max_line_option
 @click.option("--poll", is_flag=True, help="Poll files with stat instead of inotify (e.g. on network filesystems).")
+@state_options
 @click.option("-v", "--verbose", is_flag=True, help="Say on stderr when following has begun.")
 def tail(paths: tuple[str, ...], selection: Any, fmt: Optional[str], no_headers: bool, color: str, iso: bool,
          from_start: bool, exit_on_terminal: bool, exit_status: bool, exec_cmd: Optional[str], exec_timeout: float,
-         errors_path: Optional[str], max_line_bytes: int, poll: bool, verbose: bool) -> None:
+         errors_path: Optional[str], max_line_bytes: int, poll: bool, state: Any, verbose: bool) -> None:
     """Follow growing logs (or a pipe) and print each status change as it happens.
 
     Files are followed by name like `tail -F`: through rotation (rename, or copytruncate),
@@ -51,6 +53,13 @@ def tail(paths: tuple[str, ...], selection: Any, fmt: Optional[str], no_headers:
     the file are known: the next snapshot of a running job is not reported as a new job,
     and a late, older snapshot never reports a change backwards.  A partial line waits for
     its newline; a bad line is reported on stderr (and in --errors FILE) and following goes on.
+
+    --state FILE resumes where the last tail with FILE stopped: the changes written while it
+    was down are printed first, once (files are known by content, so rotated ones are found
+    beside their names and finished), then following goes on; FILE is saved every second
+    while changes come, and on exit.  A change saved as printed is never printed again (a
+    kill -9 repeats those printed since the last save).  The first run with FILE starts as
+    tail does without it (at the end, or with --from-start at the start).
 
     --exec CMD runs CMD once per event with the event as JSON on stdin and JOBSTREAM_JOB_ID,
     JOBSTREAM_FROM_STATUS, JOBSTREAM_TO_STATUS, ... in its environment; its stdout goes to
@@ -64,6 +73,7 @@ def tail(paths: tuple[str, ...], selection: Any, fmt: Optional[str], no_headers:
         jobstream tail jobs.ndjson
         jobstream tail jobs.ndjson --job ftjob-123 --exit-on-terminal --exit-status -f ndjson
         poller | jobstream tail - --status FAILED --exec 'notify-ops --channel ft'
+        jobstream tail /var/log/ft/jobs.ndjson --state /var/lib/jobstream/tail.state --exec notify
     """
     import signal
 
@@ -81,6 +91,7 @@ def tail(paths: tuple[str, ...], selection: Any, fmt: Optional[str], no_headers:
                                      param_hint="PATHS")
     if names.count("-") > 1:
         raise click.BadParameter("- (stdin) given more than once", param_hint="PATHS")
+    no_stdin_with_state(names, state)
     hook = None
     stopping: list[bool] = []
     if exec_cmd is not None:
@@ -106,9 +117,18 @@ def tail(paths: tuple[str, ...], selection: Any, fmt: Optional[str], no_headers:
             click.echo(str(rej), err=True)
             rejects(rej)
 
+        saved = None
+        if state is not None:
+            from ..state import State
+
+            saved = stack.enter_context(State.load(state.path, model="view", follow=True,
+                                                   max_line_bytes=max_line_bytes, reset=state.reset))
+            if saved.recovered:
+                Verdict.fail()
+                click.echo(f"Error: {saved.recovered}", err=True)
         follower = Follower(names, from_start=from_start, selection=selection, on_reject=on_reject,
                             on_notice=note, until_terminal=exit_on_terminal, watch="poll" if poll else "auto",
-                            max_line_bytes=max_line_bytes)
+                            max_line_bytes=max_line_bytes, state=saved)
         stack.callback(follower.close)
         if fmt is None:
             fmt = "table" if _tty() else "ndjson"
@@ -135,6 +155,7 @@ def tail(paths: tuple[str, ...], selection: Any, fmt: Optional[str], no_headers:
                 if hook is not None:
                     hook(change)
             writer.close()
+            follower.save()  # every change yielded was written: the state may say so
         except KeyboardInterrupt:
             stopped_by.append(signal.SIGINT)
     if exit_status:  # even a stop by signal: CI killing a wait must not read as success
