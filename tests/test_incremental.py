@@ -24,7 +24,7 @@ from jobstream.incremental import HEAD_BYTES, read_from
 from jobstream.pipeline import fold_paths
 from jobstream.state import State
 
-from statehelp import T0, append, crash_at, gzip_file, line, out_of, rotate
+from statehelp import T0, append, cli, crash_at, gzip_file, line, out_of, rotate
 
 
 def lines_of(*specs: tuple[str, str, int]) -> bytes:
@@ -221,6 +221,51 @@ class TestReadFrom:
         assert [s.id for s in reader] == ["b", "c"] and reader.position == len(plain)
         table = jobstream.fold(jobstream.read_from(gz))
         assert len(table) == 3
+
+
+class TestNew:
+    """``events --new``: each change handed out once, keyed by ingestion."""
+
+    def rows(self, data: bytes) -> list[tuple[str, Optional[str], str, int]]:
+        return [(r["job_id"], r["from_status"], r["to_status"], r["at"]) for r in map(orjson.loads, data.splitlines())]
+
+    def test_a_late_change_is_handed_out_once_and_an_earlier_one_never_again(self, tmp_path: Path) -> None:
+        log, st = tmp_path / "jobs.ndjson", tmp_path / "s.state"
+        log.write_bytes(lines_of(("a", "QUEUED", T0 + 1), ("a", "RUNNING", T0 + 5)))
+        first, _ = out_of("events", [log], state=st, new=True, out=tmp_path / "o")
+        assert self.rows(first) == [("a", None, "QUEUED", T0 + 1), ("a", "QUEUED", "RUNNING", T0 + 5)]
+        # a poll logged late: its event says the job was VALIDATING at T0 + 3
+        append(log, line("a", "RUNNING", T0 + 6, events=[("VALIDATING", T0 + 3)]))
+        late, _ = out_of("events", [log], state=st, new=True, out=tmp_path / "o")
+        assert self.rows(late) == [("a", "QUEUED", "VALIDATING", T0 + 3)]
+        full, _ = out_of("events", [log], out=tmp_path / "o")
+        # the documented difference: RUNNING was handed out as from QUEUED; the full run now
+        # says from VALIDATING.  Every (job, to_status, at) once, none repeated.
+        assert self.rows(full) == [("a", None, "QUEUED", T0 + 1), ("a", "QUEUED", "VALIDATING", T0 + 3),
+                                   ("a", "VALIDATING", "RUNNING", T0 + 5)]
+        again, _ = out_of("events", [log], state=st, new=True, out=tmp_path / "o")
+        assert again == b""
+
+    def test_a_late_change_can_supersede_one_handed_out(self, tmp_path: Path) -> None:
+        log, st = tmp_path / "jobs.ndjson", tmp_path / "s.state"
+        log.write_bytes(lines_of(("a", "QUEUED", T0 + 1), ("a", "RUNNING", T0 + 5)))
+        out_of("events", [log], state=st, new=True, out=tmp_path / "o")
+        append(log, line("a", "RUNNING", T0 + 6, events=[("RUNNING", T0 + 3)]))  # it was RUNNING already at +3
+        late, _ = out_of("events", [log], state=st, new=True, out=tmp_path / "o")
+        assert self.rows(late) == [("a", "QUEUED", "RUNNING", T0 + 3)]
+        full, _ = out_of("events", [log], out=tmp_path / "o")
+        assert ("a", "QUEUED", "RUNNING", T0 + 5) not in self.rows(full)  # handed out, since superseded
+
+    def test_filters_choose_what_is_printed_of_what_arrived_since_the_last_run(self, tmp_path: Path) -> None:
+        log, st = tmp_path / "jobs.ndjson", tmp_path / "s.state"
+        log.write_bytes(lines_of(("a", "QUEUED", T0 + 1), ("b", "QUEUED", T0 + 2), ("a", "FAILED", T0 + 3)))
+        proc = cli("events", log, "--state", st, "--new", "--status", "FAILED")
+        assert proc.returncode == 0 and [r[0] for r in self.rows(proc.stdout)] == ["a"]
+        append(log, lines_of(("b", "FAILED", T0 + 4), ("c", "QUEUED", T0 + 5)))
+        proc = cli("events", log, "--state", st, "--new", "--status", "FAILED")
+        assert self.rows(proc.stdout) == [("b", "QUEUED", "FAILED", T0 + 4)]
+        proc = cli("events", log, "--state", st, "--new")
+        assert proc.stdout == b""  # keyed by ingestion: nothing arrived since (c was read by the last run)
 
 
 # --------------------------------------------------------------------------- the property

@@ -112,6 +112,22 @@ class TestIncrementalRuns:
         assert proc.stdout == cli("events", log, "--model", "open-mistral-7b", "--since", "2025-01-01").stdout
 
 
+class TestValidate:
+    def test_validate_with_a_state_reports_every_reject_of_every_run_and_checks_only_new_lines(
+            self, tmp_path: Path) -> None:
+        log, st = tmp_path / "jobs.ndjson", tmp_path / "v.state"
+        log.write_bytes(line("a", "RUNNING", T0 + 5) + b"oops\n")
+        first = cli("validate", log, "--state", st)
+        assert first.returncode == 1
+        append(log, line("b", "QUEUED", T0 + 6) + b'{"id": 1}\n' + line("a", "SUCCESS", T0 + 7))
+        got, full = cli("validate", log, "--state", st), cli("validate", log)
+        assert (got.returncode, got.stderr) == (full.returncode, full.stderr) == (1, full.stderr)
+        assert full.stderr.decode().splitlines()[-1] == \
+            "5 line(s) checked in 1 source(s): 3 accepted, 2 rejected"
+        _, res = out_of("validate", [log], state=st, out=tmp_path / "errors.ndjson")
+        assert res.read.lines == 0 and res.stats.rejected == 2
+
+
 class TestStateFile:
     def test_one_file_with_magic_format_length_and_checksum(self, tmp_path: Path) -> None:
         log, st = tmp_path / "jobs.ndjson", tmp_path / "s.state"
