@@ -474,6 +474,8 @@ class State:
         self._reported: dict[str, set[tuple[int, str]]] = {}  # decoded (and maybe changed) cursors
         self._pending: set[str] = set(doc.pending)
         self._cursor = doc.cursor
+        #: something to save (a new or recovered state is saved whatever happens)
+        self._changed = self.is_new or recovered is not None
         doc.jobs = []
         doc.pending = []
 
@@ -610,6 +612,7 @@ class State:
     def touch(self, job_ids: Iterable[str]) -> None:
         """Say that these jobs changed in the fold the state holds (:meth:`live_table`)."""
         for job_id in job_ids:
+            self._changed = True
             self._held.add(job_id)
             self._computed.pop(job_id, None)
             self._dirty.add(job_id)
@@ -632,6 +635,7 @@ class State:
         mark.seq = self._doc.next_seq
         self._doc.next_seq += 1
         self._marks.append(mark)
+        self._changed = True
         return mark
 
     @property
@@ -653,6 +657,7 @@ class State:
         for src in sources:
             if not src.is_stdin and os.path.exists(self.path) and src.same_file(self.path):
                 raise StateError(f"refusing to read the state file {display_name(self.path)} as an input")
+        before = _signature(self._marks)
         pl = plan(self._marks, sources, next_seq=self._doc.next_seq)
         given = {src.label: i for i, src in enumerate(sources)}
         fold = self.options.kind == "fold"
@@ -722,6 +727,8 @@ class State:
             extra[-1 - where] = _Extra(ReadStats(sources=1, failed=1), [failure])
             order[-1 - where] = where
             failures.append(failure)
+        if _signature(self._marks) != before:
+            self._changed = True
         _fault("read")
         stats, rejects = self._report(extra, order, len(sources))
         if strict:
@@ -786,8 +793,11 @@ class State:
                 if key in done:
                     continue
                 done.add(key)
+                self._changed = True
                 if keep(change):
                     keyed.append(((change.at, job_id, i), change))
+        if not self._cursor or self._pending:
+            self._changed = True
         self._cursor = True
         self._pending = set()
         keyed.sort(key=lambda kc: kc[0])
@@ -797,6 +807,7 @@ class State:
         """The ``(at, to_status)`` of the job's changes handed out so far (a live set: add to it
         to hand more out, as ``tail --state`` does)."""
         self._cursor = True
+        self._changed = True
         return self._reported_of(job_id)
 
     # -- saving --------------------------------------------------------------------------------
@@ -807,6 +818,8 @@ class State:
         _fault("save")
         if self._lock_fd < 0:
             raise StateError(f"state {display_name(self.path)} is closed")
+        if not self._changed:
+            return  # nothing new: the file says it all already (and .prev stays the generation before)
         records = self._records
         for job_id in self._dirty:
             light, changes = self._parts(job_id)
@@ -837,10 +850,17 @@ class State:
             doc.generation -= 1
             raise
         self.is_new = False
+        self._changed = False
 
 
 def _drop(snaps: list[Any]) -> None:
     pass
+
+
+def _signature(marks: list[FileMark]) -> list[tuple[Any, ...]]:
+    """What of the marks a save must record (to know whether a run changed anything)."""
+    return [(m.path, m.label, m.position, m.line, m.check, m.done, m.compressed, m.dev, m.ino, m.size, m.mtime_ns,
+             len(m.rejects), m.stats.lines) for m in marks]
 
 
 class _Extra:

@@ -146,6 +146,16 @@ class TestStateFile:
         # positions and the fold in the one file: nothing else beside it but the lock and .prev
         assert sorted(p.name for p in tmp_path.iterdir()) == ["jobs.ndjson", "o", "s.state", "s.state.lock"]
 
+    def test_a_run_that_changes_nothing_writes_nothing(self, tmp_path: Path) -> None:
+        log, st = tmp_path / "jobs.ndjson", tmp_path / "s.state"
+        log.write_bytes(line("a", "RUNNING", T0 + 5))
+        out_of("summary", [log], state=st, out=tmp_path / "o")
+        before = st.stat()
+        out_of("summary", [log], state=st, out=tmp_path / "o")
+        after = st.stat()
+        assert (before.st_ino, before.st_mtime_ns) == (after.st_ino, after.st_mtime_ns)
+        assert not (tmp_path / "s.state.prev").exists()
+
     def test_each_save_keeps_the_previous_generation(self, tmp_path: Path) -> None:
         log, st = tmp_path / "jobs.ndjson", tmp_path / "s.state"
         log.write_bytes(line("a", "RUNNING", T0 + 5))
@@ -212,11 +222,14 @@ class TestStateFile:
         payload = msgspec.msgpack.encode(old)
         head = FORMAT.to_bytes(2, "big") + b"\0\0" + len(payload).to_bytes(8, "big")
         st.write_bytes(MAGIC + head + zlib.crc32(payload, zlib.crc32(head)).to_bytes(4, "big") + payload)
+        log = tmp_path / "jobs.ndjson"
+        log.write_bytes(line("a", "RUNNING", T0 + 5))
         with State.load(st) as state:
             assert state.generation == 3 and state.files == [] and not state.is_new
+            state.update([log])
             state.save()
-        with State.load(st) as state:
-            assert state.generation == 4
+        with State.load(st) as state:  # written back in the current format
+            assert state.generation == 4 and len(state.files) == 1 and state.stats.lines == 1
 
     def test_a_file_that_is_not_a_state_is_never_replaced(self, tmp_path: Path) -> None:
         other = tmp_path / "notes.txt"
