@@ -536,7 +536,9 @@ class _WireAcc(msgspec.Struct, array_like=True, gc=False):
     first_seen: int
     last_seen: int
     #: observations, flat: ``key, flags, key, flags, ...``; a key is ``time << 32 | code``, the
-    #: code indexing the table's ``statuses``
+    #: code indexing the table's ``statuses``.  A key does not fit msgpack's 64 bits for times
+    #: after 2106 (the decoder accepts times up to 9999): a job with one is sent as ``-1`` then
+    #: ``time, code, flags`` triples instead
     obs: list[int]
 
 
@@ -546,7 +548,20 @@ class _WireTable(msgspec.Struct, array_like=True):
     jobs: list[_WireAcc]
 
 
-_WIRE_VERSION = 4
+_WIRE_VERSION = 5
+_WIDE = 1 << 64
+
+
+def _flat_obs(obs: dict[int, int], codes: Optional[dict[int, int]] = None) -> list[int]:
+    """A job's observations in the wire form (see ``_WireAcc.obs``); *codes* maps this
+    process's status codes to the table's."""
+    if obs and max(obs) >= _WIDE:
+        if codes is None:
+            return [-1, *(x for k, f in obs.items() for x in (k >> 32, k & _LOW, f))]
+        return [-1, *(x for k, f in obs.items() for x in (k >> 32, codes[k & _LOW], f))]
+    if codes is None:
+        return [x for kf in obs.items() for x in kf]
+    return [x for k, f in obs.items() for x in ((k & ~_LOW) | codes[k & _LOW], f)]
 _wire_decoder = msgspec.msgpack.Decoder(_WireTable)
 
 
@@ -619,19 +634,18 @@ class JobTable:
         With *job_ids*, only those jobs (unknown ids are skipped), and a status table of only
         the statuses they use: an incremental state keeps each job's part apart, so a run
         re-encodes only the jobs it touched, each part small."""
+        codes: Optional[dict[int, int]] = None
         if job_ids is None:
             items: Iterable[tuple[str, _Acc]] = self._accs.items()
             names = list(_NAMES)
-            flat = lambda obs: [x for kf in obs.items() for x in kf]  # noqa: E731
         else:
             accs = self._accs
             items = [(k, accs[k]) for k in job_ids if k in accs]
-            codes: dict[int, int] = {}
+            codes = {}
             for _, a in items:
                 for k in a.obs:
                     codes.setdefault(k & _LOW, len(codes))
             names = [_NAMES[c] for c in codes]
-            flat = lambda obs: [x for k, f in obs.items() for x in ((k & ~_LOW) | codes[k & _LOW], f)]  # noqa: E731
         jobs = [
             _WireAcc(
                 job_id,
@@ -641,7 +655,7 @@ class JobTable:
                 [(step, *fields) for step, fields in a.cps.items()],
                 a.first_seen,
                 a.last_seen,
-                flat(a.obs),
+                _flat_obs(a.obs, codes),
             )
             for job_id, a in items
             if a.key >= 0
@@ -666,7 +680,10 @@ class JobTable:
             a.stated = tuple(w.stated) if w.stated is not None else None  # type: ignore[assignment]
             a.first_seen, a.last_seen = w.first_seen, w.last_seen
             flat = iter(w.obs)
-            if same:
+            if w.obs and w.obs[0] == -1:  # times past 2106: triples
+                next(flat)
+                a.obs = {t << 32 | local[c]: f for t, c, f in zip(flat, flat, flat)}
+            elif same:
                 a.obs = dict(zip(flat, flat))
             else:
                 a.obs = {(k & ~_LOW) | local[k & _LOW]: f for k, f in zip(flat, flat)}

@@ -423,3 +423,24 @@ def test_lean_view_and_full_models_give_the_same_events_and_summary() -> None:
     assert tables["full"].summary(by="day") == tables["view"].summary(by="day") == tables["lean"].summary(by="day")
     assert tables["full"] == tables["view"]  # the view keeps everything a JobState shows
     assert all(j.checkpoint_step is None for j in tables["lean"].jobs())  # lean: no checkpoints read
+
+
+def test_times_past_2106_survive_the_wire_form(tmp_path: Path) -> None:
+    """An observation key (time << 32 | status) past 2**64 cannot be a msgpack int: the wire
+    sends such a job's observations as triples (the decoder accepts times up to 9999)."""
+    far = 253402300000
+    t = fold([snap("far", "QUEUED", far, created_at=far), snap("far", "ODD_STATUS", far + 1, created_at=far),
+              snap("near", "RUNNING", 100)])
+    for blob in (t.to_bytes(), t.to_bytes(["far"])):
+        back = JobTable.from_bytes(blob)
+        assert back.changes("far") == t.changes("far")
+    assert JobTable.from_bytes(t.to_bytes()) == t
+    # a parallel run ships worker tables through it: a 40 MB log with such a job in every range
+    log = tmp_path / "far.ndjson"
+    with log.open("w") as fh:
+        for i in range(200_000):
+            fh.write(json.dumps({"id": f"j{i % 300}", "status": "RUNNING", "created_at": 100 + i,
+                                 "modified_at": 100 + i, "pad": "x" * 150}) + "\n")
+            if i % 20_000 == 0:
+                fh.write(json.dumps({"id": f"far{i}", "status": "QUEUED", "created_at": far, "modified_at": far}) + "\n")
+    assert jobstream.fold_paths(log, workers=2).table == jobstream.fold_paths(log, workers=1).table
