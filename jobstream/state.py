@@ -48,7 +48,7 @@ from .framing import DEFAULT_MAX_LINE_BYTES
 from .incremental import NOTHING, FileMark, Opened, Plan, plan, read_tail, read_tasks
 from .pipeline import PARALLEL_MIN_BYTES, RANGE_BYTES
 from .reader import ReadStats, SourceFailure, source_failure
-from .reducer import JobState, JobTable, StatusChange
+from .reducer import JobBrief, JobState, JobTable, StatusChange
 from .sources import PathArg, Source, display_name, expand_sources
 
 __all__ = ["State", "StateTable", "Update", "StateError", "StateLockedError", "FileMark", "FORMAT", "MAGIC"]
@@ -99,7 +99,9 @@ class _Job(msgspec.Struct, array_like=True, gc=False):
 
     id: str
     acc: bytes  # JobTable.to_bytes([id]): the reducer's state of this job
-    state: bytes  # its JobState without history and changes
+    #: what the outputs read of it: its JobBrief (lean states: summary, events), or its
+    #: JobState without history and changes (the others: jobs, checkpoints)
+    state: bytes
     changes: bytes  # its status changes
     reported: bytes = b""  # the (at, status) of changes handed out by --new / tail (msgpack), or empty
 
@@ -120,6 +122,7 @@ class _Doc(msgspec.Struct, kw_only=True):
 _ENC = msgspec.msgpack.Encoder()
 _DOC_V1 = msgspec.msgpack.Decoder(_Doc)
 _STATE = msgspec.msgpack.Decoder(JobState)
+_BRIEF = msgspec.msgpack.Decoder(JobBrief)
 _CHANGES = msgspec.msgpack.Decoder(list[StatusChange])
 _REPORTED = msgspec.msgpack.Decoder(list[tuple[int, str]])
 
@@ -137,11 +140,12 @@ class _Damaged(Exception):
     pass
 
 
-def encode_state(doc: _Doc) -> bytes:
+def encode_state(doc: _Doc) -> list[bytes]:
+    """The file's bytes, in pieces (header, payload: no copy of a big payload to join them)."""
     payload = _ENC.encode(doc)
     head = _HEADER.pack(FORMAT, 0, len(payload), 0)[:12]
     crc = zlib.crc32(payload, zlib.crc32(head))
-    return MAGIC + head + crc.to_bytes(4, "big") + payload
+    return [MAGIC + head + crc.to_bytes(4, "big"), payload]
 
 
 def _decode_file(data: bytes, shown: str) -> _Doc:
@@ -212,7 +216,7 @@ def _fsync_dir(directory: str) -> None:
             os.close(fd)
 
 
-def _commit(path: str, data: bytes) -> None:
+def _commit(path: str, data: list[bytes]) -> None:
     """Replace *path* with *data* atomically and durably, keeping the old file as ``.prev``."""
     target = os.path.abspath(path)
     directory = os.path.dirname(target)
@@ -223,9 +227,11 @@ def _commit(path: str, data: bytes) -> None:
     except OSError as exc:
         raise StateError(f"cannot save state {shown}: {exc.strerror}") from None
     try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
+        with os.fdopen(fd, "wb", buffering=0) as fh:
+            for piece in data:
+                view = memoryview(piece)
+                while view:
+                    view = view[fh.write(view) or 0:]
             os.fsync(fh.fileno())
         _fault("written")
         if os.path.exists(target):
@@ -340,13 +346,13 @@ class StateTable:
             for job_id in self._overlay._accs:
                 part = state._materialised([job_id])
                 part.merge_in(_only(self._overlay, job_id), consume=True)
-                self._own[job_id] = _parts(part, job_id)
+                self._own[job_id] = _parts(part, job_id, state._briefs)
 
     def _ids(self) -> Iterator[str]:
         seen = self._state._records.keys() | self._state._held | self._own.keys()
         return iter(seen)
 
-    def _light(self, job_id: str) -> JobState:
+    def _light(self, job_id: str) -> Any:
         own = self._own.get(job_id)
         return own[0] if own is not None else self._state._light(job_id)
 
@@ -360,11 +366,14 @@ class StateTable:
     def __contains__(self, job_id: object) -> bool:
         return job_id in self._own or job_id in self._state._records or job_id in self._state._held
 
-    def jobs(self, *, light: bool = False) -> list[JobState]:
+    def jobs(self, *, light: bool = False) -> list[Any]:
         """Every job's state by ``created_at`` then id; ``history`` is always empty here,
-        ``changes`` too with *light*."""
+        ``changes`` too with *light*.  A lean state (summary, events) answers *light* with
+        each job's :class:`~jobstream.reducer.JobBrief`, all a summary or a selection reads."""
         if light:
             states = [self._light(j) for j in self._ids()]
+        elif self._state._briefs:
+            states = [self.get(j) for j in self._ids()]
         else:
             states = [msgspec.structs.replace(self._light(j), changes=self._changes(j)) for j in self._ids()]
         states.sort(key=lambda j: (j.created_at, j.id))
@@ -373,6 +382,12 @@ class StateTable:
     def get(self, job_id: str) -> Optional[JobState]:
         if job_id not in self:
             return None
+        if self._state._briefs:  # a brief is not a state: fold the job (its changes are the saved ones)
+            part = self._state._materialised([job_id])
+            if self._overlay is not None and job_id in self._overlay:
+                part.merge_in(_only(self._overlay, job_id), consume=True)
+            full = part.get(job_id)
+            return msgspec.structs.replace(full, history=[]) if full is not None else None
         return msgspec.structs.replace(self._light(job_id), changes=self._changes(job_id))
 
     def changes(self, job_id: str) -> list[StatusChange]:
@@ -428,9 +443,15 @@ def _only(table: JobTable, job_id: str) -> JobTable:
     return JobTable.from_bytes(table.to_bytes([job_id]))
 
 
-def _parts(table: JobTable, job_id: str) -> tuple[JobState, list[StatusChange]]:
+def _parts(table: JobTable, job_id: str, brief: bool = False) -> tuple[Any, list[StatusChange]]:
+    """What a state keeps of a job for the outputs: its brief (*brief*) or its state without
+    history and changes, and its changes."""
     full = table.get(job_id)
     assert full is not None
+    if brief:
+        return JobBrief(full.id, full.job_type, full.model, full.status, full.created_at, full.modified_at,
+                        full.observations, full.trained_tokens, full.cost, full.cost_currency, full.queue_wait,
+                        full.run_time, full.total), full.changes
     return msgspec.structs.replace(full, history=[], changes=[]), full.changes
 
 
@@ -468,7 +489,8 @@ class State:
         self._records: dict[str, _Job] = {j.id: j for j in doc.jobs}
         self._work = JobTable()  # the fold of the jobs held (touched in this process, or all: live)
         self._held: set[str] = set()
-        self._computed: dict[str, tuple[JobState, list[StatusChange]]] = {}  # parts of held jobs, as computed
+        self._computed: dict[str, tuple[Any, list[StatusChange]]] = {}  # parts of held jobs, as computed
+        self._briefs = options.model == "lean"  # keeps each job's brief, not its state
         self._live = False
         self._dirty: set[str] = set()  # jobs whose saved parts are stale
         self._reported: dict[str, set[tuple[int, str]]] = {}  # decoded (and maybe changed) cursors
@@ -580,16 +602,16 @@ class State:
                 out.merge_in(JobTable.from_bytes(self._records[job_id].acc), consume=True)
         return out
 
-    def _parts(self, job_id: str) -> tuple[JobState, list[StatusChange]]:
+    def _parts(self, job_id: str) -> tuple[Any, list[StatusChange]]:
         got = self._computed.get(job_id)
         if got is None:
-            got = self._computed[job_id] = _parts(self._work, job_id)
+            got = self._computed[job_id] = _parts(self._work, job_id, self._briefs)
         return got
 
-    def _light(self, job_id: str) -> JobState:
+    def _light(self, job_id: str) -> Any:
         if job_id in self._held:
             return self._parts(job_id)[0]
-        return _STATE.decode(self._records[job_id].state)
+        return (_BRIEF if self._briefs else _STATE).decode(self._records[job_id].state)
 
     def _changes(self, job_id: str) -> list[StatusChange]:
         if job_id in self._held:

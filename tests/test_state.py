@@ -208,7 +208,7 @@ class TestStateFile:
 
     def test_a_state_from_a_newer_jobstream_is_refused(self, tmp_path: Path) -> None:
         st = tmp_path / "s.state"
-        data = bytearray(encode_state(_Doc(options=_Options("fold", "lean", 1 << 24))))
+        data = bytearray(b"".join(encode_state(_Doc(options=_Options("fold", "lean", 1 << 24)))))
         data[20:22] = (FORMAT + 1).to_bytes(2, "big")
         st.write_bytes(bytes(data))
         with pytest.raises(StateError, match="newer jobstream"):
