@@ -102,7 +102,7 @@ class _Job(msgspec.Struct, array_like=True, gc=False):
     #: what the outputs read of it: its JobBrief (lean states: summary, events), or its
     #: JobState without history and changes (the others: jobs, checkpoints)
     state: bytes
-    changes: bytes  # its status changes
+    changes: bytes  # its status changes, as [from_status, to_status, at] rows (the job's id, type, model are in state)
     reported: bytes = b""  # the (at, status) of changes handed out by --new / tail (msgpack), or empty
 
 
@@ -123,7 +123,11 @@ _ENC = msgspec.msgpack.Encoder()
 _DOC_V1 = msgspec.msgpack.Decoder(_Doc)
 _STATE = msgspec.msgpack.Decoder(JobState)
 _BRIEF = msgspec.msgpack.Decoder(JobBrief)
-_CHANGES = msgspec.msgpack.Decoder(list[StatusChange])
+_ROWS = msgspec.msgpack.Decoder(list[tuple[Optional[str], str, int]])
+
+
+def _rows(changes: list[StatusChange]) -> bytes:
+    return _ENC.encode([(c.from_status, c.to_status, c.at) for c in changes])
 _REPORTED = msgspec.msgpack.Decoder(list[tuple[int, str]])
 
 
@@ -616,7 +620,9 @@ class State:
     def _changes(self, job_id: str) -> list[StatusChange]:
         if job_id in self._held:
             return self._parts(job_id)[1]
-        return _CHANGES.decode(self._records[job_id].changes)
+        job = self._light(job_id)
+        return [StatusChange(job_id, job.job_type, job.model, f, t, at)
+                for f, t, at in _ROWS.decode(self._records[job_id].changes)]
 
     # -- reading -------------------------------------------------------------------------------
 
@@ -846,7 +852,7 @@ class State:
         for job_id in self._dirty:
             light, changes = self._parts(job_id)
             old = records.get(job_id)
-            records[job_id] = _Job(job_id, self._work.to_bytes([job_id]), _ENC.encode(light), _ENC.encode(changes),
+            records[job_id] = _Job(job_id, self._work.to_bytes([job_id]), _ENC.encode(light), _rows(changes),
                                    old.reported if old is not None else b"")
         self._dirty.clear()
         for job_id, done in self._reported.items():
