@@ -3,6 +3,7 @@
     python benchmarks/incremental.py                        # 1 GB and 5 GB, 5 nights of ~8 MB each
     python benchmarks/incremental.py --sizes 1gb --nights 3 --repeat 3
     python benchmarks/incremental.py --markdown --json incremental.json --keep
+    python benchmarks/incremental.py --same-jobs        # also 5 GB of the 1 GB log's jobs, polled for longer
 
 A cron job runs ``jobstream summary logs/ --state FILE`` every night over a log that only
 grows.  For each size (``--sizes``), this script:
@@ -25,6 +26,12 @@ grows.  For each size (``--sizes``), this script:
    one process against the full run (the target: under 5%);
 6. ``tail --state`` restarted after a megabyte was written while it was down: the time from
    its start to the last change written while it was down (a sentinel job dated last).
+
+The generator's logs hold jobs in proportion to their size (5 GB: ~54,000 jobs), and a
+nightly summary looks at every job: its cost has a part that follows the new bytes and a
+part that follows the jobs (state load and save, the figures of every job).  ``--same-jobs``
+adds, for each size above the smallest, a log made of the smallest one re-exported until it
+is that big (the same ~10,000 jobs polled for longer), where only the bytes grow.
 
 Everything measured is a whole process (start-up, imports, state load and save included),
 with ``compare.measure``: jobstream from a non-editable install in a venv
@@ -257,18 +264,30 @@ def tail_restart(cli: list[str], log: Path, source: Path, offset: int, work: Pat
     return firsts, lasts, count
 
 
-def one_size(size: int, args: argparse.Namespace, python: str, cli: list[str]) -> dict[str, Any]:
+def one_size(size: int, args: argparse.Namespace, python: str, cli: list[str],
+             same_jobs: Optional[int] = None) -> dict[str, Any]:
+    """Nights over a log of *size*; with *same_jobs* (the smallest size), the log is the
+    smallest size's log re-exported until it is *size* big: the jobs of the small log, polled
+    for longer (bytes grow, jobs do not), and each night appends what the small log got."""
     data_dir = Path(args.data_dir)
-    total = size + args.growth * args.nights + (2 << 20)
+    total = (same_jobs or size) + args.growth * args.nights + (2 << 20)
     source = generated(data_dir, total, args.seed)
-    work = data_dir / f"incremental-work-{size}"
+    work = data_dir / f"incremental-work-{size}{'-same' if same_jobs else ''}"
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     log = work / "night.ndjson"
     summary_state, events_state = work / "summary.state", work / "events.state"
-    print(f"copying the first {size / 1e9:.1f} GB of {source.name} ...", file=sys.stderr, flush=True)
-    offset = line_end(source, size)
-    copy_range(source, log, 0, offset, "wb")
+    if same_jobs:
+        offset = line_end(source, same_jobs)
+        copies = max(1, round(size / offset))
+        print(f"writing {copies} copies of the first {offset / 1e9:.1f} GB of {source.name} ...", file=sys.stderr,
+              flush=True)
+        for i in range(copies):
+            copy_range(source, log, 0, offset, "ab" if i else "wb")
+    else:
+        print(f"copying the first {size / 1e9:.1f} GB of {source.name} ...", file=sys.stderr, flush=True)
+        offset = line_end(source, size)
+        copy_range(source, log, 0, offset, "wb")
     duck = [python, str(PEER), "summary", str(log), "--counts-only"]
     full = [*cli, "summary", str(log), "-f", "json"]
     incr = [*cli, "summary", str(log), "--state", str(summary_state), "-f", "json"]
@@ -301,17 +320,22 @@ def one_size(size: int, args: argparse.Namespace, python: str, cli: list[str]) -
             "changes": sum(1 for _ in outs["new"].open("rb")), "same": same, "duck_ok": duck_ok,
         })
     nothing = timed(incr, outs["incr"], args.repeat, args.timeout, restore=summary_state)
-    result: dict[str, Any] = {"size": size, "source": str(source), "nights": nights, "nothing_new": med(nothing),
+    result: dict[str, Any] = {"size": size, "same_jobs": bool(same_jobs), "source": str(source), "nights": nights,
+                              "nothing_new": med(nothing),
                               "nothing_new_same": outs["incr"].read_bytes() == outs["full"].read_bytes()}
     load, save, jobs = load_save(python, summary_state, args.repeat)
     result.update(load=load, save=save, state_jobs=jobs, state_bytes=summary_state.stat().st_size)
-    if not args.no_tail and size == min(args.sizes):
+    if not args.no_tail and size == min(args.sizes) and not same_jobs:
         firsts, lasts, count = tail_restart(cli, log, source, offset, work, args.repeat, args.timeout)
         result.update(tail_first=statistics.median(firsts), tail_last=statistics.median(lasts) if lasts else None,
                       tail_changes=count)
     if not args.keep:
         shutil.rmtree(work, ignore_errors=True)
     return result
+
+
+def label(res: dict[str, Any]) -> str:
+    return f"{res['size'] / 1e9:g} GB" + (", same jobs" if res.get("same_jobs") else "")
 
 
 def report(results: list[dict[str, Any]], md: bool) -> str:
@@ -321,19 +345,19 @@ def report(results: list[dict[str, Any]], md: bool) -> str:
     for res in results:
         for n in res["nights"]:
             rows.append((
-                f"{res['size'] / 1e9:g} GB", str(n["night"]), f"{n['log_mb']:,.0f}", f"{n['new_mb']:.1f}",
+                label(res), str(n["night"]), f"{n['log_mb']:,.0f}", f"{n['new_mb']:.1f}",
                 f"{n['jobs']:,}", f"{n['state_mb']:.1f}", f"{n['incr']:.2f}", f"{n['new']:.2f}", f"{n['changes']:,}",
                 f"{n['full']:.2f}", f"{n['duck']:.2f}", f"{n['incr'] / n['full']:.3f}", f"{n['incr'] / n['duck']:.3f}",
                 ("yes" if n["same"] else "NO") + ("" if n["duck_ok"] else " (DuckDB differs)"),
             ))
         last = res["nights"][-1]
-        rows.append((f"{res['size'] / 1e9:g} GB", "rerun, nothing new", f"{last['log_mb']:,.0f}", "0",
+        rows.append((label(res), "rerun, nothing new", f"{last['log_mb']:,.0f}", "0",
                      f"{last['jobs']:,}", f"{last['state_mb']:.1f}", f"{res['nothing_new']:.2f}", "-", "-",
                      f"{last['full']:.2f}", f"{last['duck']:.2f}", f"{res['nothing_new'] / last['full']:.3f}",
                      f"{res['nothing_new'] / last['duck']:.3f}", "yes" if res["nothing_new_same"] else "NO"))
     out = [render(rows, md, headers), ""]
     for res in results:
-        gb = f"{res['size'] / 1e9:g} GB"
+        gb = label(res)
         full = res["nights"][-1]["full"]
         out.append(f"{gb}: state {res['state_bytes'] / 1e6:.1f} MB for {res['state_jobs']:,} jobs = "
                    f"{res['state_bytes'] / res['state_jobs']:,.0f} bytes per job; State.load {res['load'] * 1000:.0f} ms "
@@ -361,6 +385,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     ap.add_argument("--venv", default=None, help="the venv to install jobstream into [DATA_DIR/venv-incremental]")
     ap.add_argument("--timeout", type=float, default=1800)
     ap.add_argument("--no-tail", action="store_true", help="skip the tail --state restart")
+    ap.add_argument("--same-jobs", action="store_true",
+                    help="also each size above the smallest made of the smallest log re-exported: bytes grow, jobs do not")
     ap.add_argument("--keep", action="store_true", help="keep the generated logs and work files")
     ap.add_argument("--markdown", action="store_true")
     ap.add_argument("--json", dest="json_out", metavar="FILE")
@@ -368,7 +394,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     args.sizes.sort()
     data_dir = Path(args.data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
-    need = sum(2 * s + args.growth * args.nights for s in args.sizes)
+    need = sum(2 * s + args.growth * args.nights for s in args.sizes) + (args.sizes[-1] if args.same_jobs else 0)
     free = shutil.disk_usage(data_dir).free
     if free < need * 1.2:
         raise SystemExit(f"{data_dir}: {free / 1e9:.1f} GB free, the logs need about {need / 1e9:.1f} GB")
@@ -384,6 +410,9 @@ def main(argv: Optional[list[str]] = None) -> int:
         for size in args.sizes:
             results.append(one_size(size, args, str(python), js.cli))
             sources.append(Path(results[-1]["source"]))
+        if args.same_jobs:
+            for size in args.sizes[1:]:
+                results.append(one_size(size, args, str(python), js.cli, same_jobs=args.sizes[0]))
     finally:
         if not args.keep:
             for src in sources:
