@@ -12,9 +12,10 @@ grows.  For each size (``--sizes``), this script:
    size plus every night's growth (the generator writes polls in time order, so a prefix is
    the log as it was at some moment), and copies its first SIZE bytes (to a line's end) to
    ``night.ndjson``;
-2. night 1: times a full ``jobstream summary`` and DuckDB scanning the whole file
-   (``peers/duckdb_peer.py summary --counts-only``: ``read_ndjson`` of three columns and an
-   ``arg_max`` per job, the cheapest full answer), then the first ``summary --state`` run
+2. night 1: times a full ``jobstream summary`` and DuckDB scanning the whole file, twice:
+   ``peers/duckdb_peer.py summary --counts-only`` (``read_ndjson`` of three columns and an
+   ``arg_max`` per job: the cheapest full answer) and ``peers/duckdb_peer.py summary`` (the
+   summary's figures, compare.py's peer), then the first ``summary --state`` run
    (it reads everything) and the first ``events --state --new`` run (another state);
 3. nights 2..N: appends the next ``--growth`` bytes (to the end of a line: DuckDB refuses a
    cut last line; the tests cover cut lines), then times ``summary --state`` and
@@ -289,10 +290,11 @@ def one_size(size: int, args: argparse.Namespace, python: str, cli: list[str],
         offset = line_end(source, size)
         copy_range(source, log, 0, offset, "wb")
     duck = [python, str(PEER), "summary", str(log), "--counts-only"]
+    duck_summary = [python, str(PEER), "summary", str(log)]
     full = [*cli, "summary", str(log), "-f", "json"]
     incr = [*cli, "summary", str(log), "--state", str(summary_state), "-f", "json"]
     new = [*cli, "events", str(log), "--state", str(events_state), "--new", "-f", "ndjson"]
-    outs = {k: work / f"{k}.out" for k in ("full", "duck", "incr", "new")}
+    outs = {k: work / f"{k}.out" for k in ("full", "duck", "duck_summary", "incr", "new")}
     nights = []
     for night in range(1, args.nights + 1):
         added = 0
@@ -303,6 +305,7 @@ def one_size(size: int, args: argparse.Namespace, python: str, cli: list[str],
         print(f"  {size / 1e9:g} GB night {night}: {log.stat().st_size / 1e6:,.0f} MB", file=sys.stderr, flush=True)
         r_full = timed(full, outs["full"], args.repeat, args.timeout)
         r_duck = timed(duck, outs["duck"], args.repeat, args.timeout)
+        r_duck_summary = timed(duck_summary, outs["duck_summary"], args.repeat, args.timeout)
         if night == 1:  # the first run reads everything: once is enough to time it
             r_incr = timed(incr, outs["incr"], 1, args.timeout)
             r_new = timed(new, outs["new"], 1, args.timeout)
@@ -316,6 +319,7 @@ def one_size(size: int, args: argparse.Namespace, python: str, cli: list[str],
             "night": night, "log_mb": log.stat().st_size / 1e6, "new_mb": added / 1e6,
             "jobs": json.loads(outs["full"].read_text())["jobs"], "state_mb": summary_state.stat().st_size / 1e6,
             "incr": med(r_incr), "new": med(r_new), "full": med(r_full), "duck": med(r_duck),
+            "duck_summary": med(r_duck_summary),
             "incr_cpu": statistics.median(r.cpu for r in r_incr), "incr_rss_mb": max(r.rss_kb for r in r_incr) / 1024,
             "changes": sum(1 for _ in outs["new"].open("rb")), "same": same, "duck_ok": duck_ok,
         })
@@ -340,21 +344,24 @@ def label(res: dict[str, Any]) -> str:
 
 def report(results: list[dict[str, Any]], md: bool) -> str:
     headers = ("log", "night", "log MB", "new MB", "jobs", "state MB", "summary --state s", "events --new s",
-               "changes", "full summary s", "DuckDB scan s", "x full", "x DuckDB", "same output")
+               "changes", "full summary s", "DuckDB scan s", "DuckDB summary s", "x full", "x DuckDB scan",
+               "x DuckDB summary", "same output")
     rows = []
     for res in results:
         for n in res["nights"]:
             rows.append((
                 label(res), str(n["night"]), f"{n['log_mb']:,.0f}", f"{n['new_mb']:.1f}",
                 f"{n['jobs']:,}", f"{n['state_mb']:.1f}", f"{n['incr']:.2f}", f"{n['new']:.2f}", f"{n['changes']:,}",
-                f"{n['full']:.2f}", f"{n['duck']:.2f}", f"{n['incr'] / n['full']:.3f}", f"{n['incr'] / n['duck']:.3f}",
+                f"{n['full']:.2f}", f"{n['duck']:.2f}", f"{n['duck_summary']:.2f}", f"{n['incr'] / n['full']:.3f}",
+                f"{n['incr'] / n['duck']:.3f}", f"{n['incr'] / n['duck_summary']:.3f}",
                 ("yes" if n["same"] else "NO") + ("" if n["duck_ok"] else " (DuckDB differs)"),
             ))
         last = res["nights"][-1]
         rows.append((label(res), "rerun, nothing new", f"{last['log_mb']:,.0f}", "0",
                      f"{last['jobs']:,}", f"{last['state_mb']:.1f}", f"{res['nothing_new']:.2f}", "-", "-",
-                     f"{last['full']:.2f}", f"{last['duck']:.2f}", f"{res['nothing_new'] / last['full']:.3f}",
-                     f"{res['nothing_new'] / last['duck']:.3f}", "yes" if res["nothing_new_same"] else "NO"))
+                     f"{last['full']:.2f}", f"{last['duck']:.2f}", f"{last['duck_summary']:.2f}",
+                     f"{res['nothing_new'] / last['full']:.3f}", f"{res['nothing_new'] / last['duck']:.3f}",
+                     f"{res['nothing_new'] / last['duck_summary']:.3f}", "yes" if res["nothing_new_same"] else "NO"))
     out = [render(rows, md, headers), ""]
     for res in results:
         gb = label(res)
@@ -431,9 +438,10 @@ def main(argv: Optional[list[str]] = None) -> int:
         print("; ".join(f"{k} {v}" for k, v in machine.items()))
         print(f"command: {cmd.strip()}; median of {args.repeat} runs\n")
     print(report(results, args.markdown))
-    print("\nx full = summary --state / full summary; x DuckDB = summary --state / DuckDB scan (both whole "
-          "processes, start-up, state load and save included); same output = summary --state printed byte for "
-          "byte what the full run printed.")
+    print("\nx full = summary --state / full summary; x DuckDB scan = summary --state / DuckDB's cheapest full "
+          "answer (status per job, counted); x DuckDB summary = summary --state / DuckDB computing the summary's "
+          "figures (compare.py's peer); all whole processes, start-up, state load and save included; same output = "
+          "summary --state printed byte for byte what the full run printed.")
     if args.json_out:
         Path(args.json_out).write_text(json.dumps({"machine": machine, "results": results}, indent=2))
     return 0

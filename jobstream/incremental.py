@@ -30,7 +30,6 @@ offset.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import stat
 import zlib
@@ -61,9 +60,15 @@ _SUFFIXES = (".ndjson.gz", ".jsonl.gz", ".ndjson", ".jsonl", ".gz")
 NOTHING = -2
 
 
+try:  # hashlib's own import loads OpenSSL (2-3 ms of every run's start-up) for a hash it does not provide
+    from _blake2 import blake2b
+except ImportError:  # pragma: no cover - not CPython
+    from hashlib import blake2b
+
+
 def digest(data: bytes) -> bytes:
     """The 128-bit BLAKE2b hash fingerprints and checks use."""
-    return hashlib.blake2b(data, digest_size=16).digest()
+    return blake2b(data, digest_size=16).digest()
 
 
 class FileMark(msgspec.Struct, kw_only=True):

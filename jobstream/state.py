@@ -375,13 +375,24 @@ class StateTable:
         ``changes`` too with *light*.  A lean state (summary, events) answers *light* with
         each job's :class:`~jobstream.reducer.JobBrief`, all a summary or a selection reads."""
         if light:
-            states = [self._light(j) for j in self._ids()]
+            states = self._all_light()
         elif self._state._briefs:
             states = [self.get(j) for j in self._ids()]
         else:
             states = [msgspec.structs.replace(self._light(j), changes=self._changes(j)) for j in self._ids()]
         states.sort(key=lambda j: (j.created_at, j.id))
         return states
+
+    def _all_light(self) -> list[Any]:
+        """Every job's light part (brief or state), unordered: one tight loop, as a summary of
+        a big state reads them all."""
+        state, own = self._state, self._own
+        decode = (_BRIEF if state._briefs else _STATE).decode
+        held = state._held
+        out = [decode(rec.state) for job_id, rec in state._records.items() if job_id not in held and job_id not in own]
+        out += [state._parts(j)[0] for j in held if j not in own]
+        out += [parts[0] for parts in own.values()]
+        return out
 
     def get(self, job_id: str) -> Optional[JobState]:
         if job_id not in self:
@@ -404,14 +415,14 @@ class StateTable:
         return _NO_JOBS.events(jobs)
 
     def summary(self, by: Optional[str] = None, jobs: Optional[Iterable[JobState]] = None) -> Any:
-        return _NO_JOBS.summary(by=by, jobs=self.jobs(light=True) if jobs is None else jobs)
+        return _NO_JOBS.summary(by=by, jobs=self._all_light() if jobs is None else jobs)
 
     def statuses(self) -> set[str]:
         """Every status observed (each is some change's ``to_status``)."""
         return {c.to_status for j in self._ids() for c in self._changes(j)}
 
     def job_types(self) -> set[str]:
-        return {self._light(j).job_type for j in self._ids()}
+        return {j.job_type for j in self._all_light()}
 
     def checkpoints(self, jobs: Optional[Iterable[JobState]] = None) -> Any:
         return self.to_table().checkpoints(self.jobs(light=True) if jobs is None else jobs)
