@@ -130,7 +130,7 @@ def export(
     selection: Selection = Selection(),
     output: Output = Output(),
     by: Optional[str] = None,
-    fields: Sequence[str] = DEFAULT_JOB_FIELDS,
+    fields: Optional[Sequence[str]] = None,
     errors_path: Optional[str] = None,
     on_reject: Optional[Callable[[Reject], Any]] = None,
     on_progress: Optional[Callable[[int], Any]] = None,
@@ -143,6 +143,9 @@ def export(
 
     Formats: ``table``, ``json``, ``ndjson``, ``csv``; ``parquet`` and ``arrow`` (the
     ``parquet`` extra); ``prom`` for the summary (Prometheus text exposition).
+
+    *fields* are the ``jobs`` columns: by default :data:`~jobstream.columns.DEFAULT_JOB_FIELDS`
+    in text formats and every column in Parquet and Arrow.
 
     The output goes to ``output.path`` (atomically) or to *stdout*; rejected lines to
     *errors_path* (NDJSON, atomically) and to *on_reject*.  Inputs are expanded once, and
@@ -191,7 +194,7 @@ def export(
 
 
 def _write(what: str, table: Any, result: ExportResult, sources: Sequence[Source], selection: Selection,
-           output: Output, fmt: str, by: Optional[str], fields: Sequence[str], stdout: Optional[IO[str]],
+           output: Output, fmt: str, by: Optional[str], fields: Optional[Sequence[str]], stdout: Optional[IO[str]],
            changes: Optional[list[Any]]) -> None:
     """Write the *what* of *table* (a :class:`JobTable`, or a state's); *changes*, when given,
     are the events to write instead of every one (``events --new``)."""
@@ -203,7 +206,7 @@ def _write(what: str, table: Any, result: ExportResult, sources: Sequence[Source
     if what == "jobs" or (what in ("summary", "checkpoints") and not selection.empty):
         jobs = selection.jobs(table.jobs(light=what != "jobs" or fmt in BINARY_FORMATS))
     if fmt in BINARY_FORMATS:
-        result.rows = _write_arrow(what, table, jobs, selection, by, fmt, output, protect, stdout, changes)
+        result.rows = _write_arrow(what, table, jobs, selection, by, fmt, output, protect, stdout, changes, fields)
         return
     if fmt == "prom":
         from .prom import write_prometheus, write_prometheus_file
@@ -222,6 +225,7 @@ def _write(what: str, table: Any, result: ExportResult, sources: Sequence[Source
             result.rows = 1
         elif what == "jobs":
             assert jobs is not None
+            fields = fields or DEFAULT_JOB_FIELDS
             rows = (job_row(j, fields, iso_times=output.iso) for j in jobs)
             result.rows = write_rows(rows, fields, fmt, out, headers=output.headers, csv_safe=output.csv_safe,
                                      color=output.color)
@@ -237,7 +241,8 @@ def _write(what: str, table: Any, result: ExportResult, sources: Sequence[Source
 
 
 def _write_arrow(what: str, table: Any, jobs: Any, selection: Selection, by: Optional[str], fmt: str,
-                 output: Output, protect: list[str], stdout: Optional[IO[str]], changes: Optional[list[Any]]) -> int:
+                 output: Output, protect: list[str], stdout: Optional[IO[str]],
+                 changes: Optional[list[Any]] = None, fields: Optional[Sequence[str]] = None) -> int:
     """Parquet or Arrow IPC, built from columns (see :mod:`jobstream.arrow`)."""
     from .arrow import events_to_arrow, to_arrow, write_arrow_file
 
@@ -246,6 +251,8 @@ def _write_arrow(what: str, table: Any, jobs: Any, selection: Selection, by: Opt
                                [c for c in table.events() if selection.keep_change(c)])
     else:
         data = to_arrow(table, what, jobs, by=by if what == "summary" else None)
+        if what == "jobs" and fields:
+            data = data.select(list(fields))
     if output.path not in (None, "-"):
         where: Any = output.path
     else:
@@ -324,7 +331,7 @@ def validate(
         with State.load(state.path, validate=True, max_line_bytes=read.max_line_bytes, reset=state.reset) as st:
             with RejectWriter(errors_path, protect=_protected(sources)) as rejects:
                 callback: Callable[[Reject], Any] = rejects if on_reject is None else _Tee(rejects, on_reject)
-                update = st.update(sources, workers=read.workers)
+                update = st.update(sources, workers=read.workers, strict=read.strict)
                 for rej in update.rejects:
                     callback(rej)
             result = ExportResult(update.stats, rejects=rejects, read=update.read, warnings=list(update.warnings))
@@ -336,6 +343,7 @@ def validate(
         on_total(total_size(sources))
     with RejectWriter(errors_path, protect=_protected(sources)) as rejects:
         callback = rejects if on_reject is None else _Tee(rejects, on_reject)
-        stats = validate_paths(sources, on_reject=callback, on_progress=on_progress, workers=read.workers,
+        stats = validate_paths(sources, strict=read.strict, on_reject=callback, on_progress=on_progress,
+                               workers=read.workers,
                                max_line_bytes=read.max_line_bytes)
     return ExportResult(stats, rejects=rejects)

@@ -92,14 +92,11 @@ def paths_argument(f: F) -> F:
 
 
 def input_paths(paths: Sequence[str]) -> list[str]:
-    """No PATH means stdin when something is piped in; on a terminal (or a closed stdin), a hint."""
+    """No PATH means stdin when something is piped or redirected in (a pipe, a socket, a file);
+    a terminal, /dev/null (cron, CI with an unset variable) or a closed stdin gets a hint."""
     if paths:
         return list(paths)
-    try:
-        interactive = sys_stdin_isatty()
-    except (AttributeError, ValueError):
-        interactive = False
-    if interactive or closed("stdin"):
+    if not _stdin_has_data():
         ctx = click.get_current_context()
         raise click.UsageError(
             "no input: give PATH (files, directories, globs, .gz) or pipe NDJSON in, e.g. "
@@ -107,6 +104,22 @@ def input_paths(paths: Sequence[str]) -> list[str]:
             ctx=ctx,
         )
     return ["-"]
+
+
+def _stdin_has_data() -> bool:
+    import stat
+    import sys
+
+    try:
+        if closed("stdin") or sys_stdin_isatty():
+            return False
+    except (AttributeError, ValueError):
+        return False
+    try:
+        mode = os.fstat(sys.stdin.fileno()).st_mode
+    except (AttributeError, ValueError, OSError):  # an in-memory stream (embedding, tests): it was handed over
+        return True
+    return not stat.S_ISCHR(mode)  # /dev/null: nothing was handed over
 
 
 def sys_stdin_isatty() -> bool:
@@ -188,10 +201,19 @@ state_options = _group(
 
 
 def no_stdin_with_state(paths: Sequence[str], state: Any) -> None:
-    """--state resumes files by offset: stdin has none, so it is a usage error with it."""
-    if state is not None and "-" in paths:
-        raise click.BadParameter("--state reads files, which it can resume; stdin cannot be resumed",
-                                 param_hint="PATHS")
+    """--state resumes files by offset: stdin and pipes have none, so they are a usage error with it."""
+    if state is None:
+        return
+    import stat
+
+    for p in paths:
+        try:
+            pipe = p == "-" or stat.S_ISFIFO(os.stat(p).st_mode) or stat.S_ISCHR(os.stat(p).st_mode)
+        except OSError:
+            pipe = False
+        if pipe:
+            raise click.BadParameter(f"--state reads files, which it can resume; {'stdin' if p == '-' else p} "
+                                     "cannot be resumed (a pipe)", param_hint="PATHS")
 
 
 def _selection(statuses: tuple[str, ...], job_types: tuple[str, ...], models: tuple[str, ...],
