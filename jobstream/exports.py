@@ -13,7 +13,7 @@ import sys
 from dataclasses import dataclass, field
 from typing import IO, Any, Callable, Iterable, Optional, Sequence, Union
 
-from .decoder import Reject
+from .decoder import Model, Reject
 from .errors import OutputError
 from .filters import Selection
 from .pipeline import fold_paths, validate_paths
@@ -165,7 +165,7 @@ def export(
     sources = expand_sources(paths)
     _check_outputs(sources, output, errors_path, state)
     fmt = output.format or EXPORTS[what]
-    model = "view" if what in ("jobs", "checkpoints") else "lean"
+    model: Model = "view" if what in ("jobs", "checkpoints") else "lean"
     if state is not None:
         from .state import State
 

@@ -539,10 +539,11 @@ def find_rotated(marks: list[FileMark], taken: set[int], given: set[bytes], inod
                 o = open_input(Source(os.fsdecode(path)))
             except SourceError:
                 continue
-            m = _claim(o, waiting, taken) if o.fingerprint is not None else None
-            if m is None:
+            claimed = _claim(o, waiting, taken) if o.fingerprint is not None else None
+            if claimed is None:
                 o.close()
                 continue
+            m = claimed
             taken.add(id(m))
             inodes.add((o.st.st_dev, o.st.st_ino))
             out.notices.append(f"{m.label}: found as {o.source.label} (rotated); finishing it from offset {m.position}")
@@ -766,15 +767,15 @@ def read_tasks(tasks: Sequence[Task], *, model: Model, fold: bool = True, max_li
     by_task: dict[int, list[parallel.UnitResult]] = {}
     for res in sorted(unit_results, key=lambda r: r.index):
         by_task.setdefault(owner[res.index], []).append(res)
-    for ti, parts in by_task.items():
+    for ti, pieces in by_task.items():
         t = tasks[ti]
-        end = ends.get(parts[0].index)
+        end = ends.get(pieces[0].index)
         rewritten = end is not None and end.rewritten
         base = 0 if rewritten else t.line - 1
         stats = ReadStats()
         rejects: list[Reject] = []
         failure: Optional[SourceFailure] = None
-        for res in parts:
+        for res in pieces:
             for rej in res.rejects:
                 rej.line += base
                 if isinstance(rej, SourceFailure):
@@ -849,7 +850,7 @@ class OffsetReader:
                  on_reject: Optional[Callable[[Reject], Any]] = None, block_size: int = DEFAULT_BLOCK_SIZE) -> None:
         if offset < 0 or line < 1:
             raise ValueError("offset must be >= 0 and line >= 1")
-        self.source = path if isinstance(path, Source) else Source(os.fsdecode(path))  # type: ignore[arg-type]
+        self.source = path if isinstance(path, Source) else Source(os.fsdecode(path))
         if self.source.is_stdin:
             raise ValueError("read_from reads a file: stdin has no offsets to come back to")
         self.offset = offset

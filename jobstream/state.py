@@ -403,7 +403,8 @@ class StateTable:
                 part.merge_in(_only(self._overlay, job_id), consume=True)
             full = part.get(job_id)
             return msgspec.structs.replace(full, history=[]) if full is not None else None
-        return msgspec.structs.replace(self._light(job_id), changes=self._changes(job_id))
+        light: JobState = self._light(job_id)
+        return msgspec.structs.replace(light, changes=self._changes(job_id))
 
     def changes(self, job_id: str) -> list[StatusChange]:
         return self._changes(job_id) if job_id in self else []

@@ -275,6 +275,10 @@ class TestOptions:
     def test_state_needs_files_and_new_needs_a_state(self, tmp_path: Path) -> None:
         proc = cli("summary", "-", "--state", tmp_path / "s")
         assert proc.returncode == 2 and b"stdin cannot be resumed" in proc.stderr
+        fifo = tmp_path / "pipe"
+        os.mkfifo(fifo)
+        proc = cli("summary", fifo, "--state", tmp_path / "s")
+        assert proc.returncode == 2 and b"cannot be resumed (a pipe)" in proc.stderr
         proc = cli("events", tmp_path, "--new")
         assert proc.returncode == 2 and b"--new" in proc.stderr
         proc = cli("summary", tmp_path, "--reset-state")

@@ -35,6 +35,12 @@ from .runtime import EXIT_INTERRUPT, EXIT_LOCKED, EXIT_TERMINATED, Progress, Ter
 __all__ = ["cli", "main"]
 
 
+class _Locked(click.ClickException):
+    """``--state FILE`` is held by another run: exit 75 (EX_TEMPFAIL), nothing was done."""
+
+    exit_code = EXIT_LOCKED
+
+
 class _Group(click.Group):
     """Library errors become one-line messages; OS errors name the file; never a traceback."""
 
@@ -54,9 +60,7 @@ class _Group(click.Group):
         except JobstreamError as exc:
             if isinstance(exc, StateLockedError):  # another run holds the state: try again later
                 Verdict.fail(EXIT_LOCKED)
-                locked = click.ClickException(str(exc))
-                locked.exit_code = EXIT_LOCKED
-                raise locked from None
+                raise _Locked(str(exc)) from None
             raise click.ClickException(str(exc)) from None
         except BrokenPipeError:
             quiet_exit(Verdict.code)
