@@ -788,8 +788,7 @@ class TestTailState:
         assert t.finish() == 0 and rest == b""
         return [brief(orjson.loads(x)) for x in lines]
 
-    def test_a_restart_prints_what_was_written_while_down_once_within_a_second(self, tmp_path: Path,
-                                                                            tails: Any) -> None:
+    def test_a_restart_prints_what_was_written_while_down_once_and_first(self, tmp_path: Path, tails: Any) -> None:
         log, st = tmp_path / "jobs.ndjson", tmp_path / "t.state"
         append(log, snap("a", "QUEUED", T0 + 1))
         t = self.start(tails, log, st)
@@ -797,12 +796,9 @@ class TestTailState:
         assert [brief(e) for e in t.events(1)] == [("a", "QUEUED", "RUNNING")]
         assert self.stop(t) == []
         append(log, snap("a", "SUCCESS", T0 + 3) + snap("b", "QUEUED", T0 + 4))  # while down
-        started = time.monotonic()
-        t = self.start(tails, log, st, ready=False)
+        t = self.start(tails, log, st, ready=False)  # (how fast: benchmarks/incremental.py; here only what)
         got = [brief(e) for e in t.events(2)]
-        elapsed = time.monotonic() - started
         assert got == [("a", "RUNNING", "SUCCESS"), ("b", None, "QUEUED")]
-        assert elapsed < 1.5, elapsed  # the target is 1 s from start; slack for a loaded machine
         append(log, snap("b", "FAILED", T0 + 5))
         assert [brief(e) for e in t.events(1)] == [("b", "QUEUED", "FAILED")]
         assert self.stop(t) == []
