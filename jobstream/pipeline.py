@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import gc
 import os
-from typing import Any, Callable, Iterable, Optional, Sequence, Union
+from typing import Any, Callable, Iterable, Iterator, Optional, Sequence, Union
 
 import msgspec
 
@@ -33,10 +33,13 @@ RANGE_BYTES = 16 << 20
 
 
 class FoldResult(msgspec.Struct):
-    """A folded table and what reading saw."""
+    """A folded table and what reading saw (``table, stats = fold_paths(...)`` unpacks it)."""
 
     table: JobTable
     stats: ReadStats
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter((self.table, self.stats))
 
 
 def read_unit(unit: parallel.Unit, fds: dict[Source, int], decoder: SnapshotDecoder, stats: ReadStats,
@@ -59,6 +62,17 @@ def read_unit(unit: parallel.Unit, fds: dict[Source, int], decoder: SnapshotDeco
                 nonlocal pos
                 data = os.pread(fd, min(n, unit.end - pos), pos) if pos < unit.end else b""
                 pos += len(data)
+                return data
+
+        elif unit.end >= 0:  # a range of a plain file not opened yet (a Dask worker's; a URL)
+            stream = open_source(src, start=unit.start)
+            raw_read = getattr(stream, "read1", None) or stream.read
+            left = unit.end - unit.start
+
+            def read(n: int) -> bytes:
+                nonlocal left
+                data = raw_read(min(n, left)) if left > 0 else b""
+                left -= len(data)
                 return data
 
         else:  # a stream: compressed, or not opened yet
