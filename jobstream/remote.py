@@ -102,8 +102,8 @@ def _url(fs: Any, path: str, template: str) -> str:
 def expand(url: str, suffixes: tuple[str, ...], has_magic: bool) -> list[tuple[str, Optional[int]]]:
     """The files *url* names, with their sizes when the listing gives them, sorted.
 
-    A glob pattern stands for its matches, a directory (on HTTP: a URL ending in ``/``, as
-    a server lists it) for its log files (*suffixes*), anything else for itself.  A name
+    A glob pattern stands for its matches, a directory (on HTTP: a URL ending in ``/``, or
+    an HTML page: a server's listing) for its log files (*suffixes*), anything else for itself.  A name
     that matches nothing, and a directory without log files, raise :class:`SourceError`.
     """
     fs, path = filesystem(url)
@@ -118,7 +118,8 @@ def expand(url: str, suffixes: tuple[str, ...], has_magic: bool) -> list[tuple[s
         info: Optional[dict[str, Any]] = None
         if not url.endswith("/"):
             info = fs.info(path)
-        if info is not None and info.get("type") != _DIRECTORY:
+        # an HTTP "file" that is an HTML page is a server's listing of a directory
+        if info is not None and info.get("type") != _DIRECTORY and info.get("mimetype") != "text/html":
             return [(url, info.get("size"))]
         entries = fs.ls(path, detail=True)
     except SourceError:
