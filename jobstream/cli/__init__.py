@@ -108,6 +108,15 @@ def _finish(result: Any, read: ReadArgs, rejects: _Rejects) -> None:
         raise click.ClickException(problem)
 
 
+def _inputs(paths: Sequence[str], read: ReadArgs) -> list[str]:
+    """The inputs (stdin when none is named and it is piped); a cluster cannot read stdin."""
+    names = input_paths(paths)
+    if read.options.dask is not None and "-" in names:
+        raise click.UsageError("--dask: the cluster's workers cannot read this process's stdin; "
+                               "give files or URLs they can read (or drop --dask)")
+    return names
+
+
 def _export(what: str, paths: Sequence[str], read: ReadArgs, selection: Any, out: Any, **kwargs: Any) -> None:
     """One implementation behind ``summary``, ``jobs``, ``events`` and ``checkpoints``."""
     from ..exports import BINARY_FORMATS, export
@@ -119,11 +128,11 @@ def _export(what: str, paths: Sequence[str], read: ReadArgs, selection: Any, out
     try:
         if out.path is None or out.path == "-":
             with stdout_writer(out.format) as stdout:
-                result = export(what, input_paths(paths), read=read.options, selection=selection, output=out,
+                result = export(what, _inputs(paths, read), read=read.options, selection=selection, output=out,
                                 errors_path=read.errors_path, on_reject=rejects, on_progress=progress,
                                 on_total=progress.set_total, stdout=stdout, **kwargs)
         else:
-            result = export(what, input_paths(paths), read=read.options, selection=selection, output=out,
+            result = export(what, _inputs(paths, read), read=read.options, selection=selection, output=out,
                             errors_path=read.errors_path, on_reject=rejects, on_progress=progress,
                             on_total=progress.set_total, **kwargs)
     finally:
@@ -247,7 +256,7 @@ def report(paths: tuple[str, ...], read: ReadArgs, selection: Any, output: str, 
     rejects = _Rejects(echo_each=False)
     progress = Progress(read.progress)
     try:
-        result = run_report(input_paths(paths), output, fmt=fmt, read=read.options, selection=selection, title=title,
+        result = run_report(_inputs(paths, read), output, fmt=fmt, read=read.options, selection=selection, title=title,
                             max_jobs=max_jobs, errors_path=read.errors_path, on_reject=rejects,
                             on_progress=progress, on_total=progress.set_total)
     finally:
@@ -274,7 +283,7 @@ def validate(paths: tuple[str, ...], read: ReadArgs, quiet: bool) -> None:
     rejects = _Rejects(echo_each=not quiet)
     progress = Progress(read.progress)
     try:
-        result = run_validate(input_paths(paths), read=read.options, errors_path=read.errors_path,
+        result = run_validate(_inputs(paths, read), read=read.options, errors_path=read.errors_path,
                               on_reject=rejects, on_progress=progress, on_total=progress.set_total)
     finally:
         progress.close()
