@@ -380,7 +380,7 @@ def connect(address: str, *, timeout: float = 10.0) -> Iterator["Client"]:
         from .parallel import default_workers
 
         with LocalCluster(n_workers=n or default_workers(), threads_per_worker=1, processes=True,
-                          dashboard_address=None, silence_logs=logging.ERROR) as cluster, Client(cluster) as client:
+                          host="127.0.0.1", dashboard_address="127.0.0.1:0", silence_logs=logging.ERROR) as cluster, Client(cluster) as client:
             yield client
         return
     try:
