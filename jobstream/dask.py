@@ -40,6 +40,7 @@ import msgspec
 
 import dask
 import dask.bag
+from dask.base import compute
 
 from .decoder import Model, Reject, SnapshotDecoder
 from .errors import InvalidLineError, JobstreamError, SourceError
@@ -251,7 +252,7 @@ def _compute(client: Optional["Client"], parts: Sequence[Sequence[Piece]], table
 
                 client = default_client()
             except (ImportError, ValueError):  # no distributed client: the configured scheduler, else a bag's
-                out = dask.compute(table, pieces, scheduler=dask.config.get("scheduler", None) or "processes")
+                out = compute(table, pieces, scheduler=dask.config.get("scheduler", None) or "processes")
                 if on_progress is not None:
                     on_progress(sum(_bytes(p) for p in parts))
                 return out[0], [x[0] for x in out[1]]

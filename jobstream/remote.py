@@ -161,7 +161,7 @@ class _Remote(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
-    def read(self, size: int = -1) -> bytes:  # type: ignore[override]
+    def read(self, size: Optional[int] = -1) -> bytes:
         if self._head:
             cut = len(self._head) if size is None or size < 0 else size
             data, self._head = self._head[:cut], self._head[cut:]

@@ -351,7 +351,7 @@ class _Decompressed(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
-    def read(self, size: int = -1) -> bytes:  # type: ignore[override]
+    def read(self, size: int = -1) -> bytes:
         """The next decompressed piece (any length; ``size`` is ignored), b"" at the end."""
         while not self._done:
             piece = self._raw.read(self._PIECE)
@@ -404,7 +404,7 @@ def open_source(source: Source, *, fd: Optional[int] = None, start: int = 0) -> 
                 fh = open(source.name, "rb")
                 if start:
                     fh.seek(start)
-            head = fh.peek(HEAD_BYTES)[:HEAD_BYTES]  # type: ignore[attr-defined]
+            head = fh.peek(HEAD_BYTES)[:HEAD_BYTES]
         except FileNotFoundError as exc:
             raise SourceError("no such file (it vanished?)", path=source.label) from exc
         except IsADirectoryError as exc:

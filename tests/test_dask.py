@@ -324,7 +324,8 @@ class TestCommandLine:
                                      ["validate"], ["checkpoints"]])
     def test_output_and_rejects_are_byte_for_byte_those_of_a_local_run(self, client: Client, messy_dir: Path,
                                                                         tmp_path: Path, cmd: list[str]) -> None:
-        proc = same_run([*cmd, messy_dir, "--max-line-bytes", MAX_LINE], client.scheduler.address, tmp_path)
+        address = str(client.scheduler_info()["address"])
+        proc = same_run([*cmd, messy_dir, "--max-line-bytes", MAX_LINE], address, tmp_path)
         assert proc.returncode == 1  # c.ndjson.gz is cut short
         records = [json.loads(x) for x in (tmp_path / "rejects.ndjson").read_bytes().splitlines()]
         assert len(records) > 20 and records[-1]["source"].endswith("c.ndjson.gz") and records[-1]["raw"] == ""
