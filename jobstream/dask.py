@@ -30,6 +30,7 @@ machine.  URLs (``s3://...``) are opened by each worker through fsspec.
 
 from __future__ import annotations
 
+import gc
 import math
 import os
 import threading
@@ -181,12 +182,18 @@ def _read_partition(pieces: Sequence[Piece], model: Model, max_line_bytes: int,
     table = JobTable() if fold else None
     each: Callable[[list[Any]], Any] = table.update if table is not None else _discard
     results = []
-    for piece in pieces:
-        unit = piece[0]
-        stats = ReadStats(sources=1 if unit.start == 0 else 0)
-        rejects: list[Reject] = []
-        lines = _read_piece(piece, decoder, stats, rejects, each)
-        results.append(UnitResult(unit.index, lines, stats, rejects))
+    gc_was = gc.isenabled()
+    gc.disable()  # the fold makes no reference cycles (as in a local run): collections would find nothing
+    try:
+        for piece in pieces:
+            unit = piece[0]
+            stats = ReadStats(sources=1 if unit.start == 0 else 0)
+            rejects: list[Reject] = []
+            lines = _read_piece(piece, decoder, stats, rejects, each)
+            results.append(UnitResult(unit.index, lines, stats, rejects))
+    finally:
+        if gc_was:
+            gc.enable()
     return table, msgspec.msgpack.encode(results)
 
 
@@ -244,7 +251,9 @@ def _compute(client: Optional["Client"], parts: Sequence[Sequence[Piece]], table
              on_progress: Optional[Callable[[int], Any]]) -> tuple[Optional[JobTable], list[bytes]]:
     """Compute the merged table (if any) and every partition's results, reporting progress
     (bytes of input) as partitions finish when a distributed client runs them."""
-    pieces = results.to_delayed()
+    # not optimized: fusing renames tasks, and the merge and the results would each read
+    # every partition (the tasks they share must keep their keys)
+    pieces = results.to_delayed(optimize_graph=False)
     try:
         if client is None:
             try:
@@ -252,13 +261,14 @@ def _compute(client: Optional["Client"], parts: Sequence[Sequence[Piece]], table
 
                 client = default_client()
             except (ImportError, ValueError):  # no distributed client: the configured scheduler, else a bag's
-                out = compute(table, pieces, scheduler=dask.config.get("scheduler", None) or "processes")
+                out = compute(table, pieces, scheduler=dask.config.get("scheduler", None) or "processes",
+                              optimize_graph=False)
                 if on_progress is not None:
                     on_progress(sum(_bytes(p) for p in parts))
                 return out[0], [x[0] for x in out[1]]
         from distributed import as_completed
 
-        futures = client.compute(([table] if table is not None else []) + pieces)
+        futures = client.compute(([table] if table is not None else []) + pieces, optimize_graph=False)
         table_future = futures.pop(0) if table is not None else None
         where = {f.key: i for i, f in enumerate(futures)}
         for fut in as_completed(futures):

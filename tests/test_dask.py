@@ -257,6 +257,19 @@ class TestOnACluster:
         assert sum(seen) == path.stat().st_size and len(seen) == len(jd.plan(path, blocksize=50_000)) > 1
         assert table == jobstream.fold_paths(path).table and stats.lines == jobstream.fold_paths(path).stats.lines
 
+    def test_each_partition_is_read_once(self, client: Client, tmp_path: Path) -> None:
+        """The merged table and the gathered rejects share the partitions' tasks: an optimized
+        (fused) graph renamed them, and every partition was read twice."""
+        from distributed import get_task_stream
+
+        path = tmp_path / "log.ndjson"
+        path.write_bytes(b"".join(line + b"\n" for line in generate(10, seed=7)))
+        parts = jd.plan(path, blocksize=60_000)
+        with get_task_stream(client) as ts:
+            jd.fold(path, client, blocksize=60_000)
+        names = [d["key"][0] if isinstance(d["key"], tuple) else d["key"] for d in ts.data]
+        assert sum("read_partition" in n for n in names) == len(parts) > 3
+
     def test_the_bag_of_partial_tables_composes(self, client: Client, tmp_path: Path) -> None:
         path = tmp_path / "log.ndjson"
         path.write_bytes(b"".join(line + b"\n" for line in generate(10, seed=6)))
