@@ -247,34 +247,63 @@ def merge(tables: dask.bag.Bag, *, split_every: int = 8) -> Any:
 # --------------------------------------------------------------------------- runs
 
 
-def _compute(client: Optional["Client"], parts: Sequence[Sequence[Piece]], table: Any, results: dask.bag.Bag,
+def _graph(parts: Sequence[Sequence[Piece]], model: Model, max_line_bytes: int, fold: bool,
+           split_every: int) -> tuple[Any, list[Any]]:
+    """The run as Dask tasks: one read per partition, the tree merge of their tables (None
+    when only validating), and each partition's results (rejects, counts) picked out.
+
+    Built from delayed calls rather than bag steps: two small tasks per partition instead
+    of five, and the reads keep their keys, so the merge and the results share them."""
+    from operator import getitem
+
+    from dask.base import tokenize
+    from dask.delayed import delayed
+
+    token = tokenize([[(u.index, u.source.name, u.start, u.end, size) for u, size in p] for p in parts], model,
+                     max_line_bytes, fold)
+    reads = [delayed(_read_partition)(list(p), model, max_line_bytes, fold, dask_key_name=f"jobstream-read-{token}-{i}")
+             for i, p in enumerate(parts)]
+    results = [delayed(getitem)(r, 1, dask_key_name=f"jobstream-rejects-{token}-{i}") for i, r in enumerate(reads)]
+    if not fold:
+        return None, results
+    level: list[Any] = reads
+    depth = 0
+    while len(level) > 1 or depth == 0:
+        level = [delayed(_merge_parts)(*level[i:i + split_every], dask_key_name=f"jobstream-merge-{token}-{depth}-{i}")
+                 for i in range(0, len(level), split_every)]
+        depth += 1
+    return level[0], results
+
+
+def _merge_parts(*parts: Any) -> JobTable:
+    """Merge partition outputs ``(table, results)`` or merged tables into a new table."""
+    return _merge_tables(p[0] if isinstance(p, tuple) else p for p in parts)
+
+
+def _compute(client: Optional["Client"], parts: Sequence[Sequence[Piece]], table: Any, results: list[Any],
              on_progress: Optional[Callable[[int], Any]]) -> tuple[Optional[JobTable], list[bytes]]:
     """Compute the merged table (if any) and every partition's results, reporting progress
     (bytes of input) as partitions finish when a distributed client runs them."""
-    # not optimized: fusing renames tasks, and the merge and the results would each read
-    # every partition (the tasks they share must keep their keys)
-    pieces = results.to_delayed(optimize_graph=False)
     try:
         if client is None:
             try:
                 from distributed import default_client
 
                 client = default_client()
-            except (ImportError, ValueError):  # no distributed client: the configured scheduler, else a bag's
-                out = compute(table, pieces, scheduler=dask.config.get("scheduler", None) or "processes",
-                              optimize_graph=False)
+            except (ImportError, ValueError):  # no distributed client: the configured scheduler, else processes
+                merged, packed = compute(table, results, scheduler=dask.config.get("scheduler", None) or "processes")
                 if on_progress is not None:
                     on_progress(sum(_bytes(p) for p in parts))
-                return out[0], [x[0] for x in out[1]]
+                return merged, list(packed)
         from distributed import as_completed
 
-        futures = client.compute(([table] if table is not None else []) + pieces, optimize_graph=False)
+        futures = client.compute(([table] if table is not None else []) + results, optimize_graph=False)
         table_future = futures.pop(0) if table is not None else None
         where = {f.key: i for i, f in enumerate(futures)}
         for fut in as_completed(futures):
             if on_progress is not None:
                 on_progress(_bytes(parts[where[fut.key]]))
-        packed = [x[0] for x in client.gather(futures)]
+        packed = client.gather(futures)
         merged = table_future.result() if table_future is not None else None
         return merged, packed
     except (JobstreamError, KeyboardInterrupt):
@@ -330,9 +359,7 @@ def fold(
     the first (after the run).  *on_progress* is told the input bytes of each finished
     partition."""
     parts = plan(paths, blocksize=blocksize)
-    bag = _bag(parts, model, max_line_bytes, True)
-    table, packed = _compute(client, parts, merge(bag.pluck(0), split_every=split_every), bag.pluck(1),
-                             on_progress)
+    table, packed = _compute(client, parts, *_graph(parts, model, max_line_bytes, True, split_every), on_progress)
     stats, rejects = _gather(parts, packed)
     _hand_out(rejects, on_reject, strict)
     assert table is not None
@@ -351,8 +378,7 @@ def validate(
     """Check every line of *paths* against the full schema on a Dask cluster, as
     :func:`~jobstream.pipeline.validate_paths` does; rejects reach *on_reject* in input order."""
     parts = plan(paths, blocksize=blocksize)
-    bag = _bag(parts, "full", max_line_bytes, False)
-    _, packed = _compute(client, parts, None, bag.pluck(1), on_progress)
+    _, packed = _compute(client, parts, *_graph(parts, "full", max_line_bytes, False, 8), on_progress)
     stats, rejects = _gather(parts, packed)
     _hand_out(rejects, on_reject, False)
     return stats

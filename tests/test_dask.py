@@ -194,6 +194,12 @@ class TestPlan:
         merges = [k for k in graph if "aggregate" in (k[0] if isinstance(k, tuple) else k)]
         fan_in = [len(dask.core.get_dependencies(graph, k)) for k in merges]
         assert len(merges) == 5 and max(fan_in) <= 4  # 16 -> 4 -> 1, never all 16 in one task
+        # fold's own graph (two tasks per partition) merges the same way
+        table, results = jd._graph(jd.plan(path, blocksize=path.stat().st_size // 16 + 1), "view", 1 << 20, True, 4)
+        graph = dict(table.__dask_graph__())
+        merges = [k for k in graph if str(k).startswith("jobstream-merge-")]
+        fan_in = [len(dask.core.get_dependencies(graph, k)) for k in merges]
+        assert len(merges) == 5 and max(fan_in) <= 4 and len(results) == 16
 
 
 # --------------------------------------------------------------------------- on a cluster
@@ -268,7 +274,7 @@ class TestOnACluster:
         with get_task_stream(client) as ts:
             jd.fold(path, client, blocksize=60_000)
         names = [d["key"][0] if isinstance(d["key"], tuple) else d["key"] for d in ts.data]
-        assert sum("read_partition" in n for n in names) == len(parts) > 3
+        assert sum(n.startswith("jobstream-read-") for n in names) == len(parts) > 3
 
     def test_the_bag_of_partial_tables_composes(self, client: Client, tmp_path: Path) -> None:
         path = tmp_path / "log.ndjson"
