@@ -32,7 +32,9 @@ from __future__ import annotations
 
 import gc
 import math
+import multiprocessing
 import os
+import sys
 import threading
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Optional, Sequence, Union
@@ -71,6 +73,8 @@ MAX_FILES_PER_PARTITION = 1000
 Piece = tuple[Unit, int]
 
 _RESULTS = msgspec.msgpack.Decoder(list[UnitResult])
+#: How ``connect("local")`` starts its workers: fork on Linux (see :func:`connect`).
+_LOCAL_START_METHOD = "fork" if sys.platform.startswith("linux") else "spawn"
 _local = threading.local()
 
 
@@ -416,8 +420,13 @@ def connect(address: str, *, timeout: float = 10.0) -> Iterator["Client"]:
     if where == "local":
         from .parallel import default_workers
 
-        with LocalCluster(n_workers=n or default_workers(), threads_per_worker=1, processes=True,
-                          host="127.0.0.1", dashboard_address="127.0.0.1:0", silence_logs=logging.ERROR) as cluster, Client(cluster) as client:
+        # Forked workers start in a tenth of the time and begin with jobstream and its
+        # decoders imported (spawned ones import everything first: 0.5 s of a 3 s run).
+        method = _LOCAL_START_METHOD if _LOCAL_START_METHOD in multiprocessing.get_all_start_methods() else "spawn"
+        with dask.config.set({"distributed.worker.multiprocessing-method": method}), \
+                LocalCluster(n_workers=n or default_workers(), threads_per_worker=1, processes=True, host="127.0.0.1",
+                             dashboard_address="127.0.0.1:0", silence_logs=logging.ERROR) as cluster, \
+                Client(cluster) as client:
             yield client
         return
     try:
