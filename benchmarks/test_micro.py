@@ -42,13 +42,13 @@ def typical_line(lines: list[bytes]) -> bytes:
 
 @pytest.fixture(scope="session")
 def view_snaps(data: bytes) -> list[Any]:
-    snaps, _, _, _ = jobstream.SnapshotDecoder("view").decode_chunk(Chunk("bench", 1, 0, data), [])
+    snaps, _, _, _ = jobstream.SnapshotDecoder("view").decode_chunk(Chunk("bench", 0, data), 1, [])
     return snaps
 
 
 @pytest.fixture(scope="session")
 def full_snaps(data: bytes) -> list[Any]:
-    snaps, _, _, _ = jobstream.SnapshotDecoder("full").decode_chunk(Chunk("bench", 1, 0, data), [])
+    snaps, _, _, _ = jobstream.SnapshotDecoder("full").decode_chunk(Chunk("bench", 0, data), 1, [])
     return snaps
 
 
@@ -100,11 +100,11 @@ def test_orjson_loads_one_snapshot(benchmark: Any, typical_line: bytes) -> None:
 def test_decode_chunk(benchmark: Any, data: bytes, lines: list[bytes], model: str) -> None:
     """SnapshotDecoder.decode_chunk on the whole log as one Chunk: the fast path the reader takes."""
     dec = jobstream.SnapshotDecoder(model)  # type: ignore[arg-type]
-    chunk = Chunk("bench", 1, 0, data)
+    chunk = Chunk("bench", 0, data)
 
     def run() -> int:
         rejects: list[jobstream.Reject] = []
-        snaps, accepted, _, _ = dec.decode_chunk(chunk, rejects)
+        snaps, _, accepted, _ = dec.decode_chunk(chunk, 1, rejects)
         return accepted
 
     assert benchmark(run) == len(lines)

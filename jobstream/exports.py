@@ -182,19 +182,22 @@ def export(
         return result
     with open_output(output, fmt, protect=protect, stdout=stdout) as out:
         if what == "summary":
-            write_summary(table.summary(by=by, jobs=jobs), fmt, out, headers=output.headers, stats=stats)
+            write_summary(table.summary(by=by, jobs=jobs), fmt, out, headers=output.headers, stats=stats,
+                          color=output.color)
             result.rows = 1
         elif what == "jobs":
             assert jobs is not None
             rows = (job_row(j, fields, iso_times=output.iso) for j in jobs)
-            result.rows = write_rows(rows, fields, fmt, out, headers=output.headers, csv_safe=output.csv_safe)
+            result.rows = write_rows(rows, fields, fmt, out, headers=output.headers, csv_safe=output.csv_safe,
+                                     color=output.color)
         elif what == "checkpoints":
             rows = (checkpoint_row(r, iso_times=output.iso) for r in table.checkpoints(jobs))
             result.rows = write_rows(rows, CHECKPOINT_FIELDS, fmt, out, headers=output.headers,
-                                     csv_safe=output.csv_safe)
+                                     csv_safe=output.csv_safe, color=output.color)
         else:
             rows = (event_row(c, iso_times=output.iso) for c in table.events() if selection.keep_change(c))
-            result.rows = write_rows(rows, EVENT_FIELDS, fmt, out, headers=output.headers, csv_safe=output.csv_safe)
+            result.rows = write_rows(rows, EVENT_FIELDS, fmt, out, headers=output.headers, csv_safe=output.csv_safe,
+                                     color=output.color)
     return result
 
 

@@ -66,10 +66,11 @@ class Chunk:
         return self.end - self.start
 
     def tobytes(self) -> bytes:
-        """The chunk's bytes (a copy unless the chunk is its whole buffer)."""
-        if self.start == 0 and self.end == len(self.data):
-            return self.data
-        return self.data[self.start:self.end]
+        """The chunk's bytes (a copy unless the chunk is its whole buffer, and immutable)."""
+        data = self.data
+        if type(data) is bytes and self.start == 0 and self.end == len(data):
+            return data
+        return bytes(memoryview(data)[self.start:self.end])
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Chunk):
@@ -107,6 +108,9 @@ Frame = Union[Chunk, OversizedLine]
 
 class Framer:
     """Frames one input fed in pieces; see the module docstring.
+
+    A piece may be ``bytes`` or a ``bytearray`` the caller refills once the frames of the
+    piece have been used: everything the framer keeps across pieces is copied.
 
     *offset* is where the first byte fed sits in the input (for a byte range of a file);
     *strip_bom* skips a BOM at the very start (only at offset 0 of a file).
@@ -181,7 +185,7 @@ class Framer:
             if nl < 0:
                 self._hold(data, i, n)
                 return frames
-            self._pending.append(data[i: nl + 1])
+            self._pending.append(bytes(memoryview(data)[i: nl + 1]))
             line = b"".join(self._pending)
             self._pending = []
             self._pending_len = 0
@@ -201,8 +205,9 @@ class Framer:
         return frames
 
     def _hold(self, data: bytes, i: int, n: int) -> None:
-        """Keep ``data[i:n]``, part of a line whose newline has not come yet."""
-        piece = data[i:n] if (i, n) != (0, len(data)) else data
+        """Keep ``data[i:n]``, part of a line whose newline has not come yet (a copy: the
+        buffer it came from may be refilled)."""
+        piece = data if type(data) is bytes and (i, n) == (0, len(data)) else bytes(memoryview(data)[i:n])
         if self._pending_len + len(piece) > self.max_line_bytes:
             held = b"".join(self._pending) if self._pending else b""
             prefix = (held + piece[:OVERSIZED_PREFIX])[:OVERSIZED_PREFIX]

@@ -511,8 +511,14 @@ class _Job:
         return train, valid, round(max(0.0, acc), 6)
 
     # ------------------------------------------------------------------ output
-    def lines(self, created: int, log_end: int, camel: bool) -> Iterator[tuple[int, bytes]]:
-        """Yield (poll time, serialised snapshot) for every poll up to ``log_end``."""
+    def lines(self, created: int, log_end: int, camel: bool,
+              changes_only: bool = False) -> Iterator[tuple[int, bytes]]:
+        """Yield (poll time, serialised snapshot) for every poll up to ``log_end``.
+
+        With ``changes_only``, a poll whose response is byte-identical to the last one
+        yielded from the same endpoint (list page or detailed GET) is skipped.  Every
+        random draw is still made, so the job and the lines kept are the same either way.
+        """
         rng = self.rng
         conv: Callable[[Any], Any] = _camelize if camel else _same
         key: Callable[[str], str] = _camel_key if camel else (lambda k: k)
@@ -580,6 +586,7 @@ class _Job:
         order = self.order
         list_p = 0.08
         first_create_form = rng.random() < 0.7
+        last_sent: dict[bool, bytes] = {}  # endpoint (list form?) -> last line yielded
 
         for i, rel in enumerate(self.polls):
             t = created + rel
@@ -669,7 +676,12 @@ class _Job:
                 d["events"] = events[:] if self.sdk_dump else events[::-1]
                 d["checkpoints"] = ckpts[::-1]
             out = {keymap[k]: d[k] for k in order if k in d}
-            yield t, orjson.dumps(out)
+            line = orjson.dumps(out)
+            if changes_only:
+                if last_sent.get(list_form) == line:
+                    continue
+                last_sent[list_form] = line
+            yield t, line
 
 
 # --------------------------------------------------------------------------- public API
@@ -714,12 +726,21 @@ def _plan(jobs: int, seed: int) -> tuple[list[_Row], dict[int, _Burst]]:
     return rows, bursts
 
 
-def generate(jobs: int, seed: int = 0, camel: bool = False) -> Iterator[bytes]:
+def generate(jobs: int, seed: int = 0, camel: bool = False, *,
+             changes_only: bool = False) -> Iterator[bytes]:
     """Yield a synthetic polling log of ``jobs`` jobs, one NDJSON line (no newline) per poll.
 
     Lines of all jobs are interleaved in poll-time order.  Same arguments give byte-identical
     output.  With ``camel=True`` every object key is written camelCase (TypeScript SDK form),
     the content being otherwise identical to ``camel=False``.
+
+    By default every poll is logged, so most lines repeat an earlier line byte for byte (a
+    job polled every 10-60 s changes far less often).  With ``changes_only=True`` the poller
+    logs a response only when it differs from the last response it logged for that job from
+    the same endpoint (list page or detailed GET), as an exporter that logs changes does:
+    the same jobs and timeline, the unchanged re-polls dropped.  The result is a
+    subsequence of the default log, folds to the same :class:`~jobstream.JobTable`, and has
+    almost no byte-identical repeats; most of its lines carry a new ``modified_at``.
     """
     if jobs <= 0:
         return
@@ -750,7 +771,7 @@ def generate(jobs: int, seed: int = 0, camel: bool = False) -> Iterator[bytes]:
             _, _, kind, jseed, bseed, outcome, variant = row
             if planned is None:
                 planned = _Job(jseed, kind, bursts[bseed], created, outcome, variant)
-            it = planned.lines(created, LOG_END, camel)
+            it = planned.lines(created, LOG_END, camel, changes_only)
             first = next(it, None)
             if first is not None:
                 heapq.heappush(heap, (first[0], nxt, 0, first[1], it))
@@ -763,11 +784,13 @@ def generate(jobs: int, seed: int = 0, camel: bool = False) -> Iterator[bytes]:
             heapq.heappush(heap, (following[0], idx, seq + 1, following[1], it))
 
 
-def write_log(out: BinaryIO, jobs: int, seed: int = 0, camel: bool = False) -> int:
-    """Write ``generate(jobs, seed, camel)`` to ``out``, one line each; return the line count."""
+def write_log(out: BinaryIO, jobs: int, seed: int = 0, camel: bool = False, *,
+              changes_only: bool = False) -> int:
+    """Write ``generate(jobs, seed, camel, changes_only=...)`` to ``out``, one line each;
+    return the line count."""
     count = 0
     write = out.write
-    for line in generate(jobs, seed, camel):
+    for line in generate(jobs, seed, camel, changes_only=changes_only):
         write(line + b"\n")
         count += 1
     return count

@@ -18,7 +18,7 @@ from . import parallel
 from .decoder import Model, Reject, SnapshotDecoder
 from .errors import SourceError
 from .framing import DEFAULT_BLOCK_SIZE, DEFAULT_MAX_LINE_BYTES, Framer
-from .reader import DecodeStep, Reader, ReadStats, read_blocks, resolve_sources, source_failure
+from .reader import DecodeStep, Reader, ReadStats, _reader_of, read_blocks, resolve_sources, source_failure
 from .reducer import JobTable
 from .sources import PathArg, Source, open_source
 from .summary import Summary
@@ -44,7 +44,7 @@ class FoldResult(msgspec.Struct):
 
 def read_unit(unit: parallel.Unit, fds: dict[Source, int], decoder: SnapshotDecoder, stats: ReadStats,
               rejects: list[Reject], each: Callable[[list[Any]], Any], *,
-              block_size: int = DEFAULT_BLOCK_SIZE) -> int:
+              block_size: int = DEFAULT_BLOCK_SIZE, buffer: Optional[bytearray] = None) -> int:
     """Read one unit (a byte range of a plain file, or a whole input) through the one framer
     and decode step, handing each batch of snapshots to *each*.  Returns the unit's number of
     lines (blank ones too).  An input that fails mid-way is recorded in *rejects*."""
@@ -58,27 +58,20 @@ def read_unit(unit: parallel.Unit, fds: dict[Source, int], decoder: SnapshotDeco
         if unit.end >= 0 and fd is not None:  # a range of an open plain file
             pos = unit.start
 
-            def read(n: int) -> bytes:
+            def read(view: memoryview) -> int:
                 nonlocal pos
-                data = os.pread(fd, min(n, unit.end - pos), pos) if pos < unit.end else b""
-                pos += len(data)
-                return data
+                n = os.preadv(fd, [view[: unit.end - pos]], pos) if pos < unit.end else 0
+                pos += n
+                return n
 
+            into = True
         elif unit.end >= 0:  # a range of a plain file not opened yet (a Dask worker's; a URL)
             stream = open_source(src, start=unit.start)
-            raw_read = getattr(stream, "read1", None) or stream.read
-            left = unit.end - unit.start
-
-            def read(n: int) -> bytes:
-                nonlocal left
-                data = raw_read(min(n, left)) if left > 0 else b""
-                left -= len(data)
-                return data
-
+            read, into = _bounded(*_reader_of(stream), unit.end - unit.start)
         else:  # a stream: compressed, or not opened yet
             stream = open_source(src, fd=fd)
-            read = getattr(stream, "read1", None) or stream.read
-        for snaps in read_blocks(read, framer, step, block_size=block_size):
+            read, into = _reader_of(stream)
+        for snaps in read_blocks(read, framer, step, into=into, block_size=block_size, buffer=buffer):
             if snaps:
                 each(snaps)
     except (SourceError, OSError) as exc:
@@ -90,6 +83,26 @@ def read_unit(unit: parallel.Unit, fds: dict[Source, int], decoder: SnapshotDeco
     return step.line - 1
 
 
+def _bounded(read: Any, into: bool, left: int) -> tuple[Any, bool]:
+    """*read* (as :func:`~jobstream.reader._reader_of` gives it) stopped after *left* bytes."""
+    if into:
+        def read_into(view: memoryview) -> int:
+            nonlocal left
+            n: int = read(view[:left]) if left > 0 else 0
+            left -= n
+            return n
+
+        return read_into, True
+
+    def read_bytes(n: int) -> bytes:
+        nonlocal left
+        data: bytes = read(min(n, left)) if left > 0 else b""
+        left -= len(data)
+        return data
+
+    return read_bytes, False
+
+
 def _work(model: Model, max_line_bytes: int, block_size: int, fold: bool) -> parallel.Work:
     """The work of one process: read its units, folding (or only checking) the snapshots."""
 
@@ -98,10 +111,11 @@ def _work(model: Model, max_line_bytes: int, block_size: int, fold: bool) -> par
         table = JobTable()
         each: Callable[[list[Any]], Any] = table.update if fold else _discard
         results = []
+        buffer = bytearray(block_size)  # one block for every unit this process reads
         for unit in units:
             stats = ReadStats(sources=1 if unit.start == 0 else 0)
             rejects: list[Reject] = []
-            lines = read_unit(unit, fds, decoder, stats, rejects, each, block_size=block_size)
+            lines = read_unit(unit, fds, decoder, stats, rejects, each, block_size=block_size, buffer=buffer)
             results.append(parallel.UnitResult(unit.index, lines, stats, rejects))
         return table, results
 

@@ -7,6 +7,9 @@ yielded) or *rejected* (handed to ``on_reject`` and counted); ``ReadStats`` keep
 
 from __future__ import annotations
 
+import io
+import os
+import stat
 from typing import Any, Callable, Iterable, Iterator, Optional, Union
 
 import msgspec
@@ -103,18 +106,36 @@ class DecodeStep:
         return []
 
 
-def read_blocks(read: Callable[[int], bytes], framer: Framer, step: DecodeStep, *, block_size: int = DEFAULT_BLOCK_SIZE,
-                on_block: Optional[Callable[[int], Any]] = None) -> Iterator[list[Any]]:
-    """Read with *read* (a block at a time) through *framer* and *step*: snapshot batches.
+Read = Callable[[int], bytes]
+ReadInto = Callable[[memoryview], int]
 
-    *on_block* is told the size of each block read.  The end of the input ends the framing
-    (a last line without its newline is a line)."""
+
+def read_blocks(read: Union[Read, ReadInto], framer: Framer, step: DecodeStep, *, into: bool = False,
+                block_size: int = DEFAULT_BLOCK_SIZE, on_block: Optional[Callable[[int], Any]] = None,
+                buffer: Optional[bytearray] = None) -> Iterator[list[Any]]:
+    """Read a block at a time through *framer* and *step*: snapshot batches.
+
+    *read(n)* returns the next bytes; with *into*, *read(view)* fills a buffer instead and
+    returns how many bytes it put there: one buffer, refilled, with no new memory per block
+    (the decoded snapshots never hold on to the buffer); pass *buffer* to share one across
+    inputs (many small files must not cost a new block each).  *on_block* is told the size
+    of each block read.  The end of the input ends the framing (a last line without its
+    newline is a line)."""
+    buf = (buffer if buffer is not None else bytearray(block_size)) if into else None
+    view = memoryview(buf) if buf is not None else None
+    if buf is not None:
+        block_size = len(buf)
     while True:
-        block = read(block_size)
-        if not block:
+        if buf is not None:
+            n = read(view)  # type: ignore[arg-type]
+            block: Any = buf if n == block_size else buf[:n]
+        else:
+            block = read(block_size)  # type: ignore[arg-type]
+            n = len(block)
+        if not n:
             break
         if on_block is not None:
-            on_block(len(block))
+            on_block(n)
         for frame in framer.feed(block):
             snaps = step(frame)
             if snaps or step.rejects:
@@ -153,6 +174,7 @@ class Reader:
         self.on_progress = on_progress
         self.block_size = block_size
         self.stats = ReadStats()
+        self._buffer: Optional[bytearray] = None  # one block, refilled for every plain file
 
     def _handle(self, rejects: list[Reject]) -> None:
         for rej in rejects:
@@ -181,10 +203,13 @@ class Reader:
                 self._handle(rejects)
                 continue
             framer = Framer(src.label, max_line_bytes=self.decoder.max_line_bytes)
-            read = getattr(stream, "read1", None) or stream.read
+            read, into = _reader_of(stream)
+            if into and self._buffer is None:
+                self._buffer = bytearray(self.block_size)
             progress = _ProgressOf(stream, self.on_progress) if self.on_progress is not None else None
             try:
-                for snaps in read_blocks(read, framer, step, block_size=self.block_size, on_block=progress):
+                for snaps in read_blocks(read, framer, step, into=into, block_size=self.block_size,
+                                         on_block=progress, buffer=self._buffer):
                     if rejects:
                         self._handle(rejects)
                     if snaps:
@@ -200,6 +225,20 @@ class Reader:
     def __iter__(self) -> Iterator[Any]:
         for batch in self.batches():
             yield from batch
+
+
+def _reader_of(stream: Any) -> tuple[Any, bool]:
+    """How to read *stream*: a regular file straight into one refilled buffer (its descriptor
+    moved to where the buffered reader is), anything else a piece at a time."""
+    if isinstance(getattr(stream, "raw", None), io.FileIO):
+        try:
+            fd = stream.fileno()
+            if stat.S_ISREG(os.fstat(fd).st_mode):
+                os.lseek(fd, stream.tell(), os.SEEK_SET)  # past what was peeked at, not read
+                return (lambda view: os.readv(fd, [view])), True
+        except (OSError, ValueError):
+            pass
+    return (getattr(stream, "read1", None) or stream.read), False
 
 
 class _ProgressOf:

@@ -36,7 +36,7 @@ from .models import STATUS_RANK, TERMINAL_STATUSES, UNKNOWN_RANK, status_rank
 if TYPE_CHECKING:
     from .summary import Summary
 
-__all__ = ["JobTable", "JobState", "StatusChange", "Observation", "CheckpointRow", "fold"]
+__all__ = ["JobTable", "JobState", "JobBrief", "StatusChange", "Observation", "CheckpointRow", "fold"]
 
 _SNAPSHOT = 1
 _EVENT = 2
@@ -61,6 +61,21 @@ def _code(status: str) -> int:
 
 def _unpack(key: int) -> tuple[int, str]:
     return key >> 32, _NAMES[key & _LOW]
+
+
+# The history order of statuses (lifecycle rank, then name) as a small int per status code,
+# so a job's observations sort as plain ints: ``time << 16 | order``.  Rebuilt when a status
+# not seen before gets a code.
+_ORDER: list[int] = []
+
+
+def _order() -> list[int]:
+    if len(_ORDER) != len(_NAMES):
+        ranked = sorted(range(len(_NAMES)), key=lambda c: (status_rank(_NAMES[c]), _NAMES[c]))
+        _ORDER[:] = [0] * len(_NAMES)
+        for pos, code in enumerate(ranked):
+            _ORDER[code] = pos
+    return _ORDER
 _encode = msgspec.msgpack.encode
 
 
@@ -137,6 +152,24 @@ class CheckpointRow(msgspec.Struct, frozen=True, gc=False):
     valid_mean_token_accuracy: Optional[float]
 
 
+class JobBrief(msgspec.Struct, array_like=True, gc=False):
+    """What a summary reads of a job: a :class:`JobState`'s figures, without its history."""
+
+    id: str
+    job_type: str
+    model: Optional[str]
+    status: str
+    created_at: int
+    modified_at: int
+    observations: int
+    trained_tokens: Optional[int]
+    cost: Optional[float]
+    cost_currency: Optional[str]
+    queue_wait: Optional[int]
+    run_time: Optional[int]
+    total: Optional[int]
+
+
 # --------------------------------------------------------------------------- accumulator
 
 
@@ -171,15 +204,6 @@ def _cp_merge(mine: list[Any], other: Any) -> None:
             mine[i + 1] = other[i + 1]
 
 
-def _newer(a: msgspec.Struct, b: msgspec.Struct) -> bool:
-    """Total order on array-like records: field order first, canonical bytes on ties."""
-    ka = msgspec.structs.astuple(a)[:2]
-    kb = msgspec.structs.astuple(b)[:2]
-    if ka != kb:
-        return ka > kb
-    return _encode(a) > _encode(b)
-
-
 def _integration_label(obj: Any) -> str:
     if isinstance(obj, dict):
         return str(obj.get("type", "unknown"))
@@ -193,24 +217,70 @@ def _integration_label(obj: Any) -> str:
     return label
 
 
-class _Acc:
-    """Mutable per-job accumulator (the semilattice described in the module docstring)."""
+def _extract(snap: Any, key: int) -> _Current:
+    """The fields a job's state takes from its latest snapshot."""
+    meta = snap.metadata
+    integ = snap.integrations
+    return _Current(
+        key >> 3,
+        key & 7,
+        _intern(snap.status),
+        snap.created_at,
+        snap.model,
+        snap.fine_tuned_model,
+        snap.trained_tokens,
+        # + 0.0: -0.0 becomes 0.0, so snapshots equal as values fold alike (an exact
+        # repeat is skipped by comparison, and 0.0 == -0.0)
+        (meta.cost + 0.0 if meta.cost is not None else None) if meta is not None else None,
+        meta.cost_currency if meta is not None else None,
+        [_integration_label(i) for i in integ] if integ else [],
+    )
 
-    __slots__ = ("current", "stated", "classifier", "cps", "first_seen", "last_seen", "obs", "last", "last_events")
+
+class _Acc:
+    """Mutable per-job accumulator (the semilattice described in the module docstring).
+
+    The latest snapshot is kept as it came (``win``, with its order key ``modified_at << 3 |
+    rank``) and its fields are extracted only when asked for: most snapshots of a growing
+    log are superseded before anyone looks.
+    """
+
+    __slots__ = ("key", "win", "_current", "stated", "classifier", "cps", "first_seen", "last_seen", "obs", "last",
+                 "last_events")
 
     def __init__(self) -> None:
-        # Not part of the state (never merged or shipped): the last snapshot folded, so an
-        # exact repeat is skipped with one comparison, and its events list, so a poll whose
-        # events did not change is not walked again.  Folding is idempotent: both are exact.
-        self.last: Any = None
-        self.last_events: Any = None
-        self.current: Optional[_Current] = None
-        self.stated: Optional[tuple[int, int, str, str]] = None  # (modified_at, rank, status, type)
+        self.key = -1  # order key of the latest snapshot
+        self.win: Any = None  # that snapshot, fields not extracted yet (None once extracted)
+        self._current: Optional[_Current] = None
+        self.stated: Optional[tuple[int, str, str]] = None  # (order key, status, type)
         self.classifier = False
         self.cps: dict[Optional[int], list[Any]] = {}  # step -> merged fields (see _cp_merge)
         self.first_seen = 0
         self.last_seen = 0
         self.obs: dict[int, int] = {}  # (time << 32 | status code) -> flags
+        # Not part of the state (never merged or shipped): the last snapshot folded, so an
+        # exact repeat is skipped with one comparison, and its events list, so a poll whose
+        # events did not change is not walked again.  Folding is idempotent: both are exact.
+        self.last: Any = None
+        self.last_events: Any = None
+
+    @property
+    def current(self) -> Optional[_Current]:
+        if self.win is not None:
+            self._current = _extract(self.win, self.key)
+            self.win = None
+        return self._current
+
+    def _take(self, key: int, cur: _Current) -> None:
+        """Take *cur* (key *key*) as the latest if it is: greater key, or on a tie the greater
+        canonical encoding (not !=: 0.0 == -0.0 but they encode apart)."""
+        if key > self.key:
+            self.key, self.win, self._current = key, None, cur
+            return
+        if key == self.key:
+            mine = self.current
+            if mine is None or _encode(cur) > _encode(mine):
+                self.win, self._current = None, cur
 
     def add(self, snap: Any) -> None:
         status = _intern(snap.status)
@@ -218,50 +288,34 @@ class _Acc:
         rank = _RANK.get(status, UNKNOWN_RANK)
         obs = self.obs
         code = _CODES.get(status)
-        key = (modified_at << 32) | (code if code is not None else _code(status))
-        flags = obs.get(key)
+        k = (modified_at << 32) | (code if code is not None else _code(status))
+        flags = obs.get(k)
         if flags is None:
-            obs[key] = _SNAPSHOT
+            obs[k] = _SNAPSHOT
         elif not flags & _SNAPSHOT:
-            obs[key] = flags | _SNAPSHOT
+            obs[k] = flags | _SNAPSHOT
 
-        cur = self.current
-        if cur is None:
+        key = modified_at << 3 | rank
+        if self.key < 0:
             self.first_seen = self.last_seen = modified_at
-        elif modified_at < self.first_seen:
-            self.first_seen = modified_at
-        elif modified_at > self.last_seen:
-            self.last_seen = modified_at
-        if cur is None or modified_at > cur.modified_at or (modified_at == cur.modified_at and rank >= cur.rank):
-            meta = snap.metadata
-            integ = snap.integrations
-            cand = _Current(
-                modified_at,
-                rank,
-                status,
-                snap.created_at,
-                snap.model,
-                snap.fine_tuned_model,
-                snap.trained_tokens,
-                # + 0.0: -0.0 becomes 0.0, so snapshots equal as values fold alike (an exact
-                # repeat is skipped by comparison, and 0.0 == -0.0)
-                (meta.cost + 0.0 if meta.cost is not None else None) if meta is not None else None,
-                meta.cost_currency if meta is not None else None,
-                [_integration_label(i) for i in integ] if integ else [],
-            )
-            if (
-                cur is None
-                or modified_at > cur.modified_at
-                or rank > cur.rank
-                or _encode(cand) > _encode(cur)  # not !=: 0.0 == -0.0 but they encode apart
-            ):
-                self.current = cand
+            self.key, self.win = key, snap
+        else:
+            if modified_at < self.first_seen:
+                self.first_seen = modified_at
+            elif modified_at > self.last_seen:
+                self.last_seen = modified_at
+            if key > self.key:
+                self.key, self.win, self._current = key, snap, None
+            elif key == self.key:
+                self._take(key, _extract(snap, key))
 
         stated = snap.stated_job_type
         if stated is not None:
-            st = (modified_at, rank, status, "completion" if stated == "FT" else stated)
-            if self.stated is None or st > self.stated:
-                self.stated = st
+            have = self.stated
+            if have is None or key >= have[0]:
+                st = (key, status, "completion" if stated == "FT" else stated)
+                if have is None or st > have:
+                    self.stated = st
         if not self.classifier and snap.has_classifier_targets:
             self.classifier = True
 
@@ -278,16 +332,15 @@ class _Acc:
                 s = data.get("status") if type(data) is dict else data.status
                 if type(s) is str:
                     code = _CODES.get(s)
-                    k = (t << 32) | (code if code is not None else _code(s))
-                    flags = obs.get(k)
+                    ek = (t << 32) | (code if code is not None else _code(s))
+                    flags = obs.get(ek)
                     if flags is None:
-                        obs[k] = _EVENT
+                        obs[ek] = _EVENT
                     elif not flags & _EVENT:
-                        obs[k] = flags | _EVENT
+                        obs[ek] = flags | _EVENT
 
         cps = snap.checkpoints
         if cps:
-            key = modified_at << 3 | rank
             mine = self.cps
             for cp in cps:
                 met = cp.metrics
@@ -303,21 +356,21 @@ class _Acc:
                 fields = (key if ct is not None else -1, ct, key if tl is not None else -1,
                           (tl + 0.0) if tl is not None else None, vl_key, vl, va_key, va)
                 step = cp.step_number
-                have = mine.get(step)
-                if have is None:
+                have_cp = mine.get(step)
+                if have_cp is None:
                     mine[step] = list(fields)
                 else:
-                    _cp_merge(have, fields)
+                    _cp_merge(have_cp, fields)
 
     def merge(self, other: "_Acc") -> None:
-        if other.current is None:
+        theirs = other.current
+        if theirs is None:
             return
-        if self.current is None:
-            self.current = other.current
+        if self.key < 0:
+            self.key, self.win, self._current = other.key, None, theirs
             self.first_seen, self.last_seen = other.first_seen, other.last_seen
         else:
-            if _newer(other.current, self.current):
-                self.current = other.current
+            self._take(other.key, theirs)
             self.first_seen = min(self.first_seen, other.first_seen)
             self.last_seen = max(self.last_seen, other.last_seen)
         if other.stated is not None and (self.stated is None or other.stated > self.stated):
@@ -335,7 +388,8 @@ class _Acc:
 
     def copy(self) -> "_Acc":
         new = _Acc()
-        new.current, new.stated, new.classifier = self.current, self.stated, self.classifier
+        new.key, new._current = self.key, self.current
+        new.stated, new.classifier = self.stated, self.classifier
         new.cps = {k: list(v) for k, v in self.cps.items()}
         new.first_seen, new.last_seen = self.first_seen, self.last_seen
         new.obs = dict(self.obs)
@@ -344,28 +398,67 @@ class _Acc:
     @property
     def job_type(self) -> str:
         if self.stated is not None:
-            return self.stated[3]
+            return self.stated[2]
         return "classifier" if self.classifier else "completion"
 
     def history(self) -> list[tuple[int, str, int]]:
         """Observations sorted by time, then lifecycle rank, then status name."""
-        return sorted(
-            ((k >> 32, _NAMES[k & _LOW], f) for k, f in self.obs.items()),
-            key=lambda o: (o[0], status_rank(o[1]), o[1]),
-        )
+        obs, names = self.obs, _NAMES
+        keys = sorted(obs)  # by time; within one second by status code, fixed below if it matters
+        times = [k >> 32 for k in keys]
+        if len(set(times)) != len(times):  # statuses sharing a second: the lifecycle orders them
+            order = _order()
+            keys.sort(key=lambda k: (k >> 32) << 16 | order[k & _LOW])
+            times = [k >> 32 for k in keys]
+        return [(t, names[k & _LOW], obs[k]) for t, k in zip(times, keys)]
+
+    @staticmethod
+    def _transitions(hist: list[tuple[int, str, int]]) -> list[tuple[int, Optional[str], str]]:
+        """``(time, from, to)`` for each observation whose status differs from the previous."""
+        out: list[tuple[int, Optional[str], str]] = []
+        prev: Optional[str] = None
+        for t, s, _ in hist:
+            if s != prev:
+                out.append((t, prev, s))
+                prev = s
+        return out
 
     def changes(self, job_id: str, hist: Optional[list[tuple[int, str, int]]] = None) -> list[StatusChange]:
         """Walk the sorted history: each observation whose status differs from the previous is a change."""
         cur = self.current
         assert cur is not None
-        job_type = self.job_type
-        changes: list[StatusChange] = []
-        prev: Optional[str] = None
-        for t, s, _ in self.history() if hist is None else hist:
-            if s != prev:
-                changes.append(StatusChange(job_id, job_type, cur.model, prev, s, t))
-                prev = s
-        return changes
+        job_type, model = self.job_type, cur.model
+        return [StatusChange(job_id, job_type, model, a, b, t)
+                for t, a, b in self._transitions(self.history() if hist is None else hist)]
+
+    def brief(self, job_id: str) -> JobBrief:
+        """The job's summary figures in one pass over its observations (no history built)."""
+        cur = self.current
+        assert cur is not None
+        obs, names = self.obs, _NAMES
+        keys = sorted(obs)
+        times = [k >> 32 for k in keys]
+        if len(set(times)) != len(times):  # statuses sharing a second: the lifecycle orders them
+            order = _order()
+            keys.sort(key=lambda k: (k >> 32) << 16 | order[k & _LOW])
+        prev = ""
+        running_at = last_at = None
+        for k in keys:
+            status = names[k & _LOW]
+            if status != prev:
+                last_at = k >> 32
+                if running_at is None and status == "RUNNING":
+                    running_at = last_at
+                prev = status
+        terminal_at = last_at if prev in TERMINAL_STATUSES else None
+        created = cur.created_at
+        return JobBrief(
+            job_id, self.job_type, cur.model, cur.status, created, cur.modified_at,
+            sum(f & _SNAPSHOT for f in obs.values()), cur.trained_tokens, cur.cost, cur.cost_currency,
+            running_at - created if running_at is not None else None,
+            terminal_at - running_at if terminal_at is not None and running_at is not None else None,
+            terminal_at - created if terminal_at is not None else None,
+        )
 
     def checkpoint_rows(self, job_id: str) -> list[CheckpointRow]:
         """Every checkpoint of the job, by step (a checkpoint without a step last)."""
@@ -390,15 +483,17 @@ class _Acc:
         assert cur is not None
         job_type = self.job_type
         hist = self.history()
-        changes = self.changes(job_id, hist)
+        moves = self._transitions(hist)
         durations: dict[str, int] = defaultdict(int)
-        for a, b in zip(changes, changes[1:]):
-            durations[a.to_status] += b.at - a.at
-        if changes and changes[-1].to_status not in TERMINAL_STATUSES:
-            durations[changes[-1].to_status] += hist[-1][0] - changes[-1].at
-        running_at = next((c.at for c in changes if c.to_status == "RUNNING"), None)
-        terminal_at = changes[-1].at if changes and changes[-1].to_status in TERMINAL_STATUSES else None
-        cp = self.latest_checkpoints()
+        for (t0, _, s0), (t1, _, _) in zip(moves, moves[1:]):
+            durations[s0] += t1 - t0
+        last_at, _, last = moves[-1] if moves else (0, None, "")
+        if moves and last not in TERMINAL_STATUSES:
+            durations[last] += hist[-1][0] - last_at
+        running_at = next((t for t, _, to in moves if to == "RUNNING"), None)
+        terminal_at = last_at if moves and last in TERMINAL_STATUSES else None
+        cp = self.latest_checkpoints() if self.cps else (None, None, None, None, None)
+        changes = [] if light else [StatusChange(job_id, job_type, cur.model, a, b, t) for t, a, b in moves]
         return JobState(
             id=job_id,
             job_type=job_type,
@@ -408,7 +503,7 @@ class _Acc:
             modified_at=cur.modified_at,
             first_seen=self.first_seen,
             last_seen=self.last_seen,
-            observations=sum(1 for f in self.obs.values() if f & _SNAPSHOT),
+            observations=sum(f & _SNAPSHOT for f in self.obs.values()),
             fine_tuned_model=cur.fine_tuned_model,
             trained_tokens=cur.trained_tokens,
             cost=cur.cost,
@@ -434,21 +529,24 @@ class _Acc:
 class _WireAcc(msgspec.Struct, array_like=True, gc=False):
     id: str
     current: _Current
-    stated: Optional[tuple[int, int, str, str]]
+    stated: Optional[tuple[int, str, str]]  # (order key, status, type)
     classifier: bool
     #: ``(step, merged fields...)`` per checkpoint step
     checkpoints: list[tuple[Any, ...]]
     first_seen: int
     last_seen: int
-    obs: list[tuple[int, str, int]]
+    #: observations, flat: ``key, flags, key, flags, ...``; a key is ``time << 32 | code``, the
+    #: code indexing the table's ``statuses``
+    obs: list[int]
 
 
 class _WireTable(msgspec.Struct, array_like=True):
     version: int
+    statuses: list[str]
     jobs: list[_WireAcc]
 
 
-_WIRE_VERSION = 2
+_WIRE_VERSION = 4
 _wire_decoder = msgspec.msgpack.Decoder(_WireTable)
 
 
@@ -526,12 +624,12 @@ class JobTable:
                 [(step, *fields) for step, fields in a.cps.items()],
                 a.first_seen,
                 a.last_seen,
-                [(*_unpack(k), f) for k, f in a.obs.items()],
+                [x for kf in a.obs.items() for x in kf],
             )
             for job_id, a in self._accs.items()
-            if a.current is not None
+            if a.key >= 0
         ]
-        return msgspec.msgpack.encode(_WireTable(_WIRE_VERSION, jobs))
+        return msgspec.msgpack.encode(_WireTable(_WIRE_VERSION, list(_NAMES), jobs))
 
     @classmethod
     def from_bytes(cls, data: bytes) -> "JobTable":
@@ -539,15 +637,22 @@ class JobTable:
         if wire.version != _WIRE_VERSION:
             raise ValueError(f"unsupported JobTable wire version {wire.version}")
         out = cls()
+        # the sender's status codes, as this process's (the same when forked from one parent)
+        local = [_code(name) for name in wire.statuses]
+        same = local == list(range(len(local)))
         for w in wire.jobs:
             a = _Acc()
             cur = w.current
             cur.status = _intern(cur.status)
-            a.current, a.classifier = cur, w.classifier
+            a.key, a._current, a.classifier = cur.modified_at << 3 | cur.rank, cur, w.classifier
             a.cps = {cp[0]: list(cp[1:]) for cp in w.checkpoints}
             a.stated = tuple(w.stated) if w.stated is not None else None  # type: ignore[assignment]
             a.first_seen, a.last_seen = w.first_seen, w.last_seen
-            a.obs = {(t << 32) | _code(s): f for t, s, f in w.obs}
+            flat = iter(w.obs)
+            if same:
+                a.obs = dict(zip(flat, flat))
+            else:
+                a.obs = {(k & ~_LOW) | local[k & _LOW]: f for k, f in zip(flat, flat)}
             out._accs[w.id] = a
         return out
 
@@ -632,7 +737,7 @@ class JobTable:
         """Figures over every job (or *jobs*), optionally per group (``model``, ``job_type``, ``status``, ``day``)."""
         from .summary import summarize_jobs
 
-        states = self.jobs(light=True) if jobs is None else list(jobs)
+        states: list[Any] = [a.brief(k) for k, a in self._accs.items()] if jobs is None else list(jobs)
         return summarize_jobs(states, by=by)
 
     # -- columnar (pyarrow, an optional extra: see jobstream.arrow) -------------------------

@@ -152,6 +152,9 @@ def size_of(url: str) -> Optional[int]:
 class _Remote(io.RawIOBase):
     """A remote file read forward, its errors made :class:`SourceError`, with a pushed-back head."""
 
+    #: (for :func:`~jobstream.sources.consumed`: ``tell`` is the bytes read from the remote file)
+    remote = True
+
     def __init__(self, url: str, fh: Any, head: bytes = b"") -> None:
         self._url = url
         self._fh = fh

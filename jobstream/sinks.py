@@ -16,7 +16,7 @@ import sys
 import tempfile
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import IO, Any, BinaryIO, Iterable, Iterator, Optional, Sequence
+from typing import IO, Any, BinaryIO, Collection, Iterable, Iterator, Optional, Sequence
 
 import msgspec
 import orjson
@@ -53,6 +53,8 @@ __all__ = [
     "printable",
     "fmt_secs",
     "EventWriter",
+    "KEEP_COLUMNS",
+    "STATUS_FIELDS",
 ]
 
 from .columns import (  # noqa: E402  (re-exported: sinks is where users look for them)
@@ -185,6 +187,14 @@ def _table_cell(field: str, v: Any) -> str:
     return printable(_cell(v))
 
 
+#: Columns a table keeps longest when the terminal is too narrow for all (the most important
+#: first); the others are hidden right to left.  A file or a pipe always gets every column.
+KEEP_COLUMNS = ("id", "job_id", "group", "status", "to_status", "at", "from_status", "model", "created_at", "step")
+#: Columns holding a status: coloured on a terminal.
+STATUS_FIELDS = frozenset({"status", "from_status", "to_status"})
+_STATUS_WIDTH = len("FAILED_VALIDATION")  # the longest status but CANCELLATION_REQUESTED
+
+
 def write_table(
     rows: Iterable[dict[str, Any]],
     fields: Sequence[str],
@@ -192,36 +202,69 @@ def write_table(
     *,
     headers: bool = True,
     titles: Optional[dict[str, str]] = None,
+    color: str = "auto",
+    width: Optional[int] = None,
+    numbers: Collection[str] = (),
+    status_fields: Collection[str] = STATUS_FIELDS,
 ) -> int:
     """Aligned columns for people: numbers right-aligned, times as ISO-8601 UTC, durations as
-    ``26.6m``, control characters escaped.  *titles* renames header cells."""
-    cells: list[list[str]] = []
+    ``26.6m``, control characters escaped.  *titles* renames header cells.
+
+    On a terminal (or with *width*) a line never exceeds the width: long text (ids, model
+    names) is cut with ``…`` (statuses only past 17 characters); numbers, times and
+    durations never are: when even the narrowest columns do not fit, the least important
+    are hidden (``…`` at the end of
+    the header, and a last line naming them).  *width* None means the terminal's when *out* is one, 0 no
+    limit.  Statuses are coloured per *color* (``auto``: on a terminal unless ``NO_COLOR``
+    is set; ``always``; ``never``).  *numbers* names fields holding numbers already
+    formatted as text (``75.0%``), which are treated as numbers.
+    """
+    from .layout import Column, fit, render, screen_for
+
+    screen = screen_for(out, color, width)
+    cells: list[list[str]] = [[] for _ in fields]
     numeric = [True] * len(fields)
+    count = 0
     for row in rows:
-        line = []
         for i, f in enumerate(fields):
             v = row[f]
             if v is not None and (not isinstance(v, _NUMERIC) or isinstance(v, bool) or f in TIME_FIELDS
                                    or f in DURATION_FIELDS):
                 numeric[i] = False
-            line.append(_table_cell(f, v))
-        cells.append(line)
-    head = [(titles or {}).get(f, f.upper()) for f in fields]
-    widths = [len(h) if headers else 0 for h in head]
-    for line in cells:
-        for i, c in enumerate(line):
-            if len(c) > widths[i]:
-                widths[i] = len(c)
-
-    def fmt(line: list[str]) -> str:
-        parts = [c.rjust(widths[i]) if numeric[i] else c.ljust(widths[i]) for i, c in enumerate(line)]
-        return "  ".join(parts).rstrip()
-
+            cells[i].append(screen.text(_table_cell(f, v)))
+        count += 1
+    columns = []
+    for i, f in enumerate(fields):
+        title = screen.text(printable((titles or {}).get(f, f.upper()))) if headers else ""
+        number = numeric[i] or f in numbers or f in DURATION_FIELDS
+        status = f in status_fields  # cut only under pressure, and only past FAILED_VALIDATION's 17 characters
+        columns.append(Column(title, cells[i], fixed=number or f in TIME_FIELDS, right=number, status=status,
+                              floor=_STATUS_WIDTH if status else 16))
+    keep = [fields.index(f) for f in KEEP_COLUMNS if f in fields]
+    widths, hidden = fit(columns, screen.width, keep=keep, marker=len(screen.ellipsis))
+    marker = bool(hidden) and headers
     if headers:
-        out.write(fmt(head) + "\n")
-    for line in cells:
-        out.write(fmt(line) + "\n")
-    return len(cells)
+        out.write(render(columns, widths, screen, None, marker=marker) + "\n")
+    for r in range(count):
+        out.write(render(columns, widths, screen, [c.cells[r] for c in columns]) + "\n")
+    if marker:  # one line, cut to the width like any other
+        from .layout import truncate
+
+        names = ", ".join(printable(fields[i]) for i in hidden)
+        note = f"{len(hidden)} more column(s) not shown (-f csv shows all): {names}"
+        out.write(truncate(screen.text(note), screen.width or len(note), screen.ellipsis) + "\n")
+    return count
+
+
+def _write_wrapped(out: IO[str], text: str, width: Optional[int]) -> None:
+    """*text* as lines of at most *width* columns (one line when there is no limit)."""
+    if width is None:
+        out.write(text + "\n")
+        return
+    import textwrap
+
+    for line in textwrap.wrap(text, max(width, 20), break_on_hyphens=False):
+        out.write(line + "\n")
 
 
 def write_rows(
@@ -232,13 +275,15 @@ def write_rows(
     *,
     headers: bool = True,
     csv_safe: bool = False,
+    color: str = "auto",
 ) -> int:
     """Write *rows* in format *fmt* (one of :data:`FORMATS`); returns the row count.
 
     *csv_safe* quotes CSV cells that a spreadsheet would run as a formula (see :func:`csv_safe_row`).
+    *color* (``auto``, ``always``, ``never``) is for tables only: machine formats are never coloured.
     """
     if fmt == "table":
-        return write_table(rows, fields, out, headers=headers)
+        return write_table(rows, fields, out, headers=headers, color=color)
     if fmt == "csv":
         return write_csv(map(csv_safe_row, rows) if csv_safe else rows, fields, out, headers=headers)
     if fmt == "ndjson":
@@ -286,24 +331,84 @@ def _cost(s: Summary) -> str:
     return ", ".join(f"{v:,.2f} {printable(k)}" for k, v in s.cost.items()) or "-"
 
 
-def _summary_lines(s: Summary, stats: Optional[ReadStats], headers: bool) -> Iterator[str]:
-    yield f"jobs            {s.jobs}"
+#: The widest a summary bar gets (a terminal narrower than the table gets shorter bars).
+BAR_WIDTH = 30
+
+
+def _summary_lines(s: Summary, stats: Optional[ReadStats], headers: bool, screen: Any) -> Iterator[str]:
+    """The summary as lines for people; the counts by status, job type and model with bars
+    scaled to the largest count of each, all fitting ``screen.width``."""
+    from .layout import bar, display_width, truncate
+
+    width = screen.width
+    yield from _field("jobs", str(s.jobs), width)
     if stats is not None:
-        yield f"snapshots       {stats.snapshots} read in {stats.lines} line(s) ({stats.rejected} rejected)"
-    yield f"observations    {s.observations}"
-    for title, counts in (("by status", s.by_status), ("by job type", s.by_job_type), ("by model", s.by_model)):
+        yield from _field("snapshots", f"{stats.snapshots} read in {stats.lines} line(s) ({stats.rejected} rejected)",
+                          width)
+    yield from _field("observations", str(s.observations), width)
+    sections = (("by status", s.by_status), ("by job type", s.by_job_type), ("by model", s.by_model))
+    names = {k: screen.text(printable(k)) for _, counts in sections for k in counts}
+    label = max((display_width(n) for n in names.values()), default=0)
+    digits = max((len(str(v)) for _, counts in sections for v in counts.values()), default=1)
+    bars = BAR_WIDTH
+    if width is not None:  # the bar gives way first, then long names are cut, then the bar goes
+        fixed = 2 + 2 + digits + 2
+        bars = min(BAR_WIDTH, width - fixed - label)
+        if bars < 10:
+            label = max(min(label, 12), width - fixed - 10)
+            bars = min(BAR_WIDTH, width - fixed - label)
+            if bars < 4:
+                bars = 0
+    for title, counts in sections:
         yield title
-        names = {k: printable(k) for k in counts}
-        width = max((len(k) for k in names.values()), default=0)
+        top = max(counts.values(), default=0)
         for k, v in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])):
-            yield f"  {names[k].ljust(width)}  {v:>7}"
-    yield f"success rate    {_rate(s)} ({s.succeeded} of {s.finished} finished)"
-    yield f"durations       {'':9}{'p50':>8}{'p90':>8}{'max':>8}{'jobs':>7}" if headers else "durations"
+            status = k if counts is s.by_status else None
+            name = truncate(names[k], label, screen.ellipsis)
+            fill = " " * (label - display_width(name))
+            drawn = bar(v, top, bars, screen) if bars else ""
+            line = f"  {screen.paint(name, status)}{fill}  {v:>{digits}}"
+            yield f"{line}  {screen.paint(drawn, status)}" if drawn else line
+    yield from _field("success rate", f"{_rate(s)} ({s.succeeded} of {s.finished} finished)", width)
+    # the durations block: 55 columns, or 39 on a narrower screen (its numbers are never cut)
+    name_w, num_w = (22, 8) if width is None or width >= 55 else (10, 7)
+    head = f"{'p50':>{num_w}}{'p90':>{num_w}}{'max':>{num_w}}{'jobs':>{num_w - 1}}"
+    yield f"{'durations':<{name_w + 2}}{head}" if headers else "durations"
     for name, p in (("queue wait", s.queue_wait), ("run time", s.run_time), ("total", s.total)):
-        yield f"  {name:<22}{fmt_secs(p.p50):>8}{fmt_secs(p.p90):>8}{fmt_secs(p.max):>8}{p.count:>7}"
-    yield f"trained tokens  {s.trained_tokens:,}"
-    yield f"cost            {_cost(s)}"
-    yield f"newest          {iso(s.newest) or '-'}"
+        yield (f"  {name:<{name_w}}{fmt_secs(p.p50):>{num_w}}{fmt_secs(p.p90):>{num_w}}{fmt_secs(p.max):>{num_w}}"
+               f"{p.count:>{num_w - 1}}")
+    yield from _field("trained tokens", f"{s.trained_tokens:,}", width)
+    yield from _listed(f"{'cost':<16}", [f"{v:,.2f} {screen.text(printable(k))}" for k, v in s.cost.items()], width)
+    yield from _field("newest", iso(s.newest) or "-", width)
+
+
+def _field(key: str, value: str, width: Optional[int]) -> Iterator[str]:
+    """``key`` then *value* at column 17, the value wrapped between words to fit *width*."""
+    head = f"{key:<16}"
+    if width is None or len(head) + len(value) <= width:
+        yield head + value
+        return
+    import textwrap
+
+    lines = textwrap.wrap(value, max(width - len(head), 10), break_long_words=False, break_on_hyphens=False)
+    for k, line in enumerate(lines or [""]):
+        yield (head if k == 0 else " " * len(head)) + line
+
+
+def _listed(head: str, items: list[str], width: Optional[int]) -> Iterator[str]:
+    """``head`` then *items* joined by ``, ``, wrapped between items to fit *width* (an item
+    such as ``130.11 USD`` is never split)."""
+    if not items:
+        yield head + "-"
+        return
+    line = head
+    for k, item in enumerate(items):
+        text = item + ("," if k < len(items) - 1 else "")
+        if width is not None and line != head and len(line) + len(text) > width:
+            yield line.rstrip()
+            line = " " * len(head)
+        line += text + " "
+    yield line.rstrip()
 
 
 #: The columns of ``summary --by KEY -f table``: one row per group (the detail is in json/csv).
@@ -328,11 +433,13 @@ def _group_row(key: str, s: Summary) -> dict[str, Any]:
 
 
 def write_summary(summary: Summary, fmt: str, out: IO[str], *, headers: bool = True,
-                  stats: Optional[ReadStats] = None) -> None:
+                  stats: Optional[ReadStats] = None, color: str = "auto", width: Optional[int] = None) -> None:
     """Write a summary as ``table`` (for people), ``json``/``ndjson`` or ``csv`` (a tidy long table).
 
     With ``--by`` the table is one row per group plus a total row; *headers* controls the
-    header rows of tables and csv.  *stats* adds what reading saw.
+    header rows of tables and csv.  *stats* adds what reading saw.  The table fits the
+    terminal and colours statuses as :func:`write_table` does (*color*, *width*), and draws
+    bars of the jobs per status, job type and model.
     """
     if fmt in ("json", "ndjson"):
         data = summary_dict(summary, stats)
@@ -344,16 +451,22 @@ def write_summary(summary: Summary, fmt: str, out: IO[str], *, headers: bool = T
         return
     if fmt != "table":
         raise ValueError(f"unknown format {fmt!r}: choose one of table, json, ndjson, csv")
+    from .layout import screen_for
+
+    screen = screen_for(out, color, width)
     if summary.group_by is None:
-        for line in _summary_lines(summary, stats, headers):
+        for line in _summary_lines(summary, stats, headers, screen):
             out.write(line + "\n")
         return
     rows = [_group_row(k, g) for k, g in summary.groups.items()]
     rows.append(_group_row("(total)", summary))
     fields = ("group", *GROUP_TABLE_FIELDS)
-    write_table(rows, fields, out, headers=headers, titles={"group": summary.group_by.upper()})
+    write_table(rows, fields, out, headers=headers, titles={"group": summary.group_by.upper()},
+                color="always" if screen.color else "never", width=screen.width or 0, numbers=GROUP_TABLE_FIELDS,
+                status_fields={"group"} if summary.group_by == "status" else ())
     if stats is not None:
-        out.write(f"{stats.snapshots} snapshot(s) read in {stats.lines} line(s), {stats.rejected} rejected\n")
+        _write_wrapped(out, f"{stats.snapshots} snapshot(s) read in {stats.lines} line(s), {stats.rejected} rejected",
+                       screen.width)
 
 
 #: ``summary -f csv``: one row per group and figure (tidy), so no figure is left out.
@@ -544,6 +657,7 @@ class Output:
     headers: bool = True
     iso: bool = False
     csv_safe: bool = False
+    color: str = "auto"  # tables only: auto (a terminal, unless NO_COLOR), always, never
 
 
 @contextlib.contextmanager
@@ -570,17 +684,22 @@ def csv_safe_row(row: dict[str, Any]) -> dict[str, Any]:
 # --------------------------------------------------------------------------- live output
 
 
-_TABLE_WIDTHS = {"job_id": 36, "job_type": 10, "model": 20, "from_status": 17, "to_status": 17, "at": 20}
+#: ``tail -f table``: each column's width, fixed before the first event arrives.
+_TABLE_WIDTHS = {"job_id": 36, "job_type": 10, "model": 20, "from_status": _STATUS_WIDTH, "to_status": _STATUS_WIDTH,
+                 "at": 20}
 
 
 class EventWriter:
     """Writes status changes one at a time, each line flushed (a sink for followers).
 
-    ``table`` gives fixed-width columns (no waiting for all rows to align them), ``csv`` and
-    ``ndjson`` one record per line, ``json`` an array closed by :meth:`close`.
+    ``table`` gives fixed-width columns (no waiting for all rows to align them), fitted to
+    the terminal as :func:`write_table` fits them (*width*: None the terminal's when *out*
+    is one, 0 no limit), statuses coloured per *color*; ``csv`` and ``ndjson`` one record
+    per line, ``json`` an array closed by :meth:`close`.
     """
 
-    def __init__(self, out: IO[str], fmt: str = "ndjson", *, headers: bool = True, iso_times: bool = False) -> None:
+    def __init__(self, out: IO[str], fmt: str = "ndjson", *, headers: bool = True, iso_times: bool = False,
+                 color: str = "auto", width: Optional[int] = None) -> None:
         if fmt not in FORMATS:
             raise ValueError(f"unknown format {fmt!r}: choose one of {', '.join(FORMATS)}")
         self.out = out
@@ -589,11 +708,24 @@ class EventWriter:
         self.iso_times = iso_times
         self.count = 0
         self._csv: Any = None
+        self._table: Any = None
+        if fmt == "table":
+            from .layout import Column, fit, screen_for
+
+            screen = screen_for(out, color, width)
+            natural = dict(_TABLE_WIDTHS)
+            if screen.width is not None:  # room permitting, CANCELLATION_REQUESTED whole
+                natural.update(from_status=22, to_status=22)
+            columns = [Column(f.upper(), [], fixed=f == "at", status=f in STATUS_FIELDS, natural=natural[f],
+                              floor=_STATUS_WIDTH if f in STATUS_FIELDS else 16) for f in EVENT_FIELDS]
+            keep = [EVENT_FIELDS.index(f) for f in KEEP_COLUMNS if f in EVENT_FIELDS]
+            widths, hidden = fit(columns, screen.width, keep=keep, marker=len(screen.ellipsis))
+            self._table = (screen, columns, widths, bool(hidden))
 
     def start(self) -> None:
         """The header (table, csv) or the opening bracket (json)."""
         if self.fmt == "table" and self.headers:
-            self._line(self._table_line({f: f.upper() for f in EVENT_FIELDS}))
+            self._line(self._table_line(None))
         elif self.fmt == "csv":
             self._csv = csv.writer(self.out, lineterminator="\n")
             if self.headers:
@@ -631,8 +763,11 @@ class EventWriter:
         self.out.write(text + "\n")
         self.out.flush()
 
-    @staticmethod
-    def _table_line(row: dict[str, Any]) -> str:
-        return "  ".join(
-            ("" if row[f] is None else printable(str(row[f]))).ljust(_TABLE_WIDTHS[f]) for f in EVENT_FIELDS
-        ).rstrip()
+    def _table_line(self, row: Optional[dict[str, Any]]) -> str:
+        """The header (*row* None) or one change, cut to the terminal (a file or pipe: never cut)."""
+        from .layout import render
+
+        screen, columns, widths, hidden = self._table
+        cells = None if row is None else [screen.text("" if row[f] is None else printable(str(row[f])))
+                                          for f in EVENT_FIELDS]
+        return render(columns, widths, screen, cells, marker=hidden, cut=screen.width is not None)

@@ -436,9 +436,15 @@ def read_at(source: Source, start: int, length: int) -> bytes:
 
 
 def consumed(stream: BinaryIO) -> Optional[int]:
-    """Bytes of the underlying file consumed so far (compressed bytes when compressed), for progress."""
+    """Bytes of the underlying file consumed so far (compressed bytes when compressed), for
+    progress: the descriptor's position, which reading straight into a buffer moves too (a
+    remote file, which has none: what it handed out)."""
     raw = getattr(stream, "_raw", stream)
     try:
-        return int(raw.tell())
+        return os.lseek(raw.fileno(), 0, os.SEEK_CUR)
+    except (OSError, ValueError, AttributeError, io.UnsupportedOperation):
+        pass
+    try:
+        return int(raw.tell()) if getattr(raw, "remote", False) else None
     except (OSError, ValueError, AttributeError):
         return None

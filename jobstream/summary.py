@@ -10,13 +10,13 @@ from __future__ import annotations
 import math
 from collections import Counter, defaultdict
 from datetime import datetime, timezone
-from typing import Any, Iterable, Optional
+from typing import Any, Iterable, Optional, Sequence, Union
 
 import msgspec
 
 from .columns import GROUP_KEYS
 from .models import TERMINAL_STATUSES
-from .reducer import JobState
+from .reducer import JobBrief, JobState
 
 __all__ = ["Summary", "Percentiles", "summarize_jobs", "GROUP_KEYS"]
 
@@ -74,22 +74,22 @@ class Summary(msgspec.Struct, kw_only=True):
         return out
 
 
-def _group_key(job: JobState, by: str) -> str:
+def _group_key(job: Union[JobState, JobBrief], by: str) -> str:
     if by == "day":
         return datetime.fromtimestamp(job.created_at, tz=timezone.utc).strftime("%Y-%m-%d")
     value = getattr(job, by)
     return "(none)" if value is None else str(value)
 
 
-def summarize_jobs(states: list[JobState], by: Optional[str] = None) -> Summary:
-    """The :class:`Summary` of a list of job states, optionally with the same figures per *by*."""
+def summarize_jobs(states: Sequence[Union[JobState, JobBrief]], by: Optional[str] = None) -> Summary:
+    """The :class:`Summary` of job states (or their briefs), optionally with the same figures per *by*."""
     if by is not None and by not in GROUP_KEYS:
         raise ValueError(f"cannot group by {by!r}: choose one of {', '.join(GROUP_KEYS)}")
     finished = [j for j in states if j.status in TERMINAL_STATUSES]
     succeeded = sum(1 for j in finished if j.status == "SUCCESS")
     cost: dict[str, float] = defaultdict(float)
     for j in states:
-        if j.cost is not None:
+        if j.cost is not None and (j.cost or j.cost_currency):  # a 0.0 with no currency says nothing
             cost[j.cost_currency or "(unknown)"] += j.cost
     out = Summary(
         jobs=len(states),
@@ -108,7 +108,7 @@ def summarize_jobs(states: list[JobState], by: Optional[str] = None) -> Summary:
         newest=max((j.modified_at for j in states), default=None),
     )
     if by is not None:
-        groups: dict[str, list[JobState]] = defaultdict(list)
+        groups: dict[str, list[Union[JobState, JobBrief]]] = defaultdict(list)
         for j in states:
             groups[_group_key(j, by)].append(j)
         out.group_by = by

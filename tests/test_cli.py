@@ -254,6 +254,53 @@ class TestHelpAndDocs:
         for name in cli.commands:
             assert name in result.stdout
 
+    def test_cli_reference_is_up_to_date_with_every_commands_help(self) -> None:
+        from jobstream.cli import docs
+
+        reference = (REPO / "docs" / "cli.md").read_text(encoding="utf-8")
+        assert reference == docs.render(), "docs/cli.md is out of date: python -m jobstream.cli.docs > docs/cli.md"
+        names = sorted(cli.commands)
+        assert docs.command_names() == names
+        for name in [None, *names]:
+            args = ["--help"] if name is None else [name, "--help"]
+            real = CliRunner().invoke(cli, args, prog_name="jobstream", terminal_width=docs.WIDTH)
+            assert real.exit_code == 0
+            heading = "## jobstream" if name is None else f"## jobstream {name}"
+            assert f"\n{heading}\n\n```text\n{real.stdout}```\n" in reference, name
+
+    def test_cli_reference_matches_the_program_on_a_wide_terminal(self) -> None:
+        from jobstream.cli import docs
+
+        env = dict(os.environ, COLUMNS="120")
+        proc = subprocess.run([sys.executable, "-m", "jobstream", "tail", "--help"], capture_output=True, env=env,
+                              timeout=30)
+        assert proc.returncode == 0
+        assert proc.stdout.decode() == docs.help_text("tail") + "\n"
+
+    @pytest.mark.parametrize("shell, marker", [
+        ("bash", "complete -o nosort -F _jobstream_completion jobstream"),
+        ("zsh", "#compdef jobstream"),
+        ("fish", "complete --no-files --command jobstream"),
+    ])
+    def test_shell_completion_script_is_produced(self, shell: str, marker: str) -> None:
+        env = dict(os.environ, _JOBSTREAM_COMPLETE=f"{shell}_source")
+        proc = subprocess.run([sys.executable, "-m", "jobstream"], capture_output=True, env=env, timeout=30)
+        assert proc.returncode == 0 and proc.stderr == b""
+        assert marker in proc.stdout.decode()
+        readme = (REPO / "README.md").read_text(encoding="utf-8")
+        assert f"_JOBSTREAM_COMPLETE={shell}_source jobstream" in readme
+
+    def test_bash_completion_completes_commands_and_option_values(self) -> None:
+        def complete(words: str, cword: int) -> list[str]:
+            env = dict(os.environ, _JOBSTREAM_COMPLETE="bash_complete", COMP_WORDS=words, COMP_CWORD=str(cword))
+            proc = subprocess.run([sys.executable, "-m", "jobstream"], capture_output=True, env=env, timeout=30)
+            assert proc.returncode == 0
+            return [line.split(",", 1)[1] for line in proc.stdout.decode().splitlines()]
+
+        assert complete("jobstream su", 1) == ["summary"]
+        assert complete("jobstream summary --color ", 3) == ["auto", "always", "never"]
+        assert complete("jobstream summary --by ", 3) == list(GROUP_KEYS)
+
     def test_version_prints_the_package_version(self) -> None:
         result = invoke("--version")
         assert result.exit_code == 0
@@ -346,7 +393,7 @@ class TestSummary:
         assert re.search(rf"^observations\s+{s.observations}$", out, re.M)
         for counts in (s.by_status, s.by_job_type, s.by_model):
             for key, n in counts.items():
-                assert re.search(rf"^  {re.escape(key)}\s+{n}$", out, re.M), key
+                assert re.search(rf"^  {re.escape(key)}\s+{n}  [█▏▎▍▌▋▊▉]+$", out, re.M), key  # with its bar
         assert s.success_rate is not None
         assert f"{s.success_rate * 100:.1f}% ({s.succeeded} of {s.finished} finished)" in out
         assert f"{s.trained_tokens:,}" in out
@@ -1015,7 +1062,8 @@ class TestProgram:
         code, out, err = _run_on_pty(["jobs", small_log, "--fields", "id,status,created_at"], "stdout")
         assert code == 0
         assert err == b""
-        assert parse_table(out) == expected_rows(table.jobs(), ["id", "status", "created_at"], "table")
+        plain = re.sub("\x1b\\[[0-9;]*m", "", out)  # statuses may be coloured on a terminal
+        assert parse_table(plain) == expected_rows(table.jobs(), ["id", "status", "created_at"], "table")
 
     def test_progress_bar_only_when_stderr_is_a_terminal(self, big_log: Path) -> None:
         code, bar, out = _run_on_pty(["summary", big_log, "-f", "json"], "stderr")

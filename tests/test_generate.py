@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import hashlib
 import io
 import json
 import re
@@ -11,6 +12,7 @@ from typing import Any, Iterator
 
 import pytest
 
+import jobstream
 from jobstream.generate import LOG_END, LOG_START, generate, write_log
 
 TERMINAL = {"SUCCESS", "FAILED", "FAILED_VALIDATION", "CANCELLED"}
@@ -245,3 +247,88 @@ def test_camel_equals_snake_with_keys_converted() -> None:
 def test_size_per_line_is_realistic(raw: list[bytes]) -> None:
     avg = sum(map(len, raw)) / len(raw)
     assert 1000 < avg < 2600
+
+
+# Pinned bytes: the benchmark datasets (and the figures published from them) rest on the
+# default output staying byte-identical for existing arguments.  A deliberate change to the
+# generator's output updates these digests in the same commit.
+_PINNED = {
+    (40, 5, False): "a4f40afcc7b8f55a19dfebf83101470f2f72b4ed6a6bfea0ba9136566c53addd",
+    (40, 5, True): "dcf3924f85ee65d092a488c583ac150372ab5837283fbef02e7cc162e5f2e8f1",
+}
+
+
+@pytest.mark.parametrize("jobs,seed,camel", sorted(_PINNED))
+def test_default_output_is_byte_identical_to_pinned(jobs: int, seed: int, camel: bool) -> None:
+    data = b"".join(line + b"\n" for line in generate(jobs, seed, camel))
+    assert hashlib.sha256(data).hexdigest() == _PINNED[(jobs, seed, camel)]
+    assert list(generate(jobs, seed, camel, changes_only=False)) == list(generate(jobs, seed, camel))
+
+
+def _exact_repeats(lines: list[bytes]) -> int:
+    seen: set[bytes] = set()
+    repeats = 0
+    for line in lines:
+        repeats += line in seen
+        seen.add(line)
+    return repeats
+
+
+@pytest.fixture(scope="module")
+def polls() -> list[bytes]:
+    return list(generate(300, seed=9))
+
+
+@pytest.fixture(scope="module")
+def changes() -> list[bytes]:
+    return list(generate(300, seed=9, changes_only=True))
+
+
+class TestChangesOnly:
+    """``changes_only=True``: the low-repeat log (a poller that logs changes, not polls)."""
+
+    def test_has_under_20_percent_exact_repeats(self, polls: list[bytes], changes: list[bytes]) -> None:
+        assert _exact_repeats(polls) > 0.6 * len(polls)  # the default: a high-repeat polling log
+        assert len(changes) > 3000
+        assert _exact_repeats(changes) < 0.2 * len(changes)
+
+    def test_most_lines_carry_a_new_modified_at(self, changes: list[bytes]) -> None:
+        last: dict[str, int] = {}
+        fresh = 0
+        for d in map(_parse, changes):
+            fresh += last.get(d["id"]) != d["modified_at"]
+            last[d["id"]] = d["modified_at"]
+        assert fresh > 0.7 * len(changes)
+
+    def test_deterministic_per_seed(self, changes: list[bytes]) -> None:
+        assert list(generate(300, seed=9, changes_only=True)) == changes
+        assert list(generate(30, seed=10, changes_only=True)) != list(generate(30, seed=11, changes_only=True))
+        camel = list(generate(30, seed=3, camel=True, changes_only=True))
+        assert camel == list(generate(30, seed=3, camel=True, changes_only=True))
+        assert [_parse(line) for line in generate(30, seed=3, changes_only=True)] == [
+            _unkey(_parse(line)) for line in camel
+        ]
+
+    def test_is_the_polling_log_without_unchanged_repolls(self, polls: list[bytes], changes: list[bytes]) -> None:
+        # a subsequence of the default log, every dropped line a repeat of a kept line
+        kept = set(changes)
+        it = iter(polls)
+        assert all(any(line == p for p in it) for line in changes)
+        assert all(line in kept for line in polls)
+
+    def test_folds_to_the_same_table(self) -> None:
+        polls = list(generate(60, seed=4))
+        changes = list(generate(60, seed=4, changes_only=True))
+        assert len(changes) < len(polls) / 2
+
+        def table(lines: list[bytes]) -> jobstream.JobTable:
+            return jobstream.fold(snap for line in lines for snap in jobstream.decode_line(line))
+
+        assert table(changes) == table(polls)
+
+    def test_write_log_matches_generate(self) -> None:
+        buf = io.BytesIO()
+        n = write_log(buf, 20, seed=2, changes_only=True)
+        lines = list(generate(20, seed=2, changes_only=True))
+        assert n == len(lines) > 20
+        assert buf.getvalue() == b"".join(line + b"\n" for line in lines)

@@ -10,6 +10,7 @@ import gzip
 import json
 import os
 import pty
+import re
 import resource
 import select
 import signal
@@ -242,7 +243,8 @@ class TestTerminals:
         for cmd in (["jobs"], ["events"], ["summary"], ["summary", "--by", "model"]):
             code, terminal, _ = on_pty([*cmd, path], "stdout")
             assert code == 0
-            assert b"\x1b" not in terminal and b"\x07" not in terminal, (cmd, terminal)
+            data = re.sub(rb"\x1b\[(3[0-7]|0)m", b"", terminal)  # jobstream's own status colours
+            assert b"\x1b" not in data and b"\x07" not in data, (cmd, terminal)
             assert b"\\x1b" in terminal
 
     def test_binary_formats_are_not_written_to_a_terminal(self, log: Path) -> None:
@@ -280,6 +282,185 @@ class TestTerminals:
 def _closed_stdout(cmd: list[str], log: Path) -> subprocess.CompletedProcess[bytes]:
     return subprocess.run([sys.executable, "-m", "jobstream", *cmd, str(log)], stdin=subprocess.DEVNULL,
                           stdout=None, stderr=subprocess.PIPE, preexec_fn=lambda: os.close(1), cwd=ROOT, timeout=60)
+
+
+# --------------------------------------------------------------------------- tables a person reads, at 60/100/200 columns
+
+SGR = re.compile(rb"\x1b\[[0-9;]*m")
+ISO_AT_END = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
+
+
+def on_sized_pty(args: Sequence[Any], columns: int, stdin: Any = subprocess.DEVNULL,
+                 env: Optional[dict[str, str]] = None) -> tuple[int, bytes]:
+    """Run jobstream with stdout on a pseudo-terminal *columns* wide (its window size, as a
+    terminal emulator sets it; COLUMNS and LINES are removed from the environment)."""
+    import fcntl
+    import struct
+    import termios
+
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, columns, 0, 0))
+    base = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES", "NO_COLOR")}
+    base["TERM"] = "xterm-256color"
+    proc = subprocess.Popen([sys.executable, "-m", "jobstream", *map(str, args)], stdin=stdin, stdout=slave,
+                            stderr=subprocess.PIPE, cwd=ROOT, env={**base, **(env or {})})
+    os.close(slave)
+    got = bytearray()
+    while True:
+        ready, _, _ = select.select([master], [], [], 30)
+        if not ready:
+            break
+        try:
+            data = os.read(master, 1 << 16)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not data:
+            break
+        got += data
+    os.close(master)
+    assert proc.stderr is not None
+    err = proc.stderr.read()
+    code = proc.wait(60)
+    assert b"Traceback" not in err, err
+    return code, bytes(got).replace(b"\r\n", b"\n")
+
+
+@pytest.fixture(scope="module")
+def folded(log: Path) -> Any:
+    import jobstream
+
+    return jobstream.fold_paths([log]).table
+
+
+def _same_status(shown: str, status: str) -> bool:
+    """*shown* is *status*, or *status* cut with … past its first 16 characters."""
+    return shown == status or (shown.endswith("…") and len(shown) >= 17 and status.startswith(shown[:-1]))
+
+
+def _visible(terminal: bytes) -> list[str]:
+    from jobstream.layout import display_width
+
+    lines = SGR.sub(b"", terminal).decode().splitlines()
+    assert b"\x1b" not in SGR.sub(b"", terminal)
+    return [line for line in lines if display_width(line) >= 0]
+
+
+class TestTablesOnATerminal:
+    """What a person sees: each kind of table on terminals of 60, 100 and 200 columns."""
+
+    def _check_width(self, terminal: bytes, columns: int) -> list[str]:
+        from jobstream.layout import display_width
+
+        lines = _visible(terminal)
+        assert lines, terminal
+        too_wide = [line for line in lines if display_width(line) > columns]
+        assert not too_wide, too_wide
+        return lines
+
+    @pytest.mark.parametrize("columns", [60, 100, 200])
+    def test_jobs(self, log: Path, folded: Any, columns: int) -> None:
+        code, terminal = on_sized_pty(["jobs", log], columns)
+        assert code == 0
+        lines = self._check_width(terminal, columns)
+        jobs = folded.jobs()
+        head = lines[0].split()
+        assert head[:2] == ["ID", "MODEL"] or head[:3] == ["ID", "JOB_TYPE", "MODEL"]
+        assert ("CREATED_AT" in head) == (columns >= 80) and (len(head) >= 10) == (columns >= 200), head
+        status_col = head.index("STATUS")
+        for line, job in zip(lines[1:], jobs):
+            cells = line.split()
+            assert job.id.startswith(cells[0].rstrip("…")) and len(cells[0]) >= 16
+            assert any(_same_status(c, job.status) for c in cells), line  # never cut short of 17 characters
+        hidden = lines[0].endswith("…")
+        assert len(lines) == len(jobs) + 1 + hidden  # hidden columns are named on a last line
+        assert not hidden or lines[-1].endswith("…") or "valid_mean_token_accuracy" in lines[-1]
+        assert status_col > 0
+        assert b"\x1b[32mSUCCESS\x1b[0m" in terminal  # coloured on a terminal
+
+    @pytest.mark.parametrize("columns", [60, 100, 200])
+    def test_events(self, log: Path, folded: Any, columns: int) -> None:
+        code, terminal = on_sized_pty(["events", log], columns)
+        assert code == 0
+        lines = self._check_width(terminal, columns)
+        changes = folded.events()
+        rows = lines[1:len(changes) + 1]
+        assert len(rows) == len(changes)
+        for line, change in zip(rows, changes):
+            assert ISO_AT_END.search(line) and line.endswith(_iso(change.at)), line  # times are never cut
+            assert _same_status(line.split()[-2], change.to_status), line
+        assert ("FROM_STATUS" in lines[0]) == (columns >= 80)
+        assert re.search(rb"\x1b\[3[0-7]m(SUCCESS|RUNNING|QUEUED)\x1b\[0m", terminal)
+
+    @pytest.mark.parametrize("columns", [60, 100, 200])
+    def test_summary(self, log: Path, folded: Any, columns: int) -> None:
+        code, terminal = on_sized_pty(["summary", log], columns)
+        assert code == 0
+        lines = self._check_width(terminal, columns)
+        s = folded.summary()
+        assert f"jobs            {s.jobs}" in lines
+        start = lines.index("by model") + 1
+        for line in lines[start:start + len(s.by_model)]:
+            m = re.match(r"^  (\S+)\s+(\d+)  ([█▏▎▍▌▋▊▉]+)$", line)
+            assert m and s.by_model[m.group(1)] == int(m.group(2)), line
+        longest = max(len(line) for line in lines[start:start + len(s.by_model)])
+        assert longest <= min(columns, 2 + max(map(len, s.by_model)) + 2 + 3 + 2 + 30)
+        assert re.search(rb"\x1b\[32mSUCCESS\x1b\[0m +\d+  \x1b\[32m\xe2\x96\x88", terminal)  # and its bar
+
+    @pytest.mark.parametrize("columns", [60, 100, 200])
+    def test_summary_by(self, log: Path, folded: Any, columns: int) -> None:
+        code, terminal = on_sized_pty(["summary", log, "--by", "status"], columns)
+        assert code == 0
+        lines = self._check_width(terminal, columns)
+        s = folded.summary(by="status")
+        assert lines[0].split()[:3] == ["STATUS", "JOBS", "FINISHED"]
+        body = lines[1:len(s.groups) + 2]
+        assert [line.split()[0] for line in body] == [*s.groups, "(total)"]
+        assert [int(line.split()[1]) for line in body] == [g.jobs for g in s.groups.values()] + [s.jobs]
+        assert lines[0].endswith("…") == (columns < 110)
+        assert b"\x1b[32mSUCCESS\x1b[0m" in terminal
+
+    @pytest.mark.parametrize("columns", [60, 100, 200])
+    def test_tail(self, log: Path, folded: Any, columns: int) -> None:
+        with log.open("rb") as stdin:
+            code, terminal = on_sized_pty(["tail", "-", "--from-start"], columns, stdin=stdin)
+        assert code == 0
+        lines = self._check_width(terminal, columns)
+        changes = folded.events()
+        assert lines[0].split()[0] == "JOB_ID" and lines[0].endswith("…") == (columns < 130)
+        assert len(lines) == len(changes) + 1
+        # tail prints changes as their lines arrive: the same changes as events, in file order
+        shown = sorted((line.split()[-1], line.split()[0].rstrip("…"), line.split()[-2]) for line in lines[1:])
+        want = sorted((_iso(c.at), c.job_id, c.to_status) for c in changes)
+        for (at, job_id, status), (w_at, w_id, w_status) in zip(shown, want):
+            assert at == w_at and w_id.startswith(job_id) and len(job_id) >= 15 and _same_status(status, w_status)
+        assert re.search(rb"\x1b\[3[0-7]m[A-Z_]+\x1b\[0m", terminal)
+
+    def test_no_color_and_color_never_give_plain_text(self, log: Path) -> None:
+        for env, flags in (({"NO_COLOR": "1"}, []), (None, ["--color", "never"]), ({"TERM": "dumb"}, [])):
+            code, terminal = on_sized_pty(["jobs", log, *flags], 100, env=env)
+            assert code == 0 and b"SUCCESS" in terminal and b"\x1b" not in terminal, (env, flags)
+        code, terminal = on_sized_pty(["summary", log, "--color", "always"], 100, env={"NO_COLOR": "1"})
+        assert b"\x1b[32m" in terminal  # the flag wins over the environment
+
+    def test_a_pipe_or_a_file_gets_every_column_uncoloured(self, log: Path, tmp_path: Path) -> None:
+        env = dict(os.environ, COLUMNS="60")
+        env.pop("NO_COLOR", None)
+        proc = run("jobs", log, "-f", "table", env=env)
+        lines = proc.stdout.decode().splitlines()
+        assert proc.returncode == 0 and b"\x1b" not in proc.stdout and "…" not in proc.stdout.decode()
+        assert lines[0].split()[-1] == "VALID_MEAN_TOKEN_ACCURACY" and max(map(len, lines)) > 200
+        out = tmp_path / "jobs.txt"
+        code, terminal = on_sized_pty(["jobs", log, "-o", out], 60)
+        assert code == 0 and terminal == b""
+        assert out.read_text().splitlines() == lines  # -o gets the whole table, even from a terminal
+        proc = run("jobs", log, "-f", "table", "--color", "always", env=env)
+        assert b"\x1b[32mSUCCESS\x1b[0m" in proc.stdout
+
+
+def _iso(ts: int) -> str:
+    from jobstream.sinks import iso
+
+    return str(iso(ts))
 
 
 # --------------------------------------------------------------------------- 9, 19, 20: pipes and signals

@@ -293,6 +293,10 @@ def decoded(objs: list[dict[str, Any]], decoder: SnapshotDecoder = VIEW) -> list
 
 
 def answers(t: JobTable) -> tuple[Any, ...]:
+    from jobstream.summary import summarize_jobs
+
+    # the summary's fast path (job briefs) must say what the job states say
+    assert t.summary() == summarize_jobs(t.jobs()) and t.summary(by="day") == summarize_jobs(t.jobs(), by="day")
     return (t.jobs(), t.events(), t.summary(), t.summary(by="model"), t.checkpoints())
 
 

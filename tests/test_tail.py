@@ -17,6 +17,8 @@ from typing import Any, Optional
 
 import orjson
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from jobstream.filters import Selection
 from jobstream.changes import ChangeFeed
@@ -574,3 +576,179 @@ class TestReviewFindings:
         t = tails(str(log), "--exit-on-terminal", "--exit-status")
         t.proc.send_signal(signal.SIGTERM)
         assert t.proc.wait(WAIT) == 3
+
+
+# --------------------------------------------------------------------------- the one engine
+
+
+def _generated(seed: int, jobs: int = 12) -> list[bytes]:
+    from jobstream.generate import generate
+
+    return [line + b"\n" for line in generate(jobs, seed=seed)]
+
+
+def _events_of(paths: list[Path]) -> list[StatusChange]:
+    import jobstream
+
+    return jobstream.fold_paths(paths, model="lean", workers=1).table.events()
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+@given(st.integers(0, 10_000), st.sampled_from(["plain", "gzip", "glob"]), st.randoms(use_true_random=False))
+def test_from_start_replay_equals_events_for_every_kind_of_input(tmp_path_factory: Any, seed: int, kind: str,
+                                                                  rnd: Any) -> None:
+    """tail --from-start replays exactly what `jobstream events` gives: plain, gzip, several files by glob,
+    lines in any order, with bad and blank lines among them."""
+    import gzip as gz
+
+    d = tmp_path_factory.mktemp("replay")
+    lines = _generated(seed)
+    lines += [b"not json\n", b"\n", b'{"id":"x","status":1}\n']
+    rnd.shuffle(lines)
+    parts = [lines] if kind != "glob" else [lines[i::3] for i in range(3)]
+    paths = []
+    for i, part in enumerate(parts):
+        data = b"".join(part)
+        p = d / (f"log{i}.ndjson" + (".gz" if kind == "gzip" else ""))
+        p.write_bytes(gz.compress(data) if kind == "gzip" else data)
+        paths.append(p)
+    expected = _events_of(paths)
+    follow_paths = [str(d / "log*.ndjson")] if kind == "glob" else [str(p) for p in paths]
+    with Follower(follow_paths, from_start=True, watch="poll") as f:
+        f.start()
+        got = list(f._initial)
+    assert got == expected
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+@pytest.mark.parametrize("how", ["file", "stdin"])
+def test_live_lines_in_any_pieces_never_invent_never_go_back_and_reach_the_end(tmp_path: Path, seed: int,
+                                                                               how: str) -> None:
+    """A log written while tail follows it, cut anywhere (mid-line), in pieces.  What tail
+    emits live depends on what it has seen so far (a status revealed later, older than what
+    was already printed, is not printed backwards), so it is checked against `events` over
+    the whole: every change printed is one of its changes, a job's changes come in history
+    order, and each job's last change is its final status."""
+    import random
+
+    from jobstream.models import status_rank
+
+    data = b"".join(sorted(_generated(seed, jobs=8), key=lambda line: orjson.loads(line)["modified_at"]))
+    whole = _events_of([_write(tmp_path, data)])
+    known = {(c.job_id, c.to_status, c.at) for c in whole}
+    final = {c.job_id: c.to_status for c in whole}
+    rnd = random.Random(seed)
+    cuts = sorted(rnd.sample(range(1, len(data)), 40))
+    pieces = [data[a:b] for a, b in zip([0, *cuts], [*cuts, len(data)])]
+    log = tmp_path / "live.ndjson"
+    log.touch()
+    if how == "file":
+        t = Tail(str(log), "-f", "ndjson")
+        try:
+            for piece in pieces:
+                append(log, piece)
+                time.sleep(0.005)
+            lines = t.out.quiet(1.5)  # all there is, once the writer is done
+        finally:
+            t.close()
+    else:
+        proc = subprocess.Popen([sys.executable, "-m", "jobstream", "tail", "-", "-f", "ndjson"],
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        assert proc.stdin is not None
+        for piece in pieces:
+            proc.stdin.write(piece)
+            proc.stdin.flush()
+            time.sleep(0.005)
+        out, err = proc.communicate(timeout=WAIT * 3)
+        assert proc.returncode == 0, err
+        lines = out.decode().splitlines()
+    got = [orjson.loads(line) for line in lines]
+    assert got, "nothing was printed"
+    by_job: dict[str, list[tuple[int, int, str]]] = {}
+    for g in got:
+        assert (g["job_id"], g["to_status"], g["at"]) in known  # nothing invented
+        by_job.setdefault(g["job_id"], []).append((g["at"], status_rank(g["to_status"]), g["to_status"]))
+    for job, seq in by_job.items():
+        assert seq == sorted(seq)  # never backwards
+        assert seq[-1][2] == final[job]  # the end is reached
+    assert set(by_job) == set(final)
+
+
+def _write(tmp_path: Path, data: bytes) -> Path:
+    p = tmp_path / "whole.ndjson"
+    p.write_bytes(data)
+    return p
+
+
+def test_gzip_on_stdin_is_decompressed_as_it_streams() -> None:
+    import gzip as gz
+
+    data = b"".join(_generated(4, jobs=5))
+    proc = subprocess.run([sys.executable, "-m", "jobstream", "tail", "-", "-f", "ndjson"], input=gz.compress(data),
+                          capture_output=True, timeout=WAIT * 3)
+    assert proc.returncode == 0 and b"Traceback" not in proc.stderr
+    got = [orjson.loads(line) for line in proc.stdout.splitlines()]
+    assert len(got) > 0 and all("job_id" in g for g in got)
+    assert b"rejected" not in proc.stderr  # the old tail rejected every compressed line
+
+
+def test_a_glob_picks_up_files_that_appear_later(tmp_path: Path, tails: Any) -> None:
+    (tmp_path / "a.ndjson").write_bytes(snap("a", "QUEUED", T0))
+    t = tails(str(tmp_path / "*.ndjson"), "-f", "ndjson")
+    (tmp_path / "b.ndjson").write_bytes(snap("b", "QUEUED", T0 + 1))
+    assert [brief(e) for e in t.events(1)] == [("b", None, "QUEUED")]
+    t.err.wait_for("b.ndjson: new file")
+
+
+def test_a_blocked_consumer_loses_nothing_across_rename_rotations(tmp_path: Path) -> None:
+    """Output blocked (nobody reads stdout) while the log is rotated again and again: every
+    rotated file is held open and drained, so every change arrives once the reader reads."""
+    log = tmp_path / "jobs.ndjson"
+    log.touch()
+    proc = subprocess.Popen([sys.executable, "-m", "jobstream", "tail", "-v", str(log), "-f", "ndjson"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    err = Pipe(proc.stderr)
+    try:
+        err.wait_for("jobstream: following")
+        big_model = "m" * 3000  # fat lines: the pipe (64 KiB) fills after a few dozen changes
+        expected = []
+        for generation in range(6):
+            for i in range(60):
+                job = f"g{generation}-{i}"
+                append(log, snap(job, "QUEUED", T0 + i, model=big_model))
+                expected.append(job)
+            time.sleep(0.15)  # the watcher opens the next file while the reader is blocked
+            os.rename(log, tmp_path / f"jobs.ndjson.{generation}")
+            log.touch()
+            os.unlink(tmp_path / f"jobs.ndjson.{generation}")  # gone by name: only an open file keeps it
+        time.sleep(0.3)
+        out = Pipe(proc.stdout)
+        got = [orjson.loads(line)["job_id"] for line in out.take(len(expected), timeout=WAIT * 3)]
+        assert got == expected
+    finally:
+        proc.kill()
+        proc.wait(WAIT)
+        for s in (proc.stdout, proc.stderr):
+            assert s is not None
+            s.close()
+
+
+def test_copytruncate_behind_a_blocked_consumer_says_what_was_lost(tmp_path: Path) -> None:
+    log = tmp_path / "jobs.ndjson"
+    log.touch()
+    notices: list[str] = []
+    with Follower([str(log)], on_notice=notices.append, watch="poll", read_size=1000) as f:
+        f.start()
+        append(log, b"".join(snap(f"j{i}", "QUEUED", T0 + i) for i in range(40)))
+        f.poll()  # reads only read_size bytes: the reader is behind
+        f.watcher.scan()  # the watcher saw the whole size
+        size = log.stat().st_size
+        with open(log, "r+b") as fh:
+            fh.truncate(0)
+        append(log, snap("after", "QUEUED", T0 + 100))
+        changes = []
+        for _ in range(5):
+            changes += f.poll()
+    assert f.stats.truncations == 1 and 0 < f.stats.lost_bytes < size
+    assert any("never read" in n for n in notices)
+    assert ("after", None, "QUEUED") in [(c.job_id, c.from_status, c.to_status) for c in changes]

@@ -16,7 +16,9 @@ from jobstream.pipeline import validate_paths
 
 def main() -> None:
     st = validate_paths([sys.argv[1]])
-    print(json.dumps({"accepted": st.accepted, "rejected": st.rejected, "snapshots": st.snapshots + st.duplicates}))
+    # up to 5cdc5f0 skipped repeats were counted apart, as duplicates; later versions count them in snapshots
+    snapshots = st.snapshots + getattr(st, "duplicates", 0)
+    print(json.dumps({"accepted": st.accepted, "rejected": st.rejected, "snapshots": snapshots}))
 
 
 if __name__ == "__main__":

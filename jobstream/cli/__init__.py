@@ -301,8 +301,10 @@ def validate(paths: tuple[str, ...], read: ReadArgs, quiet: bool) -> None:
 @click.option("--jobs", "n_jobs", type=click.IntRange(min=1), default=100, show_default=True, help="Number of jobs.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Random seed: same seed, same bytes.")
 @click.option("--camel", is_flag=True, help="camelCase keys, as the TypeScript SDK writes them.")
+@click.option("--changes-only", is_flag=True,
+              help="Log a poll only when the job changed (a low-repeat log: no line repeats an earlier one).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write to FILE instead of stdout (.gz compresses).")
-def generate(n_jobs: int, seed: int, camel: bool, output: Optional[str]) -> None:
+def generate(n_jobs: int, seed: int, camel: bool, changes_only: bool, output: Optional[str]) -> None:
     """Write a realistic synthetic snapshot log (deterministic for a seed).
 
     Jobs of every kind (classifier, completion, legacy FT) and lifecycle, polled while
@@ -311,22 +313,23 @@ def generate(n_jobs: int, seed: int, camel: bool, output: Optional[str]) -> None
     \b
     Example:
         jobstream generate --jobs 2000 --seed 1 -o bench.ndjson
+        jobstream generate --jobs 6600 --seed 1 --changes-only -o low-repeat.ndjson
     """
     from ..generate import write_log  # only this command needs the generator
     from ..sinks import atomic_file
 
     if output is None or output == "-":
         with stdout_writer("ndjson") as text:
-            n = write_log(text.buffer, n_jobs, seed, camel)
+            n = write_log(text.buffer, n_jobs, seed, camel, changes_only=changes_only)
         return
     with atomic_file(output) as raw:
         if output.endswith(".gz"):
             import gzip
 
             with gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as gz:
-                n = write_log(gz, n_jobs, seed, camel)  # type: ignore[arg-type]
+                n = write_log(gz, n_jobs, seed, camel, changes_only=changes_only)  # type: ignore[arg-type]
         else:
-            n = write_log(raw, n_jobs, seed, camel)
+            n = write_log(raw, n_jobs, seed, camel, changes_only=changes_only)
     click.echo(f"wrote {n} snapshots of {n_jobs} jobs to {output}", err=True)
 
 
@@ -343,28 +346,46 @@ def _stdout_tty() -> bool:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> None:
-    """Console entry point: safe streams, then the CLI; exit codes for pipes and signals."""
+    """Console entry point: safe streams, then the CLI; exit codes for pipes and signals.
+
+    A finished run leaves with ``os._exit`` once its output is flushed: tearing down a
+    large table object by object is work nobody waits for."""
     prepare_streams()
+    code: Any = 0
     try:
         cli.main(args=list(argv) if argv is not None else None, prog_name="jobstream", standalone_mode=False)
     except click.exceptions.Abort:  # click's name for a KeyboardInterrupt in a prompt or command
         _interrupted(EXIT_INTERRUPT)
     except click.ClickException as exc:
         exc.show()
-        sys.exit(exc.exit_code)
+        code = exc.exit_code
     except click.exceptions.Exit as exc:
-        sys.exit(exc.exit_code)
+        code = exc.exit_code
+    except SystemExit as exc:
+        code = exc.code
     except KeyboardInterrupt:
         _interrupted(EXIT_INTERRUPT)
     except Terminated:
         _interrupted(EXIT_TERMINATED)
     except BrokenPipeError:
         quiet_exit(Verdict.code)
+    if code is None:
+        code = 0
+    elif not isinstance(code, int):
+        click.echo(str(code), err=True)
+        code = 1
+    code = code or Verdict.code
     try:
         sys.stdout.flush()
     except BrokenPipeError:
         quiet_exit(Verdict.code)
-    sys.exit(Verdict.code)
+    except (OSError, ValueError):
+        pass
+    try:
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        pass
+    os._exit(code)
 
 
 def _interrupted(code: int) -> None:

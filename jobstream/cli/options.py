@@ -27,7 +27,7 @@ if TYPE_CHECKING:  # the library's values are imported when a command runs, not 
     from ..sinks import Output
 
 __all__ = ["ReadArgs", "read_options", "selection_options", "output_options", "paths_argument", "input_paths",
-           "TIME", "FIELDS"]
+           "TIME", "FIELDS", "COLOR_OPTION"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -209,15 +209,23 @@ selection_options = _group(
 )
 
 
+#: ``--color``: statuses coloured in tables (never in machine formats).
+COLOR_OPTION = click.option(
+    "--color", type=click.Choice(["auto", "always", "never"]), default="auto", show_default=True,
+    help="Colour statuses in tables: auto is on a terminal, unless NO_COLOR is set.",
+)
+
+
 def output_options(formats: Sequence[str], default: str) -> Callable[[F], F]:
-    """``-f/-o/--no-headers/--iso/--csv-safe`` as one :class:`~jobstream.sinks.Output`.
+    """``-f/-o/--no-headers/--iso/--csv-safe/--color`` as one :class:`~jobstream.sinks.Output`.
 
     Without ``-f``, ``-o FILE`` picks the format from FILE's extension (``.csv``, ``.json``,
     ``.ndjson``/``.jsonl``, ``.txt`` for a table, ...); an extension naming a format this
     command does not write is refused.  Otherwise: a table on a terminal, else *default*.
     """
 
-    def build(fmt: Optional[str], output: Optional[str], no_headers: bool, iso: bool, csv_safe: bool) -> "Output":
+    def build(fmt: Optional[str], output: Optional[str], no_headers: bool, iso: bool, csv_safe: bool,
+              color: str) -> "Output":
         from ..sinks import Output
 
         if fmt is None:
@@ -227,7 +235,7 @@ def output_options(formats: Sequence[str], default: str) -> Callable[[F], F]:
                     f"{output} asks for {by_ext} by its extension, which this command does not write; "
                     f"choose -f {'/'.join(formats)}", param_hint="-o")
             fmt = by_ext or ("table" if output in (None, "-") and _stdout_is_tty() else default)
-        return Output(format=fmt, path=output, headers=not no_headers, iso=iso, csv_safe=csv_safe)
+        return Output(format=fmt, path=output, headers=not no_headers, iso=iso, csv_safe=csv_safe, color=color)
 
     return _group(
         "out",
@@ -241,8 +249,9 @@ def output_options(formats: Sequence[str], default: str) -> Callable[[F], F]:
             click.option("--iso", is_flag=True, help="ISO-8601 UTC timestamps in json/ndjson/csv too."),
             click.option("--csv-safe", is_flag=True,
                          help="Quote CSV cells starting with = + - @ (spreadsheet formula injection)."),
+            COLOR_OPTION,
         ],
-        ["fmt", "output", "no_headers", "iso", "csv_safe"],
+        ["fmt", "output", "no_headers", "iso", "csv_safe", "color"],
     )
 
 

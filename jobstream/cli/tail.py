@@ -9,7 +9,7 @@ from typing import Any, Optional
 
 import click
 
-from .options import errors_option, input_paths, max_line_option, paths_argument, selection_options
+from .options import COLOR_OPTION, errors_option, input_paths, max_line_option, paths_argument, selection_options
 from .runtime import EXIT_INTERRUPT, Verdict, note, stdout_writer
 
 __all__ = ["tail"]
@@ -24,6 +24,7 @@ EXIT_UNSUCCESSFUL = 3
 @click.option("-f", "--format", "fmt", type=click.Choice(["table", "ndjson", "csv", "json"]), default=None,
               help="Output format [default: table on a terminal, else ndjson].  Each event is flushed.")
 @click.option("--no-headers", is_flag=True, help="Omit the header line (table, csv).")
+@COLOR_OPTION
 @click.option("--iso", is_flag=True, help="ISO-8601 UTC timestamps in ndjson/csv/json and in --exec's JOBSTREAM_AT.")
 @click.option("--from-start", is_flag=True, help="Replay the existing content first (events for history).")
 @click.option("--exit-on-terminal", is_flag=True,
@@ -38,7 +39,7 @@ EXIT_UNSUCCESSFUL = 3
 @max_line_option
 @click.option("--poll", is_flag=True, help="Poll files with stat instead of inotify (e.g. on network filesystems).")
 @click.option("-v", "--verbose", is_flag=True, help="Say on stderr when following has begun.")
-def tail(paths: tuple[str, ...], selection: Any, fmt: Optional[str], no_headers: bool, iso: bool,
+def tail(paths: tuple[str, ...], selection: Any, fmt: Optional[str], no_headers: bool, color: str, iso: bool,
          from_start: bool, exit_on_terminal: bool, exit_status: bool, exec_cmd: Optional[str], exec_timeout: float,
          errors_path: Optional[str], max_line_bytes: int, poll: bool, verbose: bool) -> None:
     """Follow growing logs (or a pipe) and print each status change as it happens.
@@ -112,7 +113,7 @@ def tail(paths: tuple[str, ...], selection: Any, fmt: Optional[str], no_headers:
         if fmt is None:
             fmt = "table" if _tty() else "ndjson"
         stdout = stack.enter_context(stdout_writer(fmt))
-        writer = EventWriter(stdout, fmt, headers=not no_headers, iso_times=iso)
+        writer = EventWriter(stdout, fmt, headers=not no_headers, iso_times=iso, color=color)
 
         def on_signal(signum: int, frame: Any) -> None:
             if follower.stopping:  # a second Ctrl-C: stop waiting for --exec or a long read
