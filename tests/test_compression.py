@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 import jobstream
 from jobstream import parallel
 from jobstream.errors import SourceError
+from jobstream.follow import follow
 from jobstream.generate import generate
 from jobstream.reader import SourceFailure
 from jobstream.sources import Decompressor, compression_of, decompressor_for, is_compressed_head
@@ -165,8 +166,8 @@ class TestEachFormat:
         expected = jobstream.fold_paths(plain).table.events()
         notices: list[str] = []
         got: list[Any] = []
-        for change in jobstream.follow(packed, from_start=True, on_notice=notices.append,
-                                       stop=lambda: len(got) >= len(expected)):
+        for change in follow(packed, from_start=True, on_notice=notices.append,
+                             stop=lambda: len(got) >= len(expected)):
             got.append(change)
         assert got == expected
         assert any("read once, whole" in n for n in notices)
