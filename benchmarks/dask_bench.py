@@ -159,7 +159,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     skip = set(filter(None, args.skip.split(",")))
 
     data_dir = Path(args.data_dir)
-    std = compare.dataset(data_dir, 2000, 1, False)
+    std = compare.dataset(data_dir, 2000, 1, False, False)
     path = compare.reexported(data_dir, std, args.copies)
     info = compare.machine_info()
     print(f"data: {path} ({path.stat().st_size / 1e6:,.0f} MB); machine: {info}", flush=True)

@@ -42,7 +42,6 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Optional, S
 import msgspec
 
 import dask
-import dask.bag
 from dask.base import compute
 
 from .decoder import Model, Reject, SnapshotDecoder
@@ -55,6 +54,7 @@ from .reducer import JobTable
 from .sources import COMPRESSED_SUFFIXES, HEAD_BYTES, PathArg, Source, is_compressed_head, read_at
 
 if TYPE_CHECKING:
+    import dask.bag
     from distributed import Client
 
 __all__ = ["DEFAULT_BLOCKSIZE", "Piece", "plan", "partitions", "tables", "merge", "fold", "validate", "connect",
@@ -217,14 +217,16 @@ def _merge_tables(tables: Iterable[Optional[JobTable]]) -> JobTable:
 # --------------------------------------------------------------------------- collections
 
 
-def _bag(parts: Sequence[Sequence[Piece]], model: Model, max_line_bytes: int, fold: bool) -> dask.bag.Bag:
+def _bag(parts: Sequence[Sequence[Piece]], model: Model, max_line_bytes: int, fold: bool) -> "dask.bag.Bag":
+    import dask.bag  # (only for the bags a Dask user composes: fold and validate run without it)
+
     seq = [list(p) for p in parts]
     return dask.bag.from_sequence(seq, npartitions=max(1, len(seq))).map(
         _read_partition, model=model, max_line_bytes=max_line_bytes, fold=fold)
 
 
 def partitions(paths: Union[PathArg, Iterable[PathArg]], *, blocksize: int = DEFAULT_BLOCKSIZE,
-               model: Model = "view", max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> dask.bag.Bag:
+               model: Model = "view", max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> "dask.bag.Bag":
     """A bag with one element per partition of *paths*: ``(JobTable, rejects)``, where
     ``rejects`` is the msgpack of the partition's :class:`~jobstream.parallel.UnitResult`\\ s
     (see :func:`fold` for turning them into numbered rejects)."""
@@ -232,7 +234,7 @@ def partitions(paths: Union[PathArg, Iterable[PathArg]], *, blocksize: int = DEF
 
 
 def tables(paths: Union[PathArg, Iterable[PathArg]], *, blocksize: int = DEFAULT_BLOCKSIZE, model: Model = "view",
-           max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> dask.bag.Bag:
+           max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> "dask.bag.Bag":
     """A bag of partial :class:`~jobstream.reducer.JobTable`\\ s, one per partition of *paths*,
     to compose with other Dask work; :func:`merge` (or any merge order) gives the whole table::
 
@@ -242,7 +244,7 @@ def tables(paths: Union[PathArg, Iterable[PathArg]], *, blocksize: int = DEFAULT
     return partitions(paths, blocksize=blocksize, model=model, max_line_bytes=max_line_bytes).pluck(0)
 
 
-def merge(tables: dask.bag.Bag, *, split_every: int = 8) -> Any:
+def merge(tables: "dask.bag.Bag", *, split_every: int = 8) -> Any:
     """The tree merge of a bag of partial tables (*split_every* at a time): a Dask item
     whose ``compute()`` is one :class:`~jobstream.reducer.JobTable`."""
     return tables.reduction(_merge_tables, _merge_tables, split_every=split_every)
