@@ -119,14 +119,14 @@ def merge_cost(std: Path, repeat: int) -> list[tuple[str, ...]]:
         return median(xs) * 1000 * per
 
     blob = table.to_bytes()
-    import psutil
+    import tracemalloc
 
-    proc = psutil.Process()
-    before = proc.memory_info().rss
+    tracemalloc.start()
     other = jobstream.JobTable.from_bytes(blob)
-    held = proc.memory_info().rss - before
+    held = tracemalloc.get_traced_memory()[0]
+    tracemalloc.stop()
     return [
-        ("memory of one such table in a process, MB per 10k jobs", f"{held * per / 1e6:.0f}"),
+        ("memory of such a table received from another worker, MB per 10k jobs", f"{held * per / 1e6:.0f}"),
         ("jobs in the table", f"{jobs:,}"),
         ("wire form (msgpack), MB per 10k jobs", f"{len(blob) * per / 1e6:.2f}"),
         ("to_bytes, ms per 10k jobs", f"{timed(table.to_bytes):.0f}"),
