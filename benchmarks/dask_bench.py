@@ -60,13 +60,16 @@ def overhead(path: Path, repeat: int, tasks: list[str], timeout: float) -> list[
                 if outputs.setdefault(name, data) != data:
                     raise SystemExit(f"{task} {name}: two runs wrote different outputs")
         same = outputs["-j 2"] == outputs["--dask local:2"]
-        base = median([r.wall for r in runs["-j 2"]])
+        # each --dask run against the -j 2 run just before it: a shared machine's load moves
+        # both alike, so the median of these ratios is steadier than a ratio of medians
+        pairs = [d.wall / j.wall for j, d in zip(runs["-j 2"], runs["--dask local:2"])]
         for name, rs in runs.items():
             wall = median([r.wall for r in rs])
             cpu = median([r.cpu for r in rs])
             rss = max(r.rss_kb for r in rs) / 1024
             tree = max(r.tree_kb for r in rs) / 1024
-            rows.append((task, f"jobstream {task} {name}", f"{wall:.2f}", f"{cpu:.2f}", f"{wall / base:.2f}",
+            ratio = median(pairs) if name != "-j 2" else 1.0
+            rows.append((task, f"jobstream {task} {name}", f"{wall:.2f}", f"{cpu:.2f}", f"{ratio:.2f}",
                          f"{rss:.0f}", f"{tree:.0f}", "identical" if same else "**DIFFERENT**"))
     return rows
 
@@ -164,7 +167,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     info = compare.machine_info()
     print(f"data: {path} ({path.stat().st_size / 1e6:,.0f} MB); machine: {info}", flush=True)
     if "overhead" not in skip:
-        print(render(("task", "command", "median s", "CPU s", "x -j 2", "largest process MB", "process tree MB",
+        print(render(("task", "command", "median s", "CPU s", "x -j 2 (median of pairs)", "largest process MB",
+                      "process tree MB",
                       "output"),
                      overhead(path, args.repeat, args.tasks.split(","), args.timeout), args.markdown), flush=True)
     if "scaling" not in skip:
