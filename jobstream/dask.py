@@ -425,7 +425,9 @@ def connect(address: str, *, timeout: float = 10.0) -> Iterator["Client"]:
         # Forked workers start in a tenth of the time and begin with jobstream and its
         # decoders imported (spawned ones import everything first: 0.5 s of a 3 s run).
         method = _LOCAL_START_METHOD if _LOCAL_START_METHOD in multiprocessing.get_all_start_methods() else "spawn"
-        with dask.config.set({"distributed.worker.multiprocessing-method": method}), \
+        # nobody watches this cluster's dashboard: its statistical profiler only takes the GIL
+        config = {"distributed.worker.multiprocessing-method": method, "distributed.worker.profile.enabled": False}
+        with dask.config.set(config), \
                 LocalCluster(n_workers=n or default_workers(), threads_per_worker=1, processes=True, host="127.0.0.1",
                              dashboard_address="127.0.0.1:0", silence_logs=logging.ERROR) as cluster, \
                 Client(cluster) as client:
