@@ -276,6 +276,14 @@ class TestOnACluster:
         names = [d["key"][0] if isinstance(d["key"], tuple) else d["key"] for d in ts.data]
         assert sum(n.startswith("jobstream-read-") for n in names) == len(parts) > 3
 
+    def test_a_file_name_that_is_not_utf8_crosses_to_the_workers(self, client: Client, tmp_path: Path) -> None:
+        odd = os.path.join(os.fsencode(tmp_path), b"log-\xff.ndjson")
+        with open(odd, "wb") as fh:
+            fh.write(messy(POOL * 3, bom=False, crlf=False, final_newline=True))
+        got, want = on_dask(odd, client, blocksize=4_000), single(odd)
+        assert facts(*got) == facts(*want) and got[1]
+        assert all(r.source.endswith("log-\\xff.ndjson") for r in got[1])
+
     def test_the_bag_of_partial_tables_composes(self, client: Client, tmp_path: Path) -> None:
         path = tmp_path / "log.ndjson"
         path.write_bytes(b"".join(line + b"\n" for line in generate(10, seed=6)))
