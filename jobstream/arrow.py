@@ -21,6 +21,8 @@ pyarrow is an optional extra and is imported only when a function here is called
 
 from __future__ import annotations
 
+import decimal
+
 import os
 from typing import IO, TYPE_CHECKING, Any, Iterable, Optional, Union
 
@@ -97,7 +99,8 @@ def _schema(pa: Any, what: str) -> Any:
                for k in ("count", "p50", "p90", "max")]
         fields = [
             ("group_by", cat), ("group", s), ("jobs", i64), ("observations", i64), ("finished", i64),
-            ("succeeded", i64), ("success_rate", f64), *pct, ("trained_tokens", i64),
+            # a sum of int64 values: decimal, so no total overflows (DuckDB reads DECIMAL(38,0))
+            ("succeeded", i64), ("success_rate", f64), *pct, ("trained_tokens", pa.decimal128(38, 0)),
             ("cost", pa.map_(s, f64)), ("by_status", pa.map_(s, i64)), ("newest", ts),
         ]
     else:
@@ -198,7 +201,8 @@ def summary_to_arrow(summary: Summary) -> "pyarrow.Table":
 
     Columns: ``group_by`` (the key grouped on, null when ungrouped), ``group``, ``jobs``,
     ``observations``, ``finished``, ``succeeded``, ``success_rate``, then
-    ``{queue_wait,run_time,total}_{count,p50,p90,max}`` (int64 seconds), ``trained_tokens``,
+    ``{queue_wait,run_time,total}_{count,p50,p90,max}`` (int64 seconds), ``trained_tokens``
+    (decimal(38, 0): a total of 64-bit counts),
     ``cost`` (map currency -> total), ``by_status`` (map status -> jobs) and ``newest``
     (timestamp of the newest ``modified_at``).
     """
@@ -219,7 +223,7 @@ def summary_to_arrow(summary: Summary) -> "pyarrow.Table":
             p = getattr(s, name)
             for k in ("count", "p50", "p90", "max"):
                 columns[f"{name}_{k}"].append(getattr(p, k))
-        columns["trained_tokens"].append(s.trained_tokens)
+        columns["trained_tokens"].append(decimal.Decimal(s.trained_tokens))
         columns["cost"].append(list(s.cost.items()))
         columns["by_status"].append(list(s.by_status.items()))
         columns["newest"].append(s.newest)

@@ -112,8 +112,10 @@ class ChangeFeed:
             self._open.discard(job_id)
 
     def followed(self) -> dict[str, Optional[str]]:
-        """The jobs matching the job filters, with their current status."""
-        return {job_id: self.table.current_status(job_id) for job_id in sorted(self._seen)}
+        """The jobs matching the job filters, with their current status; a job named by ``--job``
+        and never seen is there with status None."""
+        ids = self._seen | (self.selection.job_ids or set())
+        return {job_id: self.table.current_status(job_id) if job_id in self._seen else None for job_id in sorted(ids)}
 
     def all_terminal(self) -> bool:
         """True once a job matching the job filters (``--job``, ``--job-type``, ``--model``) was

@@ -378,15 +378,17 @@ def validate(
     *,
     blocksize: int = DEFAULT_BLOCKSIZE,
     max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+    strict: bool = False,
     on_reject: Optional[Callable[[Reject], Any]] = None,
     on_progress: Optional[Callable[[int], Any]] = None,
 ) -> ReadStats:
     """Check every line of *paths* against the full schema on a Dask cluster, as
-    :func:`~jobstream.pipeline.validate_paths` does; rejects reach *on_reject* in input order."""
+    :func:`~jobstream.pipeline.validate_paths` does; rejects reach *on_reject* in input order
+    (*strict*: raise :class:`~jobstream.errors.InvalidLineError` for the first)."""
     parts = plan(paths, blocksize=blocksize)
     _, packed = _compute(client, parts, *_graph(parts, "full", max_line_bytes, False, 8), on_progress)
     stats, rejects = _gather(parts, packed)
-    _hand_out(rejects, on_reject, False)
+    _hand_out(rejects, on_reject, strict)
     return stats
 
 

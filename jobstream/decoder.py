@@ -402,49 +402,38 @@ class SnapshotDecoder:
         return self._by_line(chunk, first_line, rejects)
 
     def _by_line(self, chunk: Chunk, first_line: int, rejects: list[Reject]) -> tuple[list[Any], int, int, int]:
-        """Line by line: one C-level loop over the lines, a failing line done on its own."""
+        """Line by line, in time linear in the lines: the snapshot decoder first (the common
+        case), and a line it fails on done on its own, for its verdict and reason."""
         lines = chunk.tobytes().split(b"\n")
         if lines[-1] == b"":
             lines.pop()
         out: list[Any] = []
-        accepted = blank = pos = failed = 0
-        n = len(lines)
-        if not _valid_utf8(chunk.data, chunk.start, chunk.end) or (
-            len(chunk) > self.max_line_bytes and max(map(len, lines)) > self.max_line_bytes
-        ):
-            failed = 9  # no fast attempts: each line alone
-        while pos < n:
-            if failed <= 8:
-                before = len(out)
+        append = out.append
+        accepted = blank = 0
+        offset = chunk.offset  # of the current line
+        fast = None if not _valid_utf8(chunk.data, chunk.start, chunk.end) else self._fast
+        limit = self.max_line_bytes
+        for where, line in enumerate(lines):
+            if fast is not None and len(line) <= limit:
                 try:
-                    out.extend(map(self._fast, lines[pos:] if pos else lines))
-                    accepted += len(out) - before
-                    break
-                except Exception:  # noqa: BLE001
-                    accepted += len(out) - before
-                    pos += len(out) - before
-            acc, blk = self._one(chunk, first_line, lines, pos, out, rejects)
-            accepted += acc
-            blank += blk
-            if not acc and not blk:
-                failed += 1
-            pos += 1
-        return out, n, accepted, blank
-
-    def _one(self, chunk: Chunk, first_line: int, lines: list[bytes], where: int, out: list[Any],
-             rejects: list[Reject]) -> tuple[int, int]:
-        """Decode line *where* of *chunk* on its own: ``(accepted, blank)`` as 0/1 counts."""
-        line = lines[where]
-        if is_blank(line):
-            return 0, 1
-        try:
-            out.extend(self.decode_line(line))
-        except LineError as exc:
-            offset = chunk.offset + sum(map(len, lines[:where])) + where
-            rejects.append(Reject(source=chunk.source, line=first_line + where, offset=offset,
-                                  error=str(exc), raw=self._raw(line)))
-            return 0, 0
-        return 1, 0
+                    append(fast(line))
+                    accepted += 1
+                    offset += len(line) + 1
+                    continue
+                except Exception:  # noqa: BLE001 - any failure: the line says why, alone
+                    pass
+            if is_blank(line):
+                blank += 1
+            else:
+                try:
+                    out.extend(self.decode_line(line))
+                    accepted += 1
+                except LineError as exc:
+                    rejects.append(Reject(source=chunk.source, line=first_line + where, offset=offset,
+                                          error=str(exc), raw=self._raw(line)))
+            fast = self._fast if fast is not None else None  # a camelCase line switches it
+            offset += len(line) + 1
+        return out, len(lines), accepted, blank
 
     def _raw(self, line: bytes) -> bytes:
         """What a reject keeps of its line: all of it, or an oversized line's first bytes."""

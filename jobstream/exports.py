@@ -131,7 +131,7 @@ def export(
     selection: Selection = Selection(),
     output: Output = Output(),
     by: Optional[str] = None,
-    fields: Sequence[str] = DEFAULT_JOB_FIELDS,
+    fields: Optional[Sequence[str]] = None,
     errors_path: Optional[str] = None,
     on_reject: Optional[Callable[[Reject], Any]] = None,
     on_progress: Optional[Callable[[int], Any]] = None,
@@ -142,6 +142,9 @@ def export(
 
     Formats: ``table``, ``json``, ``ndjson``, ``csv``; ``parquet`` and ``arrow`` (the
     ``parquet`` extra); ``prom`` for the summary (Prometheus text exposition).
+
+    *fields* are the ``jobs`` columns: by default :data:`~jobstream.columns.DEFAULT_JOB_FIELDS`
+    in text formats and every column in Parquet and Arrow.
 
     The output goes to ``output.path`` (atomically) or to *stdout*; rejected lines to
     *errors_path* (NDJSON, atomically) and to *on_reject*.  Inputs are expanded once, and
@@ -168,7 +171,7 @@ def export(
     if what == "jobs" or (what in ("summary", "checkpoints") and not selection.empty):
         jobs = selection.jobs(table.jobs(light=what != "jobs" or fmt in BINARY_FORMATS))
     if fmt in BINARY_FORMATS:
-        result.rows = _write_arrow(what, table, jobs, selection, by, fmt, output, protect, stdout)
+        result.rows = _write_arrow(what, table, jobs, selection, by, fmt, output, protect, stdout, fields)
         return result
     if fmt == "prom":
         from .prom import write_prometheus, write_prometheus_file
@@ -187,6 +190,7 @@ def export(
             result.rows = 1
         elif what == "jobs":
             assert jobs is not None
+            fields = fields or DEFAULT_JOB_FIELDS
             rows = (job_row(j, fields, iso_times=output.iso) for j in jobs)
             result.rows = write_rows(rows, fields, fmt, out, headers=output.headers, csv_safe=output.csv_safe,
                                      color=output.color)
@@ -202,7 +206,8 @@ def export(
 
 
 def _write_arrow(what: str, table: Any, jobs: Any, selection: Selection, by: Optional[str], fmt: str,
-                 output: Output, protect: list[str], stdout: Optional[IO[str]]) -> int:
+                 output: Output, protect: list[str], stdout: Optional[IO[str]],
+                 fields: Optional[Sequence[str]] = None) -> int:
     """Parquet or Arrow IPC, built from columns (see :mod:`jobstream.arrow`)."""
     from .arrow import events_to_arrow, to_arrow, write_arrow_file
 
@@ -210,6 +215,8 @@ def _write_arrow(what: str, table: Any, jobs: Any, selection: Selection, by: Opt
         data = events_to_arrow([c for c in table.events() if selection.keep_change(c)])
     else:
         data = to_arrow(table, what, jobs, by=by if what == "summary" else None)
+        if what == "jobs" and fields:
+            data = data.select(list(fields))
     if output.path not in (None, "-"):
         where: Any = output.path
     else:
@@ -281,11 +288,11 @@ def validate(
     with RejectWriter(errors_path, protect=_protected(sources)) as rejects:
         callback: Callable[[Reject], Any] = rejects if on_reject is None else _Tee(rejects, on_reject)
         if read.dask is None:
-            stats = validate_paths(sources, on_reject=callback, on_progress=on_progress, workers=read.workers,
-                                   max_line_bytes=read.max_line_bytes)
+            stats = validate_paths(sources, strict=read.strict, on_reject=callback, on_progress=on_progress,
+                                   workers=read.workers, max_line_bytes=read.max_line_bytes)
         else:
             dask = _dask()
             with dask.connect(read.dask) as client:
-                stats = dask.validate(sources, client, on_reject=callback, on_progress=on_progress,
+                stats = dask.validate(sources, client, strict=read.strict, on_reject=callback, on_progress=on_progress,
                                       max_line_bytes=read.max_line_bytes)
     return ExportResult(stats, rejects=rejects)

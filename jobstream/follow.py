@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import select
+import stat
 import sys
 from typing import Any, Callable, Iterable, Iterator, Optional, Union
 
@@ -53,7 +54,7 @@ class FollowStats(msgspec.Struct, kw_only=True):
 class _Input:
     """Where reading one followed name (or stdin) has got to."""
 
-    __slots__ = ("name", "label", "inc", "pos", "framer", "step", "head", "tail", "fresh", "z", "eof", "sealed")
+    __slots__ = ("name", "label", "inc", "pos", "framer", "step", "head", "tail", "fresh", "z", "eof", "sealed", "fd")
 
     def __init__(self, name: str, decoder: SnapshotDecoder, stats: ReadStats, rejects: list[Reject],
                  fresh: bool) -> None:
@@ -65,9 +66,10 @@ class _Input:
         self.step = DecodeStep(decoder, stats, rejects)
         self.head = self.tail = b""
         self.fresh = fresh  # found after following began: all of its content is new
-        self.z: Optional[Decompressor] = None  # stdin: decompressing it
-        self.eof = False  # stdin ended
+        self.z: Optional[Decompressor] = None  # a pipe: decompressing it
+        self.eof = False  # a pipe ended
         self.sealed = False  # a compressed file, read once: not read again
+        self.fd: Optional[int] = None  # a pipe's descriptor (stdin's, or a FIFO opened here)
 
     def restart(self) -> None:
         self.pos = 0
@@ -113,6 +115,7 @@ class Follower:
         stop: Optional[Callable[[], bool]] = None,
         max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
         read_size: int = DEFAULT_READ_SIZE,
+        exclude: Iterable[str] = (),
     ) -> None:
         names = list(dict.fromkeys(os.fsdecode(p.name if isinstance(p, Source) else p) for p in as_paths(paths)))
         if not names:
@@ -121,12 +124,12 @@ class Follower:
         self.read_stats = ReadStats()
         self.stats = FollowStats()
         self._rejects: list[Reject] = []
-        files = [n for n in names if n != STDIN and not (has_magic(n) and not os.path.exists(n))]
-        patterns = [n for n in names if n != STDIN and has_magic(n) and not os.path.exists(n)]
-        self.watcher = Watcher(files, patterns, mode=watch, poll_interval=poll_interval, on_notice=on_notice)
-        self._stdin: Optional[_Input] = None
-        if STDIN in names:
-            self._stdin = _Input(STDIN, self.decoder, self.read_stats, self._rejects, fresh=True)
+        pipes = [n for n in names if n == STDIN or _is_pipe(n)]  # read to their end, like stdin
+        files = [n for n in names if n not in pipes and not (has_magic(n) and not os.path.exists(n))]
+        patterns = [n for n in names if n not in pipes and has_magic(n) and not os.path.exists(n)]
+        self.watcher = Watcher(files, patterns, mode=watch, poll_interval=poll_interval, on_notice=on_notice,
+                               exclude=exclude)
+        self._pipes = [_Input(n, self.decoder, self.read_stats, self._rejects, fresh=True) for n in pipes]
         self._inputs: dict[str, _Input] = {}
         self.feed = ChangeFeed(selection)
         self.from_start = from_start
@@ -158,7 +161,7 @@ class Follower:
     @property
     def sources(self) -> list[Any]:
         """The inputs followed so far (each has ``.path``)."""
-        return [_Named(n) for n in self.watcher.names()] + ([_Named(STDIN)] if self._stdin is not None else [])
+        return [_Named(n) for n in self.watcher.names()] + [_Named(p.name) for p in self._pipes]
 
     def stop(self) -> None:
         """End the iteration at the next change boundary (async-signal and thread safe)."""
@@ -166,8 +169,21 @@ class Follower:
         self.watcher.wake()
 
     def close(self) -> None:
-        """Release file descriptors (open files, inotify, the watcher's thread)."""
+        """Release file descriptors (open files, pipes, inotify, the watcher's thread)."""
         self.watcher.close()
+        for inp in self._pipes:
+            if inp.fd is not None and inp.name != STDIN:
+                try:
+                    os.close(inp.fd)
+                except OSError:
+                    pass
+            inp.fd = None
+
+    def __del__(self) -> None:  # a Follower dropped without close() must not leak descriptors
+        try:
+            self.close()
+        except Exception:  # noqa: BLE001 - interpreter shutdown: nothing left to do
+            pass
 
     def __enter__(self) -> Follower:
         return self
@@ -216,7 +232,7 @@ class Follower:
     @property
     def done(self) -> bool:
         """True when there is nothing left to follow: only stdin was followed and it ended."""
-        return (self._stdin is not None and self._stdin.eof and not self.watcher.names()
+        return (bool(self._pipes) and all(p.eof for p in self._pipes) and not self.watcher.names()
                 and not self.watcher.patterns)
 
     def start(self) -> None:
@@ -264,7 +280,7 @@ class Follower:
 
     def wait(self, timeout: float) -> None:
         """Sleep until a followed input may have changed, :meth:`stop`, or *timeout* seconds."""
-        fds = [self._stdin_fd()] if self._stdin is not None and not self._stdin.eof else []
+        fds = [fd for fd in (self._pipe_fd(p) for p in self._pipes if not p.eof) if fd is not None]
         self.watcher.wait(timeout, fds)
 
     def poll(self) -> list[StatusChange]:
@@ -274,8 +290,8 @@ class Follower:
         self.watcher.scan()  # the thread looks too, but a cycle must see what is there now
         for name in self.watcher.names():
             self._poll_name(self._input(name, fresh=self._started), out)
-        if self._stdin is not None:
-            self._read_stdin(self._stdin, out)
+        for pipe in self._pipes:
+            self._read_pipe(pipe, out)
         return out
 
     def _input(self, name: str, fresh: bool) -> _Input:
@@ -289,7 +305,6 @@ class Follower:
     # -- decoding --------------------------------------------------------------------------
 
     def _process(self, inp: _Input, frames: list[Any], out: list[StatusChange]) -> None:
-        rejects = self._rejects
         for frame in frames:
             snaps = inp.step(frame)
             if snaps:
@@ -299,26 +314,46 @@ class Follower:
                     new = self.feed.push(snaps)
                     self.stats.changes += len(new)
                     out.extend(new)
-            if rejects:
-                for rej in rejects:
-                    if not self._emit and not self._replaying:
-                        self.stats.history_rejected += 1
-                    elif self.on_reject is not None:
-                        self.on_reject(rej)
-                rejects.clear()
+            self._report()
+        self._report()  # a failure record comes with no frame behind it
+
+    def _report(self) -> None:
+        rejects = self._rejects
+        if rejects:
+            for rej in rejects:
+                if not self._emit and not self._replaying and type(rej).__struct_config__.tag != "input":
+                    self.stats.history_rejected += 1  # an unreadable input is always told
+                elif self.on_reject is not None:
+                    self.on_reject(rej)
+            rejects.clear()
 
     # -- stdin -------------------------------------------------------------------------------
 
-    def _stdin_fd(self) -> int:
-        try:
-            return sys.stdin.fileno()
-        except (AttributeError, ValueError, OSError):
-            return 0
+    def _pipe_fd(self, inp: _Input) -> Optional[int]:
+        """The pipe's descriptor: stdin's, or a FIFO (``<(poller)``) opened without blocking."""
+        if inp.fd is None:
+            if inp.name == STDIN:
+                try:
+                    inp.fd = sys.stdin.fileno()
+                except (AttributeError, ValueError, OSError):
+                    inp.fd = 0
+            else:
+                try:
+                    inp.fd = os.open(inp.name, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+                except OSError as exc:
+                    inp.eof = True
+                    self._rejects.append(source_failure(inp.label, 1, 0, exc))
+                    self.read_stats.failed += 1
+                    self._report()
+                    return None
+        return inp.fd
 
-    def _read_stdin(self, inp: _Input, out: list[StatusChange]) -> None:
+    def _read_pipe(self, inp: _Input, out: list[StatusChange]) -> None:
         if inp.eof:
             return
-        fd = self._stdin_fd()
+        fd = self._pipe_fd(inp)
+        if fd is None:
+            return
         total = 0
         while total < self.read_size:
             try:
@@ -472,6 +507,15 @@ class Follower:
         return 0
 
 
+def _is_pipe(name: str) -> bool:
+    """A FIFO or character device named as a path (``<(poller)``, ``/dev/stdin``): read to its end."""
+    try:
+        mode = os.stat(name).st_mode
+    except OSError:
+        return False
+    return stat.S_ISFIFO(mode) or stat.S_ISCHR(mode)
+
+
 class _Named:
     __slots__ = ("path",)
 
@@ -496,6 +540,7 @@ def follow(
     stop: Optional[Callable[[], bool]] = None,
     max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
     read_size: int = DEFAULT_READ_SIZE,
+    exclude: Iterable[str] = (),
 ) -> Iterator[StatusChange]:
     """Status changes from growing files (``-``: stdin) as they happen; ``jobstream tail`` prints them.
 
@@ -504,5 +549,5 @@ def follow(
     """
     with Follower(paths, from_start=from_start, selection=selection, on_reject=on_reject, on_notice=on_notice,
                   until_terminal=until_terminal, watch=watch, poll_interval=poll_interval, stop=stop,
-                  max_line_bytes=max_line_bytes, read_size=read_size) as follower:
+                  max_line_bytes=max_line_bytes, read_size=read_size, exclude=exclude) as follower:
         yield from follower

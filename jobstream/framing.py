@@ -189,8 +189,9 @@ class Framer:
             line = b"".join(self._pending)
             self._pending = []
             self._pending_len = 0
-            if len(line) - 1 > self.max_line_bytes:
-                frames.append(OversizedLine(self.source, self._offset, len(line) - 1, line[:OVERSIZED_PREFIX]))
+            if len(line) - 1 > self.max_line_bytes:  # its first bytes, never its newline
+                frames.append(OversizedLine(self.source, self._offset, len(line) - 1,
+                                            line[: min(OVERSIZED_PREFIX, len(line) - 1)]))
             else:
                 frames.append(Chunk(self.source, self._offset, line))
             self._offset += len(line)

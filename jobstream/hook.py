@@ -101,20 +101,17 @@ class CommandHook:
         except (OSError, ValueError) as exc:
             self._fail(f"--exec {self.argv[0]}: {getattr(exc, 'strerror', None) or exc}")
             return 127
-        assert proc.stdin is not None
-        try:
-            proc.stdin.write(data)
-        except (BrokenPipeError, OSError):
-            pass  # the command does not read its stdin: fine
-        with contextlib.suppress(OSError):
-            proc.stdin.close()
         deadline = time.monotonic() + self.timeout
+        pending: Optional[bytes] = data  # handed over by communicate(), which never blocks on a full pipe
         while True:
             try:
-                rc = proc.wait(timeout=0.05)
+                proc.communicate(input=pending, timeout=0.05)
+                rc = proc.returncode
                 break
             except subprocess.TimeoutExpired:
-                pass
+                pending = None  # communicate() keeps writing what is left on the next call
+            except (BrokenPipeError, OSError):
+                pending = None  # the command does not read its stdin: fine
             stopping = self.should_stop is not None and self.should_stop()
             if stopping or time.monotonic() >= deadline:
                 _stop(proc)

@@ -202,6 +202,7 @@ def fold_paths(
 def validate_paths(
     paths: Union[PathArg, Iterable[PathArg]],
     *,
+    strict: bool = False,
     on_reject: Optional[Callable[[Reject], Any]] = None,
     on_progress: Optional[Callable[[int], Any]] = None,
     workers: Optional[int] = None,
@@ -213,15 +214,17 @@ def validate_paths(
     """Check every line of *paths* against the full schema; ``jobstream validate`` calls this.
 
     Rejects reach *on_reject* in input order; large inputs are checked by *workers*
-    processes, as in :func:`fold_paths`.
+    processes, as in :func:`fold_paths`.  *strict* raises
+    :class:`~jobstream.errors.InvalidLineError` at the first reject (after reporting it).
     """
     sources = resolve_sources(paths)
-    done = _run(sources, model="full", fold=False, on_reject=on_reject, on_progress=on_progress, workers=workers,
-                max_line_bytes=max_line_bytes, block_size=block_size, min_parallel_bytes=min_parallel_bytes,
-                range_bytes=range_bytes)
-    if done is not None:
-        return done.stats
-    reader = Reader(sources, model="full", on_reject=on_reject, on_progress=on_progress,
+    if not strict:
+        done = _run(sources, model="full", fold=False, on_reject=on_reject, on_progress=on_progress,
+                    workers=workers, max_line_bytes=max_line_bytes, block_size=block_size,
+                    min_parallel_bytes=min_parallel_bytes, range_bytes=range_bytes)
+        if done is not None:
+            return done.stats
+    reader = Reader(sources, model="full", strict=strict, on_reject=on_reject, on_progress=on_progress,
                     max_line_bytes=max_line_bytes, block_size=block_size)
     for _ in reader.batches():
         pass

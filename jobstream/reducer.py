@@ -63,9 +63,9 @@ def _unpack(key: int) -> tuple[int, str]:
     return key >> 32, _NAMES[key & _LOW]
 
 
-# The history order of statuses (lifecycle rank, then name) as a small int per status code,
-# so a job's observations sort as plain ints: ``time << 16 | order``.  Rebuilt when a status
-# not seen before gets a code.
+# The history order of statuses (lifecycle rank, then name) as an int per status code, so a
+# job's observations sort as plain ints: ``time << 32 | order``.  Rebuilt when a status not
+# seen before gets a code.
 _ORDER: list[int] = []
 
 
@@ -205,8 +205,9 @@ def _cp_merge(mine: list[Any], other: Any) -> None:
 
 
 def _integration_label(obj: Any) -> str:
-    if isinstance(obj, dict):
-        return str(obj.get("type", "unknown"))
+    if isinstance(obj, dict):  # a type jobstream does not know; only a string names it (1, 1.0
+        kind = obj.get("type")  # and true are equal values: a label must not depend on which came)
+        return kind if isinstance(kind, str) else "unknown"
     project = getattr(obj, "project", None)
     run = getattr(obj, "run_name", None)
     label = "wandb"
@@ -408,7 +409,7 @@ class _Acc:
         times = [k >> 32 for k in keys]
         if len(set(times)) != len(times):  # statuses sharing a second: the lifecycle orders them
             order = _order()
-            keys.sort(key=lambda k: (k >> 32) << 16 | order[k & _LOW])
+            keys.sort(key=lambda k: (k & ~_LOW) | order[k & _LOW])
             times = [k >> 32 for k in keys]
         return [(t, names[k & _LOW], obs[k]) for t, k in zip(times, keys)]
 
@@ -440,7 +441,7 @@ class _Acc:
         times = [k >> 32 for k in keys]
         if len(set(times)) != len(times):  # statuses sharing a second: the lifecycle orders them
             order = _order()
-            keys.sort(key=lambda k: (k >> 32) << 16 | order[k & _LOW])
+            keys.sort(key=lambda k: (k & ~_LOW) | order[k & _LOW])
         prev = ""
         running_at = last_at = None
         for k in keys:

@@ -444,7 +444,12 @@ def write_summary(summary: Summary, fmt: str, out: IO[str], *, headers: bool = T
     if fmt in ("json", "ndjson"):
         data = summary_dict(summary, stats)
         opt = orjson.OPT_INDENT_2 if fmt == "json" else 0
-        out.write(orjson.dumps(data, option=opt).decode() + "\n")
+        try:
+            text = orjson.dumps(data, option=opt).decode()
+        except TypeError:  # a total beyond 64 bits (trained tokens): msgspec writes any integer
+            text = msgspec.json.encode(data).decode()
+            text = msgspec.json.format(text, indent=2) if fmt == "json" else text
+        out.write(text + "\n")
         return
     if fmt == "csv":
         write_csv(summary_rows(summary, stats), SUMMARY_CSV_FIELDS, out, headers=headers)
@@ -542,15 +547,18 @@ def atomic_file(path: str, *, protect: Iterable[str] = (), what: str = "output")
     CLI turns it into an exception).  A FIFO or device at *path* is written in place.  Refuses
     to replace a file in *protect* (the inputs).  Errors name *path*, never the temp file.
     """
-    target = os.path.abspath(path)
     shown = display_name(path)
+    target = os.path.abspath(path)
+    direct = target.startswith(("/dev/", "/proc/"))  # /dev/stdout, /dev/fd/N: write into what they name
+    if not direct and os.path.islink(target):
+        target = os.path.realpath(target)  # replace the file the link names, and keep the link
     for p in protect:
         try:
             if os.path.exists(target) and os.path.samefile(target, p):
                 raise OutputError(f"refusing to overwrite input file {shown} ({what})")
         except OSError:
             continue
-    if os.path.exists(target) and not os.path.isfile(target):
+    if direct or (os.path.exists(target) and not os.path.isfile(target)):
         # a FIFO, a device, /dev/stdout: write into it; renaming over it would replace it
         try:
             direct = open(target, "wb")

@@ -42,8 +42,17 @@ def parse_time(text: str, *, now: Optional[float] = None) -> int:
     A bare number below 10^9 (``20250``, ``1717000``) is refused: it is neither a date nor
     a plausible time.  A fractional time rounds up to the next whole second (events are whole
     seconds), which keeps ``since`` inclusive and ``until`` exclusive exactly.
-    Raises ValueError with a hint on anything else.
+    Raises ValueError with a hint on anything else (infinite or astronomic numbers too).
     """
+    try:
+        return _parse(text, now)
+    except (OverflowError, ValueError) as exc:
+        if isinstance(exc, ValueError) and str(exc).startswith(repr(text)):
+            raise
+        raise _bad(text, "is not a time between 1970 and 9999") from None
+
+
+def _parse(text: str, now: Optional[float]) -> int:
     s = text.strip()
     low = s.lower()
     clock = time.time() if now is None else now
@@ -57,7 +66,7 @@ def parse_time(text: str, *, now: Optional[float] = None) -> int:
     rel = _RELATIVE.fullmatch(low)
     if rel is not None:
         seconds = float(rel.group(1)) * _UNIT_SECONDS[rel.group(2)[0]]
-        return math.ceil(clock - seconds)
+        return _bounded(text, math.ceil(clock - seconds))
     if s.startswith("@"):
         try:
             value = float(s[1:])

@@ -151,10 +151,12 @@ class Watcher:
 
     def __init__(self, names: Sequence[str], patterns: Sequence[str] = (), *, mode: str = "auto",
                  poll_interval: tuple[float, float] = DEFAULT_POLL_INTERVAL,
-                 on_notice: Optional[Callable[[str], Any]] = None) -> None:
+                 on_notice: Optional[Callable[[str], Any]] = None, exclude: Sequence[str] = ()) -> None:
         if mode not in ("auto", "inotify", "poll"):
             raise ValueError(f"watch must be 'auto', 'inotify' or 'poll', not {mode!r}")
         self.patterns = list(patterns)
+        #: files never followed even when a pattern matches them (the --errors file)
+        self.exclude = {os.path.realpath(p) for p in exclude}
         self.poll_interval = poll_interval
         self.on_notice = on_notice
         self._names: list[str] = []
@@ -221,7 +223,7 @@ class Watcher:
         changed = False
         for pattern in self.patterns:
             for match in sorted(glob.glob(pattern, recursive=True)):
-                if os.path.isfile(match) and self.add(match):
+                if os.path.isfile(match) and os.path.realpath(match) not in self.exclude and self.add(match):
                     changed = True
         for name in self.names():
             changed |= self._look(name)
@@ -355,6 +357,12 @@ class Watcher:
                 pass
         return [fd for fd in ready if fd != self._wake_r]
 
+    def __del__(self) -> None:  # dropped without close(): release the descriptors anyway
+        try:
+            self.close()
+        except Exception:  # noqa: BLE001 - interpreter shutdown: nothing left to do
+            pass
+
     def close(self) -> None:
         """Stop the thread and close every file and descriptor held."""
         self._stopping = True
@@ -376,8 +384,9 @@ class Watcher:
             self._inotify.close()
             self._inotify = None
         for fd in (self._wake_r, self._wake_w, self._stop_r, self._stop_w):
-            try:
-                os.close(fd)
-            except OSError:
-                pass
+            if fd >= 0:
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
         self._wake_r = self._wake_w = self._stop_r = self._stop_w = -1

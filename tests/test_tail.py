@@ -559,8 +559,27 @@ class TestReviewFindings:
         notices: list[str] = []
         with Follower([str(fifo)], watch="poll", on_notice=notices.append) as f:
             f.start()  # used to block in open() until a writer came
-            assert f.poll() == []
-        assert any("not a regular file" in n for n in notices)
+            assert f.poll() == []  # no writer: the pipe has ended, nothing was read
+            assert [s.path for s in f.sources] == [str(fifo)]
+        assert notices == []
+
+    def test_a_fifo_path_is_read_like_stdin(self, tmp_path: Path) -> None:
+        fifo = tmp_path / "fifo"
+        os.mkfifo(fifo)
+        fd = os.open(fifo, os.O_RDWR)  # a writer that stays: the follower's open finds one
+        try:
+            with Follower([str(fifo)], watch="poll", from_start=True) as f:
+                f.start()
+                os.write(fd, snap("a", "QUEUED", T0) + snap("a", "RUNNING", T0 + 5))
+                changes: list[Any] = []
+                for _ in range(100):  # bounded: 10 s
+                    changes += f.poll()
+                    if len(changes) == 2:
+                        break
+                    f.wait(0.1)
+                assert [c.to_status for c in changes] == ["QUEUED", "RUNNING"]
+        finally:
+            os.close(fd)
 
     def test_exec_survives_a_nul_in_a_job_id(self, tmp_path: Path) -> None:
         from jobstream.hook import CommandHook

@@ -8,6 +8,7 @@ finding bad lines, more rejects than ``--max-rejects``, an input that cannot be 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from typing import Any, Optional, Sequence
@@ -34,6 +35,14 @@ __all__ = ["cli", "main"]
 
 class _Group(click.Group):
     """Library errors become one-line messages; OS errors name the file; never a traceback."""
+
+    def make_context(self, info_name: Optional[str], args: list[str], parent: Optional[click.Context] = None,
+                     **extra: Any) -> click.Context:
+        try:  # --help and --version print while parsing: a closed pipe then is a quiet success
+            return super().make_context(info_name, args, parent, **extra)
+        except BrokenPipeError:
+            quiet_exit(Verdict.code)
+            raise  # not reached
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -68,8 +77,9 @@ class _Rejects:
     """The CLI's view of rejects: a count and the first at the end (``validate``: each at once),
     and the inputs that could not be read, which fail the run."""
 
-    def __init__(self, echo_each: bool) -> None:
+    def __init__(self, echo_each: bool, limit: Optional[int] = None) -> None:
         self.echo_each = echo_each
+        self.limit = limit  # --max-rejects: past it the run has failed, whatever happens to the pipe
         self.count = 0
         self.first: Any = None
         self.failures: list[Any] = []
@@ -80,6 +90,8 @@ class _Rejects:
             self.failures.append(rej)
             return
         self.count += 1
+        if self.limit is not None and self.count > self.limit:
+            Verdict.fail()
         if self.first is None:
             self.first = rej
         if self.echo_each:
@@ -123,7 +135,7 @@ def _export(what: str, paths: Sequence[str], read: ReadArgs, selection: Any, out
 
     if out.format in BINARY_FORMATS and out.path in (None, "-") and _stdout_tty():
         raise click.UsageError(f"-f {out.format} writes bytes, not for a terminal: give -o FILE (or pipe it)")
-    rejects = _Rejects(echo_each=False)
+    rejects = _Rejects(echo_each=False, limit=read.options.max_rejects)
     progress = Progress(read.progress)
     try:
         if out.path is None or out.path == "-":
@@ -171,7 +183,7 @@ def summary(paths: tuple[str, ...], read: ReadArgs, selection: Any, out: Any, by
 @read_options
 @selection_options
 @output_options(("table", "json", "ndjson", "csv", "parquet", "arrow"), "ndjson")
-@click.option("--fields", type=FIELDS, metavar="A,B,...", help="Columns to show (comma list, or 'all').")
+@click.option("--fields", type=FIELDS, metavar="A,B,...", help="Columns to show (comma list, or 'all'; Parquet and Arrow default to all).")
 def jobs(paths: tuple[str, ...], read: ReadArgs, selection: Any, out: Any, fields: Optional[tuple[str, ...]]) -> None:
     """One row per job with its current state, ordered by creation time.
 
@@ -184,9 +196,7 @@ def jobs(paths: tuple[str, ...], read: ReadArgs, selection: Any, out: Any, field
     Example:
         jobstream jobs jobs.ndjson --status RUNNING --fields id,model,checkpoint_step,train_loss
     """
-    from ..columns import DEFAULT_JOB_FIELDS
-
-    _export("jobs", paths, read, selection, out, fields=fields or DEFAULT_JOB_FIELDS)
+    _export("jobs", paths, read, selection, out, fields=fields)
 
 
 @cli.command()
@@ -253,7 +263,7 @@ def report(paths: tuple[str, ...], read: ReadArgs, selection: Any, output: str, 
     """
     from ..exports import report as run_report
 
-    rejects = _Rejects(echo_each=False)
+    rejects = _Rejects(echo_each=False, limit=read.options.max_rejects)
     progress = Progress(read.progress)
     try:
         result = run_report(_inputs(paths, read), output, fmt=fmt, read=read.options, selection=selection, title=title,
@@ -285,6 +295,11 @@ def validate(paths: tuple[str, ...], read: ReadArgs, quiet: bool) -> None:
     try:
         result = run_validate(_inputs(paths, read), read=read.options, errors_path=read.errors_path,
                               on_reject=rejects, on_progress=progress, on_total=progress.set_total)
+    except InvalidLineError:
+        if quiet:
+            raise
+        Verdict.fail()  # the line was shown as it was rejected
+        raise click.ClickException("stopped at the first rejected line (--strict)") from None
     finally:
         progress.close()
     st = result.stats
@@ -357,8 +372,9 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     except click.exceptions.Abort:  # click's name for a KeyboardInterrupt in a prompt or command
         _interrupted(EXIT_INTERRUPT)
     except click.ClickException as exc:
-        exc.show()
         code = exc.exit_code
+        with contextlib.suppress(OSError, ValueError):  # stderr closed: the exit code still says it
+            exc.show()
     except click.exceptions.Exit as exc:
         code = exc.exit_code
     except SystemExit as exc:

@@ -107,14 +107,11 @@ def paths_argument(f: F) -> F:
 
 
 def input_paths(paths: Sequence[str]) -> list[str]:
-    """No PATH means stdin when something is piped in; on a terminal (or a closed stdin), a hint."""
+    """No PATH means stdin when something is piped or redirected in (a pipe, a socket, a file);
+    a terminal, /dev/null (cron, CI with an unset variable) or a closed stdin gets a hint."""
     if paths:
         return list(paths)
-    try:
-        interactive = sys_stdin_isatty()
-    except (AttributeError, ValueError):
-        interactive = False
-    if interactive or closed("stdin"):
+    if not _stdin_has_data():
         ctx = click.get_current_context()
         raise click.UsageError(
             "no input: give PATH (files, directories, globs, .gz) or pipe NDJSON in, e.g. "
@@ -122,6 +119,22 @@ def input_paths(paths: Sequence[str]) -> list[str]:
             ctx=ctx,
         )
     return ["-"]
+
+
+def _stdin_has_data() -> bool:
+    import stat
+    import sys
+
+    try:
+        if closed("stdin") or sys_stdin_isatty():
+            return False
+    except (AttributeError, ValueError):
+        return False
+    try:
+        mode = os.fstat(sys.stdin.fileno()).st_mode
+    except (AttributeError, ValueError, OSError):  # an in-memory stream (embedding, tests): it was handed over
+        return True
+    return not stat.S_ISCHR(mode)  # /dev/null: nothing was handed over
 
 
 def sys_stdin_isatty() -> bool:

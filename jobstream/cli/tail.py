@@ -108,7 +108,7 @@ def tail(paths: tuple[str, ...], selection: Any, fmt: Optional[str], no_headers:
 
         follower = Follower(names, from_start=from_start, selection=selection, on_reject=on_reject,
                             on_notice=note, until_terminal=exit_on_terminal, watch="poll" if poll else "auto",
-                            max_line_bytes=max_line_bytes)
+                            max_line_bytes=max_line_bytes, exclude=[errors_path] if errors_path else ())
         stack.callback(follower.close)
         if fmt is None:
             fmt = "table" if _tty() else "ndjson"
@@ -140,7 +140,7 @@ def tail(paths: tuple[str, ...], selection: Any, fmt: Optional[str], no_headers:
     if exit_status:  # even a stop by signal: CI killing a wait must not read as success
         ended = follower.feed.followed()
         if not ended or any(status != "SUCCESS" for status in ended.values()):
-            unsuccessful = [f"{job} {status}" for job, status in ended.items() if status != "SUCCESS"]
+            unsuccessful = [f"{job} {status or 'never seen'}" for job, status in ended.items() if status != "SUCCESS"]
             note(f"not every followed job succeeded: {', '.join(unsuccessful) or 'none seen'}")
             sys.exit(EXIT_UNSUCCESSFUL)
         return
