@@ -61,6 +61,8 @@ def read_unit(unit: parallel.Unit, fds: dict[Source, int], decoder: SnapshotDeco
             def read(view: memoryview) -> int:
                 nonlocal pos
                 n = os.preadv(fd, [view[: unit.end - pos]], pos) if pos < unit.end else 0
+                if not n and pos < unit.end:
+                    raise SourceError(_SHRANK)
                 pos += n
                 return n
 
@@ -83,12 +85,19 @@ def read_unit(unit: parallel.Unit, fds: dict[Source, int], decoder: SnapshotDeco
     return step.line - 1
 
 
+#: A planned range that ends early: its lines would be lost without a word.
+_SHRANK = "the file is shorter than when the read was planned (truncated or replaced while read?)"
+
+
 def _bounded(read: Any, into: bool, left: int) -> tuple[Any, bool]:
-    """*read* (as :func:`~jobstream.reader._reader_of` gives it) stopped after *left* bytes."""
+    """*read* (as :func:`~jobstream.reader._reader_of` gives it) stopped after *left* bytes;
+    the input ending before them is a :class:`SourceError`."""
     if into:
         def read_into(view: memoryview) -> int:
             nonlocal left
             n: int = read(view[:left]) if left > 0 else 0
+            if not n and left > 0:
+                raise SourceError(_SHRANK)
             left -= n
             return n
 
@@ -97,6 +106,8 @@ def _bounded(read: Any, into: bool, left: int) -> tuple[Any, bool]:
     def read_bytes(n: int) -> bytes:
         nonlocal left
         data: bytes = read(min(n, left)) if left > 0 else b""
+        if not data and left > 0:
+            raise SourceError(_SHRANK)
         left -= len(data)
         return data
 

@@ -220,11 +220,19 @@ def expand_sources(paths: Union[PathArg, Iterable[PathArg]]) -> list[Source]:
 class Decompressor:
     """Incremental decompression of one input (gzip, zstd, bzip2 or xz): raw bytes in, data out.
 
-    Any number of concatenated members/frames/streams is read, as the command-line tools do
-    (zero padding after one is ignored).  Everything that decompresses before damage comes
-    out first; the damage (a corrupt stream, or one cut short, seen at :meth:`finish`) then
-    raises :class:`SourceError`.  Used for files, stdin, followed pipes and Dask partitions.
+    :meth:`push` compressed bytes, then :meth:`pull` the content a bounded piece at a time
+    (at most :attr:`PIECE` bytes: a repetitive poll log compresses a hundred to one and more,
+    so a block of compressed input could otherwise become hundreds of MB at once) until it
+    gives ``b""``; :meth:`feed` does both and joins the pieces.  Any number of concatenated
+    members, frames or streams is read, as the command-line tools do (zero padding after one
+    is ignored).  Everything that decompresses before damage comes out first (for gzip, to
+    the byte: a bad checksum costs no line); the damage (a corrupt stream, or one cut short,
+    seen at :meth:`finish`) then raises :class:`SourceError`.  Used for files, stdin,
+    followed pipes and Dask partitions.
     """
+
+    #: The most one :meth:`pull` hands out.
+    PIECE = 1 << 20
 
     def __init__(self, label: str, fmt: str = "gzip") -> None:
         if fmt not in _FORMATS:
@@ -232,73 +240,216 @@ class Decompressor:
         self.label = label
         self.format = fmt
         self._new = _FORMATS[fmt][1]
-        self._d: Any = self._new(label)  # the SourceError of a missing zstandard is raised here
+        self._codec: Any = self._new(label)  # the SourceError of a missing zstandard is raised here
+        self._in = b""  # compressed bytes pushed, not yet given to the codec
         self._started = False
         self._error: Optional[SourceError] = None
 
     def fail(self, why: str) -> SourceError:
         return SourceError(f"unreadable {self.format} data: {why}", path=self.label)
 
-    def feed(self, data: bytes) -> bytes:
-        """Decompress *data*; raises the damage only once nothing before it is left to hand out."""
+    def push(self, data: bytes) -> None:
+        """Compressed bytes, to :meth:`pull` the content of."""
+        self._in = self._in + data if self._in else data
+
+    def pull(self) -> bytes:
+        """The next piece of content (at most :attr:`PIECE` bytes), ``b""`` when it needs
+        more input; raises the damage once nothing before it is left to hand out."""
         if self._error is not None:
             raise self._error
-        out = bytearray()
-        while data:
-            if self._d.eof:  # a member ended: another follows (concatenated), or zero padding
-                if not data.strip(b"\x00"):
-                    break
-                self._d = self._new(self.label)
+        codec = self._codec
+        while True:
+            if codec.eof:  # a member ended: another follows (concatenated), or zero padding
+                rest = codec.leftover() + self._in
+                self._in = b""
+                if not rest.strip(b"\x00"):
+                    return b""
+                codec = self._codec = self._new(self.label)
                 self._started = False
+                self._in = rest
+            if not self._in and not codec.pending:
+                return b""
+            data, self._in = self._in, b""
+            self._started = True
             try:
-                self._started = True
-                out += self._d.decompress(data)
+                out = codec.step(data, self.PIECE)
             except Exception as exc:  # noqa: BLE001 - each library has its own error class: all are damage
-                self._error = self.fail(str(exc) or type(exc).__name__)
-                if out:
-                    return bytes(out)
+                self._error = self.fail(" ".join(str(exc).split()) or type(exc).__name__)
+                good = codec.salvage()
+                if good:
+                    return good
                 raise self._error from None
-            data = self._d.unused_data if self._d.eof else b""
-        return bytes(out)
+            if out:
+                return bytes(out)
+            if not codec.eof and not codec.pending:
+                return b""
+
+    def feed(self, data: bytes) -> bytes:
+        """Decompress *data*: all the content it completes (the pieces of :meth:`pull`, joined)."""
+        self.push(data)
+        out = bytearray()
+        try:
+            while True:
+                piece = self.pull()
+                if not piece:
+                    return bytes(out)
+                out += piece
+        except SourceError:
+            if out:
+                return bytes(out)  # the damage comes at the next call
+            raise
 
     def finish(self) -> bytes:
         """The end of the raw input: what is left, or the error if the stream was cut short."""
-        if self._error is not None:
+        out = bytearray()
+        try:
+            while True:
+                piece = self.pull()
+                if not piece:
+                    break
+                out += piece
+        except SourceError:
+            if out:
+                return bytes(out)
+            raise
+        if self._started and not self._codec.eof:
+            self._error = self.fail(f"the file ends inside {_ARTICLE.get(self.format, 'a')} {self.format} stream "
+                                    "(truncated?)")
+            if out:
+                return bytes(out)
             raise self._error
-        if self._started and not self._d.eof:
-            flush = getattr(self._d, "flush", None)
-            tail = flush() if flush is not None else b""
-            self._error = self.fail(f"the file ends inside {_ARTICLE.get(self.format, 'a')} {self.format} stream (truncated?)")
-            if tail:
-                return tail
-            raise self._error
-        return b""
+        return bytes(out)
 
 
 _ARTICLE = {"xz": "an"}
 
 
+class _Zlib:
+    """gzip through zlib, with bounded output; after damage, the bytes before it are salvaged."""
+
+    def __init__(self) -> None:
+        self._d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        self._tail = b""  # input zlib has not consumed yet (output was bounded)
+        self._full = False  # the last step filled its bound: zlib may hold more output
+        self._saved: Any = None  # the state before the last step, and its input: for salvage
+
+    @property
+    def eof(self) -> bool:
+        return bool(self._d.eof)
+
+    @property
+    def pending(self) -> bool:
+        return bool(self._tail) or (self._full and not self._d.eof)
+
+    def leftover(self) -> bytes:
+        return bytes(self._d.unused_data) + self._tail
+
+    def step(self, data: bytes, max_out: int) -> bytes:
+        data = self._tail + data if self._tail else data
+        self._saved = (self._d.copy(), data)
+        out = self._d.decompress(data, max_out)
+        self._tail = bytes(self._d.unconsumed_tail)
+        self._full = len(out) >= max_out
+        return out
+
+    def salvage(self) -> bytes:
+        """The content of the failed step up to the damage.  zlib discards a failed call's
+        output, and checks a member's trailer in the call that hands out its last bytes: so
+        replay the step from the saved state one input byte at a time (the damage, a bad
+        checksum included, is then met only after everything before it has come out)."""
+        if self._saved is None:
+            return b""
+        d, buf = self._saved[0].copy(), memoryview(self._saved[1])
+        out = bytearray()
+        for i in range(len(buf)):
+            try:
+                out += d.decompress(buf[i: i + 1])
+            except zlib.error:
+                break
+        return bytes(out)
+
+
+class _Bounded:
+    """bz2 and lzma decompressors: they bound their output themselves (``max_length``)."""
+
+    def __init__(self, d: Any) -> None:
+        self._d = d
+
+    @property
+    def eof(self) -> bool:
+        return bool(self._d.eof)
+
+    @property
+    def pending(self) -> bool:
+        return not self._d.eof and not self._d.needs_input  # output waiting, input held inside
+
+    def leftover(self) -> bytes:
+        return bytes(self._d.unused_data)
+
+    def step(self, data: bytes, max_out: int) -> bytes:
+        return bytes(self._d.decompress(data, max_out))
+
+    def salvage(self) -> bytes:
+        return b""
+
+
+class _Sliced:
+    """A decompressor without an output bound (zstandard's): fed small slices of input, so a
+    piece is what 8 KiB of compressed input gives (a log that compresses thousands to one can
+    still give a large piece: Python 3.14's own zstd is bounded like the others)."""
+
+    SLICE = 1 << 13
+
+    def __init__(self, d: Any) -> None:
+        self._d = d
+        self._buf = b""
+
+    @property
+    def eof(self) -> bool:
+        return bool(self._d.eof)
+
+    @property
+    def pending(self) -> bool:
+        return bool(self._buf)
+
+    def leftover(self) -> bytes:
+        return bytes(self._d.unused_data) + self._buf
+
+    def step(self, data: bytes, max_out: int) -> bytes:
+        buf = self._buf + data if self._buf else data
+        out = bytearray()
+        i = 0
+        while i < len(buf) and len(out) < max_out and not self._d.eof:
+            out += self._d.decompress(buf[i: i + self.SLICE])
+            i += self.SLICE
+        self._buf = buf[i:]
+        return bytes(out)
+
+    def salvage(self) -> bytes:
+        return b""
+
+
 def _gzip(label: str) -> Any:
-    return zlib.decompressobj(16 + zlib.MAX_WBITS)
+    return _Zlib()
 
 
 def _bz2(label: str) -> Any:
     import bz2
 
-    return bz2.BZ2Decompressor()
+    return _Bounded(bz2.BZ2Decompressor())
 
 
 def _xz(label: str) -> Any:
     import lzma
 
-    return lzma.LZMADecompressor(format=lzma.FORMAT_XZ)
+    return _Bounded(lzma.LZMADecompressor(format=lzma.FORMAT_XZ))
 
 
 def _zstd(label: str) -> Any:
-    try:  # Python 3.14's standard library
+    try:  # Python 3.14's standard library: bounds its output itself
         from compression import zstd as std  # type: ignore[import-not-found]
 
-        return std.ZstdDecompressor()
+        return _Bounded(std.ZstdDecompressor())
     except ImportError:
         pass
     try:
@@ -306,7 +457,7 @@ def _zstd(label: str) -> Any:
     except ImportError:
         raise SourceError("zstd-compressed, and the zstandard package is not installed: "
                           "pip install 'jobstream[zstd]'", path=label) from None
-    return zstandard.ZstdDecompressor().decompressobj()
+    return _Sliced(zstandard.ZstdDecompressor().decompressobj())
 
 
 def _is_bz2(head: bytes) -> bool:
@@ -315,8 +466,8 @@ def _is_bz2(head: bytes) -> bool:
             and head[4:10] in (b"\x31\x41\x59\x26\x53\x59", b"\x17\x72\x45\x38\x50\x90"))
 
 
-#: Each format: how a file in it starts, and a new decompression object (any with
-#: ``decompress``, ``eof`` and ``unused_data``, as zlib, bz2, lzma and zstandard give).
+#: Each format: how a file in it starts, and a new codec (``step``, ``eof``, ``pending``,
+#: ``leftover``, ``salvage``) over the library's decompression object.
 _FORMATS: dict[str, tuple[Callable[[bytes], bool], Callable[[str], Any]]] = {
     "gzip": (lambda head: _is_gzip(head), _gzip),
     "zstd": (lambda head: head[:4] == _ZSTD_MAGIC, _zstd),
@@ -335,7 +486,8 @@ def compression_of(head: bytes) -> Optional[str]:
 
 
 class _Decompressed(io.RawIOBase):
-    """A readable stream of a compressed file's content, through :class:`Decompressor`."""
+    """A readable stream of a compressed file's content, through :class:`Decompressor`:
+    pieces of at most :attr:`Decompressor.PIECE` bytes, however well the data compressed."""
 
     _PIECE = 1 << 18
 
@@ -352,15 +504,16 @@ class _Decompressed(io.RawIOBase):
         return True
 
     def read(self, size: int = -1) -> bytes:
-        """The next decompressed piece (any length; ``size`` is ignored), b"" at the end."""
+        """The next decompressed piece (any length up to the bound; ``size`` is ignored), b"" at the end."""
         while not self._done:
+            data = self._z.pull()
+            if data:
+                return data
             piece = self._raw.read(self._PIECE)
             if not piece:
                 self._done = True
                 return self._z.finish()
-            data = self._z.feed(piece)
-            if data:
-                return data
+            self._z.push(piece)
         return b""
 
     read1 = read
