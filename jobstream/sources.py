@@ -275,7 +275,7 @@ class Decompressor:
                 out = codec.step(data, self.PIECE)
             except Exception as exc:  # noqa: BLE001 - each library has its own error class: all are damage
                 self._error = self.fail(" ".join(str(exc).split()) or type(exc).__name__)
-                good = codec.salvage()
+                good: bytes = codec.salvage()
                 if good:
                     return good
                 raise self._error from None
