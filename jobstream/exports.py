@@ -122,6 +122,30 @@ class _Tee:
         return getattr(self.writer, name)
 
 
+def _fold(sources: Sequence[Source], read: ReadOptions, model: Any, on_reject: Callable[[Reject], Any],
+          on_progress: Optional[Callable[[int], Any]]) -> Any:
+    """Read and fold *sources* here (:func:`~jobstream.pipeline.fold_paths`) or on the Dask
+    cluster ``read.dask`` names (:func:`jobstream.dask.fold`): the same table, stats and rejects."""
+    if read.dask is None:
+        return fold_paths(sources, model=model, strict=read.strict, on_reject=on_reject, on_progress=on_progress,
+                          workers=read.workers, max_line_bytes=read.max_line_bytes)
+    dask = _dask()
+    with dask.connect(read.dask) as client:
+        return dask.fold(sources, client, model=model, strict=read.strict, on_reject=on_reject,
+                         on_progress=on_progress, max_line_bytes=read.max_line_bytes)
+
+
+def _dask() -> Any:
+    """:mod:`jobstream.dask`, or an ImportError naming the extra it needs."""
+    try:
+        from . import dask
+    except ImportError as exc:
+        if (exc.name or "").split(".")[0] not in ("dask", "distributed"):
+            raise
+        raise ImportError("--dask needs the dask extra: pip install 'jobstream[dask]'") from None
+    return dask
+
+
 def export(
     what: str,
     paths: Union[PathArg, Iterable[PathArg]],
@@ -186,10 +210,9 @@ def export(
         on_total(total_size(sources))
     with RejectWriter(errors_path, protect=_protected(sources)) as rejects:
         callback = rejects if on_reject is None else _Tee(rejects, on_reject)
-        folded = fold_paths(sources, model=model, strict=read.strict, on_reject=callback, on_progress=on_progress,
-                            workers=read.workers, max_line_bytes=read.max_line_bytes)
-    result = ExportResult(folded.stats, rejects=rejects)
-    _write(what, folded.table, result, sources, selection, output, fmt, by, fields, stdout, None)
+        table, stats = _fold(sources, read, model, callback, on_progress)
+    result = ExportResult(stats, rejects=rejects)
+    _write(what, table, result, sources, selection, output, fmt, by, fields, stdout, None)
     return result
 
 
@@ -294,9 +317,7 @@ def report(
         on_total(total_size(sources))
     with RejectWriter(errors_path, protect=_protected(sources)) as rejects:
         callback: Callable[[Reject], Any] = rejects if on_reject is None else _Tee(rejects, on_reject)
-        folded = fold_paths(sources, model="view", strict=read.strict, on_reject=callback, on_progress=on_progress,
-                            workers=read.workers, max_line_bytes=read.max_line_bytes)
-    table, stats = folded.table, folded.stats
+        table, stats = _fold(sources, read, "view", callback, on_progress)
     result = ExportResult(stats, rejects=rejects)
     result.warnings = selection.unmatched(table.statuses(), table.job_types())
     jobs = None if selection.empty else selection.jobs(table.jobs())
@@ -343,7 +364,12 @@ def validate(
         on_total(total_size(sources))
     with RejectWriter(errors_path, protect=_protected(sources)) as rejects:
         callback = rejects if on_reject is None else _Tee(rejects, on_reject)
-        stats = validate_paths(sources, strict=read.strict, on_reject=callback, on_progress=on_progress,
-                               workers=read.workers,
-                               max_line_bytes=read.max_line_bytes)
+        if read.dask is None:
+            stats = validate_paths(sources, strict=read.strict, on_reject=callback, on_progress=on_progress,
+                                   workers=read.workers, max_line_bytes=read.max_line_bytes)
+        else:
+            dask = _dask()
+            with dask.connect(read.dask) as client:
+                stats = dask.validate(sources, client, strict=read.strict, on_reject=callback, on_progress=on_progress,
+                                      max_line_bytes=read.max_line_bytes)
     return ExportResult(stats, rejects=rejects)

@@ -29,7 +29,7 @@ from .filters import Selection
 from .framing import DEFAULT_MAX_LINE_BYTES, Framer
 from .reader import DecodeStep, ReadStats, source_failure
 from .reducer import JobTable, StatusChange
-from .sources import STDIN, Decompressor, PathArg, Source, as_paths, decompressor_for, display_name, open_source
+from .sources import HEAD_BYTES, STDIN, Decompressor, PathArg, Source, as_paths, decompressor_for, display_name, open_source
 from .watch import DEFAULT_POLL_INTERVAL, INOTIFY_RECHECK, Incarnation, Watcher, has_magic
 
 if TYPE_CHECKING:
@@ -74,7 +74,7 @@ class _Input:
         self.step = DecodeStep(decoder, stats, rejects)
         self.head = self.tail = b""
         self.fresh = fresh  # found after following began: all of its content is new
-        self.z: Optional[Decompressor] = None  # stdin: decompressing gzip
+        self.z: Optional[Decompressor] = None  # a pipe: decompressing it
         self.eof = False  # a pipe ended
         self.sealed = False  # a compressed file, read once: not read again
         self.mark: Optional["FileMark"] = None  # with a state: the current file's mark
@@ -114,8 +114,8 @@ class Follower:
       (a kill -9 repeats what was yielded since the last save).  A new state starts as
       following does without one.
 
-    A compressed (``.gz``) file is read once, whole: a compressed file cannot be followed as
-    it grows.  Gzip on stdin is decompressed as it streams.
+    A compressed (gzip, zstd, bzip2, xz) file is read once, whole: a compressed file cannot
+    be followed as it grows.  Compressed stdin is decompressed as it streams.
     """
 
     def __init__(
@@ -419,14 +419,21 @@ class Follower:
             try:
                 if not data:
                     inp.eof = True
-                    rest = inp.z.finish() if inp.z is not None else (inp.head if not inp.pos else b"")
+                    rest = b""
+                    if inp.pos == 0:  # fewer bytes than it takes to tell: decide on those there are
+                        inp.pos = 1
+                        inp.z = decompressor_for(inp.head, inp.label)
+                        data, inp.head = inp.head, b""
+                        rest = inp.z.feed(data) if inp.z is not None else data
+                    if inp.z is not None:
+                        rest += inp.z.finish()
                     frames = inp.framer.feed(rest) if rest else []
                     self._process(inp, frames + inp.framer.finish(), out)
                     return
                 total += len(data)
                 self._got = True
                 self._process(inp, inp.framer.feed(self._stdin_bytes(inp, data)), out)
-            except SourceError as exc:  # corrupt gzip on stdin: report, and stop reading it
+            except SourceError as exc:  # corrupt compressed stdin: report, and stop reading it
                 inp.eof = True
                 self._rejects.append(source_failure(inp.label, inp.step.line, inp.framer.position, exc))
                 self.read_stats.failed += 1
@@ -435,13 +442,13 @@ class Follower:
         self._more = True
 
     def _stdin_bytes(self, inp: _Input, data: bytes) -> bytes:
-        """Raw stdin bytes as content: the first bytes tell gzip from plain."""
-        if inp.pos == 0:  # still deciding: hold the first bytes until there are four
+        """Raw stdin bytes as content: the first bytes tell compressed from plain."""
+        if inp.pos == 0:  # still deciding: hold the first bytes until there are enough
             inp.head += data
-            if len(inp.head) < 4:
+            if len(inp.head) < HEAD_BYTES:
                 return b""
             inp.pos = 1
-            inp.z = decompressor_for(inp.head[:4], inp.label)
+            inp.z = decompressor_for(inp.head[:HEAD_BYTES], inp.label)
             data, inp.head = inp.head, b""
         return inp.z.feed(data) if inp.z is not None else data
 

@@ -428,6 +428,9 @@ def plan(marks: list[FileMark], sources: Sequence[Source], *, next_seq: int) -> 
     for src in sources:
         if src.is_stdin:
             raise SourceError("--state reads files, which it can resume; stdin cannot be resumed", path="-")
+        if src.is_remote:
+            raise SourceError("--state resumes local files; a remote input is read whole by a run without --state",
+                              path=src.label)
         try:
             o = open_input(src)
         except SourceError as exc:

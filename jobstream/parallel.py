@@ -31,9 +31,9 @@ import msgspec
 from .decoder import Reject
 from .errors import JobstreamError
 from .reader import ReadStats, SourceFailure
-from .sources import Source, is_compressed_head
+from .sources import HEAD_BYTES, Source, is_compressed_head
 
-__all__ = ["Unit", "UnitResult", "plan", "run", "default_workers", "split_ranges"]
+__all__ = ["Unit", "UnitResult", "plan", "run", "default_workers", "split_ranges", "line_start", "renumber"]
 
 
 def default_workers() -> int:
@@ -65,25 +65,37 @@ class UnitResult(msgspec.Struct, array_like=True):
     rejects: list[Union[Reject, SourceFailure]] = msgspec.field(default_factory=list)
 
 
+def line_start(pread: Callable[[int, int], bytes], pos: int, size: int) -> int:
+    """Where the first line that starts at or after *pos* starts, in a file of *size* bytes:
+    just after the first newline at or after ``pos - 1`` (*size* if there is none).
+
+    Cutting a file at ``line_start`` of any positions gives newline-aligned ranges: a line is
+    never split, a CRLF stays whole, and a cut never falls inside a leading BOM.  Every
+    reader of ranges cuts with this rule (*pread(length, offset)* reads the file), so ranges
+    computed apart (a Dask worker aligning its own block) meet exactly."""
+    if pos <= 0:
+        return 0
+    scan = pos - 1
+    while scan < size:
+        block = pread(min(1 << 16, size - scan), scan)
+        if not block:
+            break
+        nl = block.find(b"\n")
+        if nl >= 0:
+            return scan + nl + 1
+        scan += len(block)
+    return size
+
+
 def split_ranges(fd: int, size: int, parts: int, *, min_bytes: int = 1, start: int = 0) -> list[tuple[int, int]]:
-    """Newline-aligned ``[start, end)`` ranges covering bytes *start* .. *size* of a file
-    (*start* is a line start: an incremental run resumes there)."""
+    """Newline-aligned ``[start, end)`` ranges covering bytes *start* .. *size* of a file (see
+    :func:`line_start`; *start* is a line start: an incremental run resumes there)."""
     bounds = [start]
     for k in range(1, parts):
         pos = start + (size - start) * k // parts
         if pos <= bounds[-1] + min_bytes:
             continue
-        cut = -1
-        scan = pos - 1
-        while scan < size:
-            block = os.pread(fd, 1 << 16, scan)
-            if not block:
-                break
-            nl = block.find(b"\n")
-            if nl >= 0:
-                cut = scan + nl + 1
-                break
-            scan += len(block)
+        cut = line_start(lambda n, at: os.pread(fd, n, at), pos, size)
         if bounds[-1] < cut < size:
             bounds.append(cut)
     bounds.append(size)
@@ -108,7 +120,7 @@ def plan(sources: Sequence[Source], workers: int, *, min_bytes: int = 32 << 20,
     units: list[Unit] = []
     for src, size in zip(sources, sizes):
         assert size is not None
-        if size < 2 * min_range or src in fds:
+        if size < 2 * min_range or src in fds or src.is_remote:
             units.append(Unit(len(units), src, 0, -1, size))  # read whole, as a stream, by one process
             continue
         try:
@@ -118,7 +130,7 @@ def plan(sources: Sequence[Source], workers: int, *, min_bytes: int = 32 << 20,
             continue
         try:
             size = os.fstat(fd).st_size  # the file as opened
-            plain = not is_compressed_head(os.pread(fd, 8, 0))
+            plain = not is_compressed_head(os.pread(fd, HEAD_BYTES, 0))
         except OSError:
             os.close(fd)
             units.append(Unit(len(units), src, 0, -1, size))

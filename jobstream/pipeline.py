@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import gc
 import os
-from typing import Any, Callable, Iterable, Optional, Sequence, Union
+from typing import Any, Callable, Iterable, Iterator, Optional, Sequence, Union
 
 import msgspec
 
@@ -33,10 +33,13 @@ RANGE_BYTES = 16 << 20
 
 
 class FoldResult(msgspec.Struct):
-    """A folded table and what reading saw."""
+    """A folded table and what reading saw (``table, stats = fold_paths(...)`` unpacks it)."""
 
     table: JobTable
     stats: ReadStats
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter((self.table, self.stats))
 
 
 def read_unit(unit: parallel.Unit, fds: dict[Source, int], decoder: SnapshotDecoder, stats: ReadStats,
@@ -58,10 +61,15 @@ def read_unit(unit: parallel.Unit, fds: dict[Source, int], decoder: SnapshotDeco
             def read(view: memoryview) -> int:
                 nonlocal pos
                 n = os.preadv(fd, [view[: unit.end - pos]], pos) if pos < unit.end else 0
+                if not n and pos < unit.end:
+                    raise SourceError(_SHRANK)
                 pos += n
                 return n
 
             into = True
+        elif unit.end >= 0:  # a range of a plain file not opened yet (a Dask worker's; a URL)
+            stream = open_source(src, start=unit.start)
+            read, into = _bounded(*_reader_of(stream), unit.end - unit.start)
         else:  # a stream: compressed, or not opened yet
             stream = open_source(src, fd=fd)
             read, into = _reader_of(stream)
@@ -75,6 +83,35 @@ def read_unit(unit: parallel.Unit, fds: dict[Source, int], decoder: SnapshotDeco
         if stream is not None:
             stream.close()
     return step.line - 1
+
+
+#: A planned range that ends early: its lines would be lost without a word.
+_SHRANK = "the file is shorter than when the read was planned (truncated or replaced while read?)"
+
+
+def _bounded(read: Any, into: bool, left: int) -> tuple[Any, bool]:
+    """*read* (as :func:`~jobstream.reader._reader_of` gives it) stopped after *left* bytes;
+    the input ending before them is a :class:`SourceError`."""
+    if into:
+        def read_into(view: memoryview) -> int:
+            nonlocal left
+            n: int = read(view[:left]) if left > 0 else 0
+            if not n and left > 0:
+                raise SourceError(_SHRANK)
+            left -= n
+            return n
+
+        return read_into, True
+
+    def read_bytes(n: int) -> bytes:
+        nonlocal left
+        data: bytes = read(min(n, left)) if left > 0 else b""
+        if not data and left > 0:
+            raise SourceError(_SHRANK)
+        left -= len(data)
+        return data
+
+    return read_bytes, False
 
 
 def _work(model: Model, max_line_bytes: int, block_size: int, fold: bool) -> parallel.Work:

@@ -29,13 +29,17 @@ class ReadOptions(msgspec.Struct, frozen=True, kw_only=True):
     * ``max_line_bytes``: longer lines are rejected (skipped as they stream past);
     * ``workers``: processes for large inputs (None: one per core);
     * ``strict``: stop at the first rejected line (:class:`~jobstream.errors.InvalidLineError`);
-    * ``max_rejects``: a run that rejects more lines than this fails (None: any number).
+    * ``max_rejects``: a run that rejects more lines than this fails (None: any number);
+    * ``dask``: read and fold on a Dask cluster: a scheduler address (``tcp://host:8786``),
+      or ``local`` / ``local:N`` for a ``LocalCluster`` of N worker processes started for
+      the run (the ``dask`` extra; see :mod:`jobstream.dask`).  ``workers`` is then unused.
     """
 
     max_line_bytes: int = DEFAULT_MAX_LINE_BYTES
     workers: Optional[int] = None
     strict: bool = False
     max_rejects: Optional[int] = None
+    dask: Optional[str] = None
 
 
 class ReadStats(msgspec.Struct, kw_only=True):

@@ -565,6 +565,8 @@ def _flat_obs(obs: dict[int, int], codes: Optional[dict[int, int]] = None) -> li
     if codes is None:
         return [x for kf in obs.items() for x in kf]
     return [x for k, f in obs.items() for x in ((k & ~_LOW) | codes[k & _LOW], f)]
+
+
 _wire_decoder = msgspec.msgpack.Decoder(_WireTable)
 
 
@@ -694,7 +696,9 @@ class JobTable:
         return out
 
     def __reduce__(self) -> Any:
-        return (JobTable.from_bytes, (self.to_bytes(),))
+        # a module-level function: cloudpickle (Dask) pickles it by reference, as pickle does;
+        # the bound classmethod it would pickle by value, with its unpicklable msgspec globals
+        return (_table_from_bytes, (self.to_bytes(),))
 
     # -- reading -------------------------------------------------------------------------
 
@@ -803,3 +807,8 @@ def fold(snapshots: Iterable[Any], table: Optional[JobTable] = None) -> JobTable
     """Fold *snapshots* (into *table* if given) and return the table."""
     table = JobTable() if table is None else table
     return table.update(snapshots)
+
+
+def _table_from_bytes(data: bytes) -> JobTable:
+    """Unpickle a :class:`JobTable` (see :meth:`JobTable.__reduce__`)."""
+    return JobTable.from_bytes(data)

@@ -26,7 +26,7 @@ import sys
 import threading
 from typing import Any, Callable, Optional, Sequence
 
-from .sources import display_name, is_compressed_head
+from .sources import HEAD_BYTES, display_name, is_compressed_head
 
 __all__ = ["Watcher", "Incarnation", "has_magic", "DEFAULT_POLL_INTERVAL", "INOTIFY_RECHECK"]
 
@@ -272,7 +272,7 @@ class Watcher:
                 os.close(fd)
                 self._notice(name, "bad", f"{display_name(name)}: not a regular file; waiting for one")
                 return False
-            compressed = is_compressed_head(os.pread(fd, 8, 0))
+            compressed = is_compressed_head(os.pread(fd, HEAD_BYTES, 0))
         except OSError:
             os.close(fd)
             return False

@@ -532,7 +532,7 @@ class TestTimes:
 
 
 class TestInputsAndOutputs:
-    @pytest.mark.parametrize("files", [[], ["notes.json", "app.log", "old.ndjson.xz"]])
+    @pytest.mark.parametrize("files", [[], ["notes.json", "app.log", "old.ndjson.lz4"]])
     @pytest.mark.parametrize("cmd", [["summary"], ["validate"]])
     def test_a_directory_without_logs_fails_saying_what_it_holds(self, tmp_path: Path, files: list[str],
                                                                  cmd: list[str]) -> None:

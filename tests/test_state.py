@@ -279,6 +279,8 @@ class TestOptions:
         os.mkfifo(fifo)
         proc = cli("summary", fifo, "--state", tmp_path / "s")
         assert proc.returncode == 2 and b"cannot be resumed (a pipe)" in proc.stderr
+        proc = cli("summary", "s3://bucket/jobs.ndjson", "--state", tmp_path / "s")
+        assert proc.returncode == 2 and b"--state resumes local files" in proc.stderr
         proc = cli("events", tmp_path, "--new")
         assert proc.returncode == 2 and b"--new" in proc.stderr
         proc = cli("summary", tmp_path, "--reset-state")

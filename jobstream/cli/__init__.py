@@ -134,6 +134,15 @@ def _finish(result: Any, read: ReadArgs, rejects: _Rejects) -> None:
         raise click.ClickException(problem)
 
 
+def _inputs(paths: Sequence[str], read: ReadArgs) -> list[str]:
+    """The inputs (stdin when none is named and it is piped); a cluster cannot read stdin."""
+    names = input_paths(paths)
+    if read.options.dask is not None and "-" in names:
+        raise click.UsageError("--dask: the cluster's workers cannot read this process's stdin; "
+                               "give files or URLs they can read (or drop --dask)")
+    return names
+
+
 def _export(what: str, paths: Sequence[str], read: ReadArgs, selection: Any, out: Any, **kwargs: Any) -> None:
     """One implementation behind ``summary``, ``jobs``, ``events`` and ``checkpoints``."""
     from ..exports import BINARY_FORMATS, export
@@ -141,16 +150,18 @@ def _export(what: str, paths: Sequence[str], read: ReadArgs, selection: Any, out
     if out.format in BINARY_FORMATS and out.path in (None, "-") and _stdout_tty():
         raise click.UsageError(f"-f {out.format} writes bytes, not for a terminal: give -o FILE (or pipe it)")
     no_stdin_with_state(input_paths(paths), kwargs.get("state"))
+    if kwargs.get("state") is not None and read.options.dask is not None:
+        raise click.UsageError("--state reads and resumes local files in this process: it does not go with --dask")
     rejects = _Rejects(echo_each=False, limit=read.options.max_rejects)
     progress = Progress(read.progress)
     try:
         if out.path is None or out.path == "-":
             with stdout_writer(out.format) as stdout:
-                result = export(what, input_paths(paths), read=read.options, selection=selection, output=out,
+                result = export(what, _inputs(paths, read), read=read.options, selection=selection, output=out,
                                 errors_path=read.errors_path, on_reject=rejects, on_progress=progress,
                                 on_total=progress.set_total, stdout=stdout, **kwargs)
         else:
-            result = export(what, input_paths(paths), read=read.options, selection=selection, output=out,
+            result = export(what, _inputs(paths, read), read=read.options, selection=selection, output=out,
                             errors_path=read.errors_path, on_reject=rejects, on_progress=progress,
                             on_total=progress.set_total, **kwargs)
     finally:
@@ -285,7 +296,7 @@ def report(paths: tuple[str, ...], read: ReadArgs, selection: Any, output: str, 
     rejects = _Rejects(echo_each=False, limit=read.options.max_rejects)
     progress = Progress(read.progress)
     try:
-        result = run_report(input_paths(paths), output, fmt=fmt, read=read.options, selection=selection, title=title,
+        result = run_report(_inputs(paths, read), output, fmt=fmt, read=read.options, selection=selection, title=title,
                             max_jobs=max_jobs, errors_path=read.errors_path, on_reject=rejects,
                             on_progress=progress, on_total=progress.set_total)
     finally:
@@ -311,10 +322,12 @@ def validate(paths: tuple[str, ...], read: ReadArgs, state: Any, quiet: bool) ->
     from ..exports import validate as run_validate
 
     no_stdin_with_state(input_paths(paths), state)
+    if state is not None and read.options.dask is not None:
+        raise click.UsageError("--state reads and resumes local files in this process: it does not go with --dask")
     rejects = _Rejects(echo_each=not quiet)
     progress = Progress(read.progress)
     try:
-        result = run_validate(input_paths(paths), read=read.options, errors_path=read.errors_path,
+        result = run_validate(_inputs(paths, read), read=read.options, errors_path=read.errors_path,
                               on_reject=rejects, on_progress=progress, on_total=progress.set_total, state=state)
     except InvalidLineError:
         if quiet:

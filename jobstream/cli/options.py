@@ -66,8 +66,24 @@ class FieldsType(click.ParamType):
         return fields
 
 
+class DaskAddressType(click.ParamType):
+    """``--dask``: a scheduler address (``tcp://host:8786``), or ``local`` / ``local:N``."""
+
+    name = "address"
+
+    def convert(self, value: Any, param: Optional[click.Parameter], ctx: Optional[click.Context]) -> str:
+        text = str(value).strip()
+        where, _, n = text.partition(":")
+        if where == "local" and n and (not n.isdigit() or int(n) < 1):
+            self.fail(f"local:N needs a positive number of worker processes, not {n!r}", param, ctx)
+        if not text:
+            self.fail("give a scheduler address (tcp://host:8786) or local / local:N", param, ctx)
+        return text
+
+
 TIME = TimeType()
 FIELDS = FieldsType()
+DASK_ADDRESS = DaskAddressType()
 
 
 def _group(name: str, build: Callable[..., Any], options: Sequence[Callable[[F], F]], keys: Sequence[str]) -> Callable[[F], F]:
@@ -138,12 +154,13 @@ class ReadArgs:
 
 
 def _read_args(errors_path: Optional[str], strict: bool, workers: Optional[int], max_line_bytes: int,
-               max_rejects: Optional[int], no_progress: bool) -> ReadArgs:
+               max_rejects: Optional[int], no_progress: bool, dask: Optional[str]) -> ReadArgs:
     if errors_path == "-":
         raise click.BadParameter("needs a file name ('-' is not one: stdout carries the data)", param_hint="--errors")
     from ..reader import ReadOptions
 
-    opts = ReadOptions(max_line_bytes=max_line_bytes, workers=workers, strict=strict, max_rejects=max_rejects)
+    opts = ReadOptions(max_line_bytes=max_line_bytes, workers=workers, strict=strict, max_rejects=max_rejects,
+                       dask=dask)
     return ReadArgs(opts, errors_path, not no_progress)
 
 
@@ -168,8 +185,12 @@ read_options = _group(
                      help="Worker processes for large inputs [default: one per core; 1 for stdin and small inputs]."),
         _MAX_LINE_OPTION,
         click.option("--no-progress", is_flag=True, help="Never show the progress line (shown on a terminal only)."),
+        click.option("--dask", type=DASK_ADDRESS, metavar="ADDRESS",
+                     help="Read and fold on a Dask cluster: its scheduler (tcp://host:8786), or local[:N] to start "
+                          "N worker processes here for the run (extra: pip install 'jobstream[dask]'). "
+                          "The workers must be able to read the inputs."),
     ],
-    ["errors_path", "strict", "max_rejects", "workers", "max_line_bytes", "no_progress"],
+    ["errors_path", "strict", "max_rejects", "workers", "max_line_bytes", "no_progress", "dask"],
 )
 
 
@@ -206,7 +227,12 @@ def no_stdin_with_state(paths: Sequence[str], state: Any) -> None:
         return
     import stat
 
+    from ..sources import is_url
+
     for p in paths:
+        if is_url(p) and not p.startswith("file://"):
+            raise click.BadParameter(f"--state resumes local files; {p} is remote (read it without --state)",
+                                     param_hint="PATHS")
         try:
             pipe = p == "-" or stat.S_ISFIFO(os.stat(p).st_mode) or stat.S_ISCHR(os.stat(p).st_mode)
         except OSError:

@@ -84,7 +84,7 @@ def tail(paths: tuple[str, ...], selection: Any, fmt: Optional[str], no_headers:
 
     if exit_status and not exit_on_terminal:
         raise click.UsageError("--exit-status goes with --exit-on-terminal")
-    names = input_paths(paths)
+    names = [_local(p) for p in input_paths(paths)]
     for p in names:
         if p != "-" and os.path.isdir(p):
             raise click.BadParameter(f"{p} is a directory: tail follows files (name them, or a glob)",
@@ -175,3 +175,17 @@ def _tty() -> bool:
         return bool(sys.stdout.isatty())
     except (AttributeError, ValueError):
         return False
+
+
+def _local(name: str) -> str:
+    """*name* as a local path to follow: a ``file://`` URL is one; another URL cannot be followed."""
+    from ..sources import is_url
+
+    if not is_url(name):
+        return name
+    from ..remote import local_path, protocol_of
+
+    if protocol_of(name) == "file":
+        return local_path(name)
+    raise click.BadParameter(f"{name}: tail follows local files and stdin; a remote object cannot be followed as it "
+                             "grows (read it once with jobstream events)", param_hint="PATHS")
