@@ -9,7 +9,7 @@ Three measurements, none of them a test (nothing asserts a time):
    command with ``-j 2``, each a whole process (interpreter, imports, and for ``--dask``
    the start and stop of a two-process ``LocalCluster``), median of ``--repeat`` runs; the
    outputs must be identical byte for byte.
-2. **Scaling with the block size.**  ``jobstream.dask.fold`` on one ``LocalCluster`` of two
+2. **Scaling with the block size.**  ``jobstream.run.dask.fold`` on one ``LocalCluster`` of two
    workers, started once: partitions, bytes per partition, wall time.
 3. **Merge cost per 10k jobs.**  A table of 10,000 distinct jobs (the standard log folded
    five times with its job ids renamed): its wire form's size, ``to_bytes``,
@@ -77,7 +77,7 @@ def overhead(path: Path, repeat: int, tasks: list[str], timeout: float) -> list[
 def scaling(path: Path, blocksizes: list[int], repeat: int) -> tuple[list[tuple[str, ...]], float]:
     from distributed import Client, LocalCluster
 
-    import jobstream.dask as jd
+    import jobstream.run.dask as jd
 
     t0 = time.perf_counter()
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
@@ -100,7 +100,7 @@ def scaling(path: Path, blocksizes: list[int], repeat: int) -> tuple[list[tuple[
 
 def merge_cost(std: Path, repeat: int) -> list[tuple[str, ...]]:
     import jobstream
-    from jobstream.dask import _merge_tables
+    from jobstream.run.dask import _merge_tables
 
     data = std.read_bytes()
     table = jobstream.JobTable()

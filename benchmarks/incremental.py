@@ -184,7 +184,7 @@ def load_save(python: str, state: Path, repeat: int) -> tuple[float, float, int]
     """Median seconds of ``State.load`` and of ``save`` (a full rewrite) in one process, and jobs."""
     code = r"""
 import sys, time, json, shutil
-from jobstream.state import State
+from jobstream.run.state import State
 p = sys.argv[1]
 shutil.copyfile(p, p + ".bench")
 t0 = time.perf_counter()

@@ -16,7 +16,7 @@ from typing import Any, Callable
 import pytest
 
 import jobstream
-from jobstream.framing import Chunk
+from jobstream.io.framing import Chunk
 from jobstream.generate import generate
 
 JOBS = 60

@@ -5,8 +5,8 @@
     >>> table.summary().by_status                                         # doctest: +SKIP
 
 The pipeline is ``source -> framing -> decode -> reduce -> sink``; each stage is a module
-(:mod:`~jobstream.sources`, :mod:`~jobstream.framing`, :mod:`~jobstream.decoder`,
-:mod:`~jobstream.reducer`, :mod:`~jobstream.sinks`) and the names below are the public API.
+(:mod:`~jobstream.io.sources`, :mod:`~jobstream.io.framing`, :mod:`~jobstream.decode.decoder`,
+:mod:`~jobstream.reduce.reducer`, :mod:`~jobstream.out.sinks`) and the names below are the public API.
 """
 
 from __future__ import annotations
@@ -19,21 +19,21 @@ __version__ = "0.1.0"
 # Public names and the module each lives in.  They are imported on first use (PEP 562), so
 # ``import jobstream`` (and the CLI's start-up) loads only what a run needs.
 _HOMES = {
-    "read": "reader", "Reader": "reader", "ReadStats": "reader", "ReadOptions": "reader",
-    "Reject": "decoder", "SnapshotDecoder": "decoder", "decode_line": "decoder", "encode": "decoder",
-    "fold": "reducer", "JobTable": "reducer", "JobState": "reducer", "StatusChange": "reducer",
-    "Observation": "reducer", "CheckpointRow": "reducer",
-    "fold_paths": "pipeline", "summarize": "pipeline", "FoldResult": "pipeline", "validate_paths": "pipeline",
-    "Summary": "summary", "Percentiles": "summary",
-    "follow": "follow", "Follower": "follow",
-    "State": "state", "StateTable": "state", "Update": "state",
-    "read_from": "incremental", "OffsetReader": "incremental", "FileMark": "incremental",
-    "Status": "models", "TERMINAL_STATUSES": "models", "Job": "models", "ClassifierJob": "models",
-    "CompletionJob": "models", "LegacyFTJob": "models", "OtherJob": "models", "JobView": "models",
-    "Metric": "models", "Checkpoint": "models", "Event": "models", "JobMetadata": "models",
-    "ClassifierTarget": "models", "Integration": "models", "WandbIntegration": "models",
-    "UnknownIntegration": "models", "Repository": "models", "GithubRepository": "models",
-    "UnknownRepository": "models",
+    "read": "run.reader", "Reader": "run.reader", "ReadStats": "run.reader", "ReadOptions": "run.reader",
+    "Reject": "decode.decoder", "SnapshotDecoder": "decode.decoder", "decode_line": "decode.decoder", "encode": "decode.decoder",
+    "fold": "reduce.reducer", "JobTable": "reduce.reducer", "JobState": "reduce.reducer", "StatusChange": "reduce.reducer",
+    "Observation": "reduce.reducer", "CheckpointRow": "reduce.reducer",
+    "fold_paths": "run.batch", "summarize": "run.batch", "FoldResult": "run.batch", "validate_paths": "run.batch",
+    "Summary": "reduce.summary", "Percentiles": "reduce.summary",
+    "follow": "run.follow", "Follower": "run.follow",
+    "State": "run.state", "StateTable": "run.state", "Update": "run.state",
+    "read_from": "run.incremental", "OffsetReader": "run.incremental", "FileMark": "run.incremental",
+    "Status": "decode.models", "TERMINAL_STATUSES": "decode.models", "Job": "decode.models", "ClassifierJob": "decode.models",
+    "CompletionJob": "decode.models", "LegacyFTJob": "decode.models", "OtherJob": "decode.models", "JobView": "decode.models",
+    "Metric": "decode.models", "Checkpoint": "decode.models", "Event": "decode.models", "JobMetadata": "decode.models",
+    "ClassifierTarget": "decode.models", "Integration": "decode.models", "WandbIntegration": "decode.models",
+    "UnknownIntegration": "decode.models", "Repository": "decode.models", "GithubRepository": "decode.models",
+    "UnknownRepository": "decode.models",
     "JobstreamError": "errors", "SourceError": "errors", "InvalidLineError": "errors", "LineError": "errors",
     "OutputError": "errors", "StateError": "errors", "StateLockedError": "errors",
 }
@@ -42,13 +42,13 @@ _HOMES = {
 def __getattr__(name: str) -> Any:
     home = _HOMES.get(name)
     if home is None:
-        try:  # a submodule, as ``jobstream.sources`` (also imported on first use)
+        try:  # a submodule, as ``jobstream.io.sources`` (also imported on first use)
             return importlib.import_module(f".{name}", __name__)
         except ModuleNotFoundError:
             raise AttributeError(f"module 'jobstream' has no attribute {name!r}") from None
     module = importlib.import_module(f".{home}", __name__)
     # bind every public name of that module now: importing it set ``jobstream.<home>`` to
-    # the module, which must not hide a function of the same name (``jobstream.follow``)
+    # the module, which must not hide a function of the same name (``jobstream.run.follow``)
     globals().update({k: getattr(module, k) for k, h in _HOMES.items() if h == home})
     return globals()[name]
 
@@ -58,12 +58,12 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # what static checkers and IDEs see
-    from .decoder import Reject, SnapshotDecoder, decode_line, encode
+    from .decode.decoder import Reject, SnapshotDecoder, decode_line, encode
     from .errors import InvalidLineError, JobstreamError, LineError, OutputError, SourceError, StateError, \
         StateLockedError
-    from .incremental import FileMark, OffsetReader, read_from
-    from .state import State, StateTable, Update
-    from .models import (
+    from .run.incremental import FileMark, OffsetReader, read_from
+    from .run.state import State, StateTable, Update
+    from .decode.models import (
             TERMINAL_STATUSES,
             Checkpoint,
             ClassifierJob,
@@ -84,11 +84,11 @@ if TYPE_CHECKING:  # what static checkers and IDEs see
             UnknownRepository,
             WandbIntegration,
     )
-    from .follow import Follower, follow
-    from .pipeline import FoldResult, fold_paths, summarize
-    from .reader import Reader, ReadStats, read
-    from .reducer import CheckpointRow, JobState, JobTable, Observation, StatusChange, fold
-    from .summary import Percentiles, Summary
+    from .run.follow import Follower, follow
+    from .run.batch import FoldResult, fold_paths, summarize
+    from .run.reader import Reader, ReadStats, read
+    from .reduce.reducer import CheckpointRow, JobState, JobTable, Observation, StatusChange, fold
+    from .reduce.summary import Percentiles, Summary
 
 
 

@@ -2,8 +2,8 @@
 
 ``jobstream summary|jobs|events`` are :func:`export` with a different *what*; ``validate``
 is :func:`validate`.  The CLI only parses options into the values these take
-(:class:`~jobstream.reader.ReadOptions`, :class:`~jobstream.filters.Selection`,
-:class:`~jobstream.sinks.Output`) and maps the result to messages and exit codes.
+(:class:`~jobstream.run.reader.ReadOptions`, :class:`~jobstream.reduce.filters.Selection`,
+:class:`~jobstream.out.sinks.Output`) and maps the result to messages and exit codes.
 """
 
 from __future__ import annotations
@@ -13,12 +13,12 @@ import sys
 from dataclasses import dataclass, field
 from typing import IO, Any, Callable, Iterable, Optional, Sequence, Union
 
-from .decoder import Model, Reject
+from .decode.decoder import Model, Reject
 from .errors import OutputError
-from .filters import Selection
-from .pipeline import fold_paths, validate_paths
-from .reader import ReadOptions, ReadStats
-from .sinks import (
+from .reduce.filters import Selection
+from .run.batch import fold_paths, validate_paths
+from .run.reader import ReadOptions, ReadStats
+from .out.sinks import (
     CHECKPOINT_FIELDS,
     DEFAULT_JOB_FIELDS,
     EVENT_FIELDS,
@@ -31,7 +31,7 @@ from .sinks import (
     write_rows,
     write_summary,
 )
-from .sources import PathArg, Source, display_name, expand_sources
+from .io.sources import PathArg, Source, display_name, expand_sources
 
 __all__ = ["export", "report", "validate", "ExportResult", "StateOptions", "EXPORTS", "BINARY_FORMATS",
            "REPORT_FORMATS"]
@@ -61,7 +61,7 @@ class ExportResult:
 @dataclass(frozen=True)
 class StateOptions:
     """``--state FILE`` (and ``--reset-state``): read only what is new since the last run with
-    this state, and save it after the output is written (see :mod:`jobstream.state`)."""
+    this state, and save it after the output is written (see :mod:`jobstream.run.state`)."""
 
     path: str
     reset: bool = False
@@ -124,8 +124,8 @@ class _Tee:
 
 def _fold(sources: Sequence[Source], read: ReadOptions, model: Any, on_reject: Callable[[Reject], Any],
           on_progress: Optional[Callable[[int], Any]]) -> Any:
-    """Read and fold *sources* here (:func:`~jobstream.pipeline.fold_paths`) or on the Dask
-    cluster ``read.dask`` names (:func:`jobstream.dask.fold`): the same table, stats and rejects."""
+    """Read and fold *sources* here (:func:`~jobstream.run.batch.fold_paths`) or on the Dask
+    cluster ``read.dask`` names (:func:`jobstream.run.dask.fold`): the same table, stats and rejects."""
     if read.dask is None:
         return fold_paths(sources, model=model, strict=read.strict, on_reject=on_reject, on_progress=on_progress,
                           workers=read.workers, max_line_bytes=read.max_line_bytes)
@@ -136,9 +136,9 @@ def _fold(sources: Sequence[Source], read: ReadOptions, model: Any, on_reject: C
 
 
 def _dask() -> Any:
-    """:mod:`jobstream.dask`, or an ImportError naming the extra it needs."""
+    """:mod:`jobstream.run.dask`, or an ImportError naming the extra it needs."""
     try:
-        from . import dask
+        from .run import dask
     except ImportError as exc:
         if (exc.name or "").split(".")[0] not in ("dask", "distributed"):
             raise
@@ -191,7 +191,7 @@ def export(
     fmt = output.format or EXPORTS[what]
     model: Model = "view" if what in ("jobs", "checkpoints") else "lean"
     if state is not None:
-        from .state import State
+        from .run.state import State
 
         with State.load(state.path, model=model, max_line_bytes=read.max_line_bytes, reset=state.reset) as st:
             with RejectWriter(errors_path, protect=_protected(sources)) as rejects:
@@ -232,7 +232,7 @@ def _write(what: str, table: Any, result: ExportResult, sources: Sequence[Source
         result.rows = _write_arrow(what, table, jobs, selection, by, fmt, output, protect, stdout, changes, fields)
         return
     if fmt == "prom":
-        from .prom import write_prometheus, write_prometheus_file
+        from .out.prom import write_prometheus, write_prometheus_file
 
         summ = table.summary(by=by, jobs=jobs)
         if output.path not in (None, "-"):
@@ -266,8 +266,8 @@ def _write(what: str, table: Any, result: ExportResult, sources: Sequence[Source
 def _write_arrow(what: str, table: Any, jobs: Any, selection: Selection, by: Optional[str], fmt: str,
                  output: Output, protect: list[str], stdout: Optional[IO[str]],
                  changes: Optional[list[Any]] = None, fields: Optional[Sequence[str]] = None) -> int:
-    """Parquet or Arrow IPC, built from columns (see :mod:`jobstream.arrow`)."""
-    from .arrow import events_to_arrow, to_arrow, write_arrow_file
+    """Parquet or Arrow IPC, built from columns (see :mod:`jobstream.out.arrow`)."""
+    from .out.arrow import events_to_arrow, to_arrow, write_arrow_file
 
     if what == "events":
         data = events_to_arrow(changes if changes is not None else
@@ -308,7 +308,7 @@ def report(
     *out_path*) or its charts (``png``/``svg``: files in the directory *out_path*)."""
     if fmt not in REPORT_FORMATS:
         raise ValueError(f"unknown report format {fmt!r}: choose one of {', '.join(REPORT_FORMATS)}")
-    from . import report as charts  # the report extra: imported (and checked) before reading
+    from .out import report as charts  # the report extra: imported (and checked) before reading
 
     charts._mpl()
     sources = expand_sources(paths)
@@ -347,7 +347,7 @@ def validate(
     sources = expand_sources(paths)
     _check_outputs(sources, None, errors_path, state)
     if state is not None:
-        from .state import State
+        from .run.state import State
 
         with State.load(state.path, validate=True, max_line_bytes=read.max_line_bytes, reset=state.reset) as st:
             with RejectWriter(errors_path, protect=_protected(sources)) as rejects:

@@ -14,10 +14,10 @@ from typing import Any, Callable, Optional, Sequence
 
 import orjson
 
-from jobstream import state as state_module
+from jobstream.run import state as state_module
 from jobstream.exports import StateOptions, export, validate
-from jobstream.reader import ReadOptions
-from jobstream.sinks import Output
+from jobstream.run.reader import ReadOptions
+from jobstream.out.sinks import Output
 
 ROOT = Path(__file__).resolve().parents[1]
 T0 = 1_750_000_000
@@ -95,7 +95,7 @@ def gzip_file(src: Path, dst: Path) -> None:
 
 def crash_at(point: str, body: Callable[[], Any]) -> int:
     """Run *body* in a forked child that SIGKILLs itself when the state reaches *point*
-    (see ``jobstream.state.FAULT``); returns the child's wait status."""
+    (see ``jobstream.run.state.FAULT``); returns the child's wait status."""
     pid = os.fork()
     if pid == 0:  # the child never returns into pytest
         code = 0

@@ -14,13 +14,13 @@ import pytest
 
 import jobstream
 from jobstream.errors import OutputError
-from jobstream.reducer import JobTable
+from jobstream.reduce.reducer import JobTable
 
 pa = pytest.importorskip("pyarrow")
 pq = pytest.importorskip("pyarrow.parquet")
 duckdb = pytest.importorskip("duckdb")
 
-from jobstream import arrow  # noqa: E402
+from jobstream.out import arrow  # noqa: E402
 
 TS = pa.timestamp("s", tz="UTC")
 CAT = pa.dictionary(pa.int32(), pa.string())
@@ -261,7 +261,7 @@ class TestDataFrames:
 
 class TestImport:
     def test_importing_jobstream_does_not_import_pyarrow(self) -> None:
-        code = "import jobstream, jobstream.arrow, sys; assert 'pyarrow' not in sys.modules, 'pyarrow imported'"
+        code = "import jobstream, jobstream.out.arrow, sys; assert 'pyarrow' not in sys.modules, 'pyarrow imported'"
         subprocess.run([sys.executable, "-c", code], check=True)
 
     def test_missing_pyarrow_names_the_extra(self, small_log: Path) -> None:

@@ -32,8 +32,8 @@ import jobstream.cli as cli_module
 import jobstream.cli.options as cli_options
 from jobstream.cli import cli
 from jobstream.generate import write_log
-from jobstream.reducer import JobState, JobTable, StatusChange
-from jobstream.summary import GROUP_KEYS
+from jobstream.reduce.reducer import JobState, JobTable, StatusChange
+from jobstream.reduce.summary import GROUP_KEYS
 
 REPO = Path(__file__).resolve().parents[1]
 FORMATS = ("table", "json", "ndjson", "csv")

@@ -18,12 +18,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import jobstream
-from jobstream import parallel
+from jobstream.run import parallel
 from jobstream.errors import SourceError
-from jobstream.follow import follow
+from jobstream.run.follow import follow
 from jobstream.generate import generate
-from jobstream.reader import SourceFailure
-from jobstream.sources import Decompressor, compression_of, decompressor_for, is_compressed_head
+from jobstream.run.reader import SourceFailure
+from jobstream.io.sources import Decompressor, compression_of, decompressor_for, is_compressed_head
 
 FORMATS: dict[str, Callable[[bytes], bytes]] = {
     "gzip": lambda data: gzip.compress(data, mtime=0),

@@ -28,12 +28,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import jobstream
-import jobstream.dask as jd
-from jobstream.decoder import Reject, SnapshotDecoder
+import jobstream.run.dask as jd
+from jobstream.decode.decoder import Reject, SnapshotDecoder
 from jobstream.generate import generate
-from jobstream.parallel import Unit
-from jobstream.reader import ReadStats
-from jobstream.sources import Source
+from jobstream.run.parallel import Unit
+from jobstream.run.reader import ReadStats
+from jobstream.io.sources import Source
 
 import servers
 
@@ -101,11 +101,11 @@ def read_pieces(path: Path, cuts: list[int]) -> tuple[list[Any], ReadStats, list
         rejects: list[Reject] = []
         lines = jd._read_piece((unit, size), decoder, stats, rejects, table.update)
         units.append(unit)
-        results.append(jobstream.parallel.UnitResult(i, lines, stats, rejects))
+        results.append(jobstream.run.parallel.UnitResult(i, lines, stats, rejects))
     total = ReadStats()
     for r in results:
         total = total.merge(r.stats)
-    return table.jobs(), total, jobstream.parallel.renumber(units, results)
+    return table.jobs(), total, jobstream.run.parallel.renumber(units, results)
 
 
 class TestAlignment:

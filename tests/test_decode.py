@@ -10,8 +10,8 @@ import orjson
 import pytest
 
 import jobstream
-from jobstream import models as m
-from jobstream.decoder import LineError, SnapshotDecoder, encode
+from jobstream.decode import models as m
+from jobstream.decode.decoder import LineError, SnapshotDecoder, encode
 
 FIXTURES = Path(__file__).parent / "fixtures" / "realworld"
 SNAKE_FILES = sorted(FIXTURES.glob("*.ndjson"))
@@ -270,8 +270,8 @@ def _job(**extra: Any) -> dict[str, Any]:
 
 def _verdict(dec: SnapshotDecoder, line: bytes) -> str:
     """``ok`` or the reason, through decode_line and through the chunk fast path (which must agree)."""
-    from jobstream.decoder import Reject
-    from jobstream.framing import Chunk
+    from jobstream.decode.decoder import Reject
+    from jobstream.io.framing import Chunk
 
     try:
         dec.decode_line(line)

@@ -10,9 +10,9 @@ import orjson
 import pytest
 
 import jobstream
-from jobstream.decoder import LineError, Reject, SnapshotDecoder
-from jobstream.framing import iter_chunks
-from jobstream.reducer import fold
+from jobstream.decode.decoder import LineError, Reject, SnapshotDecoder
+from jobstream.io.framing import iter_chunks
+from jobstream.reduce.reducer import fold
 
 
 def line(**fields: Any) -> bytes:

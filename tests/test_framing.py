@@ -10,9 +10,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from jobstream.decoder import Reject, SnapshotDecoder
-from jobstream.framing import Chunk, Framer, OversizedLine, iter_chunks
-from jobstream.reader import DecodeStep, ReadStats
+from jobstream.decode.decoder import Reject, SnapshotDecoder
+from jobstream.io.framing import Chunk, Framer, OversizedLine, iter_chunks
+from jobstream.run.reader import DecodeStep, ReadStats
 
 
 def lines_of(frames: list[Any], max_line_bytes: int = 1 << 30) -> list[tuple[int, Any]]:

@@ -20,9 +20,9 @@ from hypothesis import strategies as st
 
 import jobstream
 from jobstream.generate import write_log
-from jobstream.incremental import HEAD_BYTES, read_from
-from jobstream.pipeline import fold_paths
-from jobstream.state import State
+from jobstream.run.incremental import HEAD_BYTES, read_from
+from jobstream.run.batch import fold_paths
+from jobstream.run.state import State
 
 from statehelp import T0, append, cli, crash_at, gzip_file, line, out_of, rotate
 

@@ -14,8 +14,8 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 import jobstream
-from jobstream import parallel, pipeline
-from jobstream.decoder import Reject
+from jobstream.run import parallel, batch as pipeline
+from jobstream.decode.decoder import Reject
 from jobstream.generate import generate
 
 

@@ -13,8 +13,8 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 import jobstream
-from jobstream import parallel, pipeline
-from jobstream.decoder import Reject
+from jobstream.run import parallel, batch as pipeline
+from jobstream.decode.decoder import Reject
 from jobstream.generate import generate
 
 
@@ -67,10 +67,10 @@ class TestOnePathOrMany:
     def test_read_summarize_fold_and_validate_take_one_path(self, tmp_path: Path) -> None:
         path, _ = log_with_bad_lines(tmp_path)
         many = jobstream.fold_paths([path])
-        for one in (str(path), path, os.fsencode(path), jobstream.sources.Source(str(path))):
+        for one in (str(path), path, os.fsencode(path), jobstream.io.sources.Source(str(path))):
             assert jobstream.summarize(one) == many.table.summary()
             assert jobstream.fold_paths(one).table == many.table
-            assert jobstream.pipeline.validate_paths(one).lines == many.stats.lines
+            assert jobstream.run.batch.validate_paths(one).lines == many.stats.lines
             assert len(list(jobstream.read(one))) == many.stats.accepted
 
     def test_follow_and_follower_take_one_path(self, tmp_path: Path) -> None:

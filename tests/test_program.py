@@ -338,7 +338,7 @@ def _same_status(shown: str, status: str) -> bool:
 
 
 def _visible(terminal: bytes) -> list[str]:
-    from jobstream.layout import display_width
+    from jobstream.out.layout import display_width
 
     lines = SGR.sub(b"", terminal).decode().splitlines()
     assert b"\x1b" not in SGR.sub(b"", terminal)
@@ -349,7 +349,7 @@ class TestTablesOnATerminal:
     """What a person sees: each kind of table on terminals of 60, 100 and 200 columns."""
 
     def _check_width(self, terminal: bytes, columns: int) -> list[str]:
-        from jobstream.layout import display_width
+        from jobstream.out.layout import display_width
 
         lines = _visible(terminal)
         assert lines, terminal
@@ -458,7 +458,7 @@ class TestTablesOnATerminal:
 
 
 def _iso(ts: int) -> str:
-    from jobstream.sinks import iso
+    from jobstream.out.sinks import iso
 
     return str(iso(ts))
 

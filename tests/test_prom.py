@@ -14,9 +14,9 @@ import pytest
 
 import jobstream
 from jobstream.errors import OutputError
-from jobstream.prom import escape_label_value, write_prometheus, write_prometheus_file
-from jobstream.reader import ReadStats
-from jobstream.summary import Summary
+from jobstream.out.prom import escape_label_value, write_prometheus, write_prometheus_file
+from jobstream.run.reader import ReadStats
+from jobstream.reduce.summary import Summary
 
 parser = pytest.importorskip("prometheus_client.parser")
 

@@ -15,11 +15,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import jobstream
-from jobstream.decoder import SnapshotDecoder
+from jobstream.decode.decoder import SnapshotDecoder
 from jobstream.generate import generate
-from jobstream.models import TERMINAL_STATUSES, status_rank
-from jobstream.reducer import JobTable, StatusChange, fold
-from jobstream.summary import Percentiles
+from jobstream.decode.models import TERMINAL_STATUSES, status_rank
+from jobstream.reduce.reducer import JobTable, StatusChange, fold
+from jobstream.reduce.summary import Percentiles
 
 VIEW = SnapshotDecoder("view")
 FULL = SnapshotDecoder("full")
@@ -293,7 +293,7 @@ def decoded(objs: list[dict[str, Any]], decoder: SnapshotDecoder = VIEW) -> list
 
 
 def answers(t: JobTable) -> tuple[Any, ...]:
-    from jobstream.summary import summarize_jobs
+    from jobstream.reduce.summary import summarize_jobs
 
     # the summary's fast path (job briefs) must say what the job states say
     assert t.summary() == summarize_jobs(t.jobs()) and t.summary(by="day") == summarize_jobs(t.jobs(), by="day")

@@ -18,7 +18,7 @@ import zstandard
 import jobstream
 from jobstream.errors import SourceError
 from jobstream.generate import generate
-from jobstream.sources import Source, expand_sources
+from jobstream.io.sources import Source, expand_sources
 
 import servers
 

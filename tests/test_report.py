@@ -17,7 +17,7 @@ import pytest
 
 import jobstream
 from jobstream.errors import OutputError
-from jobstream.reducer import JobTable
+from jobstream.reduce.reducer import JobTable
 
 IN_CI = bool(os.environ.get("CI"))
 TESTS = Path(__file__).resolve().parent
@@ -30,7 +30,7 @@ except ImportError:  # pragma: no cover - the test extra installs it
         raise
     pytest.skip("matplotlib (jobstream[report]) is not installed", allow_module_level=True)
 
-from jobstream import report  # noqa: E402
+from jobstream.out import report  # noqa: E402
 
 HOSTILE_ID = '<script>alert("id")</script>'
 HOSTILE_MODEL = '"><img src=x onerror=alert(1)> $\\undefinedmacro{x}$ \x1b[31m'
@@ -242,12 +242,12 @@ class TestFiles:
 
 class TestImport:
     def test_importing_jobstream_does_not_import_matplotlib(self) -> None:
-        code = "import jobstream, jobstream.report, sys; assert 'matplotlib' not in sys.modules"
+        code = "import jobstream, jobstream.out.report, sys; assert 'matplotlib' not in sys.modules"
         subprocess.run([sys.executable, "-c", code], check=True)
 
     def test_missing_matplotlib_names_the_extra(self) -> None:
         code = ("import sys; sys.modules['matplotlib'] = None\n"
-                "import jobstream.report as r\n"
+                "import jobstream.out.report as r\n"
                 "try:\n    r.render_report(jobstream.JobTable())\n"
                 "except ImportError as e:\n    print(e)\n")
         out = subprocess.run([sys.executable, "-c", "import jobstream\n" + code], check=True, capture_output=True,

@@ -21,13 +21,13 @@ from typing import Any
 import orjson
 import pytest
 
-from jobstream import parallel
-from jobstream.decoder import SnapshotDecoder
-from jobstream.models import JobView
-from jobstream.pipeline import fold_paths, read_unit
-from jobstream.reader import ReadStats, SourceFailure, read
-from jobstream.reducer import JobTable
-from jobstream.sources import Source
+from jobstream.run import parallel
+from jobstream.decode.decoder import SnapshotDecoder
+from jobstream.decode.models import JobView
+from jobstream.run.batch import fold_paths, read_unit
+from jobstream.run.reader import ReadStats, SourceFailure, read
+from jobstream.reduce.reducer import JobTable
+from jobstream.io.sources import Source
 
 ROOT = Path(__file__).resolve().parents[1]
 T0 = 1_717_000_000
@@ -307,8 +307,8 @@ def test_fold_order_does_not_change_unknown_integration_labels(tmp_path: Path) -
 
 
 HISTORY_SCRIPT = r"""
-from jobstream.reducer import JobTable
-from jobstream.models import JobView
+from jobstream.reduce.reducer import JobTable
+from jobstream.decode.models import JobView
 t = JobTable()
 t.update([JobView(id=f"x{i}", status=f"S{i:06d}", created_at=1, modified_at=1) for i in range(70000)])
 t.update([JobView(id="j", status="ZZZ_UNKNOWN", created_at=1, modified_at=2),
@@ -438,7 +438,7 @@ def test_tail_of_a_named_pipe_does_not_wait_forever(tmp_path: Path) -> None:
 def test_a_follower_that_is_never_closed_releases_its_descriptors(tmp_path: Path) -> None:
     """Follower() opens two pipes and an inotify descriptor as bare fds with no finalizer: each
     Follower dropped without close() leaks 5 descriptors for the life of the process."""
-    from jobstream.follow import Follower
+    from jobstream.run.follow import Follower
 
     path = tmp_path / "jobs.ndjson"
     path.write_bytes(line("a", "QUEUED", T0))

@@ -1,5 +1,5 @@
-"""The writers for people (``jobstream.sinks`` tables, summaries, live events) and their layout
-(``jobstream.layout``): width fitting, colour, bars, escaping.
+"""The writers for people (``jobstream.out.sinks`` tables, summaries, live events) and their layout
+(``jobstream.out.layout``): width fitting, colour, bars, escaping.
 
 Fed plain lists and generated logs; streams are StringIO (a file or a pipe) or a real
 pseudo-terminal, never a stand-in for jobstream's own code.
@@ -18,9 +18,9 @@ import pytest
 
 import jobstream
 from jobstream.columns import DURATION_FIELDS, JOB_FIELDS, TIME_FIELDS
-from jobstream.layout import Screen, bar, display_width, screen_for, truncate, use_color
-from jobstream.reducer import StatusChange
-from jobstream.sinks import (
+from jobstream.out.layout import Screen, bar, display_width, screen_for, truncate, use_color
+from jobstream.reduce.reducer import StatusChange
+from jobstream.out.sinks import (
     BAR_WIDTH,
     EVENT_FIELDS,
     EventWriter,
@@ -31,7 +31,7 @@ from jobstream.sinks import (
     write_summary,
     write_table,
 )
-from jobstream.summary import Summary
+from jobstream.reduce.summary import Summary
 
 SGR = re.compile("\x1b\\[[0-9;]*m")
 T0 = 1750000000
@@ -139,7 +139,7 @@ class TestWidth:
         lines = table_text(rows, EVENT_FIELDS, width=60).splitlines()
         assert [t for t, _ in spans(lines[0])] == ["JOB_ID", "TO_STATUS", "AT", "…"]
         assert [line.split()[-1] for line in lines[1:len(rows) + 1]] == [
-            jobstream.sinks.iso(r["at"]) for r in rows]
+            jobstream.out.sinks.iso(r["at"]) for r in rows]
         lines = table_text(rows, EVENT_FIELDS, width=80).splitlines()
         assert [t for t, _ in spans(lines[0])] == ["JOB_ID", "FROM_STATUS", "TO_STATUS", "AT", "…"]
 
@@ -201,7 +201,7 @@ class TestColour:
     def test_never_and_machine_formats_have_no_colour(self, folded: Any) -> None:
         assert "\x1b" not in table_text(self.ROWS, ("id", "status"), color="never")
         out = io.StringIO()
-        jobstream.sinks.write_rows(self.ROWS, ("id", "status"), "csv", out, color="always")
+        jobstream.out.sinks.write_rows(self.ROWS, ("id", "status"), "csv", out, color="always")
         assert "\x1b" not in out.getvalue()
         out = io.StringIO()
         write_summary(folded.table.summary(), "json", out, color="always")
@@ -360,7 +360,7 @@ class TestEventWriter:
         assert max(len(line) for line in lines) <= width
         assert lines[0].endswith("…") == (width < 130)
         for line, c in zip(lines[1:], self.CHANGES):
-            assert line.endswith(jobstream.sinks.iso(c.at))
+            assert line.endswith(jobstream.out.sinks.iso(c.at))
             assert line.startswith(c.job_id[:15])
 
     def test_statuses_are_coloured(self) -> None:

@@ -2,7 +2,7 @@
 refuses, and that a crash at any point leaves the next run equal to an uninterrupted one.
 
 Crashes are real: a forked child (or a real ``python -m jobstream``) is killed with SIGKILL,
-at a named point of the commit (``jobstream.state.FAULT``, set only in the child) or at a
+at a named point of the commit (``jobstream.run.state.FAULT``, set only in the child) or at a
 random moment."""
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import pytest
 
 from jobstream.errors import StateError, StateLockedError
 from jobstream.generate import write_log
-from jobstream.state import FORMAT, MAGIC, State, _Doc, _Options, encode_state
+from jobstream.run.state import FORMAT, MAGIC, State, _Doc, _Options, encode_state
 
 from statehelp import ROOT, T0, append, cli, crash_at, line, out_of
 

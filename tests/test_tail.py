@@ -1,4 +1,4 @@
-"""`jobstream tail` and jobstream.follow: live status changes from growing files and pipes.
+"""`jobstream tail` and jobstream.run.follow: live status changes from growing files and pipes.
 
 CLI tests run the real command in a subprocess on files in a temp dir that this process
 writes; every wait is bounded (select with a deadline), none sleeps longer than needed.
@@ -20,12 +20,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from jobstream.filters import Selection
-from jobstream.changes import ChangeFeed
-from jobstream.follow import Follower
-from jobstream.sinks import EventWriter
-from jobstream.models import JobView
-from jobstream.reducer import StatusChange
+from jobstream.reduce.filters import Selection
+from jobstream.reduce.changes import ChangeFeed
+from jobstream.run.follow import Follower
+from jobstream.out.sinks import EventWriter
+from jobstream.decode.models import JobView
+from jobstream.reduce.reducer import StatusChange
 
 WAIT = 10.0  # upper bound of any wait for output; a passing test waits far less
 T0 = 1_750_000_000
@@ -582,7 +582,7 @@ class TestReviewFindings:
             os.close(fd)
 
     def test_exec_survives_a_nul_in_a_job_id(self, tmp_path: Path) -> None:
-        from jobstream.hook import CommandHook
+        from jobstream.out.hook import CommandHook
 
         failures: list[str] = []
         hook = CommandHook(f"{sys.executable} -c pass", on_failure=failures.append)
@@ -650,7 +650,7 @@ def test_live_lines_in_any_pieces_never_invent_never_go_back_and_reach_the_end(t
     order, and each job's last change is its final status."""
     import random
 
-    from jobstream.models import status_rank
+    from jobstream.decode.models import status_rank
 
     data = b"".join(sorted(_generated(seed, jobs=8), key=lambda line: orjson.loads(line)["modified_at"]))
     whole = _events_of([_write(tmp_path, data)])
@@ -848,7 +848,7 @@ class TestTailState:
         assert len(printed) > len(set(printed))  # (and the kills did land before a save)
 
     def test_state_needs_files_is_locked_and_is_its_own(self, tmp_path: Path) -> None:
-        from jobstream.state import State
+        from jobstream.run.state import State
 
         log, st = tmp_path / "jobs.ndjson", tmp_path / "t.state"
         append(log, snap("a", "QUEUED", T0 + 1))

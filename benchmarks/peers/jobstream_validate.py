@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import sys
 
-from jobstream.pipeline import validate_paths
+from jobstream.run.batch import validate_paths
 
 
 def main() -> None:

@@ -370,7 +370,7 @@ def generate(n_jobs: int, seed: int, camel: bool, changes_only: bool, output: Op
         jobstream generate --jobs 6600 --seed 1 --changes-only -o low-repeat.ndjson
     """
     from ..generate import write_log  # only this command needs the generator
-    from ..sinks import atomic_file
+    from ..out.sinks import atomic_file
 
     if output is None or output == "-":
         with stdout_writer("ndjson") as text:

@@ -1,9 +1,9 @@
 """Option groups shared by the commands, each folded into one value the library takes.
 
 ``@read_options`` gives a :class:`ReadArgs` (the library's
-:class:`~jobstream.reader.ReadOptions` plus the CLI's ``--errors``/``--no-progress``),
-``@selection_options`` a :class:`~jobstream.filters.Selection` and ``@output_options`` an
-:class:`~jobstream.sinks.Output`.  Option values are parsed by click ``ParamType``\\ s, so a
+:class:`~jobstream.run.reader.ReadOptions` plus the CLI's ``--errors``/``--no-progress``),
+``@selection_options`` a :class:`~jobstream.reduce.filters.Selection` and ``@output_options`` an
+:class:`~jobstream.out.sinks.Output`.  Option values are parsed by click ``ParamType``\\ s, so a
 bad ``--since`` or ``--fields`` is a usage error naming its option.
 """
 
@@ -17,15 +17,15 @@ from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence, TypeVar
 import click
 
 from ..columns import JOB_FIELDS, format_for
-from ..framing import DEFAULT_MAX_LINE_BYTES
+from ..io.framing import DEFAULT_MAX_LINE_BYTES
 from ..times import TIME_HELP, parse_time, split_list
 from .runtime import closed
 
 if TYPE_CHECKING:  # the library's values are imported when a command runs, not at start-up
     from ..exports import StateOptions
-    from ..filters import Selection
-    from ..reader import ReadOptions
-    from ..sinks import Output
+    from ..reduce.filters import Selection
+    from ..run.reader import ReadOptions
+    from ..out.sinks import Output
 
 __all__ = ["ReadArgs", "read_options", "selection_options", "output_options", "state_options", "paths_argument",
            "input_paths", "TIME", "FIELDS", "COLOR_OPTION"]
@@ -34,7 +34,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 class TimeType(click.ParamType):
-    """``--since``/``--until``: dates, relative times and unix seconds (see :func:`~jobstream.filters.parse_time`)."""
+    """``--since``/``--until``: dates, relative times and unix seconds (see :func:`~jobstream.reduce.filters.parse_time`)."""
 
     name = "time"
 
@@ -157,7 +157,7 @@ def _read_args(errors_path: Optional[str], strict: bool, workers: Optional[int],
                max_rejects: Optional[int], no_progress: bool, dask: Optional[str]) -> ReadArgs:
     if errors_path == "-":
         raise click.BadParameter("needs a file name ('-' is not one: stdout carries the data)", param_hint="--errors")
-    from ..reader import ReadOptions
+    from ..run.reader import ReadOptions
 
     opts = ReadOptions(max_line_bytes=max_line_bytes, workers=workers, strict=strict, max_rejects=max_rejects,
                        dask=dask)
@@ -227,7 +227,7 @@ def no_stdin_with_state(paths: Sequence[str], state: Any) -> None:
         return
     import stat
 
-    from ..sources import is_url
+    from ..io.sources import is_url
 
     for p in paths:
         if is_url(p) and not p.startswith("file://"):
@@ -244,7 +244,7 @@ def no_stdin_with_state(paths: Sequence[str], state: Any) -> None:
 
 def _selection(statuses: tuple[str, ...], job_types: tuple[str, ...], models: tuple[str, ...],
                job_ids: tuple[str, ...], since: Optional[int], until: Optional[int]) -> "Selection":
-    from ..filters import Selection
+    from ..reduce.filters import Selection
 
     types = split_list(job_types)
     if any(t == "FT" or t.lower() == "ft" for t in types):
@@ -279,7 +279,7 @@ COLOR_OPTION = click.option(
 
 
 def output_options(formats: Sequence[str], default: str) -> Callable[[F], F]:
-    """``-f/-o/--no-headers/--iso/--csv-safe/--color`` as one :class:`~jobstream.sinks.Output`.
+    """``-f/-o/--no-headers/--iso/--csv-safe/--color`` as one :class:`~jobstream.out.sinks.Output`.
 
     Without ``-f``, ``-o FILE`` picks the format from FILE's extension (``.csv``, ``.json``,
     ``.ndjson``/``.jsonl``, ``.txt`` for a table, ...); an extension naming a format this
@@ -288,7 +288,7 @@ def output_options(formats: Sequence[str], default: str) -> Callable[[F], F]:
 
     def build(fmt: Optional[str], output: Optional[str], no_headers: bool, iso: bool, csv_safe: bool,
               color: str) -> "Output":
-        from ..sinks import Output
+        from ..out.sinks import Output
 
         if fmt is None:
             by_ext = format_for(output)

@@ -77,10 +77,10 @@ def tail(paths: tuple[str, ...], selection: Any, fmt: Optional[str], no_headers:
     """
     import signal
 
-    from ..follow import Follower
-    from ..hook import CommandHook
-    from ..sinks import EventWriter, RejectWriter
-    from ..sources import Source
+    from ..run.follow import Follower
+    from ..out.hook import CommandHook
+    from ..out.sinks import EventWriter, RejectWriter
+    from ..io.sources import Source
 
     if exit_status and not exit_on_terminal:
         raise click.UsageError("--exit-status goes with --exit-on-terminal")
@@ -119,7 +119,7 @@ def tail(paths: tuple[str, ...], selection: Any, fmt: Optional[str], no_headers:
 
         saved = None
         if state is not None:
-            from ..state import State
+            from ..run.state import State
 
             saved = stack.enter_context(State.load(state.path, model="view", follow=True,
                                                    max_line_bytes=max_line_bytes, reset=state.reset))
@@ -179,11 +179,11 @@ def _tty() -> bool:
 
 def _local(name: str) -> str:
     """*name* as a local path to follow: a ``file://`` URL is one; another URL cannot be followed."""
-    from ..sources import is_url
+    from ..io.sources import is_url
 
     if not is_url(name):
         return name
-    from ..remote import local_path, protocol_of
+    from ..io.remote import local_path, protocol_of
 
     if protocol_of(name) == "file":
         return local_path(name)

@@ -1,6 +1,6 @@
 """Remote inputs: ``s3://``, ``gs://``, ``az://``, ``https://`` ... through fsspec.
 
-:mod:`jobstream.sources` sends here every name that has a protocol (``proto://``), and
+:mod:`jobstream.io.sources` sends here every name that has a protocol (``proto://``), and
 only those: fsspec is imported when such a name is read, never at start-up.  A protocol's
 own package (s3fs, gcsfs, adlfs, aiohttp for HTTP) is the user's to install; a missing one
 is a :class:`~jobstream.errors.SourceError` naming it.  ``file://`` URLs are the local files
@@ -17,7 +17,7 @@ import io
 import re
 from typing import Any, BinaryIO, Optional
 
-from .errors import SourceError
+from ..errors import SourceError
 
 __all__ = ["protocol_of", "local_path", "expand", "open_url", "size_of", "read_at"]
 
@@ -152,7 +152,7 @@ def size_of(url: str) -> Optional[int]:
 class _Remote(io.RawIOBase):
     """A remote file read forward, its errors made :class:`SourceError`, with a pushed-back head."""
 
-    #: (for :func:`~jobstream.sources.consumed`: ``tell`` is the bytes read from the remote file)
+    #: (for :func:`~jobstream.io.sources.consumed`: ``tell`` is the bytes read from the remote file)
     remote = True
 
     def __init__(self, url: str, fh: Any, head: bytes = b"") -> None:

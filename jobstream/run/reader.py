@@ -14,10 +14,10 @@ from typing import Any, Callable, Iterable, Iterator, Optional, Union
 
 import msgspec
 
-from .decoder import Model, Reject, SnapshotDecoder
-from .errors import InvalidLineError, SourceError
-from .framing import DEFAULT_BLOCK_SIZE, DEFAULT_MAX_LINE_BYTES, Chunk, Frame, Framer
-from .sources import PathArg, Source, as_paths, consumed, expand_sources, open_source
+from ..decode.decoder import Model, Reject, SnapshotDecoder
+from ..errors import InvalidLineError, SourceError
+from ..io.framing import DEFAULT_BLOCK_SIZE, DEFAULT_MAX_LINE_BYTES, Chunk, Frame, Framer
+from ..io.sources import PathArg, Source, as_paths, consumed, expand_sources, open_source
 
 __all__ = ["ReadStats", "ReadOptions", "Reader", "read", "DecodeStep", "read_blocks", "resolve_sources",
            "source_failure", "SourceFailure"]
@@ -32,7 +32,7 @@ class ReadOptions(msgspec.Struct, frozen=True, kw_only=True):
     * ``max_rejects``: a run that rejects more lines than this fails (None: any number);
     * ``dask``: read and fold on a Dask cluster: a scheduler address (``tcp://host:8786``),
       or ``local`` / ``local:N`` for a ``LocalCluster`` of N worker processes started for
-      the run (the ``dask`` extra; see :mod:`jobstream.dask`).  ``workers`` is then unused.
+      the run (the ``dask`` extra; see :mod:`jobstream.run.dask`).  ``workers`` is then unused.
     """
 
     max_line_bytes: int = DEFAULT_MAX_LINE_BYTES

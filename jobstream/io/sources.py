@@ -2,7 +2,7 @@
 
 Sources parse nothing: they expand names, open files (gzip, zstd, bzip2 and xz detected by
 their magic bytes, so a compressed stdin works too) and hand out binary readers.  A name
-with a protocol (``s3://``, ``https://`` ...) is read through fsspec (:mod:`jobstream.remote`).
+with a protocol (``s3://``, ``https://`` ...) is read through fsspec (:mod:`jobstream.io.remote`).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import zlib
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO, Callable, Iterable, Optional, Union
 
-from .errors import SourceError
+from ..errors import SourceError
 
 __all__ = ["Decompressor", "decompressor_for", "is_compressed_head", "compression_of", "HEAD_BYTES",
            "COMPRESSED_SUFFIXES", "Source", "PathArg", "as_paths", "expand_sources", "open_source", "consumed", "display_name", "STDIN", "is_url", "read_at"]

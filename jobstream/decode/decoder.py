@@ -22,8 +22,8 @@ import msgspec
 import orjson
 
 from . import models as m
-from .errors import LineError
-from .framing import DEFAULT_MAX_LINE_BYTES, OVERSIZED_PREFIX, Chunk, OversizedLine, is_blank
+from ..errors import LineError
+from ..io.framing import DEFAULT_MAX_LINE_BYTES, OVERSIZED_PREFIX, Chunk, OversizedLine, is_blank
 
 __all__ = ["Reject", "SnapshotDecoder", "LineError", "decode_line", "Snapshot", "Model"]
 
@@ -34,7 +34,7 @@ Snapshot = Union[m.ClassifierJob, m.CompletionJob, m.JobView]
 class Reject(msgspec.Struct, kw_only=True, gc=False, tag_field="kind", tag="line"):
     """A line that was not accepted: where it was, why, and its bytes.
 
-    (``kind`` tells it from a :class:`~jobstream.reader.SourceFailure` when rejects cross
+    (``kind`` tells it from a :class:`~jobstream.run.reader.SourceFailure` when rejects cross
     processes; the NDJSON ``--errors`` records do not carry it.)"""
 
     source: str
@@ -246,9 +246,9 @@ def _describe(exc: Exception) -> str:
 class SnapshotDecoder:
     """Decodes NDJSON lines into snapshots of one model family.
 
-    ``model="full"`` gives the complete schema (:class:`~jobstream.models.ClassifierJob` /
-    :class:`~jobstream.models.CompletionJob`); ``model="view"`` the lean
-    :class:`~jobstream.models.JobView` the reducer reads, which is faster to decode.
+    ``model="full"`` gives the complete schema (:class:`~jobstream.decode.models.ClassifierJob` /
+    :class:`~jobstream.decode.models.CompletionJob`); ``model="view"`` the lean
+    :class:`~jobstream.decode.models.JobView` the reducer reads, which is faster to decode.
     Reuse one instance: it holds the msgspec decoders.
     """
 

@@ -114,7 +114,7 @@ Int = Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1)]
 
 #: The latest time jobstream accepts: 9999-12-31T23:59:59Z, the last second every output
 #: (ISO-8601, ``--by day``, tables) can render.
-from .times import MAX_TIMESTAMP  # noqa: E402
+from ..times import MAX_TIMESTAMP  # noqa: E402
 #: Every time in the schema: unix seconds from 1970-01-01 to the end of year 9999.  A time
 #: outside that range is a reject with its path, never a crash in an output later.
 Timestamp = Annotated[int, msgspec.Meta(ge=0, le=MAX_TIMESTAMP)]

@@ -33,12 +33,12 @@ from collections import Counter, defaultdict
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Iterable, Iterator, Optional, Sequence
 
-from .errors import OutputError
-from .models import TERMINAL_STATUSES
-from .reader import ReadStats
-from .reducer import CheckpointRow, JobState, JobTable
+from ..errors import OutputError
+from ..decode.models import TERMINAL_STATUSES
+from ..run.reader import ReadStats
+from ..reduce.reducer import CheckpointRow, JobState, JobTable
 from .sinks import atomic_file, atomic_output, fmt_secs, iso, printable
-from .summary import Summary
+from ..reduce.summary import Summary
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

@@ -1,10 +1,10 @@
 """Follow growing logs (and pipes) and turn new snapshots into live status changes.
 
-This is the batch pipeline run incrementally: the :class:`~jobstream.watch.Watcher` finds the
+This is the batch pipeline run incrementally: the :class:`~jobstream.io.watch.Watcher` finds the
 bytes to read (rotation, truncation, new files matching a pattern), the same
-:class:`~jobstream.framing.Framer` and :class:`~jobstream.reader.DecodeStep` as a batch read
+:class:`~jobstream.io.framing.Framer` and :class:`~jobstream.run.reader.DecodeStep` as a batch read
 frame and decode them (a partial line waits for its newline), and a
-:class:`~jobstream.changes.ChangeFeed` tells which status changes are new.  What is left here
+:class:`~jobstream.reduce.changes.ChangeFeed` tells which status changes are new.  What is left here
 is the follower's own: when to read what, and where new snapshots go.
 
     >>> for change in follow(["jobs.ndjson"]):          # doctest: +SKIP
@@ -22,15 +22,15 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Optional, U
 
 import msgspec
 
-from .changes import ChangeFeed, ChangeKey, change_key
-from .decoder import Reject, SnapshotDecoder
-from .errors import SourceError
-from .filters import Selection
-from .framing import DEFAULT_MAX_LINE_BYTES, Framer
+from ..reduce.changes import ChangeFeed, ChangeKey, change_key
+from ..decode.decoder import Reject, SnapshotDecoder
+from ..errors import SourceError
+from ..reduce.filters import Selection
+from ..io.framing import DEFAULT_MAX_LINE_BYTES, Framer
 from .reader import DecodeStep, ReadStats, source_failure
-from .reducer import JobTable, StatusChange
-from .sources import HEAD_BYTES, STDIN, Decompressor, PathArg, Source, as_paths, decompressor_for, display_name, open_source
-from .watch import DEFAULT_POLL_INTERVAL, INOTIFY_RECHECK, Incarnation, Watcher, has_magic
+from ..reduce.reducer import JobTable, StatusChange
+from ..io.sources import HEAD_BYTES, STDIN, Decompressor, PathArg, Source, as_paths, decompressor_for, display_name, open_source
+from ..io.watch import DEFAULT_POLL_INTERVAL, INOTIFY_RECHECK, Incarnation, Watcher, has_magic
 
 if TYPE_CHECKING:
     from .incremental import FileMark
@@ -47,7 +47,7 @@ SAVE_EVERY = 1.0
 
 
 class FollowStats(msgspec.Struct, kw_only=True):
-    """What following saw beyond what reading counts (:class:`~jobstream.reader.ReadStats`)."""
+    """What following saw beyond what reading counts (:class:`~jobstream.run.reader.ReadStats`)."""
 
     changes: int = 0
     #: lines of the content that existed when following began, rejected while it was read silently
@@ -105,7 +105,7 @@ class Follower:
       ``poll_interval`` is the (min, max) stat-polling interval in seconds.
     * ``stop``: optional callable checked every cycle; true ends the iteration.
     * ``max_line_bytes``: longer lines are rejected; ``read_size``: bytes per input per cycle.
-    * ``state``: a loaded :class:`~jobstream.state.State` (``tail --state``): following
+    * ``state``: a loaded :class:`~jobstream.run.state.State` (``tail --state``): following
       resumes each file where the state left it (files known by content, rotated ones found
       beside their names), first yields, once, the changes written since (in export order),
       then follows; the state is saved at most every :data:`SAVE_EVERY` seconds, after the
@@ -571,7 +571,7 @@ class Follower:
         if not resume:
             self.feed.table = table
             return
-        from .models import status_rank
+        from ..decode.models import status_rank
 
         last: dict[str, ChangeKey] = {}
         for job_id in table._accs:

@@ -18,7 +18,7 @@ from typing import IO, Any, Callable, Optional
 
 import orjson
 
-from .reducer import StatusChange
+from ..reduce.reducer import StatusChange
 from .sinks import event_row, iso
 
 __all__ = ["CommandHook", "DEFAULT_EXEC_TIMEOUT", "ENV_VALUE_LIMIT"]

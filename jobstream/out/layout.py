@@ -5,7 +5,7 @@ so the machine formats never pay for it.  What the reader's screen can show is o
 :class:`Screen`: its width (``None`` for a file or a pipe, which get every column at full
 width), whether to colour, and whether its encoding has ``…`` and the block characters.
 
-Cells arrive already made safe by :func:`jobstream.sinks.printable`; colour codes are added
+Cells arrive already made safe by :func:`jobstream.out.sinks.printable`; colour codes are added
 after a cell is cut and padded, so they never count towards a column's width.
 """
 

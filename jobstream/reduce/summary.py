@@ -1,8 +1,8 @@
 """Summary statistics over folded jobs: counts, success rate, duration percentiles, tokens, cost.
 
-A :class:`Summary` is computed from :class:`~jobstream.reducer.JobState` values (the fold's
+A :class:`Summary` is computed from :class:`~jobstream.reduce.reducer.JobState` values (the fold's
 output), never from lines: what reading saw (lines, rejects, job objects read) belongs to
-:class:`~jobstream.reader.ReadStats`, and the sinks print the two side by side.
+:class:`~jobstream.run.reader.ReadStats`, and the sinks print the two side by side.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from typing import Any, Iterable, Optional, Sequence, Union
 
 import msgspec
 
-from .columns import GROUP_KEYS
-from .models import TERMINAL_STATUSES
+from ..columns import GROUP_KEYS
+from ..decode.models import TERMINAL_STATUSES
 from .reducer import JobBrief, JobState
 
 __all__ = ["Summary", "Percentiles", "summarize_jobs", "GROUP_KEYS"]

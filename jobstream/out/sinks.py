@@ -21,12 +21,12 @@ from typing import IO, Any, BinaryIO, Collection, Iterable, Iterator, Optional, 
 import msgspec
 import orjson
 
-from .decoder import Reject
-from .errors import OutputError
-from .reader import ReadStats
-from .reducer import CheckpointRow, JobState, StatusChange
-from .sources import display_name
-from .summary import Summary
+from ..decode.decoder import Reject
+from ..errors import OutputError
+from ..run.reader import ReadStats
+from ..reduce.reducer import CheckpointRow, JobState, StatusChange
+from ..io.sources import display_name
+from ..reduce.summary import Summary
 
 __all__ = [
     "FORMATS",
@@ -57,7 +57,7 @@ __all__ = [
     "STATUS_FIELDS",
 ]
 
-from .columns import (  # noqa: E402  (re-exported: sinks is where users look for them)
+from ..columns import (  # noqa: E402  (re-exported: sinks is where users look for them)
     CHECKPOINT_FIELDS,
     DEFAULT_JOB_FIELDS,
     DURATION_FIELDS,

@@ -28,10 +28,10 @@ from typing import Any, Callable, Optional, Sequence, Union
 
 import msgspec
 
-from .decoder import Reject
-from .errors import JobstreamError
+from ..decode.decoder import Reject
+from ..errors import JobstreamError
 from .reader import ReadStats, SourceFailure
-from .sources import HEAD_BYTES, Source, is_compressed_head
+from ..io.sources import HEAD_BYTES, Source, is_compressed_head
 
 __all__ = ["Unit", "UnitResult", "plan", "run", "default_workers", "split_ranges", "line_start", "renumber"]
 

@@ -14,7 +14,7 @@ The file (format 1)::
     payload                msgpack: options, generation, files (FileMark...), jobs, cursor
 
 Each job is kept as its own parts: the reducer's wire form of that one job, its
-:class:`~jobstream.reducer.JobState` (without history) and its status changes, as msgpack
+:class:`~jobstream.reduce.reducer.JobState` (without history) and its status changes, as msgpack
 bytes.  A run decodes only the jobs it touches and re-encodes only those; the outputs read
 the others' saved states, so a run's cost follows the new bytes, not the total.
 
@@ -41,15 +41,15 @@ from typing import Any, Callable, Iterable, Iterator, Optional, Union
 
 import msgspec
 
-from .decoder import Model, Reject, SnapshotDecoder
-from .errors import InvalidLineError, StateError, StateLockedError
-from .filters import Selection
-from .framing import DEFAULT_MAX_LINE_BYTES
+from ..decode.decoder import Model, Reject, SnapshotDecoder
+from ..errors import InvalidLineError, StateError, StateLockedError
+from ..reduce.filters import Selection
+from ..io.framing import DEFAULT_MAX_LINE_BYTES
 from .incremental import NOTHING, FileMark, Opened, Plan, plan, read_tail, read_tasks
-from .pipeline import PARALLEL_MIN_BYTES, RANGE_BYTES
+from .batch import PARALLEL_MIN_BYTES, RANGE_BYTES
 from .reader import ReadStats, SourceFailure, source_failure
-from .reducer import JobBrief, JobState, JobTable, StatusChange
-from .sources import PathArg, Source, display_name, expand_sources
+from ..reduce.reducer import JobBrief, JobState, JobTable, StatusChange
+from ..io.sources import PathArg, Source, display_name, expand_sources
 
 __all__ = ["State", "StateTable", "Update", "StateError", "StateLockedError", "FileMark", "FORMAT", "MAGIC"]
 
@@ -337,7 +337,7 @@ class Update(msgspec.Struct, kw_only=True):
 
 class StateTable:
     """The folded jobs of a state as the outputs read them: the methods of
-    :class:`~jobstream.reducer.JobTable` that read (``jobs``, ``events``, ``summary``,
+    :class:`~jobstream.reduce.reducer.JobTable` that read (``jobs``, ``events``, ``summary``,
     ``checkpoints`` ...), answered from each job's saved state without decoding the fold of
     jobs nothing touched.  *overlay* holds what the last lines still being written add, for
     this output only.  :meth:`to_table` builds the real :class:`JobTable`."""
@@ -373,7 +373,7 @@ class StateTable:
     def jobs(self, *, light: bool = False) -> list[Any]:
         """Every job's state by ``created_at`` then id; ``history`` is always empty here,
         ``changes`` too with *light*.  A lean state (summary, events) answers *light* with
-        each job's :class:`~jobstream.reducer.JobBrief`, all a summary or a selection reads."""
+        each job's :class:`~jobstream.reduce.reducer.JobBrief`, all a summary or a selection reads."""
         if light:
             states = self._all_light()
         elif self._state._briefs:
@@ -437,7 +437,7 @@ class StateTable:
 
     def to_arrow(self, what: str = "jobs", jobs: Optional[Iterable[JobState]] = None, *,
                  by: Optional[str] = None) -> Any:
-        from .arrow import to_arrow
+        from ..out.arrow import to_arrow
 
         return to_arrow(self, what, jobs, by=by)  # type: ignore[arg-type]
 
@@ -523,7 +523,7 @@ class State:
              reset: bool = False) -> "State":
         """Lock and read the state at *path* (a new, empty one if there is none yet).
 
-        *follow* makes a state for :class:`~jobstream.follow.Follower` (``tail --state``),
+        *follow* makes a state for :class:`~jobstream.run.follow.Follower` (``tail --state``),
         kept apart from the exports' (it hands out changes as they happen, never backwards)."""
         path = os.fspath(path)
         if validate:
@@ -918,6 +918,6 @@ class _Extra:
 
 
 def _version() -> str:
-    from . import __version__
+    from .. import __version__
 
     return f"jobstream {__version__}"

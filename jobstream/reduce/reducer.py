@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Optional
 
 import msgspec
 
-from .models import STATUS_RANK, TERMINAL_STATUSES, UNKNOWN_RANK, status_rank
+from ..decode.models import STATUS_RANK, TERMINAL_STATUSES, UNKNOWN_RANK, status_rank
 
 if TYPE_CHECKING:
     from .summary import Summary
@@ -583,7 +583,7 @@ class JobTable:
     # -- building ----------------------------------------------------------------------
 
     def add(self, snapshot: Any) -> None:
-        """Fold one snapshot (any decoded job: full schema or :class:`~jobstream.models.JobView`)."""
+        """Fold one snapshot (any decoded job: full schema or :class:`~jobstream.decode.models.JobView`)."""
         acc = self._accs.get(snapshot.id)
         if acc is None:
             acc = self._accs[snapshot.id] = _Acc()
@@ -779,26 +779,26 @@ class JobTable:
         states: list[Any] = [a.brief(k) for k, a in self._accs.items()] if jobs is None else list(jobs)
         return summarize_jobs(states, by=by)
 
-    # -- columnar (pyarrow, an optional extra: see jobstream.arrow) -------------------------
+    # -- columnar (pyarrow, an optional extra: see jobstream.out.arrow) -------------------------
 
     def to_arrow(self, what: str = "jobs", jobs: Optional[Iterable[JobState]] = None, *,
                  by: Optional[str] = None) -> Any:
         """A ``pyarrow.Table`` of ``jobs``, ``events``, ``checkpoints``, ``durations`` or ``summary``."""
-        from .arrow import to_arrow
+        from ..out.arrow import to_arrow
 
         return to_arrow(self, what, jobs, by=by)
 
     def to_pandas(self, what: str = "jobs", jobs: Optional[Iterable[JobState]] = None, *,
                   by: Optional[str] = None) -> Any:
         """:meth:`to_arrow` as a pandas DataFrame (needs pyarrow and pandas)."""
-        from .arrow import to_arrow, to_pandas
+        from ..out.arrow import to_arrow, to_pandas
 
         return to_pandas(to_arrow(self, what, jobs, by=by))
 
     def to_polars(self, what: str = "jobs", jobs: Optional[Iterable[JobState]] = None, *,
                   by: Optional[str] = None) -> Any:
         """:meth:`to_arrow` as a polars DataFrame (needs pyarrow and polars)."""
-        from .arrow import to_arrow, to_polars
+        from ..out.arrow import to_arrow, to_polars
 
         return to_polars(to_arrow(self, what, jobs, by=by))
 

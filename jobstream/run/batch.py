@@ -2,7 +2,7 @@
 
 :func:`fold_paths` is the call behind ``jobstream summary|jobs|events`` and
 :func:`validate_paths` the one behind ``jobstream validate``.  Large inputs are read by
-several processes through :mod:`jobstream.parallel`; every process reads through the same
+several processes through :mod:`jobstream.run.parallel`; every process reads through the same
 framer and decode step as a single-process read, and the merged table equals a single pass.
 """
 
@@ -15,13 +15,13 @@ from typing import Any, Callable, Iterable, Iterator, Optional, Sequence, Union
 import msgspec
 
 from . import parallel
-from .decoder import Model, Reject, SnapshotDecoder
-from .errors import SourceError
-from .framing import DEFAULT_BLOCK_SIZE, DEFAULT_MAX_LINE_BYTES, Framer
+from ..decode.decoder import Model, Reject, SnapshotDecoder
+from ..errors import SourceError
+from ..io.framing import DEFAULT_BLOCK_SIZE, DEFAULT_MAX_LINE_BYTES, Framer
 from .reader import DecodeStep, Reader, ReadStats, _reader_of, read_blocks, resolve_sources, source_failure
-from .reducer import JobTable
-from .sources import PathArg, Source, open_source
-from .summary import Summary
+from ..reduce.reducer import JobTable
+from ..io.sources import PathArg, Source, open_source
+from ..reduce.summary import Summary
 
 __all__ = ["FoldResult", "fold_paths", "validate_paths", "summarize", "read_unit", "PARALLEL_MIN_BYTES",
            "RANGE_BYTES"]
@@ -90,7 +90,7 @@ _SHRANK = "the file is shorter than when the read was planned (truncated or repl
 
 
 def _bounded(read: Any, into: bool, left: int) -> tuple[Any, bool]:
-    """*read* (as :func:`~jobstream.reader._reader_of` gives it) stopped after *left* bytes;
+    """*read* (as :func:`~jobstream.run.reader._reader_of` gives it) stopped after *left* bytes;
     the input ending before them is a :class:`SourceError`."""
     if into:
         def read_into(view: memoryview) -> int:
@@ -181,7 +181,7 @@ def fold_paths(
 ) -> FoldResult:
     """Read every snapshot in *paths* and fold them into one :class:`JobTable`.
 
-    Decodes :class:`~jobstream.models.JobView` by default: it holds every field a
+    Decodes :class:`~jobstream.decode.models.JobView` by default: it holds every field a
     :class:`JobState` shows, so on lines the full schema accepts the table equals one
     folded with ``model="full"`` (a projection type-checks only the fields it reads:
     ``validate`` checks the rest); ``model="lean"`` skips checkpoints and integrations

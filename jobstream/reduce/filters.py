@@ -11,9 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterable, Optional
 
-from .models import KNOWN_JOB_TYPES, Status
+from ..decode.models import KNOWN_JOB_TYPES, Status
 from .reducer import JobState, StatusChange
-from .times import TIME_HELP, parse_time, split_list
+from ..times import TIME_HELP, parse_time, split_list
 
 __all__ = ["Selection", "parse_time", "split_list", "TIME_HELP"]
 

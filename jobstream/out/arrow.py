@@ -26,8 +26,8 @@ import decimal
 import os
 from typing import IO, TYPE_CHECKING, Any, Iterable, Optional, Union
 
-from .reducer import CheckpointRow, JobState, JobTable, StatusChange
-from .summary import Summary
+from ..reduce.reducer import CheckpointRow, JobState, JobTable, StatusChange
+from ..reduce.summary import Summary
 
 if TYPE_CHECKING:
     import pyarrow  # type: ignore[import-untyped,unused-ignore]

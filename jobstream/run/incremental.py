@@ -16,7 +16,7 @@ by its content:
 
 A :class:`FileMark` records one input: its fingerprint, how far it was read (the position
 just after its last complete line, and that line's number), the check, and what its lines gave
-(:class:`~jobstream.reader.ReadStats`, rejects).  :func:`plan` matches the files of a run to
+(:class:`~jobstream.run.reader.ReadStats`, rejects).  :func:`plan` matches the files of a run to
 the marks (and looks beside a vanished file for its rotated name: ``jobs.ndjson.1``,
 ``jobs.ndjson.1.gz``, ``jobs-20250601.ndjson.gz`` ...); :func:`read_tasks` reads what is new,
 in worker processes when there is a lot of it, through the same framer and decode step as a
@@ -39,13 +39,13 @@ from typing import Any, Callable, Iterator, Optional, Sequence, Union
 import msgspec
 
 from . import parallel
-from .decoder import Model, Reject, SnapshotDecoder
-from .errors import SourceError
-from .framing import DEFAULT_BLOCK_SIZE, DEFAULT_MAX_LINE_BYTES, Framer
-from .pipeline import PARALLEL_MIN_BYTES, RANGE_BYTES, read_unit
+from ..decode.decoder import Model, Reject, SnapshotDecoder
+from ..errors import SourceError
+from ..io.framing import DEFAULT_BLOCK_SIZE, DEFAULT_MAX_LINE_BYTES, Framer
+from .batch import PARALLEL_MIN_BYTES, RANGE_BYTES, read_unit
 from .reader import DecodeStep, ReadStats, SourceFailure, read_blocks, source_failure
-from .reducer import JobTable
-from .sources import PathArg, Source, display_name, is_compressed_head, open_source
+from ..reduce.reducer import JobTable
+from ..io.sources import PathArg, Source, display_name, is_compressed_head, open_source
 
 __all__ = ["FileMark", "Opened", "Task", "TaskResult", "Plan", "OffsetReader", "read_from", "plan", "identify",
            "find_rotated", "open_input", "read_tasks", "read_tail", "check_at", "complete_end", "head_of",

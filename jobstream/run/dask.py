@@ -7,15 +7,15 @@ merge what comes back:
 * **Partitions** (:func:`plan`).  A compressed file is one partition (it cannot be split);
   a plain file larger than *blocksize* is cut into blocks of about *blocksize* bytes; small
   files are batched, several to a partition.  The client only lists the inputs: each
-  worker aligns its own block to lines with :func:`jobstream.parallel.line_start` (the rule
+  worker aligns its own block to lines with :func:`jobstream.run.parallel.line_start` (the rule
   the local parallel reader cuts with), so neighbouring blocks meet exactly: a line is
   never split, and a CRLF or a leading BOM never straddles two partitions.
 * **One copy of each stage.**  A worker reads its pieces with
-  :func:`jobstream.pipeline.read_unit`: the same framer and decode step as a local run.
+  :func:`jobstream.run.batch.read_unit`: the same framer and decode step as a local run.
   msgspec decoders do not pickle: each worker thread builds its own, on first use.
 * **Tree merge.**  Partial tables are merged ``split_every`` at a time
-  (``Bag.reduction``), never all on one worker; a :class:`~jobstream.reducer.JobTable`
-  crosses processes in its msgpack wire form (:meth:`~jobstream.reducer.JobTable.to_bytes`).
+  (``Bag.reduction``), never all on one worker; a :class:`~jobstream.reduce.reducer.JobTable`
+  crosses processes in its msgpack wire form (:meth:`~jobstream.reduce.reducer.JobTable.to_bytes`).
 * **Exact rejects.**  Each piece's rejects and line count come back to the client (msgpack),
   which renumbers them from the line counts of the pieces before (as the local parallel
   reader does) and hands them out in input order: the same records, at the same lines,
@@ -44,14 +44,14 @@ import msgspec
 import dask
 from dask.base import compute
 
-from .decoder import Model, Reject, SnapshotDecoder
-from .errors import InvalidLineError, JobstreamError, SourceError
-from .framing import DEFAULT_MAX_LINE_BYTES
+from ..decode.decoder import Model, Reject, SnapshotDecoder
+from ..errors import InvalidLineError, JobstreamError, SourceError
+from ..io.framing import DEFAULT_MAX_LINE_BYTES
 from .parallel import Unit, UnitResult, line_start, renumber
-from .pipeline import FoldResult, read_unit
+from .batch import FoldResult, read_unit
 from .reader import ReadStats, resolve_sources, source_failure
-from .reducer import JobTable
-from .sources import COMPRESSED_SUFFIXES, HEAD_BYTES, PathArg, Source, is_compressed_head, read_at
+from ..reduce.reducer import JobTable
+from ..io.sources import COMPRESSED_SUFFIXES, HEAD_BYTES, PathArg, Source, is_compressed_head, read_at
 
 if TYPE_CHECKING:
     import dask.bag
@@ -150,9 +150,9 @@ def _decoder(model: Model, max_line_bytes: int) -> SnapshotDecoder:
 
 def _read_piece(piece: Piece, decoder: SnapshotDecoder, stats: ReadStats, rejects: list[Reject],
                 each: Callable[[list[Any]], Any]) -> int:
-    """Read one piece through :func:`~jobstream.pipeline.read_unit`; returns its line count.
+    """Read one piece through :func:`~jobstream.run.batch.read_unit`; returns its line count.
 
-    A block is first aligned to lines (:func:`~jobstream.parallel.line_start` at both ends);
+    A block is first aligned to lines (:func:`~jobstream.run.parallel.line_start` at both ends);
     a block of a file that turns out to be compressed is read whole by the block at 0."""
     unit, file_size = piece
     if unit.end < 0:
@@ -228,25 +228,25 @@ def _bag(parts: Sequence[Sequence[Piece]], model: Model, max_line_bytes: int, fo
 def partitions(paths: Union[PathArg, Iterable[PathArg]], *, blocksize: int = DEFAULT_BLOCKSIZE,
                model: Model = "view", max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> "dask.bag.Bag":
     """A bag with one element per partition of *paths*: ``(JobTable, rejects)``, where
-    ``rejects`` is the msgpack of the partition's :class:`~jobstream.parallel.UnitResult`\\ s
+    ``rejects`` is the msgpack of the partition's :class:`~jobstream.run.parallel.UnitResult`\\ s
     (see :func:`fold` for turning them into numbered rejects)."""
     return _bag(plan(paths, blocksize=blocksize), model, max_line_bytes, True)
 
 
 def tables(paths: Union[PathArg, Iterable[PathArg]], *, blocksize: int = DEFAULT_BLOCKSIZE, model: Model = "view",
            max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> "dask.bag.Bag":
-    """A bag of partial :class:`~jobstream.reducer.JobTable`\\ s, one per partition of *paths*,
+    """A bag of partial :class:`~jobstream.reduce.reducer.JobTable`\\ s, one per partition of *paths*,
     to compose with other Dask work; :func:`merge` (or any merge order) gives the whole table::
 
-        bag = jobstream.dask.tables("s3://bucket/logs/")
-        table = jobstream.dask.merge(bag).compute()
+        bag = jobstream.run.dask.tables("s3://bucket/logs/")
+        table = jobstream.run.dask.merge(bag).compute()
     """
     return partitions(paths, blocksize=blocksize, model=model, max_line_bytes=max_line_bytes).pluck(0)
 
 
 def merge(tables: "dask.bag.Bag", *, split_every: int = 8) -> Any:
     """The tree merge of a bag of partial tables (*split_every* at a time): a Dask item
-    whose ``compute()`` is one :class:`~jobstream.reducer.JobTable`."""
+    whose ``compute()`` is one :class:`~jobstream.reduce.reducer.JobTable`."""
     return tables.reduction(_merge_tables, _merge_tables, split_every=split_every)
 
 
@@ -357,7 +357,7 @@ def fold(
     on_progress: Optional[Callable[[int], Any]] = None,
 ) -> FoldResult:
     """Read and fold *paths* on a Dask cluster: the table and read stats a single-process
-    :func:`~jobstream.pipeline.fold_paths` gives (``table, stats = fold(...)``).
+    :func:`~jobstream.run.batch.fold_paths` gives (``table, stats = fold(...)``).
 
     *client*: a ``distributed.Client`` (None: the current one, else Dask's default
     scheduler).  Rejects are gathered to this process and reach *on_reject* in input order,
@@ -383,7 +383,7 @@ def validate(
     on_progress: Optional[Callable[[int], Any]] = None,
 ) -> ReadStats:
     """Check every line of *paths* against the full schema on a Dask cluster, as
-    :func:`~jobstream.pipeline.validate_paths` does; rejects reach *on_reject* in input order
+    :func:`~jobstream.run.batch.validate_paths` does; rejects reach *on_reject* in input order
     (*strict*: raise :class:`~jobstream.errors.InvalidLineError` for the first)."""
     parts = plan(paths, blocksize=blocksize)
     _, packed = _compute(client, parts, *_graph(parts, "full", max_line_bytes, False, 8), on_progress)

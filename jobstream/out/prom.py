@@ -27,8 +27,8 @@ import math
 import re
 from typing import IO, Iterable, Iterator, Optional, Union
 
-from .reader import ReadStats
-from .summary import Summary
+from ..run.reader import ReadStats
+from ..reduce.summary import Summary
 
 __all__ = ["write_prometheus", "write_prometheus_file", "escape_label_value", "CONTENT_TYPE"]
 

@@ -1,6 +1,6 @@
 """The change feed: which status changes are new since the last time it was asked.
 
-A :class:`ChangeFeed` is a :class:`~jobstream.reducer.JobTable` that remembers, per job, the
+A :class:`ChangeFeed` is a :class:`~jobstream.reduce.reducer.JobTable` that remembers, per job, the
 last change it reported, and reports only changes that come after it in the job's history
 order, so a late, older snapshot never produces a backwards change.  ``tail`` prints what
 it reports; ``events --new`` and ``tail --state`` keep its memory between runs.
@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any, Iterable, Optional, Sequence
 
 from .filters import Selection
-from .models import TERMINAL_STATUSES, status_rank
+from ..decode.models import TERMINAL_STATUSES, status_rank
 from .reducer import JobTable, StatusChange
 
 __all__ = ["ChangeFeed", "change_key", "ChangeKey"]
