@@ -40,10 +40,11 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Callable, Optional, Sequence
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 PEERS = HERE / "peers"
@@ -63,7 +64,7 @@ LOW_JOBS_PER_JOB = 3.3
 #: package: none of them is what a user's shell has.
 STRIPPED = sorted(k for k in os.environ if k.startswith("PYTHON"))
 CLEAN_ENV = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
-_run_dir: Optional[str] = None
+_run_dir: str | None = None
 
 
 def run_dir() -> str:
@@ -140,18 +141,23 @@ class Install:
         i = self.info
         if self.problem:
             return f"{self.label}: {self.python}: {self.problem}"
-        how = ("editable" if i.get("editable") else "not editable") if i.get("editable") is not None else "not installed"
-        return (f"{self.label} {i['version']} on Python {i['python_version']} (msgspec {i.get('msgspec')}, orjson "
-                f"{i.get('orjson')}): {i['location']}, from {i.get('source') or '?'}, {how}, "
-                f"{i.get('compiled')}/{i.get('modules')} modules compiled; run as `{' '.join(self.cli)}`")
+        how = (
+            ("editable" if i.get("editable") else "not editable") if i.get("editable") is not None else "not installed"
+        )
+        return (
+            f"{self.label} {i['version']} on Python {i['python_version']} (msgspec {i.get('msgspec')}, orjson "
+            f"{i.get('orjson')}): {i['location']}, from {i.get('source') or '?'}, {how}, "
+            f"{i.get('compiled')}/{i.get('modules')} modules compiled; run as `{' '.join(self.cli)}`"
+        )
 
 
 def probe(name: str, python: str) -> Install:
     """Ask *python* (in the clean environment) where its jobstream is and how it is installed."""
     js = Install(name, python)
     try:
-        proc = subprocess.run([python, "-c", _PROBE], capture_output=True, text=True, timeout=120, env=CLEAN_ENV,
-                              cwd=run_dir())
+        proc = subprocess.run(
+            [python, "-c", _PROBE], capture_output=True, text=True, timeout=120, env=CLEAN_ENV, cwd=run_dir()
+        )
         js.info = json.loads(proc.stdout) if proc.returncode == 0 else {"error": proc.stderr.strip()[-300:]}
     except (OSError, subprocess.SubprocessError, ValueError) as exc:
         js.info = {"error": f"cannot run {python}: {exc}"}
@@ -185,7 +191,7 @@ class Tool:
     argv: Callable[[str], list[str]]
     needs: tuple[str, ...] = ()  # python modules, or "bin:NAME" for programs
     note: str = ""
-    install: Optional[Install] = None  # set on jobstream's own rows
+    install: Install | None = None  # set on jobstream's own rows
 
 
 def _py(script: str, *args: str, python: str = PY) -> Callable[[str], list[str]]:
@@ -206,60 +212,122 @@ def jobstream_tools(js: Install) -> list[Tool]:
         return Tool(task, f"{tag} {name}", "jobstream", argv, note=note if main else "", install=js)
 
     return [
-        row("startup", "--version", lambda p: [*cli, "--version"],
-            "interpreter start-up, imports and click; what every command pays before reading"),
-        row("summary", "summary", lambda p: [*cli, "summary", "-f", "json", p],
-            "full summary: counts, rates, percentiles, tokens, cost"),
-        row("summary", "summary -j 1", lambda p: [*cli, "summary", "-j", "1", "-f", "json", p],
-            "one process (the default forks one worker per core for inputs >= 32 MB)"),
+        row(
+            "startup",
+            "--version",
+            lambda p: [*cli, "--version"],
+            "interpreter start-up, imports and click; what every command pays before reading",
+        ),
+        row(
+            "summary",
+            "summary",
+            lambda p: [*cli, "summary", "-f", "json", p],
+            "full summary: counts, rates, percentiles, tokens, cost",
+        ),
+        row(
+            "summary",
+            "summary -j 1",
+            lambda p: [*cli, "summary", "-j", "1", "-f", "json", p],
+            "one process (the default forks one worker per core for inputs >= 32 MB)",
+        ),
         row("events", "events", lambda p: [*cli, "events", "-f", "ndjson", p]),
         row("events", "events -j 1", lambda p: [*cli, "events", "-j", "1", "-f", "ndjson", p]),
-        row("decode", "read(model='full')", _py("jobstream_decode.py", "{path}", python=py),
-            "one process, every line decoded with the full schema"),
-        row("decode", "validate_paths", _py("jobstream_validate.py", "{path}", python=py),
-            "what `jobstream validate` runs: workers per core, repeats of accepted lines not decoded again"),
+        row(
+            "decode",
+            "read(model='full')",
+            _py("jobstream_decode.py", "{path}", python=py),
+            "one process, every line decoded with the full schema",
+        ),
+        row(
+            "decode",
+            "validate_paths",
+            _py("jobstream_validate.py", "{path}", python=py),
+            "what `jobstream validate` runs: workers per core, repeats of accepted lines not decoded again",
+        ),
     ]
 
 
 PEER_TOOLS: list[Tool] = [
-    Tool("startup", "python -c pass", "floor", lambda p: [PY, "-c", "pass"], (),
-         "the interpreter alone (site included): the floor under any Python tool's start-up"),
+    Tool(
+        "startup",
+        "python -c pass",
+        "floor",
+        lambda p: [PY, "-c", "pass"],
+        (),
+        "the interpreter alone (site included): the floor under any Python tool's start-up",
+    ),
     # summary
-    Tool("summary", "duckdb", "duckdb", _py("duckdb_peer.py", "summary", "{path}"), ("duckdb",),
-         "the figures of jobstream summary: by_status, success rate, queue/run/total percentiles from each "
-         "job's status history (snapshots + status-updated events)"),
-    Tool("summary", "duckdb status counts only", "duckdb", _py("duckdb_peer.py", "summary", "{path}", "--counts-only"),
-         ("duckdb",), "current status per job counted (arg_max), no history: by_status only"),
+    Tool(
+        "summary",
+        "duckdb",
+        "duckdb",
+        _py("duckdb_peer.py", "summary", "{path}"),
+        ("duckdb",),
+        "the figures of jobstream summary: by_status, success rate, queue/run/total percentiles from each "
+        "job's status history (snapshots + status-updated events)",
+    ),
+    Tool(
+        "summary",
+        "duckdb status counts only",
+        "duckdb",
+        _py("duckdb_peer.py", "summary", "{path}", "--counts-only"),
+        ("duckdb",),
+        "current status per job counted (arg_max), no history: by_status only",
+    ),
     Tool("summary", "polars", "polars", _py("polars_peer.py", "summary", "{path}"), ("polars",)),
     Tool("summary", "python json", "python", _py("py_loop.py", "summary", "{path}")),
     Tool("summary", "python orjson", "python", _py("py_loop.py", "summary", "{path}", "--orjson"), ("orjson",)),
     Tool("summary", "jq", "jq", _jq("summary.jq"), ("bin:jq",)),
     # status-change events
     Tool("events", "duckdb", "duckdb", _py("duckdb_peer.py", "events", "{path}"), ("duckdb",)),
-    Tool("events", "duckdb lag() snapshots only", "duckdb", _py("duckdb_peer.py", "events", "{path}", "--snapshots-only"),
-         ("duckdb",), "approximation: lag() over snapshot statuses only, blind to statuses seen only in events"),
+    Tool(
+        "events",
+        "duckdb lag() snapshots only",
+        "duckdb",
+        _py("duckdb_peer.py", "events", "{path}", "--snapshots-only"),
+        ("duckdb",),
+        "approximation: lag() over snapshot statuses only, blind to statuses seen only in events",
+    ),
     Tool("events", "polars", "polars", _py("polars_peer.py", "events", "{path}"), ("polars",)),
     Tool("events", "python json", "python", _py("py_loop.py", "events", "{path}")),
     Tool("events", "python orjson", "python", _py("py_loop.py", "events", "{path}", "--orjson"), ("orjson",)),
     Tool("events", "jq", "jq", _jq("events.jq"), ("bin:jq",)),
     # full-schema decoding of every line
-    Tool("decode", "mistralai: orjson + model_validate", "sdk", _py("sdk_decode.py", "{path}", "--mode", "dict"),
-         ("mistralai", "orjson"), "ClassifierDetailedJobOut / CompletionDetailedJobOut picked by job_type"),
-    Tool("decode", "mistralai: TypeAdapter.validate_json", "sdk", _py("sdk_decode.py", "{path}", "--mode", "json"),
-         ("mistralai",), "the SDK's GET-job response union, discriminated on job_type"),
-    Tool("decode", "orjson.loads (no schema)", "orjson", _py("orjson_decode.py", "{path}"), ("orjson",),
-         "parse only: dicts, no validation"),
+    Tool(
+        "decode",
+        "mistralai: orjson + model_validate",
+        "sdk",
+        _py("sdk_decode.py", "{path}", "--mode", "dict"),
+        ("mistralai", "orjson"),
+        "ClassifierDetailedJobOut / CompletionDetailedJobOut picked by job_type",
+    ),
+    Tool(
+        "decode",
+        "mistralai: TypeAdapter.validate_json",
+        "sdk",
+        _py("sdk_decode.py", "{path}", "--mode", "json"),
+        ("mistralai",),
+        "the SDK's GET-job response union, discriminated on job_type",
+    ),
+    Tool(
+        "decode",
+        "orjson.loads (no schema)",
+        "orjson",
+        _py("orjson_decode.py", "{path}"),
+        ("orjson",),
+        "parse only: dicts, no validation",
+    ),
 ]
 
 
-def tools_for(task: str, installs: list[Install], wanted: Optional[set[str]]) -> list[Tool]:
+def tools_for(task: str, installs: list[Install], wanted: set[str] | None) -> list[Tool]:
     """jobstream's rows first (the first is the reference), then every other installation's, then the peers."""
     own = [t for js in installs for t in jobstream_tools(js) if t.task == task]
     peers = [t for t in PEER_TOOLS if t.task == task and (t.key == "floor" or wanted is None or t.key in wanted)]
     return own + peers
 
 
-def missing(tool: Tool) -> Optional[str]:
+def missing(tool: Tool) -> str | None:
     if tool.install is not None and tool.install.problem:
         return tool.install.problem
     for need in tool.needs:
@@ -321,7 +389,7 @@ def _pss_kb(pid: int) -> int:
 SAMPLE_EVERY = 0.02  # seconds between process-tree memory samples
 
 
-def _gnu_time() -> Optional[str]:
+def _gnu_time() -> str | None:
     """/usr/bin/time if it is GNU time (``-f``/``-o``): it reports the tool's own peak RSS."""
     path = shutil.which("time", path="/usr/bin:/bin")
     if not path:
@@ -389,8 +457,14 @@ def import_times(python: str, runs: int, timeout: float) -> dict[str, Any]:
     interpreter imports (``-c pass``), and their total."""
 
     def once(code: str) -> list[tuple[int, str, int, int]]:
-        proc = subprocess.run([python, "-X", "importtime", "-c", code], capture_output=True, text=True,
-                              env=CLEAN_ENV, cwd=run_dir(), timeout=timeout)
+        proc = subprocess.run(
+            [python, "-X", "importtime", "-c", code],
+            capture_output=True,
+            text=True,
+            env=CLEAN_ENV,
+            cwd=run_dir(),
+            timeout=timeout,
+        )
         rows = []
         for line in proc.stderr.splitlines():
             m = re.match(r"import time:\s+(\d+) \|\s+(\d+) \| ( *)(\S+)", line)
@@ -420,8 +494,15 @@ def import_times(python: str, runs: int, timeout: float) -> dict[str, Any]:
             walk(children)
 
     walk(pending.get(0, []))
-    modules = [{"module": name, "depth": depth, "self_us": statistics.median(x[0] for x in per[name]),
-                "cumulative_us": statistics.median(x[1] for x in per[name])} for depth, name in order]
+    modules = [
+        {
+            "module": name,
+            "depth": depth,
+            "self_us": statistics.median(x[0] for x in per[name]),
+            "cumulative_us": statistics.median(x[1] for x in per[name]),
+        }
+        for depth, name in order
+    ]
     return {"runs": runs, "total_us": statistics.median(totals) if totals else 0, "modules": modules}
 
 
@@ -443,8 +524,23 @@ _DURATIONS = ("queue_wait", "run_time", "total")
 #: 0.1.0 up to 5cdc5f0 counted distinct (job, modified_at, status) observations under that
 #: name, later versions count job objects read and call the distinct ones ``observations``;
 #: the distinct count is compared under ``observations`` (see :func:`_summary_figures`).
-SUMMARY_FIGURES = ("jobs", "lines", "rejected", "observations", "by_status", "by_job_type", "by_model", "finished",
-                   "succeeded", "success_rate", "queue_wait", "run_time", "total", "trained_tokens", "cost")
+SUMMARY_FIGURES = (
+    "jobs",
+    "lines",
+    "rejected",
+    "observations",
+    "by_status",
+    "by_job_type",
+    "by_model",
+    "finished",
+    "succeeded",
+    "success_rate",
+    "queue_wait",
+    "run_time",
+    "total",
+    "trained_tokens",
+    "cost",
+)
 
 
 def _summary_figures(out: dict[str, Any]) -> dict[str, Any]:
@@ -545,15 +641,28 @@ def dataset(data_dir: Path, jobs: int, seed: int, changes_only: bool, regenerate
         meta = json.loads(meta_path.read_text())
         if meta.get("generator") == digest and meta.get("bytes") == path.stat().st_size and "distinct" in meta:
             return path
-    print(f"generating {path} ({jobs} jobs, seed {seed}{', changes only' if changes_only else ''}) ...",
-          file=sys.stderr, flush=True)
+    print(
+        f"generating {path} ({jobs} jobs, seed {seed}{', changes only' if changes_only else ''}) ...",
+        file=sys.stderr,
+        flush=True,
+    )
     tmp = path.with_suffix(".tmp")
     with open(tmp, "wb") as fh:
         lines = load_generator().write_log(fh, jobs, seed, changes_only=changes_only)
     os.replace(tmp, path)
-    meta_path.write_text(json.dumps({"jobs": jobs, "seed": seed, "changes_only": changes_only, "lines": lines,
-                                     "bytes": path.stat().st_size, "distinct": _distinct_lines(path),
-                                     "generator": digest}))
+    meta_path.write_text(
+        json.dumps(
+            {
+                "jobs": jobs,
+                "seed": seed,
+                "changes_only": changes_only,
+                "lines": lines,
+                "bytes": path.stat().st_size,
+                "distinct": _distinct_lines(path),
+                "generator": digest,
+            }
+        )
+    )
     return path
 
 
@@ -563,8 +672,12 @@ def reexported(data_dir: Path, std: Path, copies: int) -> Path:
     path = data_dir / f"{std.stem}-x{copies}.ndjson"
     meta_path = path.with_suffix(".meta.json")
     std_meta = json.loads(std.with_suffix(".meta.json").read_text())
-    if not (path.exists() and meta_path.exists() and path.stat().st_size == std.stat().st_size * copies
-            and json.loads(meta_path.read_text()).get("generator") == std_meta["generator"]):
+    if not (
+        path.exists()
+        and meta_path.exists()
+        and path.stat().st_size == std.stat().st_size * copies
+        and json.loads(meta_path.read_text()).get("generator") == std_meta["generator"]
+    ):
         print(f"writing {path} ({copies} copies of {std.name}) ...", file=sys.stderr, flush=True)
         with open(path, "wb") as out:
             for _ in range(copies):
@@ -587,7 +700,7 @@ def dataset_info(path: Path) -> dict[str, Any]:
 class Log:
     kind: str  # "high" or "low"
     path: Path
-    small: Optional[Path]  # with --scale: the standard-size log of the same kind
+    small: Path | None  # with --scale: the standard-size log of the same kind
     info: dict[str, Any]
 
     def describe(self) -> str:
@@ -595,8 +708,10 @@ class Log:
         call = f"generate(jobs={i['jobs']}, seed={i['seed']}{', changes_only=True' if i.get('changes_only') else ''})"
         copies = f", appended {i['copies']} times" if i.get("copies") else ""
         small = f"; memory compared with {self.small.name}" if self.small else ""
-        return (f"{self.kind}-repeat log: {i['path']}: {i['jobs']} jobs, {i['lines']:,} lines, {i['mb']:.0f} MB, "
-                f"{i['repeats']:.0%} of lines exact repeats of an earlier line ({call}{copies}){small}")
+        return (
+            f"{self.kind}-repeat log: {i['path']}: {i['jobs']} jobs, {i['lines']:,} lines, {i['mb']:.0f} MB, "
+            f"{i['repeats']:.0%} of lines exact repeats of an earlier line ({call}{copies}){small}"
+        )
 
 
 def resolve_log(kind: str, args: argparse.Namespace) -> Log:
@@ -645,8 +760,9 @@ def machine_info() -> dict[str, str]:
     jq = shutil.which("jq")
     info["jq"] = subprocess.run([jq, "--version"], capture_output=True, text=True).stdout.strip() if jq else "not found"
     try:
-        rev = subprocess.run(["git", "-C", str(HERE), "describe", "--always", "--dirty"], capture_output=True,
-                             text=True, timeout=10).stdout.strip()
+        rev = subprocess.run(
+            ["git", "-C", str(HERE), "describe", "--always", "--dirty"], capture_output=True, text=True, timeout=10
+        ).stdout.strip()
         if rev:
             info["compare.py rev"] = rev  # the harness and generator, not necessarily the jobstream measured
     except (OSError, subprocess.SubprocessError):
@@ -671,16 +787,16 @@ class Row:
     runs: list[Run] = field(default_factory=list)
     skipped: str = ""
     error: str = ""
-    ok: Optional[bool] = None
+    ok: bool | None = None
     answer: str = ""
     extra: str = ""  # e.g. the SDK's rejection reasons
 
     @property
-    def median(self) -> Optional[float]:
+    def median(self) -> float | None:
         return statistics.median(r.wall for r in self.runs) if self.runs else None
 
 
-def run_task(task: str, tools: list[Tool], log: Optional[Log], repeat: int, args: argparse.Namespace) -> list[Row]:
+def run_task(task: str, tools: list[Tool], log: Log | None, repeat: int, args: argparse.Namespace) -> list[Row]:
     kind = log.kind if log else "-"
     path = str(log.path) if log else ""
     rows = [Row(t, kind) for t in tools]
@@ -734,31 +850,45 @@ def memory(log: Log, rows: list[Row], args: argparse.Namespace) -> list[dict[str
         assert log.small is not None
         print(f"  {log.kind} memory: {row.tool.name} on {log.small.name}", file=sys.stderr, flush=True)
         small = [measure(row.tool.argv(str(log.small)), os.devnull, args.timeout) for _ in range(args.repeat)]
-        out.append({
-            "tool": row.tool.name,
-            "small_size": log.small.stat().st_size / 1e6, "big_size": log.info["mb"],
-            "small_mb": max(max(r.tree_kb, r.rss_kb) for r in small) / 1024,
-            "big_mb": max(max(r.tree_kb, r.rss_kb) for r in row.runs) / 1024,
-            "small_max_mb": max(r.rss_kb for r in small) / 1024,
-            "big_max_mb": max(r.rss_kb for r in row.runs) / 1024,
-            "small_s": statistics.median(r.wall for r in small),
-            "big_s": row.median,
-        })
+        out.append(
+            {
+                "tool": row.tool.name,
+                "small_size": log.small.stat().st_size / 1e6,
+                "big_size": log.info["mb"],
+                "small_mb": max(max(r.tree_kb, r.rss_kb) for r in small) / 1024,
+                "big_mb": max(max(r.tree_kb, r.rss_kb) for r in row.runs) / 1024,
+                "small_max_mb": max(r.rss_kb for r in small) / 1024,
+                "big_max_mb": max(r.rss_kb for r in row.runs) / 1024,
+                "small_s": statistics.median(r.wall for r in small),
+                "big_s": row.median,
+            }
+        )
     return out
 
 
 # --------------------------------------------------------------------------- report
 
 
-HEADERS = ("log", "task", "tool", "median s", "min-max s", "MB/s", "x jobstream", "CPU s", "max RSS MB",
-           "tree PSS MB", "answer")
+HEADERS = (
+    "log",
+    "task",
+    "tool",
+    "median s",
+    "min-max s",
+    "MB/s",
+    "x jobstream",
+    "CPU s",
+    "max RSS MB",
+    "tree PSS MB",
+    "answer",
+)
 
 
 def _s(seconds: float) -> str:
     return f"{seconds:.3f}" if seconds < 1 else f"{seconds:.2f}"
 
 
-def table_rows(task: str, rows: list[Row], mb: Optional[float]) -> list[tuple[str, ...]]:
+def table_rows(task: str, rows: list[Row], mb: float | None) -> list[tuple[str, ...]]:
     base = rows[0].median if rows and rows[0].runs else None
     out: list[tuple[str, ...]] = []
     for row in rows:
@@ -769,14 +899,21 @@ def table_rows(task: str, rows: list[Row], mb: Optional[float]) -> list[tuple[st
             continue
         walls = [r.wall for r in row.runs]
         med = statistics.median(walls)
-        out.append((
-            row.log, task, name, _s(med), f"{_s(min(walls))}-{_s(max(walls))}", f"{mb / med:.0f}" if mb else "-",
-            f"{med / base:.2f}" if base else "-",
-            f"{statistics.median(r.cpu for r in row.runs):.2f}",
-            f"{max(r.rss_kb for r in row.runs) / 1024:.0f}",
-            f"{max(r.tree_kb for r in row.runs) / 1024:.0f}" if any(r.tree_kb for r in row.runs) else "-",
-            row.answer + (f"; {row.error}" if row.error else ""),
-        ))
+        out.append(
+            (
+                row.log,
+                task,
+                name,
+                _s(med),
+                f"{_s(min(walls))}-{_s(max(walls))}",
+                f"{mb / med:.0f}" if mb else "-",
+                f"{med / base:.2f}" if base else "-",
+                f"{statistics.median(r.cpu for r in row.runs):.2f}",
+                f"{max(r.rss_kb for r in row.runs) / 1024:.0f}",
+                f"{max(r.tree_kb for r in row.runs) / 1024:.0f}" if any(r.tree_kb for r in row.runs) else "-",
+                row.answer + (f"; {row.error}" if row.error else ""),
+            )
+        )
     return out
 
 
@@ -790,7 +927,7 @@ def render(rows: Sequence[tuple[str, ...]], markdown: bool, headers: tuple[str, 
     return "\n".join([fmt(headers), fmt(tuple("-" * w for w in widths)), *(fmt(r) for r in rows)])
 
 
-def median_of(rows: list[Row], name: str, checked: bool = True) -> Optional[float]:
+def median_of(rows: list[Row], name: str, checked: bool = True) -> float | None:
     """The median of the row *name*; None if it did not run or (when *checked*) gave a wrong answer."""
     for row in rows:
         if row.tool.name == name and row.runs and (row.ok or not checked):
@@ -798,7 +935,7 @@ def median_of(rows: list[Row], name: str, checked: bool = True) -> Optional[floa
     return None
 
 
-def _verdict(ok: Optional[bool]) -> str:
+def _verdict(ok: bool | None) -> str:
     return "n/a" if ok is None else ("met" if ok else "MISSED")
 
 
@@ -806,36 +943,71 @@ def targets(kind: str, results: dict[str, list[Row]], mem: list[dict[str, Any]])
     """The targets on one log, as ratios of medians measured in this run (nothing is asserted)."""
     out = []
 
-    def ratio(label: str, a: Optional[float], b: Optional[float], limit: float, at_most: bool = True) -> None:
+    def ratio(label: str, a: float | None, b: float | None, limit: float, at_most: bool = True) -> None:
         r = a / b if a and b else None
-        out.append((f"[{kind}] {label}", f"{r:.2f}x" if r else "not measured",
-                    _verdict(None if r is None else (r <= limit if at_most else r >= limit))))
+        out.append(
+            (
+                f"[{kind}] {label}",
+                f"{r:.2f}x" if r else "not measured",
+                _verdict(None if r is None else (r <= limit if at_most else r >= limit)),
+            )
+        )
 
     summary, events, decode = results.get("summary", []), results.get("events", []), results.get("decode", [])
     if summary:
         js = median_of(summary, "jobstream summary")
         ratio("summary: jobstream wall time <= 0.7x DuckDB's (same figures)", js, median_of(summary, "duckdb"), 0.7)
         a, b = js, median_of(summary, "duckdb status counts only")
-        out.append((f"[{kind}] summary: jobstream / DuckDB status counts only (for reference)",
-                    f"{a / b:.2f}x" if a and b else "not measured", "-"))
+        out.append(
+            (
+                f"[{kind}] summary: jobstream / DuckDB status counts only (for reference)",
+                f"{a / b:.2f}x" if a and b else "not measured",
+                "-",
+            )
+        )
         ratio("summary: jq wall time >= 10x jobstream's", median_of(summary, "jq"), js, 10, at_most=False)
     if events:
-        ratio("events: jobstream wall time <= 0.7x DuckDB's", median_of(events, "jobstream events"),
-              median_of(events, "duckdb"), 0.7)
+        ratio(
+            "events: jobstream wall time <= 0.7x DuckDB's",
+            median_of(events, "jobstream events"),
+            median_of(events, "duckdb"),
+            0.7,
+        )
     if decode:
         # the SDK's models reject lines jobstream reads: their answer never matches (listed in the notes)
-        sdk = [m for m in (median_of(decode, n, checked=False) for n in (
-            "mistralai: orjson + model_validate", "mistralai: TypeAdapter.validate_json")) if m]
-        ratio("decode: SDK models' wall time >= 5x jobstream's (fastest SDK way)", min(sdk) if sdk else None,
-              median_of(decode, "jobstream read(model='full')"), 5, at_most=False)
+        sdk = [
+            m
+            for m in (
+                median_of(decode, n, checked=False)
+                for n in ("mistralai: orjson + model_validate", "mistralai: TypeAdapter.validate_json")
+            )
+            if m
+        ]
+        ratio(
+            "decode: SDK models' wall time >= 5x jobstream's (fastest SDK way)",
+            min(sdk) if sdk else None,
+            median_of(decode, "jobstream read(model='full')"),
+            5,
+            at_most=False,
+        )
     for m in mem:
         if m["tool"] != "jobstream summary":
             continue
         big, small = m["big_mb"], m["small_mb"]
-        out.append((f"[{kind}] summary peak memory (tree) on {m['big_size']:.0f} MB <= 300 MB", f"{big:.0f} MB",
-                    _verdict(big <= 300)))
-        out.append((f"[{kind}] summary peak memory (tree) {m['big_size']:.0f} MB / {m['small_size']:.0f} MB input "
-                    "<= 1.2x", f"{big / small:.2f}x", _verdict(big / small <= 1.2)))
+        out.append(
+            (
+                f"[{kind}] summary peak memory (tree) on {m['big_size']:.0f} MB <= 300 MB",
+                f"{big:.0f} MB",
+                _verdict(big <= 300),
+            )
+        )
+        out.append(
+            (
+                f"[{kind}] summary peak memory (tree) {m['big_size']:.0f} MB / {m['small_size']:.0f} MB input <= 1.2x",
+                f"{big / small:.2f}x",
+                _verdict(big / small <= 1.2),
+            )
+        )
     return out
 
 
@@ -845,8 +1017,13 @@ def startup_targets(rows: list[Row], installs: list[Install]) -> list[tuple[str,
     for js in installs[1:]:
         then = median_of(rows, f"{js.label} --version")
         r = now / then if now and then else None
-        out.append((f"start-up: jobstream --version <= 0.5x {js.label}'s", f"{r:.2f}x" if r else "not measured",
-                    _verdict(None if r is None else r <= 0.5)))
+        out.append(
+            (
+                f"start-up: jobstream --version <= 0.5x {js.label}'s",
+                f"{r:.2f}x" if r else "not measured",
+                _verdict(None if r is None else r <= 0.5),
+            )
+        )
     return out
 
 
@@ -854,37 +1031,68 @@ def importtime_rows(imp: dict[str, Any], top: int = 15) -> list[tuple[str, str, 
     """The *top* modules by cumulative time, as a tree (parents first; ``. `` per level)."""
     costly = sorted(imp["modules"], key=lambda m: -m["cumulative_us"])[:top]
     keep = {m["module"] for m in costly}
-    return [(". " * m["depth"] + m["module"], f"{m['self_us'] / 1000:.1f}", f"{m['cumulative_us'] / 1000:.1f}")
-            for m in imp["modules"] if m["module"] in keep]
+    return [
+        (". " * m["depth"] + m["module"], f"{m['self_us'] / 1000:.1f}", f"{m['cumulative_us'] / 1000:.1f}")
+        for m in imp["modules"]
+        if m["module"] in keep
+    ]
 
 
 # --------------------------------------------------------------------------- main
 
 
-def main(argv: Optional[list[str]] = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     doc = __doc__ or ""
-    ap = argparse.ArgumentParser(description=doc.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter,
-                                 epilog=doc.split("\n\n", 1)[1])
-    ap.add_argument("--log", choices=("high", "low", "both"), default="both",
-                    help="high: the polling log (most lines exact repeats); low: the changes-only log (none); "
-                         "both [default]")
+    ap = argparse.ArgumentParser(
+        description=doc.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=doc.split("\n\n", 1)[1],
+    )
+    ap.add_argument(
+        "--log",
+        choices=("high", "low", "both"),
+        default="both",
+        help="high: the polling log (most lines exact repeats); low: the changes-only log (none); both [default]",
+    )
     ap.add_argument("--jobs", type=int, default=2000, help="jobs in the high-repeat log [2000: ~100k lines, 176 MB]")
-    ap.add_argument("--low-jobs", type=int, metavar="N",
-                    help=f"jobs in the low-repeat log [{LOW_JOBS_PER_JOB}x --jobs (6600): about the high log's size]")
+    ap.add_argument(
+        "--low-jobs",
+        type=int,
+        metavar="N",
+        help=f"jobs in the low-repeat log [{LOW_JOBS_PER_JOB}x --jobs (6600): about the high log's size]",
+    )
     ap.add_argument("--seed", type=int, default=1, help="generator seed [1]")
-    ap.add_argument("--same-jobs", action="store_true",
-                    help="with --scale: grow the input, not the jobs: the standard log re-exported N times")
-    ap.add_argument("--scale", type=parse_size, metavar="SIZE|FACTOR",
-                    help="run on bigger logs: a size (1gb, 500mb) or a factor of the jobs (5); "
-                         "also compares jobstream summary's peak memory with the standard-size log")
-    ap.add_argument("--jobstream-python", action="append", default=[], type=parse_install, metavar="[NAME=]PATH",
-                    help="also measure the jobstream installed for this interpreter, in rows named "
-                         "jobstream[NAME] (repeatable; NAME defaults to the venv's directory name)")
+    ap.add_argument(
+        "--same-jobs",
+        action="store_true",
+        help="with --scale: grow the input, not the jobs: the standard log re-exported N times",
+    )
+    ap.add_argument(
+        "--scale",
+        type=parse_size,
+        metavar="SIZE|FACTOR",
+        help="run on bigger logs: a size (1gb, 500mb) or a factor of the jobs (5); "
+        "also compares jobstream summary's peak memory with the standard-size log",
+    )
+    ap.add_argument(
+        "--jobstream-python",
+        action="append",
+        default=[],
+        type=parse_install,
+        metavar="[NAME=]PATH",
+        help="also measure the jobstream installed for this interpreter, in rows named "
+        "jobstream[NAME] (repeatable; NAME defaults to the venv's directory name)",
+    )
     ap.add_argument("--repeat", type=int, default=5, help="timed runs per tool; the table shows the median [5]")
     ap.add_argument("--startup-repeat", type=int, default=21, help="timed runs per start-up row [21]")
     ap.add_argument("--data-dir", default=str(HERE / "data"), help="datasets and answer outputs [benchmarks/data]")
-    ap.add_argument("--only", action="append", choices=TASKS, metavar="TASK",
-                    help=f"run only this task (repeatable): {', '.join(TASKS)}")
+    ap.add_argument(
+        "--only",
+        action="append",
+        choices=TASKS,
+        metavar="TASK",
+        help=f"run only this task (repeatable): {', '.join(TASKS)}",
+    )
     ap.add_argument("--peers", help="comma-separated peers besides jobstream: duckdb,polars,python,jq,sdk,orjson")
     ap.add_argument("--regenerate", action="store_true", help="regenerate the datasets even if cached")
     ap.add_argument("--timeout", type=float, default=1800, help="seconds before a process is killed [1800]")
@@ -938,13 +1146,17 @@ def main(argv: Optional[list[str]] = None) -> int:
         print("| machine | |\n|---|---|")
         for k, v in machine.items():
             print(f"| {k} | {v} |")
-        print(f"\ncommand: `{cmd.strip()}`; median of {args.repeat} timed runs "
-              f"({args.startup_repeat} for start-up) after one untimed answer run\n")
+        print(
+            f"\ncommand: `{cmd.strip()}`; median of {args.repeat} timed runs "
+            f"({args.startup_repeat} for start-up) after one untimed answer run\n"
+        )
     else:
         print("; ".join(f"{k} {v}" for k, v in machine.items()))
         print(f"command: {cmd.strip()}; median of {args.repeat} timed runs ({args.startup_repeat} for start-up)\n")
-    print(f"Measured processes run with every PYTHON* variable removed from the environment "
-          f"({', '.join(STRIPPED) or 'none was set'}), in an empty working directory, stdin from /dev/null.")
+    print(
+        f"Measured processes run with every PYTHON* variable removed from the environment "
+        f"({', '.join(STRIPPED) or 'none was set'}), in an empty working directory, stdin from /dev/null."
+    )
     for js in installs:
         print(item + js.describe() + (f" -- WARNING: {js.problem or js.warning}" if js.problem or js.warning else ""))
     for log in logs:
@@ -958,49 +1170,76 @@ def main(argv: Optional[list[str]] = None) -> int:
     print(render(all_rows, md))
     every = startup + [r for per in results.values() for rows in per.values() for r in rows]
     notes = list(dict.fromkeys(f"{r.tool.name} ({r.tool.task}): {r.tool.note}" for r in every if r.tool.note))
-    notes += list(dict.fromkeys(f"{r.tool.name} ({r.log} {r.tool.task}) rejections: {r.extra}" for r in every
-                                if r.extra))
-    print("\nx jobstream = tool's median wall time / jobstream's on the same log and task (above 1: jobstream is "
-          "faster); CPU s = user+sys of the process and its children;")
-    print(f"max RSS = peak RSS of the largest single process ({'GNU time %M' if GNU_TIME else 'ru_maxrss via os.wait4'}); "
-          f"tree PSS = peak of the summed PSS of the process and its descendants, sampled every "
-          f"{SAMPLE_EVERY * 1000:.0f} ms (what worker processes use together); both the max over the timed runs.")
-    print("answer = the tool's answer checked against jobstream's (the summary figures the tool gives; change rows, "
-          "in order; accepted lines).")
+    notes += list(
+        dict.fromkeys(f"{r.tool.name} ({r.log} {r.tool.task}) rejections: {r.extra}" for r in every if r.extra)
+    )
+    print(
+        "\nx jobstream = tool's median wall time / jobstream's on the same log and task (above 1: jobstream is "
+        "faster); CPU s = user+sys of the process and its children;"
+    )
+    print(
+        f"max RSS = peak RSS of the largest single process ({'GNU time %M' if GNU_TIME else 'ru_maxrss via os.wait4'}); "
+        f"tree PSS = peak of the summed PSS of the process and its descendants, sampled every "
+        f"{SAMPLE_EVERY * 1000:.0f} ms (what worker processes use together); both the max over the timed runs."
+    )
+    print(
+        "answer = the tool's answer checked against jobstream's (the summary figures the tool gives; change rows, "
+        "in order; accepted lines)."
+    )
     for n in notes:
         print(item + n)
     if mem:
         print("\nPeak memory, the max over the timed runs on each input:")
     for kind, ms in mem.items():
         for m in ms:
-            print(f"{item}{m['tool']} ({kind}): {m['small_size']:.0f} MB input ({m['small_s']:.2f} s): tree "
-                  f"{m['small_mb']:.0f} MB, largest process {m['small_max_mb']:.0f} MB; {m['big_size']:.0f} MB input "
-                  f"({m['big_s']:.2f} s): tree {m['big_mb']:.0f} MB, largest process {m['big_max_mb']:.0f} MB")
-    goals = startup_targets(startup, installs) + [t for log in logs for t in targets(log.kind, results[log.kind],
-                                                                                     mem.get(log.kind, []))]
+            print(
+                f"{item}{m['tool']} ({kind}): {m['small_size']:.0f} MB input ({m['small_s']:.2f} s): tree "
+                f"{m['small_mb']:.0f} MB, largest process {m['small_max_mb']:.0f} MB; {m['big_size']:.0f} MB input "
+                f"({m['big_s']:.2f} s): tree {m['big_mb']:.0f} MB, largest process {m['big_max_mb']:.0f} MB"
+            )
+    goals = startup_targets(startup, installs) + [
+        t for log in logs for t in targets(log.kind, results[log.kind], mem.get(log.kind, []))
+    ]
     if goals:
         print()
         print(render(goals, md, ("target (measured, not asserted)", "measured", "verdict")))
     for label, imp in imports.items():
-        print(f"\n`python -X importtime -c 'import jobstream.cli'` for {label}: {imp['total_us'] / 1000:.1f} ms in "
-              f"imports beyond the bare interpreter's (median of {imp['runs']} runs); the costliest:\n")
+        print(
+            f"\n`python -X importtime -c 'import jobstream.cli'` for {label}: {imp['total_us'] / 1000:.1f} ms in "
+            f"imports beyond the bare interpreter's (median of {imp['runs']} runs); the costliest:\n"
+        )
         print(render(importtime_rows(imp), md, ("module", "self ms", "cumulative ms")))
 
     if args.json_out:
+
         def rows_json(rows: list[Row]) -> list[dict[str, Any]]:
-            return [{"tool": r.tool.name, "skipped": r.skipped, "error": r.error, "ok": r.ok, "answer": r.answer,
-                     "extra": r.extra, "median": r.median,
-                     "runs": [{"wall": x.wall, "cpu": x.cpu, "rss_kb": x.rss_kb, "tree_kb": x.tree_kb} for x in r.runs]}
-                    for r in rows]
+            return [
+                {
+                    "tool": r.tool.name,
+                    "skipped": r.skipped,
+                    "error": r.error,
+                    "ok": r.ok,
+                    "answer": r.answer,
+                    "extra": r.extra,
+                    "median": r.median,
+                    "runs": [{"wall": x.wall, "cpu": x.cpu, "rss_kb": x.rss_kb, "tree_kb": x.tree_kb} for x in r.runs],
+                }
+                for r in rows
+            ]
 
         dump = {
-            "command": cmd.strip(), "machine": machine, "repeat": args.repeat, "startup_repeat": args.startup_repeat,
+            "command": cmd.strip(),
+            "machine": machine,
+            "repeat": args.repeat,
+            "startup_repeat": args.startup_repeat,
             "environment": {"stripped": STRIPPED, "cwd": "empty temporary directory"},
             "installs": [{"label": js.label, "python": js.python, "cli": js.cli, **js.info} for js in installs],
             "logs": {log.kind: log.info for log in logs},
-            "startup": rows_json(startup), "importtime": imports,
+            "startup": rows_json(startup),
+            "importtime": imports,
             "results": {kind: {task: rows_json(rows) for task, rows in per.items()} for kind, per in results.items()},
-            "memory": mem, "targets": [{"target": t, "measured": m, "verdict": v} for t, m, v in goals],
+            "memory": mem,
+            "targets": [{"target": t, "measured": m, "verdict": v} for t, m, v in goals],
         }
         Path(args.json_out).write_text(json.dumps(dump, indent=2))
     return 0

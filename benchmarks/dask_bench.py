@@ -30,7 +30,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -69,8 +69,18 @@ def overhead(path: Path, repeat: int, tasks: list[str], timeout: float) -> list[
             rss = max(r.rss_kb for r in rs) / 1024
             tree = max(r.tree_kb for r in rs) / 1024
             ratio = median(pairs) if name != "-j 2" else 1.0
-            rows.append((task, f"jobstream {task} {name}", f"{wall:.2f}", f"{cpu:.2f}", f"{ratio:.2f}",
-                         f"{rss:.0f}", f"{tree:.0f}", "identical" if same else "**DIFFERENT**"))
+            rows.append(
+                (
+                    task,
+                    f"jobstream {task} {name}",
+                    f"{wall:.2f}",
+                    f"{cpu:.2f}",
+                    f"{ratio:.2f}",
+                    f"{rss:.0f}",
+                    f"{tree:.0f}",
+                    "identical" if same else "**DIFFERENT**",
+                )
+            )
     return rows
 
 
@@ -80,8 +90,17 @@ def scaling(path: Path, blocksizes: list[int], repeat: int) -> tuple[list[tuple[
     import jobstream.run.dask as jd
 
     t0 = time.perf_counter()
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                      dashboard_address="127.0.0.1:0", silence_logs=logging.ERROR) as cluster, Client(cluster) as client:
+    with (
+        LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address="127.0.0.1:0",
+            silence_logs=logging.ERROR,
+        ) as cluster,
+        Client(cluster) as client,
+    ):
         start = time.perf_counter() - t0
         rows = []
         size = path.stat().st_size
@@ -93,8 +112,15 @@ def scaling(path: Path, blocksizes: list[int], repeat: int) -> tuple[list[tuple[
                 t = time.perf_counter()
                 jd.fold(path, client, blocksize=bs, model="lean")
                 walls.append(time.perf_counter() - t)
-            rows.append((f"{bs >> 20} MiB", str(len(parts)), f"{size / len(parts) / 1e6:.1f}",
-                         f"{median(walls):.2f}", f"{size / median(walls) / 1e6:.0f}"))
+            rows.append(
+                (
+                    f"{bs >> 20} MiB",
+                    str(len(parts)),
+                    f"{size / len(parts) / 1e6:.1f}",
+                    f"{median(walls):.2f}",
+                    f"{size / median(walls) / 1e6:.0f}",
+                )
+            )
     return rows, start
 
 
@@ -134,8 +160,10 @@ def merge_cost(std: Path, repeat: int) -> list[tuple[str, ...]]:
         ("wire form (msgpack), MB per 10k jobs", f"{len(blob) * per / 1e6:.2f}"),
         ("to_bytes, ms per 10k jobs", f"{timed(table.to_bytes):.0f}"),
         ("from_bytes, ms per 10k jobs", f"{timed(lambda: jobstream.JobTable.from_bytes(blob)):.0f}"),
-        ("merge of two tables of the same jobs (one tree-merge step), ms per 10k jobs",
-         f"{timed(lambda: _merge_tables([table, other])):.0f}"),
+        (
+            "merge of two tables of the same jobs (one tree-merge step), ms per 10k jobs",
+            f"{timed(lambda: _merge_tables([table, other])):.0f}",
+        ),
     ]
 
 
@@ -148,7 +176,7 @@ def render(headers: tuple[str, ...], rows: list[tuple[str, ...]], markdown: bool
     return "\n".join("  ".join(str(x).ljust(w) for x, w in zip(r, widths)) for r in [headers, *rows])
 
 
-def main(argv: Optional[list[str]] = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data-dir", default=str(Path(__file__).resolve().parent / "data"))
     ap.add_argument("--copies", type=int, default=6, help="re-exports of the standard log (6: 1,057 MB)")
@@ -167,15 +195,30 @@ def main(argv: Optional[list[str]] = None) -> int:
     info = compare.machine_info()
     print(f"data: {path} ({path.stat().st_size / 1e6:,.0f} MB); machine: {info}", flush=True)
     if "overhead" not in skip:
-        print(render(("task", "command", "median s", "CPU s", "x -j 2 (median of pairs)", "largest process MB",
-                      "process tree MB",
-                      "output"),
-                     overhead(path, args.repeat, args.tasks.split(","), args.timeout), args.markdown), flush=True)
+        print(
+            render(
+                (
+                    "task",
+                    "command",
+                    "median s",
+                    "CPU s",
+                    "x -j 2 (median of pairs)",
+                    "largest process MB",
+                    "process tree MB",
+                    "output",
+                ),
+                overhead(path, args.repeat, args.tasks.split(","), args.timeout),
+                args.markdown,
+            ),
+            flush=True,
+        )
     if "scaling" not in skip:
         rows, start = scaling(path, [int(x) << 20 for x in args.blocksizes.split(",")], args.repeat)
         print(f"LocalCluster of 2 workers started in {start:.2f} s", flush=True)
-        print(render(("block size", "partitions", "MB per partition", "median s", "MB/s"), rows, args.markdown),
-              flush=True)
+        print(
+            render(("block size", "partitions", "MB per partition", "median s", "MB/s"), rows, args.markdown),
+            flush=True,
+        )
     if "merge" not in skip:
         print(render(("merge", "value"), merge_cost(std, args.repeat), args.markdown), flush=True)
     return 0

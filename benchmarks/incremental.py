@@ -48,7 +48,6 @@ import argparse
 import hashlib
 import json
 import math
-import os
 import shutil
 import signal
 import statistics
@@ -56,7 +55,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
@@ -96,10 +95,18 @@ def venv(path: Path) -> Path:
         subprocess.run([sys.executable, "-m", "venv", str(path)], check=True)
     if not stamp.exists() or stamp.read_text() != digest:
         print(f"installing jobstream (pip install .) and duckdb into {path} ...", file=sys.stderr, flush=True)
-        subprocess.run([str(python), "-m", "pip", "install", "--quiet", "--force-reinstall", "--no-deps", str(REPO)],
-                       check=True, env=CLEAN_ENV, cwd=run_dir())
-        subprocess.run([str(python), "-m", "pip", "install", "--quiet", str(REPO), "duckdb"], check=True,
-                       env=CLEAN_ENV, cwd=run_dir())
+        subprocess.run(
+            [str(python), "-m", "pip", "install", "--quiet", "--force-reinstall", "--no-deps", str(REPO)],
+            check=True,
+            env=CLEAN_ENV,
+            cwd=run_dir(),
+        )
+        subprocess.run(
+            [str(python), "-m", "pip", "install", "--quiet", str(REPO), "duckdb"],
+            check=True,
+            env=CLEAN_ENV,
+            cwd=run_dir(),
+        )
         stamp.write_text(digest)
     return python
 
@@ -112,8 +119,10 @@ def generated(data_dir: Path, size: int, seed: int) -> Path:
         if path.exists() and meta.get("bytes") == path.stat().st_size >= size:
             return path
     jobs = math.ceil(size * 1.03 / BYTES_PER_JOB)
-    code = ("import sys; from jobstream.generate import write_log\n"
-            "with open(sys.argv[1], 'wb') as fh: write_log(fh, int(sys.argv[2]), int(sys.argv[3]))")
+    code = (
+        "import sys; from jobstream.generate import write_log\n"
+        "with open(sys.argv[1], 'wb') as fh: write_log(fh, int(sys.argv[2]), int(sys.argv[3]))"
+    )
     for _ in range(3):  # bytes per job vary with the job count: grow it until the log is big enough
         path = data_dir / f"incremental-{jobs}-s{seed}.ndjson"
         print(f"generating {path} ({jobs} jobs) ...", file=sys.stderr, flush=True)
@@ -159,7 +168,7 @@ def med(runs: list[Run]) -> float:
     return statistics.median(r.wall for r in runs)
 
 
-def timed(argv: list[str], out: Path, repeat: int, timeout: float, restore: Optional[Path] = None) -> list[Run]:
+def timed(argv: list[str], out: Path, repeat: int, timeout: float, restore: Path | None = None) -> list[Run]:
     """*repeat* runs of *argv* (the last one's output in *out*); with *restore* (a state file),
     each run starts from the state as it was before the first."""
     backup = restore.with_name(restore.name + ".bench") if restore is not None and restore.exists() else None
@@ -200,8 +209,9 @@ print(json.dumps([t1 - t0, t2 - t1, jobs]))
 """
     loads, saves, jobs = [], [], 0
     for _ in range(repeat):
-        proc = subprocess.run([python, "-c", code, str(state)], capture_output=True, text=True, env=CLEAN_ENV,
-                              cwd=run_dir(), check=True)
+        proc = subprocess.run(
+            [python, "-c", code, str(state)], capture_output=True, text=True, env=CLEAN_ENV, cwd=run_dir(), check=True
+        )
         a, b, jobs = json.loads(proc.stdout)
         loads.append(a)
         saves.append(b)
@@ -212,8 +222,9 @@ print(json.dumps([t1 - t0, t2 - t1, jobs]))
 SENTINEL_AT = 253402300000  # dated after everything: the last change a restarted tail prints
 
 
-def tail_restart(cli: list[str], log: Path, source: Path, offset: int, work: Path, repeat: int,
-                 timeout: float) -> tuple[list[float], list[float], int]:
+def tail_restart(
+    cli: list[str], log: Path, source: Path, offset: int, work: Path, repeat: int, timeout: float
+) -> tuple[list[float], list[float], int]:
     """Start ``tail --state`` once (a new state: it learns the existing content and saves on
     SIGTERM), append ~1 MB plus a sentinel job while it is down, then restart it *repeat*
     times (the state restored each time): seconds from start to the first line and to the
@@ -234,16 +245,20 @@ def tail_restart(cli: list[str], log: Path, source: Path, offset: int, work: Pat
     proc.stderr.close()
     copy_range(source, log, offset, 1 << 20)
     with open(log, "ab") as fh:  # end the cut line, then the sentinel
-        fh.write(b"\n" + json.dumps({"id": "sentinel", "status": "QUEUED", "created_at": SENTINEL_AT,
-                                     "modified_at": SENTINEL_AT}).encode() + b"\n")
+        fh.write(
+            b"\n"
+            + json.dumps(
+                {"id": "sentinel", "status": "QUEUED", "created_at": SENTINEL_AT, "modified_at": SENTINEL_AT}
+            ).encode()
+            + b"\n"
+        )
     backup = work / "tail.state.bench"
     shutil.copyfile(state, backup)
     firsts, lasts, count = [], [], 0
     for _ in range(repeat):
         shutil.copyfile(backup, state)
         t0 = time.perf_counter()
-        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=CLEAN_ENV,
-                                cwd=run_dir())
+        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=CLEAN_ENV, cwd=run_dir())
         assert proc.stdout is not None
         first = None
         count = 0
@@ -265,8 +280,9 @@ def tail_restart(cli: list[str], log: Path, source: Path, offset: int, work: Pat
     return firsts, lasts, count
 
 
-def one_size(size: int, args: argparse.Namespace, python: str, cli: list[str],
-             same_jobs: Optional[int] = None) -> dict[str, Any]:
+def one_size(
+    size: int, args: argparse.Namespace, python: str, cli: list[str], same_jobs: int | None = None
+) -> dict[str, Any]:
     """Nights over a log of *size*; with *same_jobs* (the smallest size), the log is the
     smallest size's log re-exported until it is *size* big: the jobs of the small log, polled
     for longer (bytes grow, jobs do not), and each night appends what the small log got."""
@@ -281,8 +297,11 @@ def one_size(size: int, args: argparse.Namespace, python: str, cli: list[str],
     if same_jobs:
         offset = line_end(source, same_jobs)
         copies = max(1, round(size / offset))
-        print(f"writing {copies} copies of the first {offset / 1e9:.1f} GB of {source.name} ...", file=sys.stderr,
-              flush=True)
+        print(
+            f"writing {copies} copies of the first {offset / 1e9:.1f} GB of {source.name} ...",
+            file=sys.stderr,
+            flush=True,
+        )
         for i in range(copies):
             copy_range(source, log, 0, offset, "ab" if i else "wb")
     else:
@@ -315,24 +334,43 @@ def one_size(size: int, args: argparse.Namespace, python: str, cli: list[str],
         same = outs["incr"].read_bytes() == outs["full"].read_bytes()
         by_status = json.loads(outs["full"].read_text())["by_status"]
         duck_ok = json.loads(outs["duck"].read_text())["by_status"] == by_status
-        nights.append({
-            "night": night, "log_mb": log.stat().st_size / 1e6, "new_mb": added / 1e6,
-            "jobs": json.loads(outs["full"].read_text())["jobs"], "state_mb": summary_state.stat().st_size / 1e6,
-            "incr": med(r_incr), "new": med(r_new), "full": med(r_full), "duck": med(r_duck),
-            "duck_summary": med(r_duck_summary),
-            "incr_cpu": statistics.median(r.cpu for r in r_incr), "incr_rss_mb": max(r.rss_kb for r in r_incr) / 1024,
-            "changes": sum(1 for _ in outs["new"].open("rb")), "same": same, "duck_ok": duck_ok,
-        })
+        nights.append(
+            {
+                "night": night,
+                "log_mb": log.stat().st_size / 1e6,
+                "new_mb": added / 1e6,
+                "jobs": json.loads(outs["full"].read_text())["jobs"],
+                "state_mb": summary_state.stat().st_size / 1e6,
+                "incr": med(r_incr),
+                "new": med(r_new),
+                "full": med(r_full),
+                "duck": med(r_duck),
+                "duck_summary": med(r_duck_summary),
+                "incr_cpu": statistics.median(r.cpu for r in r_incr),
+                "incr_rss_mb": max(r.rss_kb for r in r_incr) / 1024,
+                "changes": sum(1 for _ in outs["new"].open("rb")),
+                "same": same,
+                "duck_ok": duck_ok,
+            }
+        )
     nothing = timed(incr, outs["incr"], args.repeat, args.timeout, restore=summary_state)
-    result: dict[str, Any] = {"size": size, "same_jobs": bool(same_jobs), "source": str(source), "nights": nights,
-                              "nothing_new": med(nothing),
-                              "nothing_new_same": outs["incr"].read_bytes() == outs["full"].read_bytes()}
+    result: dict[str, Any] = {
+        "size": size,
+        "same_jobs": bool(same_jobs),
+        "source": str(source),
+        "nights": nights,
+        "nothing_new": med(nothing),
+        "nothing_new_same": outs["incr"].read_bytes() == outs["full"].read_bytes(),
+    }
     load, save, jobs = load_save(python, summary_state, args.repeat)
     result.update(load=load, save=save, state_jobs=jobs, state_bytes=summary_state.stat().st_size)
     if not args.no_tail and size == min(args.sizes) and not same_jobs:
         firsts, lasts, count = tail_restart(cli, log, source, offset, work, args.repeat, args.timeout)
-        result.update(tail_first=statistics.median(firsts), tail_last=statistics.median(lasts) if lasts else None,
-                      tail_changes=count)
+        result.update(
+            tail_first=statistics.median(firsts),
+            tail_last=statistics.median(lasts) if lasts else None,
+            tail_changes=count,
+        )
     if not args.keep:
         shutil.rmtree(work, ignore_errors=True)
     return result
@@ -343,57 +381,115 @@ def label(res: dict[str, Any]) -> str:
 
 
 def report(results: list[dict[str, Any]], md: bool) -> str:
-    headers = ("log", "night", "log MB", "new MB", "jobs", "state MB", "summary --state s", "events --new s",
-               "changes", "full summary s", "DuckDB scan s", "DuckDB summary s", "x full", "x DuckDB scan",
-               "x DuckDB summary", "same output")
+    headers = (
+        "log",
+        "night",
+        "log MB",
+        "new MB",
+        "jobs",
+        "state MB",
+        "summary --state s",
+        "events --new s",
+        "changes",
+        "full summary s",
+        "DuckDB scan s",
+        "DuckDB summary s",
+        "x full",
+        "x DuckDB scan",
+        "x DuckDB summary",
+        "same output",
+    )
     rows = []
     for res in results:
         for n in res["nights"]:
-            rows.append((
-                label(res), str(n["night"]), f"{n['log_mb']:,.0f}", f"{n['new_mb']:.1f}",
-                f"{n['jobs']:,}", f"{n['state_mb']:.1f}", f"{n['incr']:.2f}", f"{n['new']:.2f}", f"{n['changes']:,}",
-                f"{n['full']:.2f}", f"{n['duck']:.2f}", f"{n['duck_summary']:.2f}", f"{n['incr'] / n['full']:.3f}",
-                f"{n['incr'] / n['duck']:.3f}", f"{n['incr'] / n['duck_summary']:.3f}",
-                ("yes" if n["same"] else "NO") + ("" if n["duck_ok"] else " (DuckDB differs)"),
-            ))
+            rows.append(
+                (
+                    label(res),
+                    str(n["night"]),
+                    f"{n['log_mb']:,.0f}",
+                    f"{n['new_mb']:.1f}",
+                    f"{n['jobs']:,}",
+                    f"{n['state_mb']:.1f}",
+                    f"{n['incr']:.2f}",
+                    f"{n['new']:.2f}",
+                    f"{n['changes']:,}",
+                    f"{n['full']:.2f}",
+                    f"{n['duck']:.2f}",
+                    f"{n['duck_summary']:.2f}",
+                    f"{n['incr'] / n['full']:.3f}",
+                    f"{n['incr'] / n['duck']:.3f}",
+                    f"{n['incr'] / n['duck_summary']:.3f}",
+                    ("yes" if n["same"] else "NO") + ("" if n["duck_ok"] else " (DuckDB differs)"),
+                )
+            )
         last = res["nights"][-1]
-        rows.append((label(res), "rerun, nothing new", f"{last['log_mb']:,.0f}", "0",
-                     f"{last['jobs']:,}", f"{last['state_mb']:.1f}", f"{res['nothing_new']:.2f}", "-", "-",
-                     f"{last['full']:.2f}", f"{last['duck']:.2f}", f"{last['duck_summary']:.2f}",
-                     f"{res['nothing_new'] / last['full']:.3f}", f"{res['nothing_new'] / last['duck']:.3f}",
-                     f"{res['nothing_new'] / last['duck_summary']:.3f}", "yes" if res["nothing_new_same"] else "NO"))
+        rows.append(
+            (
+                label(res),
+                "rerun, nothing new",
+                f"{last['log_mb']:,.0f}",
+                "0",
+                f"{last['jobs']:,}",
+                f"{last['state_mb']:.1f}",
+                f"{res['nothing_new']:.2f}",
+                "-",
+                "-",
+                f"{last['full']:.2f}",
+                f"{last['duck']:.2f}",
+                f"{last['duck_summary']:.2f}",
+                f"{res['nothing_new'] / last['full']:.3f}",
+                f"{res['nothing_new'] / last['duck']:.3f}",
+                f"{res['nothing_new'] / last['duck_summary']:.3f}",
+                "yes" if res["nothing_new_same"] else "NO",
+            )
+        )
     out = [render(rows, md, headers), ""]
     for res in results:
         gb = label(res)
         full = res["nights"][-1]["full"]
-        out.append(f"{gb}: state {res['state_bytes'] / 1e6:.1f} MB for {res['state_jobs']:,} jobs = "
-                   f"{res['state_bytes'] / res['state_jobs']:,.0f} bytes per job; State.load {res['load'] * 1000:.0f} ms "
-                   f"+ save {res['save'] * 1000:.0f} ms = {(res['load'] + res['save']) / full * 100:.1f}% of a full run "
-                   f"({full:.2f} s)")
+        out.append(
+            f"{gb}: state {res['state_bytes'] / 1e6:.1f} MB for {res['state_jobs']:,} jobs = "
+            f"{res['state_bytes'] / res['state_jobs']:,.0f} bytes per job; State.load {res['load'] * 1000:.0f} ms "
+            f"+ save {res['save'] * 1000:.0f} ms = {(res['load'] + res['save']) / full * 100:.1f}% of a full run "
+            f"({full:.2f} s)"
+        )
         if res.get("tail_first") is not None:
             last = res["tail_last"]
-            out.append(f"{gb}: tail --state restarted after 1 MB was written while it was down: first change after "
-                       f"{res['tail_first']:.2f} s, all {res['tail_changes']:,} changes and the sentinel after "
-                       + (f"{last:.2f} s" if last is not None else "(not seen)"))
+            out.append(
+                f"{gb}: tail --state restarted after 1 MB was written while it was down: first change after "
+                f"{res['tail_first']:.2f} s, all {res['tail_changes']:,} changes and the sentinel after "
+                + (f"{last:.2f} s" if last is not None else "(not seen)")
+            )
     return "\n".join(out)
 
 
-def main(argv: Optional[list[str]] = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                 formatter_class=argparse.RawDescriptionHelpFormatter,
-                                 epilog=__doc__.split("\n\n", 1)[1])
-    ap.add_argument("--sizes", type=lambda t: [parse_size(x) for x in t.split(",")], default=[10**9, 5 * 10**9],
-                    help="log sizes, comma-separated [1gb,5gb]")
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=__doc__.split("\n\n", 1)[1],
+    )
+    ap.add_argument(
+        "--sizes",
+        type=lambda t: [parse_size(x) for x in t.split(",")],
+        default=[10**9, 5 * 10**9],
+        help="log sizes, comma-separated [1gb,5gb]",
+    )
     ap.add_argument("--nights", type=int, default=5, help="nights per size, the first reading everything [5]")
-    ap.add_argument("--growth", type=parse_size, default=8 * 10**6, help="bytes appended per night [8mb: 0.8%% of 1 GB]")
+    ap.add_argument(
+        "--growth", type=parse_size, default=8 * 10**6, help="bytes appended per night [8mb: 0.8%% of 1 GB]"
+    )
     ap.add_argument("--repeat", type=int, default=3, help="timed runs per measurement; medians [3]")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--data-dir", default=str(HERE / "data"), help="logs and work files [benchmarks/data]")
     ap.add_argument("--venv", default=None, help="the venv to install jobstream into [DATA_DIR/venv-incremental]")
     ap.add_argument("--timeout", type=float, default=1800)
     ap.add_argument("--no-tail", action="store_true", help="skip the tail --state restart")
-    ap.add_argument("--same-jobs", action="store_true",
-                    help="also each size above the smallest made of the smallest log re-exported: bytes grow, jobs do not")
+    ap.add_argument(
+        "--same-jobs",
+        action="store_true",
+        help="also each size above the smallest made of the smallest log re-exported: bytes grow, jobs do not",
+    )
     ap.add_argument("--keep", action="store_true", help="keep the generated logs and work files")
     ap.add_argument("--markdown", action="store_true")
     ap.add_argument("--json", dest="json_out", metavar="FILE")
@@ -432,16 +528,17 @@ def main(argv: Optional[list[str]] = None) -> int:
         print("| machine | |\n|---|---|")
         for k, v in machine.items():
             print(f"| {k} | {v} |")
-        print(f"\ncommand: `{cmd.strip()}`; median of {args.repeat} runs; load average at the end "
-              f"{compare._load()}\n")
+        print(f"\ncommand: `{cmd.strip()}`; median of {args.repeat} runs; load average at the end {compare._load()}\n")
     else:
         print("; ".join(f"{k} {v}" for k, v in machine.items()))
         print(f"command: {cmd.strip()}; median of {args.repeat} runs\n")
     print(report(results, args.markdown))
-    print("\nx full = summary --state / full summary; x DuckDB scan = summary --state / DuckDB's cheapest full "
-          "answer (status per job, counted); x DuckDB summary = summary --state / DuckDB computing the summary's "
-          "figures (compare.py's peer); all whole processes, start-up, state load and save included; same output = "
-          "summary --state printed byte for byte what the full run printed.")
+    print(
+        "\nx full = summary --state / full summary; x DuckDB scan = summary --state / DuckDB's cheapest full "
+        "answer (status per job, counted); x DuckDB summary = summary --state / DuckDB computing the summary's "
+        "figures (compare.py's peer); all whole processes, start-up, state load and save included; same output = "
+        "summary --state printed byte for byte what the full run printed."
+    )
     if args.json_out:
         Path(args.json_out).write_text(json.dumps({"machine": machine, "results": results}, indent=2))
     return 0

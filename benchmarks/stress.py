@@ -30,15 +30,16 @@ HERE = Path(__file__).resolve().parent
 
 
 def clean_env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if k not in ("PYTHONUNBUFFERED", "PYTHONDONTWRITEBYTECODE", "PYTHONPATH")}
+    return {
+        k: v for k, v in os.environ.items() if k not in ("PYTHONUNBUFFERED", "PYTHONDONTWRITEBYTECODE", "PYTHONPATH")
+    }
 
 
 def timed(argv: list[str], repeat: int) -> float:
     times = []
     for _ in range(repeat):
         start = time.perf_counter()
-        subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=clean_env(), check=True,
-                       cwd="/")
+        subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=clean_env(), check=True, cwd="/")
         times.append(time.perf_counter() - start)
     return statistics.median(times)
 
@@ -47,8 +48,10 @@ def tiny(python: str, data: Path, repeat: int) -> None:
     folder = data / "tiny"
     if not (folder / "99999.ndjson").exists():
         folder.mkdir(parents=True, exist_ok=True)
-        line = (b'{"id":"job-%d","status":"RUNNING","job_type":"completion","created_at":1717000000,'
-                b'"modified_at":%d,"model":"open-mistral-7b"}\n')
+        line = (
+            b'{"id":"job-%d","status":"RUNNING","job_type":"completion","created_at":1717000000,'
+            b'"modified_at":%d,"model":"open-mistral-7b"}\n'
+        )
         for i in range(100_000):
             (folder / f"{i:05}.ndjson").write_bytes(line % (i % 5000, 1717000000 + i))
     one = timed([python, "-m", "jobstream", "summary", "-j", "1", "-f", "json", str(folder)], repeat)
@@ -67,8 +70,22 @@ def longline(python: str, data: Path, repeat: int) -> None:
                 for _ in range(mb):
                     fh.write(block)
                 fh.write(b'"}\n')
-        took = timed([python, "-m", "jobstream", "summary", "-j", "1", "-f", "json", "--max-line-bytes",
-                      str((mb + 1) << 20), str(path)], repeat)
+        took = timed(
+            [
+                python,
+                "-m",
+                "jobstream",
+                "summary",
+                "-j",
+                "1",
+                "-f",
+                "json",
+                "--max-line-bytes",
+                str((mb + 1) << 20),
+                str(path),
+            ],
+            repeat,
+        )
         rows.append((mb, took))
         print(f"| one {mb} MB line | {took:.2f} s | {took / mb * 1000:.1f} ms per MB |")
     for mb, _ in rows:

@@ -31,7 +31,7 @@ import sys
 import tempfile
 import threading
 import time
-from typing import Any, Optional
+from typing import Any
 
 import msgspec
 import orjson
@@ -94,7 +94,7 @@ class Arrivals(threading.Thread):
                 self.first.setdefault(job_id, now)
                 self.cond.notify_all()
 
-    def wait_for(self, job_id: str, timeout: float) -> Optional[float]:
+    def wait_for(self, job_id: str, timeout: float) -> float | None:
         deadline = time.monotonic() + timeout
         with self.cond:
             while job_id not in self.first:
@@ -122,14 +122,18 @@ def main() -> None:
         obj = dict(template, id=job_id, status="QUEUED")
         return orjson.dumps(obj) + b"\n"
 
-    print(f"jobstream {__version__}, Python {platform.python_version()}, msgspec {msgspec.__version__}, "
-          f"{platform.machine()} {os.cpu_count()} cpu(s), {platform.platform()}")
+    print(
+        f"jobstream {__version__}, Python {platform.python_version()}, msgspec {msgspec.__version__}, "
+        f"{platform.machine()} {os.cpu_count()} cpu(s), {platform.platform()}"
+    )
     print(f"mode: {'stat polling (--poll)' if args.poll else 'inotify'}")
 
     with tempfile.TemporaryDirectory(prefix="tail-bench-") as tmp:
         path = os.path.join(tmp, "live.ndjson")
         open(path, "wb").close()
-        cmd = [sys.executable, "-m", "jobstream", "tail", "-f", "ndjson", "-v", path] + (["--poll"] if args.poll else [])
+        cmd = [sys.executable, "-m", "jobstream", "tail", "-f", "ndjson", "-v", path] + (
+            ["--poll"] if args.poll else []
+        )
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
         assert proc.stderr is not None and proc.stdout is not None
         ready = proc.stderr.readline().decode()
@@ -143,9 +147,11 @@ def main() -> None:
         c0, n0, w0, t0 = cpu_seconds(proc.pid), cpu_ns(proc.pid), wakeups(proc.pid), time.monotonic()
         time.sleep(args.idle)
         c1, n1, w1, t1 = cpu_seconds(proc.pid), cpu_ns(proc.pid), wakeups(proc.pid), time.monotonic()
-        print(f"idle over {t1 - t0:.1f} s: CPU {(n1 - n0) / 1e9 / (t1 - t0) * 100:.4f} % "
-              f"({(n1 - n0) / 1e6:.2f} ms on CPU by schedstat, {(c1 - c0) * 1000:.0f} ms by /proc/<pid>/stat ticks), "
-              f"{(w1 - w0) / (t1 - t0):.1f} wake-ups/s")
+        print(
+            f"idle over {t1 - t0:.1f} s: CPU {(n1 - n0) / 1e9 / (t1 - t0) * 100:.4f} % "
+            f"({(n1 - n0) / 1e6:.2f} ms on CPU by schedstat, {(c1 - c0) * 1000:.0f} ms by /proc/<pid>/stat ticks), "
+            f"{(w1 - w0) / (t1 - t0):.1f} wake-ups/s"
+        )
 
         # 2. and 3. latency
         def measure(n: int, gap: tuple[float, float], tag: str) -> list[float]:
@@ -164,13 +170,17 @@ def main() -> None:
             return lat
 
         lat = measure(args.events, (args.gap_ms[0] / 1000, args.gap_ms[1] / 1000), "lat")
-        print(f"latency write->event, {len(lat)} events {args.gap_ms[0]:g}-{args.gap_ms[1]:g} ms apart: "
-              f"median {statistics.median(lat):.2f} ms, p90 {pct(lat, 90):.2f} ms, "
-              f"p99 {pct(lat, 99):.2f} ms, max {max(lat):.2f} ms")
+        print(
+            f"latency write->event, {len(lat)} events {args.gap_ms[0]:g}-{args.gap_ms[1]:g} ms apart: "
+            f"median {statistics.median(lat):.2f} ms, p90 {pct(lat, 90):.2f} ms, "
+            f"p99 {pct(lat, 99):.2f} ms, max {max(lat):.2f} ms"
+        )
         if args.sparse:
             lat = measure(args.sparse, (0.5, 1.5), "sparse")
-            print(f"latency from idle, {len(lat)} events 0.5-1.5 s apart: median {statistics.median(lat):.2f} ms, "
-                  f"p90 {pct(lat, 90):.2f} ms, max {max(lat):.2f} ms")
+            print(
+                f"latency from idle, {len(lat)} events 0.5-1.5 s apart: median {statistics.median(lat):.2f} ms, "
+                f"p90 {pct(lat, 90):.2f} ms, max {max(lat):.2f} ms"
+            )
 
         # 4. flood
         lines: list[bytes] = []
@@ -184,7 +194,7 @@ def main() -> None:
         start = time.perf_counter()
         view = memoryview(blob)
         for off in range(0, len(blob), 1 << 20):
-            os.write(fd, view[off: off + (1 << 20)])
+            os.write(fd, view[off : off + (1 << 20)])
         written = time.perf_counter()
         os.write(fd, line("flood-end"))
         done = arrivals.wait_for("flood-end", 600)
@@ -193,11 +203,13 @@ def main() -> None:
             print("flood: sentinel not seen within 600 s")
         else:
             secs = done - start
-            print(f"flood: {args.flood + 1} snapshots ({len(blob) / 1e6:.0f} MB) written in {written - start:.2f} s, "
-                  f"all processed live in {secs:.2f} s: {(args.flood + 1) / secs:,.0f} snapshots/s "
-                  f"({len(blob) / 1e6 / secs:.0f} MB/s); tail used {cpu1 - cpu0:.2f} s CPU "
-                  f"({(args.flood + 1) / (cpu1 - cpu0):,.0f} snapshots per CPU-second); "
-                  f"{arrivals.count - events_before} events printed; RSS {rss_mb(proc.pid):.0f} MB")
+            print(
+                f"flood: {args.flood + 1} snapshots ({len(blob) / 1e6:.0f} MB) written in {written - start:.2f} s, "
+                f"all processed live in {secs:.2f} s: {(args.flood + 1) / secs:,.0f} snapshots/s "
+                f"({len(blob) / 1e6 / secs:.0f} MB/s); tail used {cpu1 - cpu0:.2f} s CPU "
+                f"({(args.flood + 1) / (cpu1 - cpu0):,.0f} snapshots per CPU-second); "
+                f"{arrivals.count - events_before} events printed; RSS {rss_mb(proc.pid):.0f} MB"
+            )
 
         os.close(fd)
         proc.send_signal(signal.SIGTERM)

@@ -11,13 +11,14 @@ each result's ``extra_info`` (``us_per_snapshot``).
 from __future__ import annotations
 
 import itertools
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 
 import jobstream
-from jobstream.io.framing import Chunk
 from jobstream.generate import generate
+from jobstream.io.framing import Chunk
 
 JOBS = 60
 SEED = 1
@@ -146,8 +147,9 @@ def test_table_outputs(benchmark: Any, view_snaps: list[Any], what: str) -> None
 
 
 @pytest.mark.benchmark(group="merge")
-def test_merge_two_partial_tables(benchmark: Any, halves: tuple[jobstream.JobTable, jobstream.JobTable],
-                                  view_snaps: list[Any]) -> None:
+def test_merge_two_partial_tables(
+    benchmark: Any, halves: tuple[jobstream.JobTable, jobstream.JobTable], view_snaps: list[Any]
+) -> None:
     """JobTable.merge of two partial tables (copy + merge_in)."""
     a, b = halves
     merged = benchmark(a.merge, b)

@@ -54,8 +54,9 @@ def _assert_same(path: Path, lines: list[bytes], capsys: pytest.CaptureFixture[s
 
 
 @pytest.mark.parametrize("jobs", [1, 2, 3, 5, 7, 11, 40])
-def test_summary_equals_jobstream_on_shuffled_partial_logs(jobs: int, tmp_path: Path,
-                                                           capsys: pytest.CaptureFixture[str]) -> None:
+def test_summary_equals_jobstream_on_shuffled_partial_logs(
+    jobs: int, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     rng = random.Random(jobs)
     for seed in range(8):
         lines = list(generate(jobs, seed=seed * 31 + jobs))
@@ -75,8 +76,13 @@ def _updated(at: int, status: str | None = None) -> dict[str, Any]:
 
 EDGE = [
     _line(id="a", status="QUEUED", created_at=100, modified_at=100),
-    _line(id="a", status="RUNNING", created_at=100, modified_at=150,
-          events=[_updated(120, "VALIDATED"), _updated(150, "RUNNING")]),
+    _line(
+        id="a",
+        status="RUNNING",
+        created_at=100,
+        modified_at=150,
+        events=[_updated(120, "VALIDATED"), _updated(150, "RUNNING")],
+    ),
     _line(id="a", status="SUCCESS", created_at=100, modified_at=300, events=[_updated(300)]),  # no data
     _line(id="b", status="QUEUED", created_at=10, modified_at=10),
     _line(id="b", status="RUNNING", created_at=10, modified_at=20),
@@ -86,8 +92,13 @@ EDGE = [
     _line(id="c", status="CANCELLATION_REQUESTED", created_at=5, modified_at=9),
     _line(id="c", status="CANCELLED", created_at=5, modified_at=9),
     _line(id="d", status="RUNNING", created_at=1, modified_at=3, events=[_updated(3, "SUCCESS")]),  # event ahead
-    _line(id="e", status="QUEUED", created_at=0, modified_at=0,
-          events=[{"name": "other", "created_at": 7, "data": {"status": "SUCCESS"}}]),
+    _line(
+        id="e",
+        status="QUEUED",
+        created_at=0,
+        modified_at=0,
+        events=[{"name": "other", "created_at": 7, "data": {"status": "SUCCESS"}}],
+    ),
 ]
 
 
@@ -100,8 +111,11 @@ def test_summary_equals_jobstream_on_edge_cases(tmp_path: Path, capsys: pytest.C
         _assert_same(tmp_path / f"edge{i}.ndjson", lines[: rng.randint(1, len(lines))], capsys)
 
 
-def test_summary_without_durations_gives_empty_percentiles(tmp_path: Path,
-                                                           capsys: pytest.CaptureFixture[str]) -> None:
+def test_summary_without_durations_gives_empty_percentiles(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     _assert_same(tmp_path / "queued.ndjson", [_line(id="q", status="QUEUED", created_at=1, modified_at=1)], capsys)
-    assert _duckdb(tmp_path / "queued.ndjson", capsys)["run_time"] == {"count": 0, "p50": None, "p90": None,
-                                                                       "max": None}
+    assert _duckdb(tmp_path / "queued.ndjson", capsys)["run_time"] == {
+        "count": 0,
+        "p50": None,
+        "p90": None,
+        "max": None,
+    }

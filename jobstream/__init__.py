@@ -19,23 +19,60 @@ __version__ = "0.1.0"
 # Public names and the module each lives in.  They are imported on first use (PEP 562), so
 # ``import jobstream`` (and the CLI's start-up) loads only what a run needs.
 _HOMES = {
-    "read": "run.reader", "Reader": "run.reader", "ReadStats": "run.reader", "ReadOptions": "run.reader",
-    "Reject": "decode.decoder", "SnapshotDecoder": "decode.decoder", "decode_line": "decode.decoder", "encode": "decode.decoder",
-    "fold": "reduce.reducer", "JobTable": "reduce.reducer", "JobState": "reduce.reducer", "StatusChange": "reduce.reducer",
-    "Observation": "reduce.reducer", "CheckpointRow": "reduce.reducer",
-    "fold_paths": "run.batch", "summarize": "run.batch", "FoldResult": "run.batch", "validate_paths": "run.batch",
-    "Summary": "reduce.summary", "Percentiles": "reduce.summary",
-    "follow": "run.follow", "Follower": "run.follow",
-    "State": "run.state", "StateTable": "run.state", "Update": "run.state",
-    "read_from": "run.incremental", "OffsetReader": "run.incremental", "FileMark": "run.incremental",
-    "Status": "decode.models", "TERMINAL_STATUSES": "decode.models", "Job": "decode.models", "ClassifierJob": "decode.models",
-    "CompletionJob": "decode.models", "LegacyFTJob": "decode.models", "OtherJob": "decode.models", "JobView": "decode.models",
-    "Metric": "decode.models", "Checkpoint": "decode.models", "Event": "decode.models", "JobMetadata": "decode.models",
-    "ClassifierTarget": "decode.models", "Integration": "decode.models", "WandbIntegration": "decode.models",
-    "UnknownIntegration": "decode.models", "Repository": "decode.models", "GithubRepository": "decode.models",
+    "read": "run.reader",
+    "Reader": "run.reader",
+    "ReadStats": "run.reader",
+    "ReadOptions": "run.reader",
+    "Reject": "decode.decoder",
+    "SnapshotDecoder": "decode.decoder",
+    "decode_line": "decode.decoder",
+    "encode": "decode.decoder",
+    "fold": "reduce.reducer",
+    "JobTable": "reduce.reducer",
+    "JobState": "reduce.reducer",
+    "StatusChange": "reduce.reducer",
+    "Observation": "reduce.reducer",
+    "CheckpointRow": "reduce.reducer",
+    "fold_paths": "run.batch",
+    "summarize": "run.batch",
+    "FoldResult": "run.batch",
+    "validate_paths": "run.batch",
+    "Summary": "reduce.summary",
+    "Percentiles": "reduce.summary",
+    "follow": "run.follow",
+    "Follower": "run.follow",
+    "State": "run.state",
+    "StateTable": "run.state",
+    "Update": "run.state",
+    "read_from": "run.incremental",
+    "OffsetReader": "run.incremental",
+    "FileMark": "run.incremental",
+    "Status": "decode.models",
+    "TERMINAL_STATUSES": "decode.models",
+    "Job": "decode.models",
+    "ClassifierJob": "decode.models",
+    "CompletionJob": "decode.models",
+    "LegacyFTJob": "decode.models",
+    "OtherJob": "decode.models",
+    "JobView": "decode.models",
+    "Metric": "decode.models",
+    "Checkpoint": "decode.models",
+    "Event": "decode.models",
+    "JobMetadata": "decode.models",
+    "ClassifierTarget": "decode.models",
+    "Integration": "decode.models",
+    "WandbIntegration": "decode.models",
+    "UnknownIntegration": "decode.models",
+    "Repository": "decode.models",
+    "GithubRepository": "decode.models",
     "UnknownRepository": "decode.models",
-    "JobstreamError": "errors", "SourceError": "errors", "InvalidLineError": "errors", "LineError": "errors",
-    "OutputError": "errors", "StateError": "errors", "StateLockedError": "errors",
+    "JobstreamError": "errors",
+    "SourceError": "errors",
+    "InvalidLineError": "errors",
+    "LineError": "errors",
+    "OutputError": "errors",
+    "StateError": "errors",
+    "StateLockedError": "errors",
 }
 
 
@@ -59,37 +96,43 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:  # what static checkers and IDEs see
     from .decode.decoder import Reject, SnapshotDecoder, decode_line, encode
-    from .errors import InvalidLineError, JobstreamError, LineError, OutputError, SourceError, StateError, \
-        StateLockedError
-    from .run.incremental import FileMark, OffsetReader, read_from
-    from .run.state import State, StateTable, Update
     from .decode.models import (
-            TERMINAL_STATUSES,
-            Checkpoint,
-            ClassifierJob,
-            ClassifierTarget,
-            CompletionJob,
-            Event,
-            GithubRepository,
-            Integration,
-            Job,
-            JobMetadata,
-            JobView,
-            LegacyFTJob,
-            Metric,
-            OtherJob,
-            Repository,
-            Status,
-            UnknownIntegration,
-            UnknownRepository,
-            WandbIntegration,
+        TERMINAL_STATUSES,
+        Checkpoint,
+        ClassifierJob,
+        ClassifierTarget,
+        CompletionJob,
+        Event,
+        GithubRepository,
+        Integration,
+        Job,
+        JobMetadata,
+        JobView,
+        LegacyFTJob,
+        Metric,
+        OtherJob,
+        Repository,
+        Status,
+        UnknownIntegration,
+        UnknownRepository,
+        WandbIntegration,
     )
-    from .run.follow import Follower, follow
-    from .run.batch import FoldResult, fold_paths, summarize
-    from .run.reader import Reader, ReadStats, read
+    from .errors import (
+        InvalidLineError,
+        JobstreamError,
+        LineError,
+        OutputError,
+        SourceError,
+        StateError,
+        StateLockedError,
+    )
     from .reduce.reducer import CheckpointRow, JobState, JobTable, Observation, StatusChange, fold
     from .reduce.summary import Percentiles, Summary
-
+    from .run.batch import FoldResult, fold_paths, summarize
+    from .run.follow import Follower, follow
+    from .run.incremental import FileMark, OffsetReader, read_from
+    from .run.reader import Reader, ReadStats, read
+    from .run.state import State, StateTable, Update
 
 
 __all__ = [

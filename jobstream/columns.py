@@ -6,10 +6,19 @@ The command line builds its options from these before anything heavy is imported
 from __future__ import annotations
 
 import os
-from typing import Optional
 
-__all__ = ["FORMATS", "JOB_FIELDS", "DEFAULT_JOB_FIELDS", "EVENT_FIELDS", "CHECKPOINT_FIELDS", "TIME_FIELDS", "DURATION_FIELDS",
-           "GROUP_KEYS", "EXTENSIONS", "format_for"]
+__all__ = [
+    "FORMATS",
+    "JOB_FIELDS",
+    "DEFAULT_JOB_FIELDS",
+    "EVENT_FIELDS",
+    "CHECKPOINT_FIELDS",
+    "TIME_FIELDS",
+    "DURATION_FIELDS",
+    "GROUP_KEYS",
+    "EXTENSIONS",
+    "format_for",
+]
 
 FORMATS = ("table", "json", "ndjson", "csv")
 
@@ -80,7 +89,7 @@ EXTENSIONS = {
 }
 
 
-def format_for(path: Optional[str]) -> Optional[str]:
+def format_for(path: str | None) -> str | None:
     """The format a file name asks for by its extension (``.csv`` -> ``csv``), or None."""
     if not path or path == "-":
         return None

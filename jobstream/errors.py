@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Optional
-
-__all__ = ["JobstreamError", "SourceError", "InvalidLineError", "OutputError", "StateError", "StateLockedError",
-           "LineError"]
+__all__ = [
+    "JobstreamError",
+    "SourceError",
+    "InvalidLineError",
+    "OutputError",
+    "StateError",
+    "StateLockedError",
+    "LineError",
+]
 
 
 class JobstreamError(Exception):
@@ -15,9 +20,9 @@ class JobstreamError(Exception):
         self,
         message: str,
         *,
-        path: Optional[str] = None,
-        lineno: Optional[int] = None,
-        line: Optional[bytes] = None,
+        path: str | None = None,
+        lineno: int | None = None,
+        line: bytes | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message

@@ -10,31 +10,40 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import IO, Any, Callable, Iterable, Optional, Sequence, Union
+from typing import IO, Any
 
 from .decode.decoder import Model, Reject
 from .errors import OutputError
-from .reduce.filters import Selection
-from .run.batch import fold_paths, validate_paths
-from .run.reader import ReadOptions, ReadStats
+from .io.sources import PathArg, Source, display_name, expand_sources
 from .out.sinks import (
     CHECKPOINT_FIELDS,
     DEFAULT_JOB_FIELDS,
     EVENT_FIELDS,
-    checkpoint_row,
     Output,
     RejectWriter,
+    checkpoint_row,
     event_row,
     job_row,
     open_output,
     write_rows,
     write_summary,
 )
-from .io.sources import PathArg, Source, display_name, expand_sources
+from .reduce.filters import Selection
+from .run.batch import fold_paths, validate_paths
+from .run.reader import ReadOptions, ReadStats
 
-__all__ = ["export", "report", "validate", "ExportResult", "StateOptions", "EXPORTS", "BINARY_FORMATS",
-           "REPORT_FORMATS"]
+__all__ = [
+    "export",
+    "report",
+    "validate",
+    "ExportResult",
+    "StateOptions",
+    "EXPORTS",
+    "BINARY_FORMATS",
+    "REPORT_FORMATS",
+]
 
 #: What :func:`export` can write, and the format each writes when none is chosen.
 EXPORTS = {"summary": "json", "jobs": "ndjson", "events": "ndjson", "checkpoints": "ndjson"}
@@ -53,8 +62,8 @@ class ExportResult:
     stats: ReadStats
     rows: int = 0
     warnings: list[str] = field(default_factory=list)
-    rejects: Optional[RejectWriter] = None
-    read: Optional[ReadStats] = None
+    rejects: RejectWriter | None = None
+    read: ReadStats | None = None
     problems: list[str] = field(default_factory=list)
 
 
@@ -67,7 +76,7 @@ class StateOptions:
     reset: bool = False
 
 
-def total_size(sources: Sequence[Source]) -> Optional[int]:
+def total_size(sources: Sequence[Source]) -> int | None:
     """Bytes on disk of every input (compressed size for .gz), None when one is a pipe or stdin."""
     total = 0
     for src in sources:
@@ -82,8 +91,9 @@ def _protected(sources: Sequence[Source]) -> list[str]:
     return [s.name for s in sources if not s.is_stdin]
 
 
-def _check_outputs(sources: Sequence[Source], output: Optional[Output], errors_path: Optional[str],
-                   state: Optional[StateOptions] = None) -> None:
+def _check_outputs(
+    sources: Sequence[Source], output: Output | None, errors_path: str | None, state: StateOptions | None = None
+) -> None:
     """Refuse, before anything is read, outputs that would destroy an input or each other."""
     targets = [(errors_path, "--errors")]
     if output is not None:
@@ -91,8 +101,9 @@ def _check_outputs(sources: Sequence[Source], output: Optional[Output], errors_p
     if state is not None:
         targets.append((state.path, "--state"))
         for path, option in targets[:-1]:
-            if path not in (None, "-") and any(os.path.abspath(path) == os.path.abspath(state.path + suffix)
-                                               for suffix in ("", ".prev", ".lock")):
+            if path not in (None, "-") and any(
+                os.path.abspath(path) == os.path.abspath(state.path + suffix) for suffix in ("", ".prev", ".lock")
+            ):
                 raise OutputError(f"{option} and --state name the same file {display_name(path)}")
     for path, option in targets:
         if path is None or path == "-":
@@ -122,17 +133,36 @@ class _Tee:
         return getattr(self.writer, name)
 
 
-def _fold(sources: Sequence[Source], read: ReadOptions, model: Any, on_reject: Callable[[Reject], Any],
-          on_progress: Optional[Callable[[int], Any]]) -> Any:
+def _fold(
+    sources: Sequence[Source],
+    read: ReadOptions,
+    model: Any,
+    on_reject: Callable[[Reject], Any],
+    on_progress: Callable[[int], Any] | None,
+) -> Any:
     """Read and fold *sources* here (:func:`~jobstream.run.batch.fold_paths`) or on the Dask
     cluster ``read.dask`` names (:func:`jobstream.run.dask.fold`): the same table, stats and rejects."""
     if read.dask is None:
-        return fold_paths(sources, model=model, strict=read.strict, on_reject=on_reject, on_progress=on_progress,
-                          workers=read.workers, max_line_bytes=read.max_line_bytes)
+        return fold_paths(
+            sources,
+            model=model,
+            strict=read.strict,
+            on_reject=on_reject,
+            on_progress=on_progress,
+            workers=read.workers,
+            max_line_bytes=read.max_line_bytes,
+        )
     dask = _dask()
     with dask.connect(read.dask) as client:
-        return dask.fold(sources, client, model=model, strict=read.strict, on_reject=on_reject,
-                         on_progress=on_progress, max_line_bytes=read.max_line_bytes)
+        return dask.fold(
+            sources,
+            client,
+            model=model,
+            strict=read.strict,
+            on_reject=on_reject,
+            on_progress=on_progress,
+            max_line_bytes=read.max_line_bytes,
+        )
 
 
 def _dask() -> Any:
@@ -148,19 +178,19 @@ def _dask() -> Any:
 
 def export(
     what: str,
-    paths: Union[PathArg, Iterable[PathArg]],
+    paths: PathArg | Iterable[PathArg],
     *,
     read: ReadOptions = ReadOptions(),
     selection: Selection = Selection(),
     output: Output = Output(),
-    by: Optional[str] = None,
-    fields: Optional[Sequence[str]] = None,
-    errors_path: Optional[str] = None,
-    on_reject: Optional[Callable[[Reject], Any]] = None,
-    on_progress: Optional[Callable[[int], Any]] = None,
-    on_total: Optional[Callable[[Optional[int]], Any]] = None,
-    stdout: Optional[IO[str]] = None,
-    state: Optional[StateOptions] = None,
+    by: str | None = None,
+    fields: Sequence[str] | None = None,
+    errors_path: str | None = None,
+    on_reject: Callable[[Reject], Any] | None = None,
+    on_progress: Callable[[int], Any] | None = None,
+    on_total: Callable[[int | None], Any] | None = None,
+    stdout: IO[str] | None = None,
+    state: StateOptions | None = None,
     new: bool = False,
 ) -> ExportResult:
     """Read *paths*, fold them, and write the *what* (``summary``, ``jobs``, ``events``, ``checkpoints``).
@@ -216,9 +246,19 @@ def export(
     return result
 
 
-def _write(what: str, table: Any, result: ExportResult, sources: Sequence[Source], selection: Selection,
-           output: Output, fmt: str, by: Optional[str], fields: Optional[Sequence[str]], stdout: Optional[IO[str]],
-           changes: Optional[list[Any]]) -> None:
+def _write(
+    what: str,
+    table: Any,
+    result: ExportResult,
+    sources: Sequence[Source],
+    selection: Selection,
+    output: Output,
+    fmt: str,
+    by: str | None,
+    fields: Sequence[str] | None,
+    stdout: IO[str] | None,
+    changes: list[Any] | None,
+) -> None:
     """Write the *what* of *table* (a :class:`JobTable`, or a state's); *changes*, when given,
     are the events to write instead of every one (``events --new``)."""
     stats = result.stats
@@ -243,35 +283,50 @@ def _write(what: str, table: Any, result: ExportResult, sources: Sequence[Source
         return
     with open_output(output, fmt, protect=protect, stdout=stdout) as out:
         if what == "summary":
-            write_summary(table.summary(by=by, jobs=jobs), fmt, out, headers=output.headers, stats=stats,
-                          color=output.color)
+            write_summary(
+                table.summary(by=by, jobs=jobs), fmt, out, headers=output.headers, stats=stats, color=output.color
+            )
             result.rows = 1
         elif what == "jobs":
             assert jobs is not None
             fields = fields or DEFAULT_JOB_FIELDS
             rows = (job_row(j, fields, iso_times=output.iso) for j in jobs)
-            result.rows = write_rows(rows, fields, fmt, out, headers=output.headers, csv_safe=output.csv_safe,
-                                     color=output.color)
+            result.rows = write_rows(
+                rows, fields, fmt, out, headers=output.headers, csv_safe=output.csv_safe, color=output.color
+            )
         elif what == "checkpoints":
             rows = (checkpoint_row(r, iso_times=output.iso) for r in table.checkpoints(jobs))
-            result.rows = write_rows(rows, CHECKPOINT_FIELDS, fmt, out, headers=output.headers,
-                                     csv_safe=output.csv_safe, color=output.color)
+            result.rows = write_rows(
+                rows, CHECKPOINT_FIELDS, fmt, out, headers=output.headers, csv_safe=output.csv_safe, color=output.color
+            )
         else:
             chosen = changes if changes is not None else (c for c in table.events() if selection.keep_change(c))
             rows = (event_row(c, iso_times=output.iso) for c in chosen)
-            result.rows = write_rows(rows, EVENT_FIELDS, fmt, out, headers=output.headers, csv_safe=output.csv_safe,
-                                     color=output.color)
+            result.rows = write_rows(
+                rows, EVENT_FIELDS, fmt, out, headers=output.headers, csv_safe=output.csv_safe, color=output.color
+            )
 
 
-def _write_arrow(what: str, table: Any, jobs: Any, selection: Selection, by: Optional[str], fmt: str,
-                 output: Output, protect: list[str], stdout: Optional[IO[str]],
-                 changes: Optional[list[Any]] = None, fields: Optional[Sequence[str]] = None) -> int:
+def _write_arrow(
+    what: str,
+    table: Any,
+    jobs: Any,
+    selection: Selection,
+    by: str | None,
+    fmt: str,
+    output: Output,
+    protect: list[str],
+    stdout: IO[str] | None,
+    changes: list[Any] | None = None,
+    fields: Sequence[str] | None = None,
+) -> int:
     """Parquet or Arrow IPC, built from columns (see :mod:`jobstream.out.arrow`)."""
     from .out.arrow import events_to_arrow, to_arrow, write_arrow_file
 
     if what == "events":
-        data = events_to_arrow(changes if changes is not None else
-                               [c for c in table.events() if selection.keep_change(c)])
+        data = events_to_arrow(
+            changes if changes is not None else [c for c in table.events() if selection.keep_change(c)]
+        )
     else:
         data = to_arrow(table, what, jobs, by=by if what == "summary" else None)
         if what == "jobs" and fields:
@@ -291,18 +346,18 @@ REPORT_FORMATS = ("html", "png", "svg")
 
 
 def report(
-    paths: Union[PathArg, Iterable[PathArg]],
+    paths: PathArg | Iterable[PathArg],
     out_path: str,
     *,
     fmt: str = "html",
     read: ReadOptions = ReadOptions(),
     selection: Selection = Selection(),
-    title: Optional[str] = None,
+    title: str | None = None,
     max_jobs: int = 500,
-    errors_path: Optional[str] = None,
-    on_reject: Optional[Callable[[Reject], Any]] = None,
-    on_progress: Optional[Callable[[int], Any]] = None,
-    on_total: Optional[Callable[[Optional[int]], Any]] = None,
+    errors_path: str | None = None,
+    on_reject: Callable[[Reject], Any] | None = None,
+    on_progress: Callable[[int], Any] | None = None,
+    on_total: Callable[[int | None], Any] | None = None,
 ) -> ExportResult:
     """Read and fold *paths*, then write the report (``html``: one self-contained file at
     *out_path*) or its charts (``png``/``svg``: files in the directory *out_path*)."""
@@ -322,8 +377,9 @@ def report(
     result.warnings = selection.unmatched(table.statuses(), table.job_types())
     jobs = None if selection.empty else selection.jobs(table.jobs())
     if fmt == "html":
-        charts.write_report(table, stats, out_path, title=title, jobs=jobs, max_jobs=max_jobs,
-                            protect=_protected(sources))
+        charts.write_report(
+            table, stats, out_path, title=title, jobs=jobs, max_jobs=max_jobs, protect=_protected(sources)
+        )
         result.rows = 1
     else:
         result.rows = len(charts.write_charts(table, stats, out_path, fmt, jobs=jobs, max_jobs=max_jobs))
@@ -331,14 +387,14 @@ def report(
 
 
 def validate(
-    paths: Union[PathArg, Iterable[PathArg]],
+    paths: PathArg | Iterable[PathArg],
     *,
     read: ReadOptions = ReadOptions(),
-    errors_path: Optional[str] = None,
-    on_reject: Optional[Callable[[Reject], Any]] = None,
-    on_progress: Optional[Callable[[int], Any]] = None,
-    on_total: Optional[Callable[[Optional[int]], Any]] = None,
-    state: Optional[StateOptions] = None,
+    errors_path: str | None = None,
+    on_reject: Callable[[Reject], Any] | None = None,
+    on_progress: Callable[[int], Any] | None = None,
+    on_total: Callable[[int | None], Any] | None = None,
+    state: StateOptions | None = None,
 ) -> ExportResult:
     """Check every line of *paths* against the full schema; ``jobstream validate`` calls this.
 
@@ -365,11 +421,23 @@ def validate(
     with RejectWriter(errors_path, protect=_protected(sources)) as rejects:
         callback = rejects if on_reject is None else _Tee(rejects, on_reject)
         if read.dask is None:
-            stats = validate_paths(sources, strict=read.strict, on_reject=callback, on_progress=on_progress,
-                                   workers=read.workers, max_line_bytes=read.max_line_bytes)
+            stats = validate_paths(
+                sources,
+                strict=read.strict,
+                on_reject=callback,
+                on_progress=on_progress,
+                workers=read.workers,
+                max_line_bytes=read.max_line_bytes,
+            )
         else:
             dask = _dask()
             with dask.connect(read.dask) as client:
-                stats = dask.validate(sources, client, strict=read.strict, on_reject=callback, on_progress=on_progress,
-                                      max_line_bytes=read.max_line_bytes)
+                stats = dask.validate(
+                    sources,
+                    client,
+                    strict=read.strict,
+                    on_reject=callback,
+                    on_progress=on_progress,
+                    max_line_bytes=read.max_line_bytes,
+                )
     return ExportResult(stats, rejects=rejects)

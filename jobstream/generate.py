@@ -21,7 +21,8 @@ import heapq
 import math
 import random
 import time
-from typing import Any, BinaryIO, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any, BinaryIO
 
 import orjson
 
@@ -72,43 +73,117 @@ _FT_MODELS = (
 _CLASSIFIER_MODELS = (("ministral-3b-latest", 3), ("ministral-8b-latest", 1))
 
 _STEPS = (
-    (10, 3), (20, 2), (50, 4), (63, 1), (69, 1), (100, 8), (150, 3), (200, 4),
-    (250, 2), (300, 1.5), (400, 0.7), (500, 0.5), (800, 0.15), (1000, 0.15),
+    (10, 3),
+    (20, 2),
+    (50, 4),
+    (63, 1),
+    (69, 1),
+    (100, 8),
+    (150, 3),
+    (200, 4),
+    (250, 2),
+    (300, 1.5),
+    (400, 0.7),
+    (500, 0.5),
+    (800, 0.15),
+    (1000, 0.15),
 )
 _LEARNING_RATES = (0.0001, 0.0001, 0.0001, 5e-05, 4e-05, 7e-05, 2e-05, 1e-05, 0.0002, 3e-05)
 
 _TARGETS = (
-    ("intent", ("social_post", "email_sendemail", "datetime_query", "play_music",
-                "email_query", "news_query", "weather_query", "calendar_query",
-                "general_quirky", "qa_factoid", "play_radio", "calendar_set",
-                "qa_definition", "calendar_remove", "transport_query", "cooking_recipe")),
-    ("moderation", ("toxicity", "safe", "identity_attack", "sexual_explicit", "obscene",
-                    "insult", "threat")),
-    ("food", ("plant-based-foods-and-beverages", "meats-and-their-products",
-              "sweet-snacks", "snacks", "dairies", "plant-based-foods",
-              "cereals-and-potatoes", "beverages")),
-    ("country_label", ("united-states", "italy", "germany", "france", "switzerland",
-                       "united-kingdom", "spain", "belgium")),
+    (
+        "intent",
+        (
+            "social_post",
+            "email_sendemail",
+            "datetime_query",
+            "play_music",
+            "email_query",
+            "news_query",
+            "weather_query",
+            "calendar_query",
+            "general_quirky",
+            "qa_factoid",
+            "play_radio",
+            "calendar_set",
+            "qa_definition",
+            "calendar_remove",
+            "transport_query",
+            "cooking_recipe",
+        ),
+    ),
+    ("moderation", ("toxicity", "safe", "identity_attack", "sexual_explicit", "obscene", "insult", "threat")),
+    (
+        "food",
+        (
+            "plant-based-foods-and-beverages",
+            "meats-and-their-products",
+            "sweet-snacks",
+            "snacks",
+            "dairies",
+            "plant-based-foods",
+            "cereals-and-potatoes",
+            "beverages",
+        ),
+    ),
+    (
+        "country_label",
+        ("united-states", "italy", "germany", "france", "switzerland", "united-kingdom", "spain", "belgium"),
+    ),
     ("sentiment", ("positive", "negative", "neutral", "mixed")),
     ("language", ("en", "fr", "de", "es", "it", "pt", "nl", "pl", "ja", "zh")),
-    ("topic", ("billing", "technical_issue", "account", "feature_request", "bug_report",
-               "onboarding", "cancellation", "other")),
+    (
+        "topic",
+        (
+            "billing",
+            "technical_issue",
+            "account",
+            "feature_request",
+            "bug_report",
+            "onboarding",
+            "cancellation",
+            "other",
+        ),
+    ),
     ("priority", ("low", "medium", "high", "urgent")),
 )
-_PROJECTS = ("test_api", "intent-classifier", "moderation-classifier", "product-classifier",
-             "ft-experiments", "support-bot", "docstral", "code-assist", "ultrachat",
-             "economist_style_guide", "legal-summaries", "mistralai", "sql-gen")
-_RUN_NAMES = ("economist_style_guide", "rapper", "socrates", "call_assistant", "docstral",
-              "ultrachat_", "finetuning", "sweep", "baseline", "lr_search", "run")
+_PROJECTS = (
+    "test_api",
+    "intent-classifier",
+    "moderation-classifier",
+    "product-classifier",
+    "ft-experiments",
+    "support-bot",
+    "docstral",
+    "code-assist",
+    "ultrachat",
+    "economist_style_guide",
+    "legal-summaries",
+    "mistralai",
+    "sql-gen",
+)
+_RUN_NAMES = (
+    "economist_style_guide",
+    "rapper",
+    "socrates",
+    "call_assistant",
+    "docstral",
+    "ultrachat_",
+    "finetuning",
+    "sweep",
+    "baseline",
+    "lr_search",
+    "run",
+)
 _SUFFIXES = ("my-great-model", "support", "v2", "prod", "sql", "legal", "chat-en")
-_REPO_NAMES = ("mistral-finetune", "backend", "data-pipelines", "sdk-python", "monorepo",
-               "web-app", "infra")
+_REPO_NAMES = ("mistral-finetune", "backend", "data-pipelines", "sdk-python", "monorepo", "web-app", "infra")
 _OWNERS = ("acme-corp", "mistralai", "jdoe", "octo-labs", "datafoundry")
 
 _TERMINAL = frozenset(("SUCCESS", "FAILED", "FAILED_VALIDATION", "CANCELLED"))
 
 
 # --------------------------------------------------------------------------- helpers
+
 
 def _pick(rng: random.Random, weighted: tuple[tuple[Any, float], ...]) -> Any:
     total = sum(w for _, w in weighted)
@@ -165,20 +240,62 @@ def _same(obj: Any) -> Any:
 
 # Top-level key orders seen in real responses.
 _ORDER_MODERN = (
-    "id", "auto_start", "model", "status", "created_at", "modified_at", "training_files",
-    "hyperparameters", "classifier_targets", "validation_files", "object",
-    "fine_tuned_model", "suffix", "integrations", "trained_tokens", "metadata", "job_type",
-    "repositories", "events", "checkpoints",
+    "id",
+    "auto_start",
+    "model",
+    "status",
+    "created_at",
+    "modified_at",
+    "training_files",
+    "hyperparameters",
+    "classifier_targets",
+    "validation_files",
+    "object",
+    "fine_tuned_model",
+    "suffix",
+    "integrations",
+    "trained_tokens",
+    "metadata",
+    "job_type",
+    "repositories",
+    "events",
+    "checkpoints",
 )
 _ORDER_LEGACY = (
-    "id", "auto_start", "hyperparameters", "model", "status", "job_type", "created_at",
-    "modified_at", "training_files", "validation_files", "object", "fine_tuned_model",
-    "suffix", "integrations", "trained_tokens", "repositories", "metadata", "events",
+    "id",
+    "auto_start",
+    "hyperparameters",
+    "model",
+    "status",
+    "job_type",
+    "created_at",
+    "modified_at",
+    "training_files",
+    "validation_files",
+    "object",
+    "fine_tuned_model",
+    "suffix",
+    "integrations",
+    "trained_tokens",
+    "repositories",
+    "metadata",
+    "events",
     "checkpoints",
 )
 _ORDER_DOCS = (
-    "id", "hyperparameters", "fine_tuned_model", "model", "status", "job_type", "created_at",
-    "modified_at", "training_files", "validation_files", "object", "integrations", "events",
+    "id",
+    "hyperparameters",
+    "fine_tuned_model",
+    "model",
+    "status",
+    "job_type",
+    "created_at",
+    "modified_at",
+    "training_files",
+    "validation_files",
+    "object",
+    "integrations",
+    "events",
     "checkpoints",
 )
 
@@ -213,8 +330,7 @@ class _Job:
     All times in the plan are relative to the job's creation.
     """
 
-    def __init__(self, seed: int, kind: str, burst: _Burst, nominal_created: int,
-                 outcome: str, variant: int) -> None:
+    def __init__(self, seed: int, kind: str, burst: _Burst, nominal_created: int, outcome: str, variant: int) -> None:
         rng = random.Random(seed)
         self.rng = rng
         self.kind = kind
@@ -222,8 +338,7 @@ class _Job:
         era = nominal_created
         self.docs_era = kind == "FT" and era < _DOCS_ERA_END
         self.legacy_hp = kind == "FT" and era < _LEGACY_HP_END
-        self.order = (_ORDER_DOCS if self.docs_era
-                      else _ORDER_LEGACY if kind == "FT" else _ORDER_MODERN)
+        self.order = _ORDER_DOCS if self.docs_era else _ORDER_LEGACY if kind == "FT" else _ORDER_MODERN
         self.sdk_dump = rng.random() < 0.03 and not self.docs_era
         in_nodata = _NODATA_ERA[0] <= era < _NODATA_ERA[1]
         self.event_data = not (rng.random() < (0.5 if in_nodata else 0.015))
@@ -232,8 +347,7 @@ class _Job:
         spd, price, tps = _MODELS[self.model]
 
         # ---- static fields
-        self.auto_start = kind != "classifier" and not (
-            outcome == "never_started" or rng.random() < 0.02)
+        self.auto_start = kind != "classifier" and not (outcome == "never_started" or rng.random() < 0.02)
         self.training_files = list(burst.training_files)
         vf = rng.random()
         if vf < 0.72:
@@ -258,13 +372,16 @@ class _Job:
         if self.docs_era:
             self.hp_static = {"training_steps": steps, "learning_rate": lr}
         elif self.legacy_hp:
-            self.hp_static = {"training_steps": steps, "learning_rate": lr, "epochs": None,
-                              "fim_ratio": None}
+            self.hp_static = {"training_steps": steps, "learning_rate": lr, "epochs": None, "fim_ratio": None}
         else:
-            self.hp_static = {"training_steps": steps, "learning_rate": lr,
-                              "weight_decay": 0.1 if rng.random() < 0.9 else None,
-                              "warmup_fraction": 0.05 if rng.random() < 0.9 else None,
-                              "epochs": None, "seq_len": seq_len}
+            self.hp_static = {
+                "training_steps": steps,
+                "learning_rate": lr,
+                "weight_decay": 0.1 if rng.random() < 0.9 else None,
+                "warmup_fraction": 0.05 if rng.random() < 0.9 else None,
+                "epochs": None,
+                "seq_len": seq_len,
+            }
             if kind != "classifier":
                 fim = None
                 if self.model == "codestral-latest" and rng.random() < 0.5:
@@ -278,13 +395,16 @@ class _Job:
             for ti in burst.targets:
                 name, labels = _TARGETS[ti]
                 k = rng.randint(min(3, len(labels)), len(labels))
-                targets.append({
-                    "name": name,
-                    "labels": list(labels[:k]),
-                    "weight": round(1.0 / n, 4) if rng.random() < 0.5 else 1.0,
-                    "loss_function": ("multi_class" if name in ("moderation", "topic")
-                                      and rng.random() < 0.7 else "single_class"),
-                })
+                targets.append(
+                    {
+                        "name": name,
+                        "labels": list(labels[:k]),
+                        "weight": round(1.0 / n, 4) if rng.random() < 0.5 else 1.0,
+                        "loss_function": (
+                            "multi_class" if name in ("moderation", "topic") and rng.random() < 0.7 else "single_class"
+                        ),
+                    }
+                )
             self.classifier_targets = targets
 
         r = rng.random()
@@ -296,10 +416,8 @@ class _Job:
         self.no_integrations: Any = [] if r < 0.86 else (None if r < 0.96 else ...)
         self.wandb_project = burst.project
         r = rng.random()
-        self.wandb_run = (f"{burst.run_name}_v{variant}" if r < 0.6
-                          else None if r < 0.8 else burst.run_name)
-        self.wandb_url_final = (
-            f"https://wandb.ai/{self.account[:6]}/{burst.project}/runs/{_hex(rng, 8)}")
+        self.wandb_run = f"{burst.run_name}_v{variant}" if r < 0.6 else None if r < 0.8 else burst.run_name
+        self.wandb_url_final = f"https://wandb.ai/{self.account[:6]}/{burst.project}/runs/{_hex(rng, 8)}"
         self.wandb_url_late = rng.random() < 0.6  # url appears when RUNNING (else never)
 
         self.repositories: Any = ...
@@ -307,18 +425,26 @@ class _Job:
             r = rng.random()
             p_repo = 0.35 if self.model == "codestral-latest" else 0.05
             if kind == "completion" and r < p_repo:
-                self.repositories = [{
-                    "type": "github", "name": rng.choice(_REPO_NAMES), "owner": rng.choice(_OWNERS),
-                    "commit_id": _hex(rng, 40), "ref": rng.choice(("main", "main", "dev", None)),
-                    "weight": rng.choice((1.0, 1.0, 0.5, 2.0)),
-                }]
+                self.repositories = [
+                    {
+                        "type": "github",
+                        "name": rng.choice(_REPO_NAMES),
+                        "owner": rng.choice(_OWNERS),
+                        "commit_id": _hex(rng, 40),
+                        "ref": rng.choice(("main", "main", "dev", None)),
+                        "weight": rng.choice((1.0, 1.0, 0.5, 2.0)),
+                    }
+                ]
             else:
                 r = rng.random()
                 self.repositories = [] if r < 0.9 else (None if r < 0.96 else ...)
 
         r = rng.random()
-        self.meta_style = "absent" if self.docs_era else (
-            "normal" if r < 0.88 else "allnull" if r < 0.93 else "null" if r < 0.97 else "absent")
+        self.meta_style = (
+            "absent"
+            if self.docs_era
+            else ("normal" if r < 0.88 else "allnull" if r < 0.93 else "null" if r < 0.97 else "absent")
+        )
         self.has_auto_start = not self.docs_era and not self.sdk_dump
         self.has_trained_tokens = not self.docs_era
         self.currency = burst.currency
@@ -407,7 +533,7 @@ class _Job:
                 else:
                     stop_frac = 1.0
                 # checkpoints
-                dense = (era >= _DENSE_ERA and steps <= 100 and rng.random() < 0.25)
+                dense = era >= _DENSE_ERA and steps <= 100 and rng.random() < 0.25
                 if dense:
                     every = 1
                 else:
@@ -489,8 +615,9 @@ class _Job:
         self.overfit = rng.uniform(0.0, 0.15) if rng.random() < 0.2 else 0.0
         self.null_valid_style = rng.random() < 0.5  # no validation: null, else 0.0
 
-    def _metrics(self, rng: random.Random, frac: float, has_valid: bool, evaluated: bool,
-                 dense: bool) -> tuple[float | None, float | None, float | None]:
+    def _metrics(
+        self, rng: random.Random, frac: float, has_valid: bool, evaluated: bool, dense: bool
+    ) -> tuple[float | None, float | None, float | None]:
         curve = self.linf + (self.l0 - self.linf) * math.exp(-self.decay * frac)
         train = round(max(1e-6, curve * (1.0 + rng.gauss(0.0, self.noise))), 6)
         if not has_valid:
@@ -511,8 +638,7 @@ class _Job:
         return train, valid, round(max(0.0, acc), 6)
 
     # ------------------------------------------------------------------ output
-    def lines(self, created: int, log_end: int, camel: bool,
-              changes_only: bool = False) -> Iterator[tuple[int, bytes]]:
+    def lines(self, created: int, log_end: int, camel: bool, changes_only: bool = False) -> Iterator[tuple[int, bytes]]:
         """Yield (poll time, serialised snapshot) for every poll up to ``log_end``.
 
         With ``changes_only``, a poll whose response is byte-identical to the last one
@@ -541,8 +667,13 @@ class _Job:
         def integrations(url: str | None) -> Any:
             if not self.wandb:
                 return self.no_integrations
-            w: dict[str, Any] = {"type": "wandb", "project": self.wandb_project, "name": None,
-                                 "run_name": self.wandb_run, "url": url}
+            w: dict[str, Any] = {
+                "type": "wandb",
+                "project": self.wandb_project,
+                "name": None,
+                "run_name": self.wandb_run,
+                "url": url,
+            }
             if docs or kind == "FT" and self.legacy_hp:
                 del w["url"]
             if self.sdk_dump:
@@ -554,8 +685,11 @@ class _Job:
         meta: dict[str, Any] = {
             "expected_duration_seconds": None,
             "cost": 0.0 if kind == "classifier" else None,
-            "cost_currency": None, "train_tokens_per_step": None, "train_tokens": None,
-            "data_tokens": None, "estimated_start_time": None,
+            "cost_currency": None,
+            "train_tokens_per_step": None,
+            "train_tokens": None,
+            "data_tokens": None,
+            "estimated_start_time": None,
         }
         if self.meta_style == "allnull":
             meta["cost"] = None
@@ -604,9 +738,11 @@ class _Job:
                     if op[2]:
                         if self.event_data:
                             data = {"status": status}
-                            ev = ({ev_name: "status-updated", ev_data: data, ev_created: ct}
-                                  if docs else
-                                  {ev_name: "status-updated", ev_created: ct, ev_data: data})
+                            ev = (
+                                {ev_name: "status-updated", ev_data: data, ev_created: ct}
+                                if docs
+                                else {ev_name: "status-updated", ev_created: ct, ev_data: data}
+                            )
                         else:
                             ev = {ev_name: "status-updated", ev_created: ct}
                         events.append(ev)
@@ -616,12 +752,16 @@ class _Job:
                         hp["epochs"] = self.epochs
                         hp_out = hyper()
                     if self.meta_style != "allnull":
-                        meta.update({
-                            "expected_duration_seconds": self.expected_duration,
-                            "cost": self.cost, "cost_currency": self.currency,
-                            "train_tokens_per_step": self.tps, "train_tokens": self.train_tokens,
-                            "data_tokens": self.data_tokens,
-                        })
+                        meta.update(
+                            {
+                                "expected_duration_seconds": self.expected_duration,
+                                "cost": self.cost,
+                                "cost_currency": self.currency,
+                                "train_tokens_per_step": self.tps,
+                                "train_tokens": self.train_tokens,
+                                "data_tokens": self.data_tokens,
+                            }
+                        )
                         meta_out = metadata()
                 elif name == "est":
                     if self.meta_style == "normal":
@@ -630,8 +770,7 @@ class _Job:
                 elif name == "url":
                     integ_out = integrations(self.wandb_url_final)
                 elif name == "ckpt":
-                    ckpts.append({k_metrics: {k_tl: op[1], k_vl: op[2], k_acc: op[3]},
-                                  k_step: op[4], k_created: ct})
+                    ckpts.append({k_metrics: {k_tl: op[1], k_vl: op[2], k_acc: op[3]}, k_step: op[4], k_created: ct})
                 elif name == "success":
                     if not self.ftm_null:
                         prefix = ("ft:classifier:" if kind == "classifier" else "ft:") + self.model
@@ -711,23 +850,48 @@ def _plan(jobs: int, seed: int) -> tuple[list[_Row], dict[int, _Burst]]:
         for variant in range(size):
             r = rng.random()
             if kind == "classifier":
-                outcome = ("success" if r < 0.74 else "failed_validation" if r < 0.80
-                           else "failed" if r < 0.86 else "cancelled" if r < 0.93 else "unfinished")
+                outcome = (
+                    "success"
+                    if r < 0.74
+                    else "failed_validation"
+                    if r < 0.80
+                    else "failed"
+                    if r < 0.86
+                    else "cancelled"
+                    if r < 0.93
+                    else "unfinished"
+                )
             elif kind == "completion":
-                outcome = ("success" if r < 0.72 else "failed_validation" if r < 0.78
-                           else "failed" if r < 0.85 else "cancelled" if r < 0.92
-                           else "never_started" if r < 0.945 else "unfinished")
+                outcome = (
+                    "success"
+                    if r < 0.72
+                    else "failed_validation"
+                    if r < 0.78
+                    else "failed"
+                    if r < 0.85
+                    else "cancelled"
+                    if r < 0.92
+                    else "never_started"
+                    if r < 0.945
+                    else "unfinished"
+                )
             else:
-                outcome = ("success" if r < 0.76 else "failed_validation" if r < 0.82
-                           else "failed" if r < 0.91 else "cancelled")
+                outcome = (
+                    "success"
+                    if r < 0.76
+                    else "failed_validation"
+                    if r < 0.82
+                    else "failed"
+                    if r < 0.91
+                    else "cancelled"
+                )
             rows.append((t, n, kind, rng.getrandbits(64), burst_seed, outcome, variant))
             t += rng.randint(2, 600)
             n += 1
     return rows, bursts
 
 
-def generate(jobs: int, seed: int = 0, camel: bool = False, *,
-             changes_only: bool = False) -> Iterator[bytes]:
+def generate(jobs: int, seed: int = 0, camel: bool = False, *, changes_only: bool = False) -> Iterator[bytes]:
     """Yield a synthetic polling log of ``jobs`` jobs, one NDJSON line (no newline) per poll.
 
     Lines of all jobs are interleaved in poll-time order.  Same arguments give byte-identical
@@ -784,8 +948,7 @@ def generate(jobs: int, seed: int = 0, camel: bool = False, *,
             heapq.heappush(heap, (following[0], idx, seq + 1, following[1], it))
 
 
-def write_log(out: BinaryIO, jobs: int, seed: int = 0, camel: bool = False, *,
-              changes_only: bool = False) -> int:
+def write_log(out: BinaryIO, jobs: int, seed: int = 0, camel: bool = False, *, changes_only: bool = False) -> int:
     """Write ``generate(jobs, seed, camel, changes_only=...)`` to ``out``, one line each;
     return the line count."""
     count = 0

@@ -5,8 +5,8 @@ from __future__ import annotations
 import math
 import re
 import time
+from collections.abc import Iterable
 from datetime import datetime, timedelta, timezone
-from typing import Iterable, Optional
 
 __all__ = ["parse_time", "split_list", "TIME_HELP", "MAX_TIMESTAMP"]
 
@@ -29,7 +29,7 @@ def _bad(text: str, why: str) -> ValueError:
     return ValueError(f"{text!r} {why}; use {TIME_HELP}")
 
 
-def parse_time(text: str, *, now: Optional[float] = None) -> int:
+def parse_time(text: str, *, now: float | None = None) -> int:
     """Unix seconds for a time bound as people write it.
 
     * ISO-8601 dates and times, extended or basic (``2025-06-01``, ``2025-06-01T12:00:00+02:00``,
@@ -52,7 +52,7 @@ def parse_time(text: str, *, now: Optional[float] = None) -> int:
         raise _bad(text, "is not a time between 1970 and 9999") from None
 
 
-def _parse(text: str, now: Optional[float]) -> int:
+def _parse(text: str, now: float | None) -> int:
     s = text.strip()
     low = s.lower()
     clock = time.time() if now is None else now

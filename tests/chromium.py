@@ -15,7 +15,7 @@ import shutil
 import subprocess
 import tempfile
 import time
-from typing import Any, Optional
+from typing import Any
 
 FLAGS = (
     "--headless",
@@ -33,7 +33,7 @@ FLAGS = (
 )
 
 
-def find_chromium() -> Optional[str]:
+def find_chromium() -> str | None:
     for name in ("chromium", "chromium-browser", "google-chrome"):
         path = shutil.which(name)
         if path:
@@ -55,11 +55,23 @@ class Chromium:
             os.dup2(high_r, 3, inheritable=True)
             os.dup2(high_w, 4, inheritable=True)
 
-        args = [executable, *FLAGS, f"--user-data-dir={self.profile}", f"--window-size={width},{height}",
-                "--remote-debugging-pipe", "about:blank"]
+        args = [
+            executable,
+            *FLAGS,
+            f"--user-data-dir={self.profile}",
+            f"--window-size={width},{height}",
+            "--remote-debugging-pipe",
+            "about:blank",
+        ]
         self._stderr = open(os.path.join(self.profile, "stderr.log"), "wb")  # a pipe could fill and block it
-        self.proc = subprocess.Popen(args, preexec_fn=fds, pass_fds=(3, 4),
-                                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=self._stderr)
+        self.proc = subprocess.Popen(
+            args,
+            preexec_fn=fds,
+            pass_fds=(3, 4),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=self._stderr,
+        )
         os.close(to_browser_r)
         os.close(from_browser_w)
         self._buf = b""
@@ -69,8 +81,11 @@ class Chromium:
         self.session = self.call("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
         for domain in ("Page.enable", "Runtime.enable", "Log.enable", "Network.enable"):
             self.call(domain, session=True)
-        self.call("Emulation.setDeviceMetricsOverride",
-                  {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False}, session=True)
+        self.call(
+            "Emulation.setDeviceMetricsOverride",
+            {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False},
+            session=True,
+        )
 
     # -- protocol --------------------------------------------------------------------------
 
@@ -88,7 +103,7 @@ class Chromium:
         msg: dict[str, Any] = json.loads(raw)
         return msg
 
-    def call(self, method: str, params: Optional[dict[str, Any]] = None, *, session: bool = False) -> dict[str, Any]:
+    def call(self, method: str, params: dict[str, Any] | None = None, *, session: bool = False) -> dict[str, Any]:
         self._id += 1
         msg: dict[str, Any] = {"id": self._id, "method": method, "params": params or {}}
         if session:
@@ -105,7 +120,7 @@ class Chromium:
             if "method" in reply:
                 self.events.append(reply)
 
-    def wait_for_event(self, method: str, timeout: Optional[float] = None) -> dict[str, Any]:
+    def wait_for_event(self, method: str, timeout: float | None = None) -> dict[str, Any]:
         deadline = time.monotonic() + (timeout or self.timeout)
         seen = len(self.events)
         for ev in self.events[:seen]:
@@ -126,8 +141,9 @@ class Chromium:
         self.wait_for_event("Page.loadEventFired")
 
     def evaluate(self, expression: str) -> Any:
-        res = self.call("Runtime.evaluate", {"expression": expression, "returnByValue": True, "awaitPromise": True},
-                        session=True)
+        res = self.call(
+            "Runtime.evaluate", {"expression": expression, "returnByValue": True, "awaitPromise": True}, session=True
+        )
         if "exceptionDetails" in res:
             raise RuntimeError(f"page script failed: {res['exceptionDetails']}")
         return res["result"].get("value")
@@ -178,7 +194,7 @@ class Chromium:
         self._stderr.close()
         shutil.rmtree(self.profile, ignore_errors=True)
 
-    def __enter__(self) -> "Chromium":
+    def __enter__(self) -> Chromium:
         return self
 
     def __exit__(self, *exc: Any) -> None:

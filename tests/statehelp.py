@@ -9,26 +9,41 @@ import shutil
 import signal
 import subprocess
 import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Callable, Optional, Sequence
+from typing import Any
 
 import orjson
 
-from jobstream.run import state as state_module
 from jobstream.exports import StateOptions, export, validate
-from jobstream.run.reader import ReadOptions
 from jobstream.out.sinks import Output
+from jobstream.run import state as state_module
+from jobstream.run.reader import ReadOptions
 
 ROOT = Path(__file__).resolve().parents[1]
 T0 = 1_750_000_000
 WAIT = 60.0
 
 
-def line(job: str, status: str, t: int, *, created: int = T0, model: str = "open-mistral-7b",
-         job_type: Optional[str] = "completion", events: Optional[Sequence[tuple[str, int]]] = None) -> bytes:
+def line(
+    job: str,
+    status: str,
+    t: int,
+    *,
+    created: int = T0,
+    model: str = "open-mistral-7b",
+    job_type: str | None = "completion",
+    events: Sequence[tuple[str, int]] | None = None,
+) -> bytes:
     """One snapshot line, as a poller appends it."""
-    obj: dict[str, Any] = {"id": job, "object": "job", "model": model, "status": status, "created_at": created,
-                           "modified_at": t}
+    obj: dict[str, Any] = {
+        "id": job,
+        "object": "job",
+        "model": model,
+        "status": status,
+        "created_at": created,
+        "modified_at": t,
+    }
     if job_type is not None:
         obj["job_type"] = job_type
     if events is not None:
@@ -41,9 +56,18 @@ def append(path: Path, data: bytes) -> None:
         fh.write(data)
 
 
-def out_of(what: str, paths: Sequence[Any], *, state: Optional[Path] = None, new: bool = False,
-           out: Path, errors: Optional[Path] = None, reset: bool = False, max_line_bytes: Optional[int] = None,
-           fmt: Optional[str] = None) -> tuple[bytes, Any]:
+def out_of(
+    what: str,
+    paths: Sequence[Any],
+    *,
+    state: Path | None = None,
+    new: bool = False,
+    out: Path,
+    errors: Path | None = None,
+    reset: bool = False,
+    max_line_bytes: int | None = None,
+    fmt: str | None = None,
+) -> tuple[bytes, Any]:
     """Run one export (or ``validate``) through the library, as the CLI does; its output bytes
     (the ``--errors`` records for ``validate``) and result."""
     read = ReadOptions() if max_line_bytes is None else ReadOptions(max_line_bytes=max_line_bytes)
@@ -55,8 +79,15 @@ def out_of(what: str, paths: Sequence[Any], *, state: Optional[Path] = None, new
         result = validate([str(p) for p in paths], read=read, errors_path=str(errors or out), state=opts)
         return (errors or out).read_bytes(), result
     fmt = fmt or {"summary": "json", "jobs": "ndjson", "events": "ndjson", "checkpoints": "ndjson"}[what]
-    result = export(what, [str(p) for p in paths], read=read, output=Output(format=fmt, path=str(out)),
-                    errors_path=str(errors) if errors else None, state=opts, new=new)
+    result = export(
+        what,
+        [str(p) for p in paths],
+        read=read,
+        output=Output(format=fmt, path=str(out)),
+        errors_path=str(errors) if errors else None,
+        state=opts,
+        new=new,
+    )
     return out.read_bytes(), result
 
 
@@ -65,10 +96,12 @@ def rotate(directory: Path, how: str, name: str = "jobs.ndjson") -> None:
     ``.N`` past 1 compressed), ``gzip`` (the same, then .1 compressed to .1.gz at once) or
     ``copytruncate`` (copied to .1, then truncated in place)."""
     live = directory / name
-    rotated = sorted((p for p in directory.glob(name + ".*") if p.name[len(name) + 1:].split(".")[0].isdigit()),
-                     key=lambda p: -int(p.name[len(name) + 1:].split(".")[0]))
+    rotated = sorted(
+        (p for p in directory.glob(name + ".*") if p.name[len(name) + 1 :].split(".")[0].isdigit()),
+        key=lambda p: -int(p.name[len(name) + 1 :].split(".")[0]),
+    )
     for p in rotated:  # shift: .2.gz -> .3.gz, .1 -> .2 (compressed, as logrotate's delaycompress does)
-        n = int(p.name[len(name) + 1:].split(".")[0])
+        n = int(p.name[len(name) + 1 :].split(".")[0])
         target = directory / f"{name}.{n + 1}.gz"
         if p.name.endswith(".gz"):
             p.rename(target)
@@ -100,6 +133,7 @@ def crash_at(point: str, body: Callable[[], Any]) -> int:
     if pid == 0:  # the child never returns into pytest
         code = 0
         try:
+
             def fault(where: str) -> None:
                 if where == point:
                     os.kill(os.getpid(), signal.SIGKILL)
@@ -116,5 +150,11 @@ def crash_at(point: str, body: Callable[[], Any]) -> int:
 
 def cli(*args: Any, timeout: float = WAIT, **kwargs: Any) -> subprocess.CompletedProcess[bytes]:
     """``python -m jobstream ARGS`` as cron runs it."""
-    return subprocess.run([sys.executable, "-m", "jobstream", *map(str, args)], capture_output=True,
-                          timeout=timeout, cwd=ROOT, stdin=subprocess.DEVNULL, **kwargs)
+    return subprocess.run(
+        [sys.executable, "-m", "jobstream", *map(str, args)],
+        capture_output=True,
+        timeout=timeout,
+        cwd=ROOT,
+        stdin=subprocess.DEVNULL,
+        **kwargs,
+    )

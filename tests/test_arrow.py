@@ -60,17 +60,34 @@ def _expected_events(table: JobTable) -> list[dict[str, Any]]:
 
 
 def _expected_checkpoints(table: JobTable) -> list[dict[str, Any]]:
-    return [{"job_id": r.job_id, "step": r.step, "created_at": r.created_at, "train_loss": r.train_loss,
-             "valid_loss": r.valid_loss, "valid_mean_token_accuracy": r.valid_mean_token_accuracy}
-            for r in table.checkpoints()]
+    return [
+        {
+            "job_id": r.job_id,
+            "step": r.step,
+            "created_at": r.created_at,
+            "train_loss": r.train_loss,
+            "valid_loss": r.valid_loss,
+            "valid_mean_token_accuracy": r.valid_mean_token_accuracy,
+        }
+        for r in table.checkpoints()
+    ]
 
 
 def _expected_durations(table: JobTable) -> list[dict[str, Any]]:
     rows = []
     for j in table.jobs():
         for status, seconds, entered, visits in arrow.duration_rows(j):
-            rows.append({"job_id": j.id, "job_type": j.job_type, "model": j.model, "status": status,
-                         "seconds": seconds, "entered_at": entered, "visits": visits})
+            rows.append(
+                {
+                    "job_id": j.id,
+                    "job_type": j.job_type,
+                    "model": j.model,
+                    "status": status,
+                    "seconds": seconds,
+                    "entered_at": entered,
+                    "visits": visits,
+                }
+            )
     return rows
 
 
@@ -148,7 +165,8 @@ class TestValues:
             for s, t in (("QUEUED", 100), ("VALIDATED", 110), ("QUEUED", 130), ("RUNNING", 160), ("SUCCESS", 200))
             for snap in jobstream.decode_line(
                 b'{"id":"j","status":"%s","created_at":100,"modified_at":%d,"model":"m","job_type":"completion"}'
-                % (s.encode(), t))
+                % (s.encode(), t)
+            )
         ]
         t = jobstream.fold(snaps).to_arrow("durations").to_pylist()
         got = [(r["status"], r["seconds"], _epoch(r["entered_at"]), r["visits"]) for r in t]
@@ -199,8 +217,10 @@ class TestFiles:
         assert types["cost"] == "DOUBLE"
         assert types["integrations"] == "VARCHAR[]"
         # and it answers questions with them
-        n = duckdb.sql(f"select count(*) from read_parquet('{path}') where status = 'SUCCESS' "
-                       f"and created_at >= TIMESTAMPTZ '2024-01-01 00:00:00+00'").fetchall()
+        n = duckdb.sql(
+            f"select count(*) from read_parquet('{path}') where status = 'SUCCESS' "
+            f"and created_at >= TIMESTAMPTZ '2024-01-01 00:00:00+00'"
+        ).fetchall()
         assert n[0][0] == sum(1 for j in table.jobs() if j.status == "SUCCESS")
 
     @pytest.mark.parametrize("what", sorted(EXPECTED))
@@ -226,8 +246,7 @@ class TestFiles:
         assert [(g, n) for g, n, _ in rows] == [*((k, v.jobs) for k, v in s.groups.items()), (None, s.jobs)]
         assert dict(rows[-1][2]) == s.cost
 
-    def test_path_write_is_atomic_and_refuses_an_input(self, table: JobTable, tmp_path: Path,
-                                                       small_log: Path) -> None:
+    def test_path_write_is_atomic_and_refuses_an_input(self, table: JobTable, tmp_path: Path, small_log: Path) -> None:
         data = table.to_arrow("jobs")
         with pytest.raises(OutputError, match="refusing to overwrite input"):
             arrow.write_parquet(data, small_log, protect=[str(small_log)])

@@ -18,9 +18,10 @@ import shutil
 import stat
 import subprocess
 import sys
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Callable, Optional, Sequence
+from typing import Any
 
 import msgspec
 import orjson
@@ -40,13 +41,44 @@ FORMATS = ("table", "json", "ndjson", "csv")
 TIME_FIELDS = {"created_at", "modified_at", "first_seen", "last_seen", "checkpoint_at", "at"}
 EVENT_FIELDS = ["job_id", "job_type", "model", "from_status", "to_status", "at"]
 DEFAULT_JOB_FIELDS = [
-    "id", "job_type", "model", "status", "created_at", "modified_at", "fine_tuned_model", "trained_tokens",
-    "cost", "cost_currency", "checkpoint_step", "train_loss", "valid_loss", "valid_mean_token_accuracy",
+    "id",
+    "job_type",
+    "model",
+    "status",
+    "created_at",
+    "modified_at",
+    "fine_tuned_model",
+    "trained_tokens",
+    "cost",
+    "cost_currency",
+    "checkpoint_step",
+    "train_loss",
+    "valid_loss",
+    "valid_mean_token_accuracy",
 ]
 ALL_JOB_FIELDS = [
-    "id", "job_type", "model", "status", "created_at", "modified_at", "first_seen", "last_seen", "observations",
-    "fine_tuned_model", "trained_tokens", "cost", "cost_currency", "checkpoint_step", "checkpoint_at",
-    "train_loss", "valid_loss", "valid_mean_token_accuracy", "integrations", "queue_wait", "run_time", "total",
+    "id",
+    "job_type",
+    "model",
+    "status",
+    "created_at",
+    "modified_at",
+    "first_seen",
+    "last_seen",
+    "observations",
+    "fine_tuned_model",
+    "trained_tokens",
+    "cost",
+    "cost_currency",
+    "checkpoint_step",
+    "checkpoint_at",
+    "train_loss",
+    "valid_loss",
+    "valid_mean_token_accuracy",
+    "integrations",
+    "queue_wait",
+    "run_time",
+    "total",
 ]
 ISO_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
 
@@ -54,7 +86,7 @@ ISO_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
 # --------------------------------------------------------------------------- helpers
 
 
-def invoke(*args: Any, input: Optional[bytes | str] = None) -> Result:
+def invoke(*args: Any, input: bytes | str | None = None) -> Result:
     return CliRunner().invoke(cli, [str(a) for a in args], input=input, catch_exceptions=False)
 
 
@@ -139,8 +171,13 @@ def summary_data(summary: jobstream.Summary, stats: jobstream.ReadStats | None =
     for g in data.get("groups", {}).values():
         del g["groups"], g["group_by"]
     if stats is not None:
-        data = {"jobs": data.pop("jobs"), "snapshots": stats.snapshots, "lines": stats.lines,
-                "rejected": stats.rejected, **data}
+        data = {
+            "jobs": data.pop("jobs"),
+            "snapshots": stats.snapshots,
+            "lines": stats.lines,
+            "rejected": stats.rejected,
+            **data,
+        }
     return data
 
 
@@ -272,16 +309,20 @@ class TestHelpAndDocs:
         from jobstream.cli import docs
 
         env = dict(os.environ, COLUMNS="120")
-        proc = subprocess.run([sys.executable, "-m", "jobstream", "tail", "--help"], capture_output=True, env=env,
-                              timeout=30)
+        proc = subprocess.run(
+            [sys.executable, "-m", "jobstream", "tail", "--help"], capture_output=True, env=env, timeout=30
+        )
         assert proc.returncode == 0
         assert proc.stdout.decode() == docs.help_text("tail") + "\n"
 
-    @pytest.mark.parametrize("shell, marker", [
-        ("bash", "complete -o nosort -F _jobstream_completion jobstream"),
-        ("zsh", "#compdef jobstream"),
-        ("fish", "complete --no-files --command jobstream"),
-    ])
+    @pytest.mark.parametrize(
+        "shell, marker",
+        [
+            ("bash", "complete -o nosort -F _jobstream_completion jobstream"),
+            ("zsh", "#compdef jobstream"),
+            ("fish", "complete --no-files --command jobstream"),
+        ],
+    )
     def test_shell_completion_script_is_produced(self, shell: str, marker: str) -> None:
         env = dict(os.environ, _JOBSTREAM_COMPLETE=f"{shell}_source")
         proc = subprocess.run([sys.executable, "-m", "jobstream"], capture_output=True, env=env, timeout=30)
@@ -346,7 +387,9 @@ class TestSummary:
         readme = (Path(__file__).parents[1] / "README.md").read_text()
         found = re.search(r"\((\d+) snapshots of (\d+) jobs\)", readme)
         assert found, "the README names the sample's size"
-        data = json.loads(invoke("summary", Path(__file__).parents[1] / "examples" / "jobs.ndjson", "-f", "json").stdout)
+        data = json.loads(
+            invoke("summary", Path(__file__).parents[1] / "examples" / "jobs.ndjson", "-f", "json").stdout
+        )
         assert (data["snapshots"], data["jobs"]) == (int(found.group(1)), int(found.group(2)))
 
     def test_csv_is_a_tidy_table_holding_every_figure_of_the_json(self, small_log: Path) -> None:
@@ -369,8 +412,11 @@ class TestSummary:
             return out
 
         def numeric(d: dict[str, Any]) -> dict[str, Any]:
-            return {k: numeric(v) if isinstance(v, dict) else (None if v is None else float(v))
-                    for k, v in d.items() if k not in ("groups", "group_by")}
+            return {
+                k: numeric(v) if isinstance(v, dict) else (None if v is None else float(v))
+                for k, v in d.items()
+                if k not in ("groups", "group_by")
+            }
 
         assert rebuilt("(all)") == numeric(data)  # max, count, cost, by_status: nothing left out
         for key, group in data["groups"].items():
@@ -570,39 +616,61 @@ def _values(table: JobTable) -> dict[str, Any]:
 
 JOB_FILTERS: list[tuple[str, Callable[[dict[str, Any]], list[str]], Callable[[dict[str, Any], JobState], bool]]] = [
     ("status", lambda v: ["--status", "SUCCESS"], lambda v, j: j.status == "SUCCESS"),
-    ("status-lowercase-repeated", lambda v: ["--status", "running", "--status", "queued"],
-     lambda v, j: j.status in ("RUNNING", "QUEUED")),
+    (
+        "status-lowercase-repeated",
+        lambda v: ["--status", "running", "--status", "queued"],
+        lambda v, j: j.status in ("RUNNING", "QUEUED"),
+    ),
     ("job-type", lambda v: ["--job-type", "classifier"], lambda v, j: j.job_type == "classifier"),
     ("model-comma-list", lambda v: ["--model", ",".join(v["models"][:2])], lambda v, j: j.model in v["models"][:2]),
     ("status-comma-list", lambda v: ["--status", "FAILED,cancelled"], lambda v, j: j.status in ("FAILED", "CANCELLED")),
-    ("model-repeated", lambda v: ["--model", v["models"][0], "--model", v["models"][1]],
-     lambda v, j: j.model in v["models"]),
+    (
+        "model-repeated",
+        lambda v: ["--model", v["models"][0], "--model", v["models"][1]],
+        lambda v, j: j.model in v["models"],
+    ),
     ("job-repeated", lambda v: ["--job", v["ids"][0], "--job", v["ids"][1]], lambda v, j: j.id in v["ids"]),
     ("since-unix", lambda v: ["--since", str(v["mid"])], lambda v, j: j.created_at >= v["mid"]),
     ("since-iso", lambda v: ["--since", to_iso(v["mid"])], lambda v, j: j.created_at >= v["mid"]),
-    ("until-iso-offset", lambda v: ["--until", datetime.fromtimestamp(v["mid"], timezone(timedelta(hours=2))).isoformat()],
-     lambda v, j: j.created_at < v["mid"]),
-    ("since-date", lambda v: ["--since", to_iso(v["mid"])[:10]],
-     lambda v, j: j.created_at >= int(datetime.fromisoformat(to_iso(v["mid"])[:10]).replace(
-         tzinfo=timezone.utc).timestamp())),
-    ("combined", lambda v: ["--job-type", "completion", "--status", "SUCCESS", "--until", str(v["mid"])],
-     lambda v, j: j.job_type == "completion" and j.status == "SUCCESS" and j.created_at < v["mid"]),
+    (
+        "until-iso-offset",
+        lambda v: ["--until", datetime.fromtimestamp(v["mid"], timezone(timedelta(hours=2))).isoformat()],
+        lambda v, j: j.created_at < v["mid"],
+    ),
+    (
+        "since-date",
+        lambda v: ["--since", to_iso(v["mid"])[:10]],
+        lambda v, j: (
+            j.created_at >= int(datetime.fromisoformat(to_iso(v["mid"])[:10]).replace(tzinfo=timezone.utc).timestamp())
+        ),
+    ),
+    (
+        "combined",
+        lambda v: ["--job-type", "completion", "--status", "SUCCESS", "--until", str(v["mid"])],
+        lambda v, j: j.job_type == "completion" and j.status == "SUCCESS" and j.created_at < v["mid"],
+    ),
 ]
 
-EVENT_FILTERS: list[tuple[str, Callable[[dict[str, Any]], list[str]], Callable[[dict[str, Any], StatusChange], bool]]] = [
+EVENT_FILTERS: list[
+    tuple[str, Callable[[dict[str, Any]], list[str]], Callable[[dict[str, Any], StatusChange], bool]]
+] = [
     ("status-matches-to-status", lambda v: ["--status", "RUNNING"], lambda v, c: c.to_status == "RUNNING"),
     ("job-type", lambda v: ["--job-type", "classifier"], lambda v, c: c.job_type == "classifier"),
     ("model", lambda v: ["--model", v["models"][0]], lambda v, c: c.model == v["models"][0]),
     ("job", lambda v: ["--job", v["ids"][0]], lambda v, c: c.job_id == v["ids"][0]),
-    ("since-until-match-change-time", lambda v: ["--since", str(v["mid"]), "--until", to_iso(v["mid"] + 3600)],
-     lambda v, c: v["mid"] <= c.at < v["mid"] + 3600),
+    (
+        "since-until-match-change-time",
+        lambda v: ["--since", str(v["mid"]), "--until", to_iso(v["mid"] + 3600)],
+        lambda v, c: v["mid"] <= c.at < v["mid"] + 3600,
+    ),
 ]
 
 
 class TestFilters:
     @pytest.mark.parametrize("name,args,keep", JOB_FILTERS, ids=[f[0] for f in JOB_FILTERS])
-    def test_jobs_filter_matches_plain_python(self, small_log: Path, table: JobTable, name: str,
-                                              args: Callable[..., list[str]], keep: Callable[..., bool]) -> None:
+    def test_jobs_filter_matches_plain_python(
+        self, small_log: Path, table: JobTable, name: str, args: Callable[..., list[str]], keep: Callable[..., bool]
+    ) -> None:
         v = _values(table)
         want = [j.id for j in table.jobs() if keep(v, j)]
         assert 0 < len(want) < len(table.jobs()), "filter value should select some jobs, not all"
@@ -611,8 +679,9 @@ class TestFilters:
         assert [r["id"] for r in parse("ndjson", result.stdout)] == want
 
     @pytest.mark.parametrize("name,args,keep", EVENT_FILTERS, ids=[f[0] for f in EVENT_FILTERS])
-    def test_events_filter_matches_plain_python(self, small_log: Path, table: JobTable, name: str,
-                                                args: Callable[..., list[str]], keep: Callable[..., bool]) -> None:
+    def test_events_filter_matches_plain_python(
+        self, small_log: Path, table: JobTable, name: str, args: Callable[..., list[str]], keep: Callable[..., bool]
+    ) -> None:
         v = _values(table)
         want = expected_rows([c for c in table.events() if keep(v, c)], EVENT_FIELDS, "ndjson")
         assert 0 < len(want) < len(table.events())
@@ -653,8 +722,9 @@ class TestFilters:
 
 
 class TestOutputFile:
-    def test_output_writes_the_file_and_nothing_to_stdout(self, small_log: Path, table: JobTable,
-                                                           tmp_path: Path) -> None:
+    def test_output_writes_the_file_and_nothing_to_stdout(
+        self, small_log: Path, table: JobTable, tmp_path: Path
+    ) -> None:
         out = tmp_path / "jobs.csv"
         result = invoke("jobs", small_log, "-f", "csv", "-o", out)
         assert result.exit_code == 0
@@ -736,7 +806,7 @@ class TestRejects:
         assert [list(r) for r in records] == [["source", "line", "offset", "error", "raw"]] * len(expected)
         assert [{k: r[k] for k in ("source", "line", "offset", "raw")} for r in records] == expected
         assert all(r["error"] for r in records)
-        assert dirty.read_bytes()[records[1]["offset"]:].startswith(BAD_LINES[6])
+        assert dirty.read_bytes()[records[1]["offset"] :].startswith(BAD_LINES[6])
         assert f"written to {errors}" in result.stderr
 
     def test_a_one_line_note_on_stderr_when_lines_are_rejected(self, dirty_log: Any) -> None:
@@ -932,8 +1002,9 @@ class TestInputs:
         assert result.exit_code == 1
         assert str(corrupt_gz) in assert_one_line_error(result.stderr)
 
-    def test_a_corrupt_file_among_others_is_reported_and_the_rest_is_read(self, small_log: Path, corrupt_gz: Path,
-                                                                         tmp_path: Path) -> None:
+    def test_a_corrupt_file_among_others_is_reported_and_the_rest_is_read(
+        self, small_log: Path, corrupt_gz: Path, tmp_path: Path
+    ) -> None:
         logs = tmp_path / "logs"
         logs.mkdir()
         (logs / "a.ndjson").write_bytes(small_log.read_bytes())
@@ -986,7 +1057,9 @@ class TestProgram:
     def test_piped_stdin_summary_json(self, small_log: Path) -> None:
         proc = subprocess.run(
             f"cat '{small_log}' | '{sys.executable}' -m jobstream summary -f json",
-            shell=True, capture_output=True, timeout=30,
+            shell=True,
+            capture_output=True,
+            timeout=30,
         )
         assert proc.returncode == 0
         assert proc.stderr == b""
@@ -1090,8 +1163,9 @@ class TestMaxLineBytes:
     def test_lines_over_the_limit_are_rejected_by_the_exports(self, tmp_path: Path, command: str) -> None:
         p = self.write(tmp_path)
         errors = tmp_path / "rejects.ndjson"
-        res = CliRunner().invoke(cli_module.cli, [command, str(p), "--max-line-bytes", "100", "--errors", str(errors),
-                                                  "-f", "json"])
+        res = CliRunner().invoke(
+            cli_module.cli, [command, str(p), "--max-line-bytes", "100", "--errors", str(errors), "-f", "json"]
+        )
         assert res.exit_code == 0, res.output
         (rej,) = [json.loads(x) for x in errors.read_text().splitlines()]
         assert rej["line"] == 2 and "over the 100-byte limit" in rej["error"]
@@ -1122,8 +1196,12 @@ class TestReviewFindings:
         p = self.log(tmp_path)
         before = p.read_bytes()
         with open(p, "rb") as stdin:
-            proc = subprocess.run([sys.executable, "-m", "jobstream", *[a.format(p=p) for a in args]], stdin=stdin,
-                                  capture_output=True, timeout=60)
+            proc = subprocess.run(
+                [sys.executable, "-m", "jobstream", *[a.format(p=p) for a in args]],
+                stdin=stdin,
+                capture_output=True,
+                timeout=60,
+            )
         assert proc.returncode == 1 and b"refusing to overwrite input file" in proc.stderr
         assert p.read_bytes() == before
 
@@ -1146,8 +1224,10 @@ class TestReviewFindings:
         first = jobstream.fold_paths([p]).table.events()[0].at
 
         def count(*opts: str) -> int:
-            res = CliRunner().invoke(cli_module.cli, ["events", str(p), "-f", "ndjson", "--job",
-                                                      jobstream.fold_paths([p]).table.events()[0].job_id, *opts])
+            res = CliRunner().invoke(
+                cli_module.cli,
+                ["events", str(p), "-f", "ndjson", "--job", jobstream.fold_paths([p]).table.events()[0].job_id, *opts],
+            )
             assert res.exit_code == 0, res.output
             return sum(1 for row in res.stdout.splitlines() if json.loads(row)["at"] == first)
 
@@ -1200,10 +1280,17 @@ class TestColumnarPromReportCommands:
         expected = table.checkpoints()
         assert len(rows) == len(expected) > 0
         assert [(r["job_id"], r["step"], r["train_loss"]) for r in rows] == [
-            (c.job_id, c.step, c.train_loss) for c in expected]
+            (c.job_id, c.step, c.train_loss) for c in expected
+        ]
         csv_rows = list(csv.DictReader(io.StringIO(invoke("checkpoints", small_log, "-f", "csv").stdout)))
-        assert list(csv_rows[0]) == ["job_id", "step", "created_at", "train_loss", "valid_loss",
-                                     "valid_mean_token_accuracy"]
+        assert list(csv_rows[0]) == [
+            "job_id",
+            "step",
+            "created_at",
+            "train_loss",
+            "valid_loss",
+            "valid_mean_token_accuracy",
+        ]
 
     def test_checkpoints_follow_the_job_filters(self, small_log: Path, table: JobTable) -> None:
         job = next(c.job_id for c in table.checkpoints())
@@ -1215,8 +1302,11 @@ class TestColumnarPromReportCommands:
         result = invoke("report", small_log, "-o", html)
         assert result.exit_code == 0, result.stderr
         text = html.read_text()
-        assert text.startswith("<!DOCTYPE html>") and "<svg" in text and "http://" not in text.replace(
-            "http://www.w3.org", "")
+        assert (
+            text.startswith("<!DOCTYPE html>")
+            and "<svg" in text
+            and "http://" not in text.replace("http://www.w3.org", "")
+        )
         charts = tmp_path / "charts"
         assert invoke("report", small_log, "--format", "svg", "-o", charts).exit_code == 0
         assert sorted(p.suffix for p in charts.iterdir()) and all(p.suffix == ".svg" for p in charts.iterdir())

@@ -8,8 +8,9 @@ import lzma
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import orjson
 import pytest
@@ -18,12 +19,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import jobstream
-from jobstream.run import parallel
 from jobstream.errors import SourceError
-from jobstream.run.follow import follow
 from jobstream.generate import generate
-from jobstream.run.reader import SourceFailure
 from jobstream.io.sources import Decompressor, compression_of, decompressor_for, is_compressed_head
+from jobstream.run import parallel
+from jobstream.run.follow import follow
+from jobstream.run.reader import SourceFailure
 
 FORMATS: dict[str, Callable[[bytes], bytes]] = {
     "gzip": lambda data: gzip.compress(data, mtime=0),
@@ -66,7 +67,12 @@ class TestEachFormat:
         got, got_rej = read_all(packed)
         assert got.table == want.table and got.table.jobs()
         assert (got.stats.lines, got.stats.accepted, got.stats.rejected, got.stats.blank, got.stats.bytes) == (
-            want.stats.lines, want.stats.accepted, want.stats.rejected, want.stats.blank, want.stats.bytes)
+            want.stats.lines,
+            want.stats.accepted,
+            want.stats.rejected,
+            want.stats.blank,
+            want.stats.bytes,
+        )
         assert [(r.line, r.offset, r.raw) for r in got_rej] == [(r.line, r.offset, r.raw) for r in want_rej]
         assert [r.line for r in got_rej] == bad
 
@@ -110,7 +116,7 @@ class TestEachFormat:
         data, _ = log_bytes(6)
         packed = bytearray(FORMATS[fmt](data))
         mid = len(packed) // 2
-        packed[mid: mid + 16] = b"\x00\xff" * 8
+        packed[mid : mid + 16] = b"\x00\xff" * 8
         bad = tmp_path / ("bad.ndjson" + SUFFIX[fmt])
         bad.write_bytes(bytes(packed))
         good = tmp_path / "good.ndjson"
@@ -146,7 +152,7 @@ class TestEachFormat:
         d = Decompressor("x", fmt)
         sizes: list[int] = []
         for i in range(0, len(packed), 1 << 18):  # as files are read: 256 KiB of compressed input
-            d.push(packed[i: i + (1 << 18)])
+            d.push(packed[i : i + (1 << 18)])
             while piece := d.pull():
                 sizes.append(len(piece))
         rest = d.finish()
@@ -168,10 +174,12 @@ class TestEachFormat:
         packed = tmp_path / "a.packed"
         packed.write_bytes(FORMATS[fmt](data))
         with packed.open("rb") as fh:
-            piped = subprocess.run([sys.executable, "-m", "jobstream", "events"], stdin=fh, capture_output=True,
-                                   timeout=60)
-        direct = subprocess.run([sys.executable, "-m", "jobstream", "events", str(plain)], capture_output=True,
-                                timeout=60)
+            piped = subprocess.run(
+                [sys.executable, "-m", "jobstream", "events"], stdin=fh, capture_output=True, timeout=60
+            )
+        direct = subprocess.run(
+            [sys.executable, "-m", "jobstream", "events", str(plain)], capture_output=True, timeout=60
+        )
         assert piped.returncode == direct.returncode == 0
         assert piped.stdout == direct.stdout and piped.stdout.count(b"\n") > 5
         assert b"<stdin>:5:" in piped.stderr and b"1 line(s) rejected" in piped.stderr  # the broken line
@@ -185,8 +193,7 @@ class TestEachFormat:
         expected = jobstream.fold_paths(plain).table.events()
         notices: list[str] = []
         got: list[Any] = []
-        for change in follow(packed, from_start=True, on_notice=notices.append,
-                             stop=lambda: len(got) >= len(expected)):
+        for change in follow(packed, from_start=True, on_notice=notices.append, stop=lambda: len(got) >= len(expected)):
             got.append(change)
         assert got == expected
         assert any("read once, whole" in n for n in notices)
@@ -234,10 +241,15 @@ class TestDetection:
         data, _ = log_bytes(3)
         (tmp_path / "a.ndjson.zst").write_bytes(FORMATS["zstd"](data))
         (tmp_path / "b.ndjson").write_bytes(data)
-        code = ("import sys; sys.modules['zstandard'] = None; sys.modules['compression'] = None\n"
-                "from jobstream.cli import main; main()")
-        proc = subprocess.run([sys.executable, "-c", code, "summary", str(tmp_path), "--errors",
-                               str(tmp_path / "e.ndjson")], capture_output=True, timeout=60)
+        code = (
+            "import sys; sys.modules['zstandard'] = None; sys.modules['compression'] = None\n"
+            "from jobstream.cli import main; main()"
+        )
+        proc = subprocess.run(
+            [sys.executable, "-c", code, "summary", str(tmp_path), "--errors", str(tmp_path / "e.ndjson")],
+            capture_output=True,
+            timeout=60,
+        )
         assert proc.returncode == 1 and b"Traceback" not in proc.stderr
         assert orjson.loads(proc.stdout)["jobs"] == 3  # b.ndjson was read
         (line,) = proc.stderr.decode().strip().splitlines()[-1:]
@@ -248,11 +260,19 @@ class TestDetection:
     def test_short_plain_stdin_is_not_held_back_by_the_magic_check(self, tmp_path: Path) -> None:
         """tail reads stdin as it comes: an input shorter than any magic is plain, read at EOF."""
         line = b'{"id":"j","status":"QUEUED","created_at":1,"modified_at":1}'
-        proc = subprocess.run([sys.executable, "-m", "jobstream", "tail", "-", "--from-start", "-f", "ndjson"],
-                              input=line, capture_output=True, timeout=60)
+        proc = subprocess.run(
+            [sys.executable, "-m", "jobstream", "tail", "-", "--from-start", "-f", "ndjson"],
+            input=line,
+            capture_output=True,
+            timeout=60,
+        )
         assert proc.returncode == 0 and orjson.loads(proc.stdout)["to_status"] == "QUEUED"
-        empty = subprocess.run([sys.executable, "-m", "jobstream", "tail", "-", "--from-start"], input=b"{}",
-                               capture_output=True, timeout=60)
+        empty = subprocess.run(
+            [sys.executable, "-m", "jobstream", "tail", "-", "--from-start"],
+            input=b"{}",
+            capture_output=True,
+            timeout=60,
+        )
         assert empty.stdout == b"" and b"Traceback" not in empty.stderr
 
     def test_an_unknown_format_name_is_refused(self) -> None:

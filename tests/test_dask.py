@@ -18,10 +18,12 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
+import servers
 import zstandard
 from distributed import Client, LocalCluster
 from hypothesis import HealthCheck, given, settings
@@ -31,24 +33,34 @@ import jobstream
 import jobstream.run.dask as jd
 from jobstream.decode.decoder import Reject, SnapshotDecoder
 from jobstream.generate import generate
+from jobstream.io.sources import Source
 from jobstream.run.parallel import Unit
 from jobstream.run.reader import ReadStats
-from jobstream.io.sources import Source
-
-import servers
 
 ROOT = Path(__file__).resolve().parents[1]
 BOM = b"\xef\xbb\xbf"
 #: The corpus of the parallel-equals-serial property: good lines, broken JSON, blanks,
 #: whitespace, a wrong type, invalid UTF-8, and lines over the 3000-byte limit used below.
-POOL = [line for line in generate(6, seed=31)][:12] + [b"{oops", b"", b"   ", b'{"id":"x","status":1}', b"\xff\xfe",
-                                                     b'{"id":"' + b"z" * 3500 + b'"}']
+POOL = [line for line in generate(6, seed=31)][:12] + [
+    b"{oops",
+    b"",
+    b"   ",
+    b'{"id":"x","status":1}',
+    b"\xff\xfe",
+    b'{"id":"' + b"z" * 3500 + b'"}',
+]
 MAX_LINE = 3000
 
 
 def cluster_kwargs() -> dict[str, Any]:
-    return {"n_workers": 2, "threads_per_worker": 1, "processes": True, "host": "127.0.0.1", "dashboard_address": "127.0.0.1:0",
-            "silence_logs": logging.ERROR}
+    return {
+        "n_workers": 2,
+        "threads_per_worker": 1,
+        "processes": True,
+        "host": "127.0.0.1",
+        "dashboard_address": "127.0.0.1:0",
+        "silence_logs": logging.ERROR,
+    }
 
 
 @pytest.fixture(scope="module")
@@ -60,8 +72,13 @@ def client() -> Iterator[Client]:
 
 def single(paths: Any, *, model: str = "view") -> tuple[Any, list[Reject]]:
     rejects: list[Reject] = []
-    result = jobstream.fold_paths(paths, workers=1, model=model, on_reject=rejects.append,  # type: ignore[arg-type]
-                                  max_line_bytes=MAX_LINE)
+    result = jobstream.fold_paths(
+        paths,
+        workers=1,
+        model=model,
+        on_reject=rejects.append,  # type: ignore[arg-type]
+        max_line_bytes=MAX_LINE,
+    )
     return result, rejects
 
 
@@ -73,9 +90,12 @@ def on_dask(paths: Any, client: Any, **kw: Any) -> tuple[Any, list[Reject]]:
 
 def facts(result: Any, rejects: list[Reject]) -> tuple[Any, ...]:
     st_ = result.stats
-    return (result.table.jobs(), result.table.events(),
-            (st_.sources, st_.bytes, st_.lines, st_.blank, st_.accepted, st_.rejected, st_.snapshots, st_.failed),
-            [(type(r).__name__, r.source, r.line, r.offset, r.raw, r.error) for r in rejects])
+    return (
+        result.table.jobs(),
+        result.table.events(),
+        (st_.sources, st_.bytes, st_.lines, st_.blank, st_.accepted, st_.rejected, st_.snapshots, st_.failed),
+        [(type(r).__name__, r.source, r.line, r.offset, r.raw, r.error) for r in rejects],
+    )
 
 
 def messy(lines: list[bytes], *, bom: bool, crlf: bool, final_newline: bool) -> bytes:
@@ -110,25 +130,41 @@ def read_pieces(path: Path, cuts: list[int]) -> tuple[list[Any], ReadStats, list
 
 class TestAlignment:
     def test_a_cut_anywhere_inside_a_bom_or_a_crlf_or_a_line_changes_nothing(self, tmp_path: Path) -> None:
-        lines = [b'{"id":"a","status":"QUEUED","created_at":1,"modified_at":1}', b"", b"{oops",
-                 b'{"id":"a","status":"RUNNING","created_at":1,"modified_at":5}']
+        lines = [
+            b'{"id":"a","status":"QUEUED","created_at":1,"modified_at":1}',
+            b"",
+            b"{oops",
+            b'{"id":"a","status":"RUNNING","created_at":1,"modified_at":5}',
+        ]
         path = tmp_path / "x.ndjson"
         path.write_bytes(messy(lines, bom=True, crlf=True, final_newline=False))
         whole, whole_rej = single(path)
-        want = (whole.table.jobs(), (whole.stats.lines, whole.stats.blank, whole.stats.bytes),
-                [(r.line, r.offset, r.raw) for r in whole_rej])
+        want = (
+            whole.table.jobs(),
+            (whole.stats.lines, whole.stats.blank, whole.stats.bytes),
+            [(r.line, r.offset, r.raw) for r in whole_rej],
+        )
         size = path.stat().st_size
         for cut in range(1, size):  # every byte position: inside the BOM (1, 2), between \r and \n, ...
             jobs, stats, rejects = read_pieces(path, [cut])
-            assert (jobs, (stats.lines, stats.blank, stats.bytes), [(r.line, r.offset, r.raw) for r in rejects]) == \
-                want, cut
+            assert (
+                jobs,
+                (stats.lines, stats.blank, stats.bytes),
+                [(r.line, r.offset, r.raw) for r in rejects],
+            ) == want, cut
         assert want[2] == [(3, 3 + len(lines[0]) + 2 + 2, b"{oops")]
 
     @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-    @given(st.lists(st.sampled_from(POOL), min_size=1, max_size=40), st.booleans(), st.booleans(), st.booleans(),
-           st.lists(st.integers(min_value=1, max_value=1 << 20), max_size=8))
-    def test_blocks_aligned_by_each_worker_meet_exactly(self, tmp_path_factory: Any, lines: list[bytes], bom: bool,
-                                                        crlf: bool, final_newline: bool, cuts: list[int]) -> None:
+    @given(
+        st.lists(st.sampled_from(POOL), min_size=1, max_size=40),
+        st.booleans(),
+        st.booleans(),
+        st.booleans(),
+        st.lists(st.integers(min_value=1, max_value=1 << 20), max_size=8),
+    )
+    def test_blocks_aligned_by_each_worker_meet_exactly(
+        self, tmp_path_factory: Any, lines: list[bytes], bom: bool, crlf: bool, final_newline: bool, cuts: list[int]
+    ) -> None:
         path = tmp_path_factory.mktemp("a") / "log.ndjson"
         path.write_bytes(messy(lines, bom=bom, crlf=crlf, final_newline=final_newline))
         size = path.stat().st_size
@@ -136,9 +172,16 @@ class TestAlignment:
         jobs, stats, rejects = read_pieces(path, [c % size for c in cuts] if size else [])
         assert jobs == whole.table.jobs()
         assert (stats.lines, stats.blank, stats.accepted, stats.rejected, stats.bytes, stats.sources) == (
-            whole.stats.lines, whole.stats.blank, whole.stats.accepted, whole.stats.rejected, whole.stats.bytes, 1)
+            whole.stats.lines,
+            whole.stats.blank,
+            whole.stats.accepted,
+            whole.stats.rejected,
+            whole.stats.bytes,
+            1,
+        )
         assert [(r.line, r.offset, r.raw, r.error) for r in rejects] == [
-            (r.line, r.offset, r.raw, r.error) for r in whole_rej]
+            (r.line, r.offset, r.raw, r.error) for r in whole_rej
+        ]
 
 
 # --------------------------------------------------------------------------- plans
@@ -176,7 +219,7 @@ class TestPlan:
     def test_relative_paths_travel_absolute_and_keep_their_names(self, tmp_path: Path, monkeypatch: Any) -> None:
         (tmp_path / "x.ndjson").write_bytes(b"{}\n")
         monkeypatch.chdir(tmp_path)
-        ((unit, _),), = jd.plan("x.ndjson")
+        (((unit, _),),) = jd.plan("x.ndjson")
         assert unit.source.name == str(tmp_path / "x.ndjson") and unit.source.label == "x.ndjson"
 
     def test_stdin_cannot_go_to_a_cluster(self) -> None:
@@ -207,10 +250,23 @@ class TestPlan:
 
 class TestOnACluster:
     @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-    @given(st.lists(st.sampled_from(POOL), min_size=4, max_size=60), st.booleans(), st.booleans(), st.booleans(),
-           st.integers(min_value=2_000, max_value=20_000))
-    def test_equals_single_process_on_messy_logs(self, client: Client, tmp_path_factory: Any, lines: list[bytes],
-                                                  bom: bool, crlf: bool, final_newline: bool, blocksize: int) -> None:
+    @given(
+        st.lists(st.sampled_from(POOL), min_size=4, max_size=60),
+        st.booleans(),
+        st.booleans(),
+        st.booleans(),
+        st.integers(min_value=2_000, max_value=20_000),
+    )
+    def test_equals_single_process_on_messy_logs(
+        self,
+        client: Client,
+        tmp_path_factory: Any,
+        lines: list[bytes],
+        bom: bool,
+        crlf: bool,
+        final_newline: bool,
+        blocksize: int,
+    ) -> None:
         path = tmp_path_factory.mktemp("m") / "log.ndjson"
         path.write_bytes(messy(lines, bom=bom, crlf=crlf, final_newline=final_newline))
         assert facts(*on_dask(path, client, blocksize=blocksize)) == facts(*single(path))
@@ -225,8 +281,9 @@ class TestOnACluster:
         cut = gzip.compress(data * 3)
         (tmp_path / "f.ndjson.gz").write_bytes(cut[: len(cut) // 2])  # truncated: lines before kept, one record
         for i in range(20):
-            (tmp_path / f"s{i:02}.jsonl").write_bytes(messy(POOL[i % 12: i % 12 + 3], bom=False, crlf=True,
-                                                            final_newline=bool(i % 2)))
+            (tmp_path / f"s{i:02}.jsonl").write_bytes(
+                messy(POOL[i % 12 : i % 12 + 3], bom=False, crlf=True, final_newline=bool(i % 2))
+            )
         parts = jd.plan(tmp_path, blocksize=8_000)
         assert len(parts) > 10
         got = on_dask(tmp_path, client, blocksize=8_000)
@@ -241,8 +298,9 @@ class TestOnACluster:
         stats1 = jobstream.validate_paths(path, workers=1, on_reject=rej1.append, max_line_bytes=MAX_LINE)
         rej2: list[Reject] = []
         stats2 = jd.validate(path, client, blocksize=5_000, on_reject=rej2.append, max_line_bytes=MAX_LINE)
-        assert stats2 == stats1 and [(r.line, r.offset, r.error) for r in rej2] == [(r.line, r.offset, r.error)
-                                                                                      for r in rej1]
+        assert stats2 == stats1 and [(r.line, r.offset, r.error) for r in rej2] == [
+            (r.line, r.offset, r.error) for r in rej1
+        ]
         assert facts(*on_dask(path, client, blocksize=5_000, model="full")) == facts(*single(path, model="full"))
 
     def test_strict_raises_for_the_first_reject_after_handing_it_out(self, client: Client, tmp_path: Path) -> None:
@@ -310,15 +368,22 @@ class TestOnACluster:
             want = single(site)
             assert facts(got[0], [])[:3] == facts(want[0], [])[:3]
             assert [(r.source.replace(base, str(site)), r.line, r.offset, r.raw) for r in got[1]] == [
-                (r.source, r.line, r.offset, r.raw) for r in want[1]]
+                (r.source, r.line, r.offset, r.raw) for r in want[1]
+            ]
 
 
 # --------------------------------------------------------------------------- the command line
 
 
 def cli(*args: Any, env: Any = None) -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run([sys.executable, "-m", "jobstream", *map(str, args)], capture_output=True, timeout=180,
-                          cwd=ROOT, stdin=subprocess.DEVNULL, env=env)
+    return subprocess.run(
+        [sys.executable, "-m", "jobstream", *map(str, args)],
+        capture_output=True,
+        timeout=180,
+        cwd=ROOT,
+        stdin=subprocess.DEVNULL,
+        env=env,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -347,10 +412,21 @@ def same_run(args: list[Any], address: str, tmp_path: Path) -> subprocess.Comple
 
 
 class TestCommandLine:
-    @pytest.mark.parametrize("cmd", [["summary"], ["jobs", "-f", "csv", "--fields", "all"], ["events"],
-                                     ["validate"], ["checkpoints"], ["validate", "--strict"], ["jobs", "--strict"]])
-    def test_output_and_rejects_are_byte_for_byte_those_of_a_local_run(self, client: Client, messy_dir: Path,
-                                                                        tmp_path: Path, cmd: list[str]) -> None:
+    @pytest.mark.parametrize(
+        "cmd",
+        [
+            ["summary"],
+            ["jobs", "-f", "csv", "--fields", "all"],
+            ["events"],
+            ["validate"],
+            ["checkpoints"],
+            ["validate", "--strict"],
+            ["jobs", "--strict"],
+        ],
+    )
+    def test_output_and_rejects_are_byte_for_byte_those_of_a_local_run(
+        self, client: Client, messy_dir: Path, tmp_path: Path, cmd: list[str]
+    ) -> None:
         address = str(client.scheduler_info()["address"])
         proc = same_run([*cmd, messy_dir, "--max-line-bytes", MAX_LINE], address, tmp_path)
         assert proc.returncode == 1  # c.ndjson.gz is cut short (or --strict stopped at a reject)
@@ -368,8 +444,13 @@ class TestCommandLine:
         for address in ("local:0", "local:two"):
             proc = cli("summary", ROOT / "examples" / "jobs.ndjson", "--dask", address)
             assert proc.returncode == 2 and b"local:N needs a positive number" in proc.stderr
-        proc = subprocess.run([sys.executable, "-m", "jobstream", "summary", "--dask", "local"], input=b"{}\n",
-                              capture_output=True, timeout=60, cwd=ROOT)
+        proc = subprocess.run(
+            [sys.executable, "-m", "jobstream", "summary", "--dask", "local"],
+            input=b"{}\n",
+            capture_output=True,
+            timeout=60,
+            cwd=ROOT,
+        )
         assert proc.returncode == 2 and b"cannot read this process's stdin" in proc.stderr
         with pytest.raises(jobstream.JobstreamError, match="cannot reach the Dask scheduler at tcp://127.0.0.1:9"):
             with jd.connect("tcp://127.0.0.1:9", timeout=1):
@@ -377,10 +458,15 @@ class TestCommandLine:
 
     def test_without_the_extra_the_error_names_it(self) -> None:
         code = "import sys; sys.modules['dask'] = None\nfrom jobstream.cli import main; main()"
-        proc = subprocess.run([sys.executable, "-c", code, "summary", str(ROOT / "examples" / "jobs.ndjson"),
-                               "--dask", "local"], capture_output=True, timeout=60)
-        assert proc.returncode == 1 and proc.stderr.strip() == b"Error: --dask needs the dask extra: " \
-                                                                b"pip install 'jobstream[dask]'"
+        proc = subprocess.run(
+            [sys.executable, "-c", code, "summary", str(ROOT / "examples" / "jobs.ndjson"), "--dask", "local"],
+            capture_output=True,
+            timeout=60,
+        )
+        assert (
+            proc.returncode == 1
+            and proc.stderr.strip() == b"Error: --dask needs the dask extra: pip install 'jobstream[dask]'"
+        )
 
     def test_a_scheduler_and_a_worker_started_as_processes(self, messy_dir: Path, tmp_path: Path) -> None:
         """`dask scheduler` and `dask worker` on 127.0.0.1, free ports chosen by the OS."""
@@ -389,18 +475,51 @@ class TestCommandLine:
         procs: list[subprocess.Popen[bytes]] = []
         logs = [open(tmp_path / f"{n}.log", "wb") for n in ("scheduler", "worker")]
         try:
-            procs.append(subprocess.Popen([sys.executable, "-m", "dask", "scheduler", "--host", "127.0.0.1",
-                                           "--port", "0", "--scheduler-file", str(info), *common],
-                                          stdout=logs[0], stderr=subprocess.STDOUT))
+            procs.append(
+                subprocess.Popen(
+                    [
+                        sys.executable,
+                        "-m",
+                        "dask",
+                        "scheduler",
+                        "--host",
+                        "127.0.0.1",
+                        "--port",
+                        "0",
+                        "--scheduler-file",
+                        str(info),
+                        *common,
+                    ],
+                    stdout=logs[0],
+                    stderr=subprocess.STDOUT,
+                )
+            )
             deadline = time.monotonic() + 60
             while not (info.exists() and info.stat().st_size) and time.monotonic() < deadline:
                 assert procs[0].poll() is None, (tmp_path / "scheduler.log").read_text()
                 time.sleep(0.1)
             address = json.loads(info.read_text())["address"]
             assert address.startswith("tcp://127.0.0.1:")
-            procs.append(subprocess.Popen([sys.executable, "-m", "dask", "worker", address, "--host", "127.0.0.1",
-                                           "--nworkers", "1", "--nthreads", "1", *common],
-                                          stdout=logs[1], stderr=subprocess.STDOUT))
+            procs.append(
+                subprocess.Popen(
+                    [
+                        sys.executable,
+                        "-m",
+                        "dask",
+                        "worker",
+                        address,
+                        "--host",
+                        "127.0.0.1",
+                        "--nworkers",
+                        "1",
+                        "--nthreads",
+                        "1",
+                        *common,
+                    ],
+                    stdout=logs[1],
+                    stderr=subprocess.STDOUT,
+                )
+            )
             with Client(address, timeout=30) as c:
                 c.wait_for_workers(1, timeout=60)
             same_run(["events", messy_dir], address, tmp_path)

@@ -102,8 +102,20 @@ class TestRealWorldFixtures:
         ],
     )
     def test_camel_rendering_has_the_same_content(self, full: SnapshotDecoder, snake: str, camel: str) -> None:
-        keys = ("id", "model", "status", "created_at", "modified_at", "training_files", "hyperparameters",
-                "metadata", "events", "checkpoints", "fine_tuned_model", "trained_tokens")
+        keys = (
+            "id",
+            "model",
+            "status",
+            "created_at",
+            "modified_at",
+            "training_files",
+            "hyperparameters",
+            "metadata",
+            "events",
+            "checkpoints",
+            "fine_tuned_model",
+            "trained_tokens",
+        )
         for ls, lc in zip(lines_of(FIXTURES / snake), lines_of(FIXTURES / "camel" / camel)):
             (s,) = full.decode_line(ls)
             (c,) = full.decode_line(lc)
@@ -145,7 +157,10 @@ class TestSchemaRules:
         line = self.base(
             job_type="completion",
             integrations=[{"type": "mlflow", "tracking_uri": "http://x"}, {"type": "wandb", "project": "p"}],
-            repositories=[{"type": "gitlab", "path": "a/b"}, {"type": "github", "name": "r", "owner": "o", "commit_id": "c"}],
+            repositories=[
+                {"type": "gitlab", "path": "a/b"},
+                {"type": "github", "name": "r", "owner": "o", "commit_id": "c"},
+            ],
         )
         (snap,) = full.decode_line(line)
         assert snap.integrations[0] == {"type": "mlflow", "tracking_uri": "http://x"}
@@ -161,8 +176,12 @@ class TestSchemaRules:
         with pytest.raises(LineError, match=r"integrations\[0\]"):
             full.decode_line(self.base(integrations=[{"type": "wandb", "project": 5}]))
 
-    def test_integral_floats_are_accepted_where_ints_are_expected(self, full: SnapshotDecoder, view: SnapshotDecoder) -> None:
-        line = self.base(created_at=1717000000.0, trained_tokens=5.0, checkpoints=[{"step_number": 3.0, "created_at": 1717000050.0}])
+    def test_integral_floats_are_accepted_where_ints_are_expected(
+        self, full: SnapshotDecoder, view: SnapshotDecoder
+    ) -> None:
+        line = self.base(
+            created_at=1717000000.0, trained_tokens=5.0, checkpoints=[{"step_number": 3.0, "created_at": 1717000050.0}]
+        )
         for dec in (full, view):
             (snap,) = dec.decode_line(line)
             assert snap.created_at == 1717000000 and type(snap.created_at) is int
@@ -178,7 +197,9 @@ class TestSchemaRules:
             ({"checkpoints": [{"metrics": {"train_loss": "low"}}]}, "$.checkpoints[0].metrics.train_loss"),
         ],
     )
-    def test_wrong_types_are_rejected_with_the_path(self, full: SnapshotDecoder, extra: dict[str, Any], path: str) -> None:
+    def test_wrong_types_are_rejected_with_the_path(
+        self, full: SnapshotDecoder, extra: dict[str, Any], path: str
+    ) -> None:
         with pytest.raises(LineError) as err:
             full.decode_line(self.base(**extra))
         assert f"`{path}`" in str(err.value)
@@ -235,7 +256,9 @@ class TestSchemaRules:
             (b'{"id":"a","status":"QUEUED","created_at":1,"modified_at":1,"skipped":"\xc3"}', "invalid UTF-8"),
         ],
     )
-    def test_hazardous_lines_are_rejected_with_a_reason(self, full: SnapshotDecoder, view: SnapshotDecoder, line: bytes, reason: str) -> None:
+    def test_hazardous_lines_are_rejected_with_a_reason(
+        self, full: SnapshotDecoder, view: SnapshotDecoder, line: bytes, reason: str
+    ) -> None:
         for dec in (full, view):
             with pytest.raises(LineError, match=reason):
                 dec.decode_line(line)
@@ -290,12 +313,19 @@ class TestHostileLines:
     @pytest.mark.parametrize("model", ["full", "view", "lean"])
     @pytest.mark.parametrize("integral_float", [False, True])
     @pytest.mark.parametrize("levels", [600, 1000, 5000, 100_000])
-    def test_deep_nesting_is_a_reject_with_its_reason_not_a_recursion_error(self, model: str, integral_float: bool,
-                                                                            levels: int) -> None:
+    def test_deep_nesting_is_a_reject_with_its_reason_not_a_recursion_error(
+        self, model: str, integral_float: bool, levels: int
+    ) -> None:
         # ~1000 levels broke every command; with an integral float ~500 did (a Python retry)
         extra = b',"trained_tokens":5.0' if integral_float else b""
-        line = (b'{"id":"a","status":"QUEUED","created_at":1,"modified_at":1' + extra + b',"x":'
-                + b"[" * levels + b"]" * levels + b"}")
+        line = (
+            b'{"id":"a","status":"QUEUED","created_at":1,"modified_at":1'
+            + extra
+            + b',"x":'
+            + b"[" * levels
+            + b"]" * levels
+            + b"}"
+        )
         verdict = _verdict(SnapshotDecoder(model), line)  # type: ignore[arg-type]
         if levels <= 600:
             assert verdict == "ok"
@@ -309,8 +339,9 @@ class TestHostileLines:
     @pytest.mark.parametrize("field", ["created_at", "modified_at"])
     @pytest.mark.parametrize("value", [100000000000000, 2**63 - 1, 253402300800, -1])
     @pytest.mark.parametrize("model", ["full", "view", "lean"])
-    def test_times_outside_year_1970_to_9999_are_rejected_with_their_path(self, field: str, value: int,
-                                                                          model: str) -> None:
+    def test_times_outside_year_1970_to_9999_are_rejected_with_their_path(
+        self, field: str, value: int, model: str
+    ) -> None:
         reason = _verdict(SnapshotDecoder(model), orjson.dumps(_job(**{field: value})))  # type: ignore[arg-type]
         assert reason.endswith(f"at `$.{field}`") and ("<= 253402300799" in reason or ">= 0" in reason)
 
@@ -327,8 +358,9 @@ class TestHostileLines:
             assert f"$.{where}[0].created_at" in reason
 
     def test_integral_float_on_a_classifier_line_is_accepted_by_every_model(self) -> None:
-        line = orjson.dumps(_job(created_at=1717000000.0, job_type="classifier",
-                                 classifier_targets=[{"name": "t", "labels": ["a"]}]))
+        line = orjson.dumps(
+            _job(created_at=1717000000.0, job_type="classifier", classifier_targets=[{"name": "t", "labels": ["a"]}])
+        )
         for model in ("full", "view", "lean"):
             assert _verdict(SnapshotDecoder(model), line) == "ok"  # type: ignore[arg-type]
         (snap,) = SnapshotDecoder("view").decode_line(line)
@@ -351,8 +383,9 @@ class TestHostileLines:
         assert "$.object" in _verdict(full, orjson.dumps(_job(object="file")))
 
     def test_unknown_loss_function_is_kept_like_an_unknown_status(self, full: SnapshotDecoder) -> None:
-        line = orjson.dumps(_job(job_type="classifier",
-                                 classifier_targets=[{"name": "t", "labels": ["a"], "loss_function": "focal"}]))
+        line = orjson.dumps(
+            _job(job_type="classifier", classifier_targets=[{"name": "t", "labels": ["a"], "loss_function": "focal"}])
+        )
         (snap,) = full.decode_line(line)
         assert snap.classifier_targets[0].loss_function == "focal"
 
@@ -376,16 +409,61 @@ from hypothesis import strategies as st  # noqa: E402
 
 _REAL = [orjson.loads(line) for path in SNAKE_FILES for line in lines_of(path)]
 _REAL_JOBS = [o for o in _REAL if o.get("object") != "list"]
-_SCALARS = (st.none() | st.booleans() | st.integers(-(2**65), 2**65) | st.text(max_size=4)
-            | st.floats(allow_nan=False, allow_infinity=False)
-            | st.sampled_from([1717000000.0, 2.0, 0.0, -0.0, 1e20, 253402300799, 253402300800, -1, "FT", "job",
-                               "classifier", "completion", "reward", "status-updated", "RUNNING"]))
-_VALUES = st.recursive(_SCALARS, lambda inner: st.lists(inner, max_size=3)
-                       | st.dictionaries(st.sampled_from(["status", "type", "name", "created_at", "x"]), inner,
-                                         max_size=3), max_leaves=5)
-_KEYS = ["id", "status", "created_at", "modified_at", "job_type", "model", "object", "fine_tuned_model",
-         "trained_tokens", "metadata", "integrations", "events", "checkpoints", "classifier_targets",
-         "hyperparameters", "validation_files", "repositories", "auto_start", "suffix"]
+_SCALARS = (
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**65), 2**65)
+    | st.text(max_size=4)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.sampled_from(
+        [
+            1717000000.0,
+            2.0,
+            0.0,
+            -0.0,
+            1e20,
+            253402300799,
+            253402300800,
+            -1,
+            "FT",
+            "job",
+            "classifier",
+            "completion",
+            "reward",
+            "status-updated",
+            "RUNNING",
+        ]
+    )
+)
+_VALUES = st.recursive(
+    _SCALARS,
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(st.sampled_from(["status", "type", "name", "created_at", "x"]), inner, max_size=3)
+    ),
+    max_leaves=5,
+)
+_KEYS = [
+    "id",
+    "status",
+    "created_at",
+    "modified_at",
+    "job_type",
+    "model",
+    "object",
+    "fine_tuned_model",
+    "trained_tokens",
+    "metadata",
+    "integrations",
+    "events",
+    "checkpoints",
+    "classifier_targets",
+    "hyperparameters",
+    "validation_files",
+    "repositories",
+    "auto_start",
+    "suffix",
+]
 
 
 @st.composite
@@ -394,12 +472,27 @@ def _mutated(draw: Any) -> bytes:
     for _ in range(draw(st.integers(1, 3))):
         key = draw(st.sampled_from(_KEYS))
         target = obj
-        nested = draw(st.sampled_from([None, "events", "checkpoints", "metadata", "integrations",
-                                       "classifier_targets"]))
+        nested = draw(
+            st.sampled_from([None, "events", "checkpoints", "metadata", "integrations", "classifier_targets"])
+        )
         if nested and isinstance(obj.get(nested), list) and obj[nested] and isinstance(obj[nested][0], dict):
             target = obj[nested][0]
-            key = draw(st.sampled_from(["name", "created_at", "data", "metrics", "step_number", "type",
-                                        "project", "labels", "loss_function", "cost"]))
+            key = draw(
+                st.sampled_from(
+                    [
+                        "name",
+                        "created_at",
+                        "data",
+                        "metrics",
+                        "step_number",
+                        "type",
+                        "project",
+                        "labels",
+                        "loss_function",
+                        "cost",
+                    ]
+                )
+            )
         elif nested == "metadata" and isinstance(obj.get("metadata"), dict):
             target = obj["metadata"]
             key = draw(st.sampled_from(["cost", "cost_currency", "train_tokens", "estimated_start_time"]))
@@ -415,7 +508,9 @@ class TestProjectionsAcceptWhatValidateAccepts:
     @given(_mutated())
     @example(orjson.dumps(_job(created_at=1717000000.0, classifier_targets=[{"name": "t", "labels": ["a"]}])))
     @example(orjson.dumps(_job(job_type=None)))
-    def test_every_line_the_full_schema_accepts_is_accepted_and_read_alike_by_the_projections(self, line: bytes) -> None:
+    def test_every_line_the_full_schema_accepts_is_accepted_and_read_alike_by_the_projections(
+        self, line: bytes
+    ) -> None:
         verdicts = {}
         snaps = {}
         for model in ("full", "view", "lean"):

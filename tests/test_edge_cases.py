@@ -26,17 +26,23 @@ def outcome(path: Path, **kwargs: Any) -> tuple[Any, ...]:
     reader = jobstream.read(path, on_reject=rejects.append, **kwargs)
     snaps = list(reader)
     st = reader.stats
-    return (sorted(s.id for s in snaps) if not kwargs.get("dedupe") else sorted({s.id for s in snaps}),
-            (st.lines, st.accepted, st.rejected, st.blank), [(r.line, r.error) for r in rejects])
+    return (
+        sorted(s.id for s in snaps) if not kwargs.get("dedupe") else sorted({s.id for s in snaps}),
+        (st.lines, st.accepted, st.rejected, st.blank),
+        [(r.line, r.error) for r in rejects],
+    )
 
 
 class TestBigNumbers:
-    @pytest.mark.parametrize("raw", [
-        b'{"id":"j1","status":"RUNNING","job_type":"completion","created_at":100,"modified_at":1e20}',
-        b'{"id":"j1","status":"RUNNING","job_type":"completion","created_at":100,"modified_at":1e300}',
-        b'{"id":"j1","status":"RUNNING","job_type":"completion","created_at":100,"modified_at":1180591620717411303424}',
-        b'{"id":"j1","status":"RUNNING","job_type":"completion","created_at":2.0,"modified_at":1180591620717411303424}',
-    ])
+    @pytest.mark.parametrize(
+        "raw",
+        [
+            b'{"id":"j1","status":"RUNNING","job_type":"completion","created_at":100,"modified_at":1e20}',
+            b'{"id":"j1","status":"RUNNING","job_type":"completion","created_at":100,"modified_at":1e300}',
+            b'{"id":"j1","status":"RUNNING","job_type":"completion","created_at":100,"modified_at":1180591620717411303424}',
+            b'{"id":"j1","status":"RUNNING","job_type":"completion","created_at":2.0,"modified_at":1180591620717411303424}',
+        ],
+    )
     @pytest.mark.parametrize("model", ["full", "view", "lean"])
     def test_numbers_beyond_64_bits_are_rejected_with_their_path(self, raw: bytes, model: str) -> None:
         with pytest.raises(LineError, match=r"\$\.modified_at"):
@@ -61,8 +67,9 @@ class TestKeyStylesAndPages:
     def test_acceptance_does_not_depend_on_the_lines_before(self, tmp_path: Path) -> None:
         camel = orjson.dumps({"id": "c", "status": "RUNNING", "jobType": "completion", "createdAt": 1, "modifiedAt": 2})
         snake = line(id="s")
-        mixed = orjson.dumps({"id": "w", "status": "RUNNING", "jobType": "completion", "createdAt": 1, "modifiedAt": 2,
-                              "created_at": 1})
+        mixed = orjson.dumps(
+            {"id": "w", "status": "RUNNING", "jobType": "completion", "createdAt": 1, "modifiedAt": 2, "created_at": 1}
+        )
         p = tmp_path / "log.ndjson"
         p.write_bytes(b"\n".join([camel, mixed, snake, mixed]) + b"\n")
         expected = (["c", "s"], (4, 2, 2, 0))
@@ -85,8 +92,9 @@ class TestParallelBookkeeping:
         p.write_bytes(b"\n".join([line(id="a"), b"BAD", line(id="b")] + [line(id=f"c{i}") for i in range(10)]) + b"\n")
         for workers in (1, 2):
             rejects: list[Reject] = []
-            jobstream.fold_paths([p, p], workers=workers, on_reject=rejects.append, min_parallel_bytes=1,
-                                 range_bytes=64)
+            jobstream.fold_paths(
+                [p, p], workers=workers, on_reject=rejects.append, min_parallel_bytes=1, range_bytes=64
+            )
             assert [r.line for r in rejects] == [2, 2]
 
     def test_a_range_never_reads_past_its_limit_even_mid_bom(self) -> None:

@@ -49,15 +49,20 @@ def feed(pieces: list[bytes], **kwargs: Any) -> list[Any]:
     return frames
 
 
-def decoded(frames: list[Any], max_line_bytes: int = 1 << 20) -> tuple[list[str], list[tuple[int, int, str, bytes]], Any]:
+def decoded(
+    frames: list[Any], max_line_bytes: int = 1 << 20
+) -> tuple[list[str], list[tuple[int, int, str, bytes]], Any]:
     """What the decode step makes of *frames*: accepted ids, rejects, counts."""
     decoder = SnapshotDecoder("view", max_line_bytes=max_line_bytes)
     stats = ReadStats()
     rejects: list[Reject] = []
     step = DecodeStep(decoder, stats, rejects)
     ids = [s.id for f in frames for s in step(f)]
-    return ids, [(r.line, r.offset, r.error, r.raw) for r in rejects], (stats.lines, stats.blank, stats.accepted,
-                                                                          stats.rejected, stats.bytes, step.line)
+    return (
+        ids,
+        [(r.line, r.offset, r.error, r.raw) for r in rejects],
+        (stats.lines, stats.blank, stats.accepted, stats.rejected, stats.bytes, step.line),
+    )
 
 
 def job(i: int) -> bytes:
@@ -71,9 +76,15 @@ class TestFramer:
     @pytest.mark.parametrize("size", [1, 2, 3, 7, 64, 1 << 20])
     def test_pieces_do_not_change_lines(self, size: int) -> None:
         data = b"\xef\xbb\xbf" + b"first\nsecond line\n\n  \nthird\r\nlast"
-        pieces = [data[i:i + size] for i in range(0, len(data), size)]
-        assert lines_of(feed(pieces)) == [(3, b"first"), (9, b"second line"), (21, b""), (22, b"  "),
-                                          (25, b"third\r"), (32, b"last")]
+        pieces = [data[i : i + size] for i in range(0, len(data), size)]
+        assert lines_of(feed(pieces)) == [
+            (3, b"first"),
+            (9, b"second line"),
+            (21, b""),
+            (22, b"  "),
+            (25, b"third\r"),
+            (32, b"last"),
+        ]
 
     def test_bom_only_skipped_at_the_start_of_the_input(self) -> None:
         assert [x for _, x in lines_of(feed([b"\xef\xbb\xbfa\n\xef\xbb\xbfb\n"]))] == [b"a", b"\xef\xbb\xbfb"]
@@ -88,7 +99,7 @@ class TestFramer:
     def test_an_oversized_line_is_skipped_as_it_streams_and_reported(self) -> None:
         big = b"x" * 10_000
         data = b"ok\n" + big + b"\nafter\n"
-        frames = feed([data[i:i + 256] for i in range(0, len(data), 256)], max_line_bytes=1000)
+        frames = feed([data[i : i + 256] for i in range(0, len(data), 256)], max_line_bytes=1000)
         over = [f for f in frames if isinstance(f, OversizedLine)]
         assert len(over) == 1 and (over[0].offset, over[0].length, over[0].newline) == (3, 10_000, True)
         assert over[0].prefix == b"x" * 256
@@ -127,8 +138,19 @@ class TestFramer:
 
 _LINES = st.one_of(
     st.integers(0, 50).map(job),
-    st.sampled_from([b"", b"  ", b"\r", b"not json", b'{"id": 1}', b"\xff\xfe", b"[1]", b"{}{}",
-                     b'{"id":"x","status":"Q","created_at":1,"modified_at":1}\r']),
+    st.sampled_from(
+        [
+            b"",
+            b"  ",
+            b"\r",
+            b"not json",
+            b'{"id": 1}',
+            b"\xff\xfe",
+            b"[1]",
+            b"{}{}",
+            b'{"id":"x","status":"Q","created_at":1,"modified_at":1}\r',
+        ]
+    ),
     st.binary(max_size=40).filter(lambda b: b"\n" not in b),
     st.integers(300, 700).map(lambda n: b'{"id":"' + b"z" * n + b'"}'),  # over the limit below
 )
@@ -136,8 +158,9 @@ _LINES = st.one_of(
 
 @settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
 @given(st.lists(_LINES, max_size=30), st.booleans(), st.booleans(), st.data())
-def test_any_split_gives_the_frames_lines_and_rejects_of_the_whole(lines: list[bytes], bom: bool, final_newline: bool,
-                                                                   data: Any) -> None:
+def test_any_split_gives_the_frames_lines_and_rejects_of_the_whole(
+    lines: list[bytes], bom: bool, final_newline: bool, data: Any
+) -> None:
     whole = (b"\xef\xbb\xbf" if bom else b"") + b"\n".join(lines) + (b"\n" if final_newline and lines else b"")
     cuts = sorted(data.draw(st.lists(st.integers(0, len(whole)), max_size=12)))
     pieces = [whole[a:b] for a, b in zip([0, *cuts], [*cuts, len(whole)])]

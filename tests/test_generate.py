@@ -8,7 +8,8 @@ import io
 import json
 import re
 from collections import defaultdict
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -44,7 +45,7 @@ def by_job(log: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
     return jobs
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _snake(key: str) -> str:
     return re.sub(r"[A-Z]", lambda m: "_" + m.group(0).lower(), key)
 
@@ -197,7 +198,7 @@ def test_classifier_jobs(by_job: dict[str, list[dict[str, Any]]]) -> None:
                 assert target["labels"] and isinstance(target["weight"], float)
             assert "repositories" not in d and "fim_ratio" not in d["hyperparameters"]
         statuses = [d["status"] for d in lines]
-        if "VALIDATED" in statuses and "QUEUED" in statuses[statuses.index("VALIDATED"):]:
+        if "VALIDATED" in statuses and "QUEUED" in statuses[statuses.index("VALIDATED") :]:
             requeued += 1
     assert requeued > 5
 
@@ -236,9 +237,7 @@ def test_camel_equals_snake_with_keys_converted() -> None:
     assert len(snake) == len(camel)
     assert any("createdAt" in d and "modifiedAt" in d for d in camel)
     assert not any("created_at" in d for d in camel)
-    assert any(
-        "validMeanTokenAccuracy" in c["metrics"] for d in camel for c in d.get("checkpoints", [])
-    )
+    assert any("validMeanTokenAccuracy" in c["metrics"] for d in camel for c in d.get("checkpoints", []))
     for s, c in zip(snake, camel):
         assert not any("_" in k for k in _keys(c)), "every key must be camelCase"
         assert _unkey(c) == s

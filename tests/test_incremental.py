@@ -11,20 +11,19 @@ import signal
 import tempfile
 from collections import Counter
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from statehelp import T0, append, cli, crash_at, line, out_of, rotate
 
 import jobstream
 from jobstream.generate import write_log
-from jobstream.run.incremental import HEAD_BYTES, read_from
 from jobstream.run.batch import fold_paths
+from jobstream.run.incremental import read_from
 from jobstream.run.state import State
-
-from statehelp import T0, append, cli, crash_at, gzip_file, line, out_of, rotate
 
 
 def lines_of(*specs: tuple[str, str, int]) -> bytes:
@@ -65,7 +64,8 @@ class TestRotation:
         assert res.read.bytes == 0
 
     def test_a_rotated_and_compressed_file_is_known_by_its_decompressed_head_and_not_read_again(
-            self, tmp_path: Path, content: bytes) -> None:
+        self, tmp_path: Path, content: bytes
+    ) -> None:
         log, st = tmp_path / "jobs.ndjson", tmp_path / "s.state"
         log.write_bytes(content)
         same_as_full(tmp_path, [str(tmp_path / "jobs.ndjson*")], st, [log])
@@ -83,7 +83,8 @@ class TestRotation:
             assert gz[0].stats.lines == content.count(b"\n")
 
     def test_a_file_compressed_after_more_lines_were_written_is_finished_from_its_position(
-            self, tmp_path: Path) -> None:
+        self, tmp_path: Path
+    ) -> None:
         log, st = tmp_path / "jobs.ndjson", tmp_path / "s.state"
         log.write_bytes(lines_of(("a", "QUEUED", T0 + 1)))
         same_as_full(tmp_path, [log], st, [log])
@@ -109,7 +110,8 @@ class TestRotation:
         assert res.read.bytes == len(unread) + len(fresh)
 
     def test_copytruncate_whose_new_content_starts_alike_is_told_apart_by_the_bytes_before_the_offset(
-            self, tmp_path: Path) -> None:
+        self, tmp_path: Path
+    ) -> None:
         log, st = tmp_path / "jobs.ndjson", tmp_path / "s.state"
         first = lines_of(("a", "QUEUED", T0 + 1))
         log.write_bytes(first + lines_of(("a", "RUNNING", T0 + 2)))
@@ -143,7 +145,6 @@ class TestRotation:
         summary = orjson.loads(got)
         assert summary["by_status"] == {"FAILED": 1, "SUCCESS": 1} and summary["lines"] == 4
         assert summary["rejected"] == 1 and res.read.bytes == len(lines_of(("a", "SUCCESS", T0 + 3)))
-
 
     def test_files_with_the_same_content_fold_exactly(self, tmp_path: Path) -> None:
         """Byte-identical files cannot be told apart by content (nor, with inodes reused, by
@@ -226,7 +227,7 @@ class TestReadFrom:
 class TestNew:
     """``events --new``: each change handed out once, keyed by ingestion."""
 
-    def rows(self, data: bytes) -> list[tuple[str, Optional[str], str, int]]:
+    def rows(self, data: bytes) -> list[tuple[str, str | None, str, int]]:
         return [(r["job_id"], r["from_status"], r["to_status"], r["at"]) for r in map(orjson.loads, data.splitlines())]
 
     def test_a_late_change_is_handed_out_once_and_an_earlier_one_never_again(self, tmp_path: Path) -> None:
@@ -241,8 +242,11 @@ class TestNew:
         full, _ = out_of("events", [log], out=tmp_path / "o")
         # the documented difference: RUNNING was handed out as from QUEUED; the full run now
         # says from VALIDATING.  Every (job, to_status, at) once, none repeated.
-        assert self.rows(full) == [("a", None, "QUEUED", T0 + 1), ("a", "QUEUED", "VALIDATING", T0 + 3),
-                                   ("a", "VALIDATING", "RUNNING", T0 + 5)]
+        assert self.rows(full) == [
+            ("a", None, "QUEUED", T0 + 1),
+            ("a", "QUEUED", "VALIDATING", T0 + 3),
+            ("a", "VALIDATING", "RUNNING", T0 + 5),
+        ]
         again, _ = out_of("events", [log], state=st, new=True, out=tmp_path / "o")
         assert again == b""
 
@@ -316,9 +320,14 @@ def shuffled_logs(draw: Any) -> list[bytes]:
             continue
         times = st.one_of(st.integers(T0, T0 + 60), st.just(FAR))  # FAR: past 2106, as the decoder allows
         events = draw(st.one_of(st.none(), st.lists(st.tuples(st.sampled_from(STATUSES), times), max_size=3)))
-        text = line(f"job-{draw(st.integers(0, 3))}", draw(st.sampled_from(STATUSES)),
-                    draw(times), model=draw(st.sampled_from(["m1", "m2"])),
-                    job_type=draw(st.sampled_from(["completion", "classifier", "FT", None])), events=events)
+        text = line(
+            f"job-{draw(st.integers(0, 3))}",
+            draw(st.sampled_from(STATUSES)),
+            draw(times),
+            model=draw(st.sampled_from(["m1", "m2"])),
+            job_type=draw(st.sampled_from(["completion", "classifier", "FT", None])),
+            events=events,
+        )
         out.append(b'{"n":%d,' % n + text[1:])
     return out
 
@@ -331,8 +340,9 @@ def chains(draw: Any, logs: Any) -> tuple[bytes, list[dict[str, Any]]]:
     steps = []
     for cut in cuts:
         rot = draw(st.sampled_from([None, None, "rename", "gzip", "copytruncate"]))
-        crash = draw(st.one_of(st.none(), st.none(), st.tuples(st.integers(0, len(COMMANDS) - 1),
-                                                                 st.sampled_from(POINTS))))
+        crash = draw(
+            st.one_of(st.none(), st.none(), st.tuples(st.integers(0, len(COMMANDS) - 1), st.sampled_from(POINTS)))
+        )
         steps.append({"cut": cut, "rotate": rot, "glob": draw(st.booleans()), "crash": crash})
     return data, steps
 
@@ -356,7 +366,7 @@ def run_chain(data: bytes, steps: list[dict[str, Any]], exact_new: bool) -> None
             if step["rotate"] is not None:
                 end = data.find(b"\n", written)  # rotate between lines, as a writer's whole lines fall
                 if end >= 0:
-                    append(live, data[written:end + 1])
+                    append(live, data[written : end + 1])
                     written = end + 1
                 rotate(logs, step["rotate"])
                 rotations = {k: v + 1 for k, v in rotations.items()}
@@ -431,8 +441,9 @@ def check_handed_out(handed: bytes, full: bytes, paths: str, exact: bool) -> Non
         assert state is not None and any(o.time == at and o.status == status for o in state.history)
 
 
-PROPERTY = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow,
-                                                                           HealthCheck.data_too_large])
+PROPERTY = settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
+)
 
 
 class TestResumeEqualsFullRun:
@@ -450,6 +461,8 @@ class TestResumeEqualsFullRun:
         cuts = [len(content) * k // 7 + 13 for k in range(1, 7)] + [len(content)]
         rots = [None, "rename", None, "gzip", "copytruncate", None, "rename"]
         crashes = [None, (0, "renamed"), (2, "save"), None, (3, "written"), (1, "read"), None]
-        steps = [{"cut": c, "rotate": r, "glob": i % 2 == 0, "crash": x}
-                 for i, (c, r, x) in enumerate(zip(cuts, rots, crashes))]
+        steps = [
+            {"cut": c, "rotate": r, "glob": i % 2 == 0, "crash": x}
+            for i, (c, r, x) in enumerate(zip(cuts, rots, crashes))
+        ]
         run_chain(content, steps, exact_new=False)

@@ -1,6 +1,5 @@
 """Parallel reading: plans, forked workers, exact renumbering, consistency under rotation."""
 
-
 from __future__ import annotations
 
 import gzip
@@ -9,15 +8,14 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 import jobstream
-from jobstream.run import parallel, batch as pipeline
 from jobstream.decode.decoder import Reject
 from jobstream.generate import generate
-
+from jobstream.run import batch as pipeline
+from jobstream.run import parallel
 
 #: Small files split into several ranges, so real workers run in the tests.
 SMALL = {"min_parallel_bytes": 1, "range_bytes": 20_000}
@@ -41,7 +39,13 @@ def same_lines(a: jobstream.ReadStats, b: jobstream.ReadStats) -> bool:
     for stats in (a, b):
         assert stats.snapshots == stats.accepted  # no list pages: one job object per accepted line, repeats too
     return (a.sources, a.bytes, a.lines, a.blank, a.accepted, a.rejected) == (
-        b.sources, b.bytes, b.lines, b.blank, b.accepted, b.rejected)
+        b.sources,
+        b.bytes,
+        b.lines,
+        b.blank,
+        b.accepted,
+        b.rejected,
+    )
 
 
 def run(paths: list[Path], workers: int) -> tuple[Any, list[Reject]]:
@@ -52,8 +56,12 @@ def run(paths: list[Path], workers: int) -> tuple[Any, list[Reject]]:
 
 def planned(paths: Any, workers: int = 2, **kwargs: Any) -> Any:
     sources = jobstream.read(paths).sources
-    out = parallel.plan(sources, workers, min_bytes=kwargs.get("min_parallel_bytes", SMALL["min_parallel_bytes"]),
-                        min_range=kwargs.get("range_bytes", SMALL["range_bytes"]))
+    out = parallel.plan(
+        sources,
+        workers,
+        min_bytes=kwargs.get("min_parallel_bytes", SMALL["min_parallel_bytes"]),
+        min_range=kwargs.get("range_bytes", SMALL["range_bytes"]),
+    )
     if out is None:
         return None
     units, fds = out
@@ -124,20 +132,32 @@ def test_parallel_validation_reports_the_same_rejects_at_true_lines(tmp_path: Pa
     for workers in (1, 2):
         rejects: list[Reject] = []
         stats = pipeline.validate_paths([path], workers=workers, on_reject=rejects.append, **SMALL)
-        results.append(((stats.lines, stats.accepted, stats.rejected, stats.blank), [(r.line, r.offset, r.error) for r in rejects]))
+        results.append(
+            ((stats.lines, stats.accepted, stats.rejected, stats.blank), [(r.line, r.offset, r.error) for r in rejects])
+        )
     assert results[0] == results[1]
     assert [line for line, _, _ in results[0][1]] == bad_at
 
 
-_POOL = [line for line in generate(6, seed=31)][:12] + [b"{oops", b"", b"   ", b'{"id":"x","status":1}', b"\xff\xfe",
-                                                      b'{"id":"' + b"z" * 400 + b'"}']
+_POOL = [line for line in generate(6, seed=31)][:12] + [
+    b"{oops",
+    b"",
+    b"   ",
+    b'{"id":"x","status":1}',
+    b"\xff\xfe",
+    b'{"id":"' + b"z" * 400 + b'"}',
+]
 
 
-@settings(max_examples=25, deadline=None,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture, HealthCheck.filter_too_much])
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture, HealthCheck.filter_too_much],
+)
 @given(st.lists(st.sampled_from(_POOL), min_size=4, max_size=60), st.booleans(), st.booleans())
-def test_parallel_equals_single_on_messy_logs(tmp_path_factory: Any, lines: list[bytes], bom: bool,
-                                               final_newline: bool) -> None:
+def test_parallel_equals_single_on_messy_logs(
+    tmp_path_factory: Any, lines: list[bytes], bom: bool, final_newline: bool
+) -> None:
     tiny = {"min_parallel_bytes": 1, "range_bytes": 256}
     path = tmp_path_factory.mktemp("m") / "log.ndjson"
     path.write_bytes((b"\xef\xbb\xbf" if bom else b"") + b"\n".join(lines) + (b"\n" if final_newline else b""))
@@ -149,8 +169,13 @@ def test_parallel_equals_single_on_messy_logs(tmp_path_factory: Any, lines: list
         rejects: list[Reject] = []
         res = jobstream.fold_paths([path], workers=workers, on_reject=rejects.append, max_line_bytes=300, **tiny)
         st_ = res.stats
-        got.append((res.table.jobs(), (st_.lines, st_.accepted, st_.rejected, st_.blank, st_.bytes),
-                    [(r.line, r.offset, r.raw, r.error) for r in rejects]))
+        got.append(
+            (
+                res.table.jobs(),
+                (st_.lines, st_.accepted, st_.rejected, st_.blank, st_.bytes),
+                [(r.line, r.offset, r.raw, r.error) for r in rejects],
+            )
+        )
     assert got[0] == got[1]
 
 
@@ -167,8 +192,6 @@ def test_a_file_name_that_is_not_utf8_crosses_the_workers_and_names_its_rejects(
         assert result.stats.rejected == len(bad_at)
 
 
-
-
 def test_a_rotation_during_a_parallel_read_does_not_mix_files(tmp_path: Path) -> None:
     """Every range is read from the file as it was opened, even if the name points elsewhere."""
     path, bad_at = log_with_bad_lines(tmp_path)
@@ -183,8 +206,14 @@ def test_a_rotation_during_a_parallel_read_does_not_mix_files(tmp_path: Path) ->
     path.write_bytes(b"".join(line + b"\n" for line in generate(5, seed=99)))
     os.unlink(tmp_path / "rotated.ndjson")
     try:
-        outcome = parallel.run(units, fds, pipeline._work("view", 1 << 20, 1 << 16, True), workers=2,
-                               encode=jobstream.JobTable.to_bytes, decode=jobstream.JobTable.from_bytes)
+        outcome = parallel.run(
+            units,
+            fds,
+            pipeline._work("view", 1 << 20, 1 << 16, True),
+            workers=2,
+            encode=jobstream.JobTable.to_bytes,
+            decode=jobstream.JobTable.from_bytes,
+        )
     finally:
         for fd in fds.values():
             os.close(fd)

@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-import gzip
 import os
 from pathlib import Path
 from typing import Any
 
-import orjson
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
-from hypothesis import strategies as st
 
 import jobstream
-from jobstream.run import parallel, batch as pipeline
 from jobstream.decode.decoder import Reject
 from jobstream.generate import generate
-
+from jobstream.run import parallel
 
 #: Small files split into several ranges, so real workers run in the tests.
 SMALL = {"min_parallel_bytes": 1, "range_bytes": 20_000}
@@ -40,7 +35,13 @@ def same_lines(a: jobstream.ReadStats, b: jobstream.ReadStats) -> bool:
     for stats in (a, b):
         assert stats.snapshots == stats.accepted  # no list pages: one job object per accepted line, repeats too
     return (a.sources, a.bytes, a.lines, a.blank, a.accepted, a.rejected) == (
-        b.sources, b.bytes, b.lines, b.blank, b.accepted, b.rejected)
+        b.sources,
+        b.bytes,
+        b.lines,
+        b.blank,
+        b.accepted,
+        b.rejected,
+    )
 
 
 def run(paths: list[Path], workers: int) -> tuple[Any, list[Reject]]:
@@ -51,8 +52,12 @@ def run(paths: list[Path], workers: int) -> tuple[Any, list[Reject]]:
 
 def planned(paths: Any, workers: int = 2, **kwargs: Any) -> Any:
     sources = jobstream.read(paths).sources
-    out = parallel.plan(sources, workers, min_bytes=kwargs.get("min_parallel_bytes", SMALL["min_parallel_bytes"]),
-                        min_range=kwargs.get("range_bytes", SMALL["range_bytes"]))
+    out = parallel.plan(
+        sources,
+        workers,
+        min_bytes=kwargs.get("min_parallel_bytes", SMALL["min_parallel_bytes"]),
+        min_range=kwargs.get("range_bytes", SMALL["range_bytes"]),
+    )
     if out is None:
         return None
     units, fds = out

@@ -14,12 +14,12 @@ import re
 import resource
 import select
 import signal
-import stat
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Any
 
 import orjson
 import pytest
@@ -31,16 +31,36 @@ T0 = 1717000000
 
 
 def job(i: int, status: str = "RUNNING", **extra: Any) -> bytes:
-    obj = {"id": f"job-{i}", "status": status, "created_at": T0 + i, "modified_at": T0 + 100 + i,
-           "job_type": "completion", "model": "open-mistral-7b"}
+    obj = {
+        "id": f"job-{i}",
+        "status": status,
+        "created_at": T0 + i,
+        "modified_at": T0 + 100 + i,
+        "job_type": "completion",
+        "model": "open-mistral-7b",
+    }
     obj.update(extra)
     return orjson.dumps(obj)
 
 
-def run(*args: Any, stdin: Any = subprocess.DEVNULL, env: Optional[dict[str, str]] = None,
-        preexec: Any = None, timeout: float = 60, **kwargs: Any) -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run([sys.executable, "-m", "jobstream", *map(os.fsencode, map(_s, args))], stdin=stdin,
-                          capture_output=True, timeout=timeout, preexec_fn=preexec, env=env, cwd=ROOT, **kwargs)
+def run(
+    *args: Any,
+    stdin: Any = subprocess.DEVNULL,
+    env: dict[str, str] | None = None,
+    preexec: Any = None,
+    timeout: float = 60,
+    **kwargs: Any,
+) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(
+        [sys.executable, "-m", "jobstream", *map(os.fsencode, map(_s, args))],
+        stdin=stdin,
+        capture_output=True,
+        timeout=timeout,
+        preexec_fn=preexec,
+        env=env,
+        cwd=ROOT,
+        **kwargs,
+    )
 
 
 def permissions_apply() -> None:
@@ -72,13 +92,17 @@ def one_line_error(proc: subprocess.CompletedProcess[bytes]) -> str:
     return err[0]
 
 
-def on_pty(args: Sequence[Any], tty: str, stdin: Any = subprocess.DEVNULL, timeout: float = 60) -> tuple[int, bytes, bytes]:
+def on_pty(
+    args: Sequence[Any], tty: str, stdin: Any = subprocess.DEVNULL, timeout: float = 60
+) -> tuple[int, bytes, bytes]:
     """Run jobstream with *tty* (``stdout``/``stderr``/``both``) on a pseudo-terminal: (code, terminal, other)."""
     master, slave = pty.openpty()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "jobstream", *map(str, args)], stdin=stdin,
+        [sys.executable, "-m", "jobstream", *map(str, args)],
+        stdin=stdin,
         stdout=slave if tty in ("stdout", "both") else subprocess.PIPE,
-        stderr=slave if tty in ("stderr", "both") else subprocess.PIPE, cwd=ROOT,
+        stderr=slave if tty in ("stderr", "both") else subprocess.PIPE,
+        cwd=ROOT,
     )
     os.close(slave)
     got = bytearray()
@@ -126,16 +150,17 @@ COMMANDS = [["summary"], ["summary", "--by", "day"], ["jobs", "--fields", "all"]
 
 # --------------------------------------------------------------------------- 1, 2: hostile lines
 
-DEEP = (b'{"id":"deep","status":"QUEUED","created_at":1,"modified_at":1,"x":' + b"[" * 1000 + b"]" * 1000 + b"}")
-DEEP_FLOAT = (b'{"id":"deepf","status":"QUEUED","created_at":1.0,"modified_at":1,"x":' + b"[" * 500 + b"]" * 500 + b"}")
+DEEP = b'{"id":"deep","status":"QUEUED","created_at":1,"modified_at":1,"x":' + b"[" * 1000 + b"]" * 1000 + b"}"
+DEEP_FLOAT = b'{"id":"deepf","status":"QUEUED","created_at":1.0,"modified_at":1,"x":' + b"[" * 500 + b"]" * 500 + b"}"
 FAR_FUTURE = job(7, created_at=100000000000000)
 MAX_INT_TIME = job(8, modified_at=2**63 - 1)
 
 
 class TestHostileLines:
     @pytest.mark.parametrize("cmd", COMMANDS + [["summary", "-f", "table"], ["jobs", "-f", "table", "--iso"]])
-    def test_deep_nesting_and_far_future_times_are_rejects_and_the_run_goes_on(self, tmp_path: Path,
-                                                                               cmd: list[str]) -> None:
+    def test_deep_nesting_and_far_future_times_are_rejects_and_the_run_goes_on(
+        self, tmp_path: Path, cmd: list[str]
+    ) -> None:
         path = tmp_path / "hostile.ndjson"
         path.write_bytes(b"\n".join([job(1), DEEP, DEEP_FLOAT, FAR_FUTURE, MAX_INT_TIME, job(2)]) + b"\n")
         errors = tmp_path / "rejects.ndjson"
@@ -186,8 +211,16 @@ class TestByteFileNames:
     def test_tail_errors_file_names_the_file_safely(self, tmp_path: Path) -> None:
         path = self._log(tmp_path)
         errors = tmp_path / "rejects.ndjson"
-        proc = run("tail", path, "--from-start", "--errors", errors, "--exit-on-terminal", timeout=10,
-                   preexec=lambda: signal.alarm(3))
+        proc = run(
+            "tail",
+            path,
+            "--from-start",
+            "--errors",
+            errors,
+            "--exit-on-terminal",
+            timeout=10,
+            preexec=lambda: signal.alarm(3),
+        )
         no_traceback(proc)
         (record,) = [json.loads(x) for x in errors.read_text().splitlines()]
         assert record["source"].endswith("log-\\xff\\xfe.ndjson")
@@ -202,8 +235,9 @@ class TestByteFileNames:
 
 class TestTerminals:
     @pytest.mark.parametrize("kind", ["plain", "gzip", "stdin", "gzip-stdin"])
-    def test_progress_line_on_a_terminal_for_every_kind_of_input(self, big_log: Path, tmp_path: Path,
-                                                                  kind: str) -> None:
+    def test_progress_line_on_a_terminal_for_every_kind_of_input(
+        self, big_log: Path, tmp_path: Path, kind: str
+    ) -> None:
         data = big_log.read_bytes()
         if "gzip" in kind:  # stored blocks: as big compressed as plain, so the bar shows from its size
             data = gzip.compress(data, compresslevel=0 if kind == "gzip" else 6)
@@ -217,7 +251,7 @@ class TestTerminals:
                     fh.write(data[: len(data) // 2])
                     fh.flush()
                     time.sleep(0.6)
-                    fh.write(data[len(data) // 2:])
+                    fh.write(data[len(data) // 2 :])
 
             import threading
 
@@ -261,12 +295,24 @@ class TestTerminals:
         assert proc.returncode == 0 and out.read_text().startswith("job_id,")
 
     def test_closed_stderr_and_stdin_never_crash(self, log: Path) -> None:
-        proc = subprocess.run([sys.executable, "-m", "jobstream", "summary", "-f", "json", str(log)],
-                              stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                              preexec_fn=lambda: os.close(2), cwd=ROOT, timeout=60)
+        proc = subprocess.run(
+            [sys.executable, "-m", "jobstream", "summary", "-f", "json", str(log)],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            preexec_fn=lambda: os.close(2),
+            cwd=ROOT,
+            timeout=60,
+        )
         assert proc.returncode == 0 and json.loads(proc.stdout)["jobs"] == 30
-        proc = subprocess.run([sys.executable, "-m", "jobstream", "summary"], stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, preexec_fn=lambda: os.close(0), cwd=ROOT, timeout=60)
+        proc = subprocess.run(
+            [sys.executable, "-m", "jobstream", "summary"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            preexec_fn=lambda: os.close(0),
+            cwd=ROOT,
+            timeout=60,
+        )
         assert proc.returncode == 2 and b"no input" in proc.stderr and b"Traceback" not in proc.stderr
 
     def test_ascii_terminal_encoding_escapes_instead_of_failing(self, tmp_path: Path) -> None:
@@ -280,8 +326,15 @@ class TestTerminals:
 
 
 def _closed_stdout(cmd: list[str], log: Path) -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run([sys.executable, "-m", "jobstream", *cmd, str(log)], stdin=subprocess.DEVNULL,
-                          stdout=None, stderr=subprocess.PIPE, preexec_fn=lambda: os.close(1), cwd=ROOT, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "jobstream", *cmd, str(log)],
+        stdin=subprocess.DEVNULL,
+        stdout=None,
+        stderr=subprocess.PIPE,
+        preexec_fn=lambda: os.close(1),
+        cwd=ROOT,
+        timeout=60,
+    )
 
 
 # --------------------------------------------------------------------------- tables a person reads, at 60/100/200 columns
@@ -290,8 +343,9 @@ SGR = re.compile(rb"\x1b\[[0-9;]*m")
 ISO_AT_END = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
 
 
-def on_sized_pty(args: Sequence[Any], columns: int, stdin: Any = subprocess.DEVNULL,
-                 env: Optional[dict[str, str]] = None) -> tuple[int, bytes]:
+def on_sized_pty(
+    args: Sequence[Any], columns: int, stdin: Any = subprocess.DEVNULL, env: dict[str, str] | None = None
+) -> tuple[int, bytes]:
     """Run jobstream with stdout on a pseudo-terminal *columns* wide (its window size, as a
     terminal emulator sets it; COLUMNS and LINES are removed from the environment)."""
     import fcntl
@@ -302,8 +356,14 @@ def on_sized_pty(args: Sequence[Any], columns: int, stdin: Any = subprocess.DEVN
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, columns, 0, 0))
     base = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES", "NO_COLOR")}
     base["TERM"] = "xterm-256color"
-    proc = subprocess.Popen([sys.executable, "-m", "jobstream", *map(str, args)], stdin=stdin, stdout=slave,
-                            stderr=subprocess.PIPE, cwd=ROOT, env={**base, **(env or {})})
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "jobstream", *map(str, args)],
+        stdin=stdin,
+        stdout=slave,
+        stderr=subprocess.PIPE,
+        cwd=ROOT,
+        env={**base, **(env or {})},
+    )
     os.close(slave)
     got = bytearray()
     while True:
@@ -383,7 +443,7 @@ class TestTablesOnATerminal:
         assert code == 0
         lines = self._check_width(terminal, columns)
         changes = folded.events()
-        rows = lines[1:len(changes) + 1]
+        rows = lines[1 : len(changes) + 1]
         assert len(rows) == len(changes)
         for line, change in zip(rows, changes):
             assert ISO_AT_END.search(line) and line.endswith(_iso(change.at)), line  # times are never cut
@@ -399,10 +459,10 @@ class TestTablesOnATerminal:
         s = folded.summary()
         assert f"jobs            {s.jobs}" in lines
         start = lines.index("by model") + 1
-        for line in lines[start:start + len(s.by_model)]:
+        for line in lines[start : start + len(s.by_model)]:
             m = re.match(r"^  (\S+)\s+(\d+)  ([█▏▎▍▌▋▊▉]+)$", line)
             assert m and s.by_model[m.group(1)] == int(m.group(2)), line
-        longest = max(len(line) for line in lines[start:start + len(s.by_model)])
+        longest = max(len(line) for line in lines[start : start + len(s.by_model)])
         assert longest <= min(columns, 2 + max(map(len, s.by_model)) + 2 + 3 + 2 + 30)
         assert re.search(rb"\x1b\[32mSUCCESS\x1b\[0m +\d+  \x1b\[32m\xe2\x96\x88", terminal)  # and its bar
 
@@ -413,7 +473,7 @@ class TestTablesOnATerminal:
         lines = self._check_width(terminal, columns)
         s = folded.summary(by="status")
         assert lines[0].split()[:3] == ["STATUS", "JOBS", "FINISHED"]
-        body = lines[1:len(s.groups) + 2]
+        body = lines[1 : len(s.groups) + 2]
         assert [line.split()[0] for line in body] == [*s.groups, "(total)"]
         assert [int(line.split()[1]) for line in body] == [g.jobs for g in s.groups.values()] + [s.jobs]
         assert lines[0].endswith("…") == (columns < 110)
@@ -481,8 +541,13 @@ class TestPipesAndSignals:
 
     @pytest.mark.parametrize("command", ["summary", "events", "validate", "jobs"])
     def test_ctrl_c_exits_130_without_aborted(self, command: str) -> None:
-        proc = subprocess.Popen([sys.executable, "-m", "jobstream", command, "-"], stdin=subprocess.PIPE,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "jobstream", command, "-"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            cwd=ROOT,
+        )
         assert proc.stdin is not None
         proc.stdin.write(job(1) + b"\n")
         proc.stdin.flush()
@@ -495,9 +560,23 @@ class TestPipesAndSignals:
     def test_sigterm_during_an_output_file_leaves_no_temp_file(self, tmp_path: Path) -> None:
         target = tmp_path / "out.csv"
         target.write_text("old\n")
-        proc = subprocess.Popen([sys.executable, "-m", "jobstream", "events", "-", "-o", str(target),
-                                 "--errors", str(tmp_path / "rej.ndjson")], stdin=subprocess.PIPE,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT)
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "jobstream",
+                "events",
+                "-",
+                "-o",
+                str(target),
+                "--errors",
+                str(tmp_path / "rej.ndjson"),
+            ],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            cwd=ROOT,
+        )
         assert proc.stdin is not None
         proc.stdin.write(job(1) + b"\nbad line\n")
         proc.stdin.flush()
@@ -516,8 +595,12 @@ class TestTimes:
     def test_years_and_basic_dates_are_dates_not_epoch_seconds(self, tmp_path: Path) -> None:
         path = tmp_path / "t.ndjson"
         # one job created in 2024, one in 2025 (1735689600 is 2025-01-01T00:00:00Z)
-        path.write_bytes(job(1, created_at=1720000000, modified_at=1720000000) + b"\n"
-                         + job(2, created_at=1740000000, modified_at=1740000000) + b"\n")
+        path.write_bytes(
+            job(1, created_at=1720000000, modified_at=1720000000)
+            + b"\n"
+            + job(2, created_at=1740000000, modified_at=1740000000)
+            + b"\n"
+        )
         for since in ("2025", "20250101", "2025-01", "2025-01-01", "@1735689600", "1735689600"):
             proc = run("jobs", path, "--since", since, "--fields", "id")
             assert [json.loads(x)["id"] for x in proc.stdout.splitlines()] == ["job-2"], since
@@ -534,8 +617,9 @@ class TestTimes:
 class TestInputsAndOutputs:
     @pytest.mark.parametrize("files", [[], ["notes.json", "app.log", "old.ndjson.lz4"]])
     @pytest.mark.parametrize("cmd", [["summary"], ["validate"]])
-    def test_a_directory_without_logs_fails_saying_what_it_holds(self, tmp_path: Path, files: list[str],
-                                                                 cmd: list[str]) -> None:
+    def test_a_directory_without_logs_fails_saying_what_it_holds(
+        self, tmp_path: Path, files: list[str], cmd: list[str]
+    ) -> None:
         for name in files:
             (tmp_path / name).write_text("x\n")
         proc = run(*cmd, tmp_path)
@@ -552,8 +636,7 @@ class TestInputsAndOutputs:
         line = one_line_error(proc)
         assert "secret.ndjson" in line and "Permission denied" in line
 
-    def test_an_unreadable_file_in_a_directory_is_reported_and_the_rest_read(self, tmp_path: Path,
-                                                                             log: Path) -> None:
+    def test_an_unreadable_file_in_a_directory_is_reported_and_the_rest_read(self, tmp_path: Path, log: Path) -> None:
         (tmp_path / "a.ndjson").write_bytes(log.read_bytes())
         (tmp_path / "b.ndjson").write_bytes(log.read_bytes())
         (tmp_path / "b.ndjson").chmod(0)
@@ -571,12 +654,15 @@ class TestInputsAndOutputs:
         line = one_line_error(proc)
         assert proc.returncode == 1 and str(target) in line and ".jobstream-" not in line
 
-    @pytest.mark.parametrize("name,check", [
-        ("out.csv", lambda t: t.startswith("job_id,job_type,")),
-        ("out.json", lambda t: isinstance(json.loads(t), list)),
-        ("out.jsonl", lambda t: json.loads(t.splitlines()[0])["job_id"]),
-        ("out.txt", lambda t: t.startswith("JOB_ID")),
-    ])
+    @pytest.mark.parametrize(
+        "name,check",
+        [
+            ("out.csv", lambda t: t.startswith("job_id,job_type,")),
+            ("out.json", lambda t: isinstance(json.loads(t), list)),
+            ("out.jsonl", lambda t: json.loads(t.splitlines()[0])["job_id"]),
+            ("out.txt", lambda t: t.startswith("JOB_ID")),
+        ],
+    )
     def test_output_format_follows_the_extension(self, tmp_path: Path, log: Path, name: str, check: Any) -> None:
         proc = run("events", log, "-o", tmp_path / name)
         assert proc.returncode == 0 and check((tmp_path / name).read_text())
@@ -611,7 +697,7 @@ class TestInputsAndOutputs:
 class TestDetails:
     def test_csv_safe_quotes_formula_cells(self, tmp_path: Path) -> None:
         path = tmp_path / "f.ndjson"
-        path.write_bytes(job(1, model="=HYPERLINK(\"http://x\")") + b"\n")
+        path.write_bytes(job(1, model='=HYPERLINK("http://x")') + b"\n")
         plain = run("jobs", path, "-f", "csv").stdout.decode()
         safe = run("jobs", path, "-f", "csv", "--csv-safe").stdout.decode()
         assert ',"=HYPERLINK' in plain and ",\"'=HYPERLINK" in safe
@@ -626,14 +712,38 @@ class TestDetails:
 
 # --------------------------------------------------------------------------- the corpus: never a traceback
 
-NASTY = [DEEP, DEEP_FLOAT, FAR_FUTURE, MAX_INT_TIME, b"\xff\xfe\x00garbage", b"[1,2,3]", b"null", b'"str"',
-         b'{"id":"a"}', job(3, job_type=None), job(4, job_type="reward"), job(5, created_at=1717000000.5),
-         b'{"object":"list","data":[1]}', b"{" * 50, job(6, model="\x1b[31mred\x00nul"),
-         b'{"id":"' + b"\xed\xa0\x80" + b'","status":"Q","created_at":1,"modified_at":1}', b"\r", b"\xef\xbb\xbf"]
+NASTY = [
+    DEEP,
+    DEEP_FLOAT,
+    FAR_FUTURE,
+    MAX_INT_TIME,
+    b"\xff\xfe\x00garbage",
+    b"[1,2,3]",
+    b"null",
+    b'"str"',
+    b'{"id":"a"}',
+    job(3, job_type=None),
+    job(4, job_type="reward"),
+    job(5, created_at=1717000000.5),
+    b'{"object":"list","data":[1]}',
+    b"{" * 50,
+    job(6, model="\x1b[31mred\x00nul"),
+    b'{"id":"' + b"\xed\xa0\x80" + b'","status":"Q","created_at":1,"modified_at":1}',
+    b"\r",
+    b"\xef\xbb\xbf",
+]
 
 
-@pytest.mark.parametrize("cmd", COMMANDS + [["jobs", "-f", "table"], ["summary", "-f", "csv"], ["events", "--iso"],
-                                            ["tail", "--from-start", "--exit-on-terminal"]])
+@pytest.mark.parametrize(
+    "cmd",
+    COMMANDS
+    + [
+        ["jobs", "-f", "table"],
+        ["summary", "-f", "csv"],
+        ["events", "--iso"],
+        ["tail", "--from-start", "--exit-on-terminal"],
+    ],
+)
 def test_no_traceback_for_any_nasty_input_on_a_terminal_or_with_stdout_closed(tmp_path: Path, cmd: list[str]) -> None:
     path = tmp_path / "nasty.ndjson"
     path.write_bytes(b"\n".join(NASTY + [job(9, "SUCCESS")]) + b"\n")
@@ -646,6 +756,13 @@ def test_no_traceback_for_any_nasty_input_on_a_terminal_or_with_stdout_closed(tm
             stdin.close()
     assert b"Traceback" not in terminal and b"Traceback" not in err, err
     assert code in (0, 1), err
-    closed = subprocess.run([sys.executable, "-m", "jobstream", *args], stdin=path.open("rb"), stdout=None,
-                            stderr=subprocess.PIPE, preexec_fn=lambda: os.close(1), cwd=ROOT, timeout=60)
+    closed = subprocess.run(
+        [sys.executable, "-m", "jobstream", *args],
+        stdin=path.open("rb"),
+        stdout=None,
+        stderr=subprocess.PIPE,
+        preexec_fn=lambda: os.close(1),
+        cwd=ROOT,
+        timeout=60,
+    )
     assert b"Traceback" not in closed.stderr and closed.returncode in (0, 1), closed.stderr

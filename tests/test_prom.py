@@ -15,8 +15,8 @@ import pytest
 import jobstream
 from jobstream.errors import OutputError
 from jobstream.out.prom import escape_label_value, write_prometheus, write_prometheus_file
-from jobstream.run.reader import ReadStats
 from jobstream.reduce.summary import Summary
+from jobstream.run.reader import ReadStats
 
 parser = pytest.importorskip("prometheus_client.parser")
 
@@ -40,8 +40,15 @@ def _render(summary: Summary, stats: ReadStats | None = None, **kw: Any) -> str:
 
 
 def _snap(job_id: str, status: str, t: int, model: str, **extra: Any) -> Any:
-    obj = {"id": job_id, "status": status, "created_at": 1000, "modified_at": t, "model": model,
-           "job_type": "completion", **extra}
+    obj = {
+        "id": job_id,
+        "status": status,
+        "created_at": 1000,
+        "modified_at": t,
+        "model": model,
+        "job_type": "completion",
+        **extra,
+    }
     return jobstream.decode_line(orjson.dumps(obj))[0]
 
 
@@ -123,8 +130,14 @@ class TestLabels:
         snaps = [
             _snap("a", "QUEUED", 1000, HOSTILE_MODEL),
             _snap("a", "RUNNING", 1010, HOSTILE_MODEL),
-            _snap("a", "SUCCESS", 1100, HOSTILE_MODEL, trained_tokens=5,
-                  metadata={"cost": 1.5, "cost_currency": 'E"\\\nUR'}),
+            _snap(
+                "a",
+                "SUCCESS",
+                1100,
+                HOSTILE_MODEL,
+                trained_tokens=5,
+                metadata={"cost": 1.5, "cost_currency": 'E"\\\nUR'},
+            ),
             _snap("b", HOSTILE_STATUS, 1200, "plain"),
         ]
         s = jobstream.fold(snaps).summary(by="model")
@@ -156,11 +169,14 @@ class TestGrouped:
                 assert math.isnan(rate[k])
             else:
                 assert rate[k] == pytest.approx(g.success_rate)
-        p90 = {dict(k)["model"]: v for k, v in
-               _samples(fams["jobstream_group_run_time_seconds"], "jobstream_group_run_time_seconds").items()
-               if dict(k)["quantile"] == "0.9"}
+        p90 = {
+            dict(k)["model"]: v
+            for k, v in _samples(fams["jobstream_group_run_time_seconds"], "jobstream_group_run_time_seconds").items()
+            if dict(k)["quantile"] == "0.9"
+        }
         assert {k: v for k, v in p90.items() if not math.isnan(v)} == {
-            k: g.run_time.p90 for k, g in s.groups.items() if g.run_time.p90 is not None}
+            k: g.run_time.p90 for k, g in s.groups.items() if g.run_time.p90 is not None
+        }
         by_status = _samples(fams["jobstream_group_jobs_by_status"])
         assert sum(by_status.values()) == s.jobs
         assert "jobstream_group_jobs_by_model" not in fams  # grouped on model: the label would repeat
@@ -169,12 +185,12 @@ class TestGrouped:
         fams = _parse(_render(folded.table.summary(by="status")))
         assert "jobstream_group_jobs_by_status" not in fams
         assert {dict(k)["status"] for k in _samples(fams["jobstream_group_jobs"])} == set(
-            folded.table.summary().by_status)
+            folded.table.summary().by_status
+        )
 
 
 class TestFile:
-    def test_file_is_written_atomically_with_the_same_text(self, folded: jobstream.FoldResult,
-                                                           tmp_path: Path) -> None:
+    def test_file_is_written_atomically_with_the_same_text(self, folded: jobstream.FoldResult, tmp_path: Path) -> None:
         s = folded.table.summary()
         path = tmp_path / "jobs.prom"
         path.write_text("old\n")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gzip
-import io
 import os
 import subprocess
 import sys
@@ -19,15 +18,21 @@ from hypothesis import strategies as st
 import jobstream
 from jobstream.decode.decoder import Reject, SnapshotDecoder, encode
 from jobstream.errors import InvalidLineError, SourceError
-from jobstream.io.framing import Chunk
 from jobstream.generate import generate
+from jobstream.io.framing import Chunk
 
 FIXTURES = Path(__file__).parent / "fixtures" / "realworld"
 
 
 def job(i: int, status: str = "RUNNING", **extra: Any) -> bytes:
-    obj = {"id": f"job-{i}", "status": status, "created_at": 1717000000 + i, "modified_at": 1717000100 + i,
-           "job_type": "completion", "model": "open-mistral-7b"}
+    obj = {
+        "id": f"job-{i}",
+        "status": status,
+        "created_at": 1717000000 + i,
+        "modified_at": 1717000100 + i,
+        "job_type": "completion",
+        "model": "open-mistral-7b",
+    }
     obj.update(extra)
     return orjson.dumps(obj)
 
@@ -236,10 +241,16 @@ def test_every_generated_snapshot_round_trips_in_both_key_styles(line: bytes, ca
 garbage = st.binary(min_size=1, max_size=40).filter(lambda b: b.strip(b" \t\r\n") != b"")
 
 
-@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
-@given(st.lists(st.tuples(st.sampled_from(SNAPSHOT_LINES[:50]), st.lists(garbage, max_size=3)), min_size=1, max_size=12),
-       st.sampled_from([7, 64, 4096]))
-def test_garbage_between_valid_lines_never_loses_a_valid_line(tmp_path_factory: Any, items: list[tuple[bytes, list[bytes]]], block: int) -> None:
+@settings(
+    max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
+)
+@given(
+    st.lists(st.tuples(st.sampled_from(SNAPSHOT_LINES[:50]), st.lists(garbage, max_size=3)), min_size=1, max_size=12),
+    st.sampled_from([7, 64, 4096]),
+)
+def test_garbage_between_valid_lines_never_loses_a_valid_line(
+    tmp_path_factory: Any, items: list[tuple[bytes, list[bytes]]], block: int
+) -> None:
     lines: list[bytes] = []
     valid_at: list[int] = []
     for good, junk in items:
@@ -266,7 +277,13 @@ def test_garbage_between_valid_lines_never_loses_a_valid_line(tmp_path_factory: 
 
 
 _FAST_LINES = SNAPSHOT_LINES[:6] + [
-    b"", b"  ", b"\r", b"{oops", b'{"id":"x","status":1}', b"[1]", b"null",
+    b"",
+    b"  ",
+    b"\r",
+    b"{oops",
+    b'{"id":"x","status":1}',
+    b"[1]",
+    b"null",
     SNAPSHOT_LINES[0] + SNAPSHOT_LINES[1],  # two objects on one line
     SNAPSHOT_LINES[2] + b"\r",  # CRLF
     b" " + SNAPSHOT_LINES[3],  # leading blank
@@ -278,10 +295,14 @@ _FAST_LINES = SNAPSHOT_LINES[:6] + [
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=list(HealthCheck))
-@given(st.lists(st.sampled_from(_FAST_LINES), min_size=1, max_size=40), st.booleans(),
-       st.sampled_from(["full", "view", "lean"]))
-def test_the_whole_chunk_fast_path_equals_decoding_line_by_line(lines: list[bytes], final_newline: bool,
-                                                                   model: str) -> None:
+@given(
+    st.lists(st.sampled_from(_FAST_LINES), min_size=1, max_size=40),
+    st.booleans(),
+    st.sampled_from(["full", "view", "lean"]),
+)
+def test_the_whole_chunk_fast_path_equals_decoding_line_by_line(
+    lines: list[bytes], final_newline: bool, model: str
+) -> None:
     """decode_lines is taken only where it provably gives what line-by-line decoding gives."""
     data = b"\n".join(lines) + (b"\n" if final_newline else b"")
     results = []
@@ -289,9 +310,9 @@ def test_the_whole_chunk_fast_path_equals_decoding_line_by_line(lines: list[byte
         dec = SnapshotDecoder(model, max_line_bytes=4096)  # type: ignore[arg-type]
         rejects: list[Reject] = []
         snaps, n, acc, blank = getattr(dec, how)(Chunk("s", 5, data), 3, rejects)
-        results.append(([encode(x) for x in snaps], n, acc, blank, [(r.line, r.offset, r.error, r.raw) for r in rejects]))
+        results.append(
+            ([encode(x) for x in snaps], n, acc, blank, [(r.line, r.offset, r.error, r.raw) for r in rejects])
+        )
     assert results[0] == results[1]
     expected_lines = data.count(b"\n") + (0 if data.endswith(b"\n") or not data else 1)
     assert results[0][1] == expected_lines
-
-

@@ -7,7 +7,7 @@ import pickle
 import random
 from collections import defaultdict
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import orjson
 import pytest
@@ -16,8 +16,8 @@ from hypothesis import strategies as st
 
 import jobstream
 from jobstream.decode.decoder import SnapshotDecoder
-from jobstream.generate import generate
 from jobstream.decode.models import TERMINAL_STATUSES, status_rank
+from jobstream.generate import generate
 from jobstream.reduce.reducer import JobTable, StatusChange, fold
 from jobstream.reduce.summary import Percentiles
 
@@ -26,8 +26,16 @@ FULL = SnapshotDecoder("full")
 FIXTURES = Path(__file__).parent / "fixtures" / "realworld"
 
 
-def snap(job_id: str = "j", status: str = "QUEUED", modified_at: int = 100, *, created_at: int = 100,
-         events: Optional[list[tuple[int, Optional[str]]]] = None, decoder: SnapshotDecoder = VIEW, **extra: Any) -> Any:
+def snap(
+    job_id: str = "j",
+    status: str = "QUEUED",
+    modified_at: int = 100,
+    *,
+    created_at: int = 100,
+    events: list[tuple[int, str | None]] | None = None,
+    decoder: SnapshotDecoder = VIEW,
+    **extra: Any,
+) -> Any:
     """A decoded snapshot; events as (created_at, status or None for an event without data), newest first."""
     obj: dict[str, Any] = {"id": job_id, "status": status, "created_at": created_at, "modified_at": modified_at}
     if events is not None:
@@ -40,14 +48,20 @@ def snap(job_id: str = "j", status: str = "QUEUED", modified_at: int = 100, *, c
     return out
 
 
-def changes(table: JobTable, job_id: str = "j") -> list[tuple[Optional[str], str, int]]:
+def changes(table: JobTable, job_id: str = "j") -> list[tuple[str | None, str, int]]:
     return [(c.from_status, c.to_status, c.at) for c in table.changes(job_id)]
 
 
 class TestStatusChanges:
     def test_status_change_emitted_only_when_status_differs(self) -> None:
-        t = fold([snap(status="QUEUED", modified_at=100), snap(status="RUNNING", modified_at=110),
-                  snap(status="RUNNING", modified_at=150), snap(status="SUCCESS", modified_at=200)])
+        t = fold(
+            [
+                snap(status="QUEUED", modified_at=100),
+                snap(status="RUNNING", modified_at=110),
+                snap(status="RUNNING", modified_at=150),
+                snap(status="SUCCESS", modified_at=200),
+            ]
+        )
         assert changes(t) == [(None, "QUEUED", 100), ("QUEUED", "RUNNING", 110), ("RUNNING", "SUCCESS", 200)]
 
     def test_events_without_data_give_nothing(self) -> None:
@@ -56,28 +70,58 @@ class TestStatusChanges:
 
     def test_status_seen_only_in_events_produces_its_change(self) -> None:
         # the poller missed VALIDATING; the event list has it
-        t = fold([snap(status="QUEUED", modified_at=100),
-                  snap(status="RUNNING", modified_at=130, events=[(100, "QUEUED"), (105, "VALIDATING"), (120, "VALIDATED"), (130, "RUNNING")])])
+        t = fold(
+            [
+                snap(status="QUEUED", modified_at=100),
+                snap(
+                    status="RUNNING",
+                    modified_at=130,
+                    events=[(100, "QUEUED"), (105, "VALIDATING"), (120, "VALIDATED"), (130, "RUNNING")],
+                ),
+            ]
+        )
         assert [c[1] for c in changes(t)] == ["QUEUED", "VALIDATING", "VALIDATED", "RUNNING"]
         assert changes(t)[1] == ("QUEUED", "VALIDATING", 105)
 
     def test_revisited_status_is_dated_by_the_snapshot_that_shows_it(self) -> None:
         # classifier jobs: QUEUED -> VALIDATED -> QUEUED with no new event for the second QUEUED
         ev = [(100, "QUEUED"), (103, "VALIDATING"), (103, "VALIDATED")]
-        t = fold([snap(status="QUEUED", modified_at=100, events=ev[:1]),
-                  snap(status="VALIDATED", modified_at=103, events=ev),
-                  snap(status="QUEUED", modified_at=106, events=ev),
-                  snap(status="RUNNING", modified_at=110, events=ev + [(110, "RUNNING")])])
-        assert changes(t) == [(None, "QUEUED", 100), ("QUEUED", "VALIDATING", 103), ("VALIDATING", "VALIDATED", 103),
-                              ("VALIDATED", "QUEUED", 106), ("QUEUED", "RUNNING", 110)]
+        t = fold(
+            [
+                snap(status="QUEUED", modified_at=100, events=ev[:1]),
+                snap(status="VALIDATED", modified_at=103, events=ev),
+                snap(status="QUEUED", modified_at=106, events=ev),
+                snap(status="RUNNING", modified_at=110, events=ev + [(110, "RUNNING")]),
+            ]
+        )
+        assert changes(t) == [
+            (None, "QUEUED", 100),
+            ("QUEUED", "VALIDATING", 103),
+            ("VALIDATING", "VALIDATED", 103),
+            ("VALIDATED", "QUEUED", 106),
+            ("QUEUED", "RUNNING", 110),
+        ]
 
     def test_event_stamped_later_than_the_snapshot_does_not_move_the_change(self) -> None:
         t = fold([snap(status="RUNNING", modified_at=110, events=[(100, "QUEUED"), (112, "RUNNING")])])
         assert changes(t) == [(None, "QUEUED", 100), ("QUEUED", "RUNNING", 110)]
 
     def test_same_second_ties_follow_the_lifecycle(self) -> None:
-        t = fold([snap(status="SUCCESS", modified_at=100,
-                       events=[(100, "SUCCESS"), (100, "RUNNING"), (100, "QUEUED"), (100, "MYSTERY"), (100, "CANCELLATION_REQUESTED")])])
+        t = fold(
+            [
+                snap(
+                    status="SUCCESS",
+                    modified_at=100,
+                    events=[
+                        (100, "SUCCESS"),
+                        (100, "RUNNING"),
+                        (100, "QUEUED"),
+                        (100, "MYSTERY"),
+                        (100, "CANCELLATION_REQUESTED"),
+                    ],
+                )
+            ]
+        )
         assert [c[1] for c in changes(t)] == ["QUEUED", "RUNNING", "MYSTERY", "CANCELLATION_REQUESTED", "SUCCESS"]
         assert status_rank("STARTED") < status_rank("VALIDATING") < status_rank("VALIDATED") < status_rank("RUNNING")
 
@@ -90,7 +134,11 @@ class TestStatusChanges:
 
     def test_events_output_sorted_by_time_then_job_then_history(self) -> None:
         t = fold([snap("b", "RUNNING", 100, events=[(100, "QUEUED"), (100, "RUNNING")]), snap("a", "QUEUED", 100)])
-        assert [(c.at, c.job_id, c.to_status) for c in t.events()] == [(100, "a", "QUEUED"), (100, "b", "QUEUED"), (100, "b", "RUNNING")]
+        assert [(c.at, c.job_id, c.to_status) for c in t.events()] == [
+            (100, "a", "QUEUED"),
+            (100, "b", "QUEUED"),
+            (100, "b", "RUNNING"),
+        ]
 
     def test_real_poll_log_with_dataless_events_newest_first(self) -> None:
         lines = (FIXTURES / "cookbook_ft_api_poll.ndjson").read_bytes().splitlines()
@@ -113,21 +161,29 @@ class TestJobState:
         assert fold([c, a]).get("j").status == fold([a, c]).get("j").status == "SUCCESS"
 
     def test_job_type_is_the_latest_stated_one(self) -> None:
-        t = fold([snap(status="QUEUED", modified_at=100, job_type="classifier"),
-                  snap(status="RUNNING", modified_at=200)])  # later line from an SDK dump: no job_type
+        t = fold(
+            [snap(status="QUEUED", modified_at=100, job_type="classifier"), snap(status="RUNNING", modified_at=200)]
+        )  # later line from an SDK dump: no job_type
         assert t.get("j").job_type == "classifier"
         t2 = fold([snap(modified_at=100, job_type="classifier"), snap(modified_at=200, job_type="FT")])
         assert t2.get("j").job_type == "completion"  # legacy FT reported as completion
 
     def test_job_type_falls_back_to_classifier_targets(self) -> None:
-        t = fold([snap(modified_at=100), snap(status="VALIDATED", modified_at=103, classifier_targets=[{"name": "x", "labels": ["a"]}])])
+        t = fold(
+            [
+                snap(modified_at=100),
+                snap(status="VALIDATED", modified_at=103, classifier_targets=[{"name": "x", "labels": ["a"]}]),
+            ]
+        )
         assert t.get("j").job_type == "classifier"
         assert fold([snap(modified_at=100)]).get("j").job_type == "completion"
 
     def test_latest_checkpoint_by_time_not_position(self) -> None:
-        cps = [{"metrics": {"train_loss": 0.5}, "step_number": 10, "created_at": 150},
-               {"metrics": {"train_loss": 0.2}, "step_number": 30, "created_at": 190},
-               {"metrics": {"train_loss": 0.3}, "step_number": 20, "created_at": 170}]
+        cps = [
+            {"metrics": {"train_loss": 0.5}, "step_number": 10, "created_at": 150},
+            {"metrics": {"train_loss": 0.2}, "step_number": 30, "created_at": 190},
+            {"metrics": {"train_loss": 0.3}, "step_number": 20, "created_at": 170},
+        ]
         t = fold([snap(status="RUNNING", modified_at=190, checkpoints=cps), snap(status="SUCCESS", modified_at=200)])
         job = t.get("j")
         assert (job.checkpoint_step, job.train_loss, job.checkpoint_at) == (30, 0.2, 190)
@@ -135,40 +191,67 @@ class TestJobState:
     def test_checkpoint_metrics_filled_in_pieces_across_polls_are_merged(self) -> None:
         # The real pattern: one poll shows step 100 with its validation figures and no train
         # loss yet, the next polls show the train loss and null validation figures.
-        first = {"step_number": 100, "created_at": 150,
-                 "metrics": {"train_loss": None, "valid_loss": 0.42098, "valid_mean_token_accuracy": 1.7}}
-        later = {"step_number": 100, "created_at": 150,
-                 "metrics": {"train_loss": 0.39, "valid_loss": None, "valid_mean_token_accuracy": None}}
-        polls = [snap(status="RUNNING", modified_at=160, checkpoints=[first]),
-                 snap(status="RUNNING", modified_at=170, checkpoints=[later]),
-                 snap(status="SUCCESS", modified_at=180, checkpoints=[later])]
+        first = {
+            "step_number": 100,
+            "created_at": 150,
+            "metrics": {"train_loss": None, "valid_loss": 0.42098, "valid_mean_token_accuracy": 1.7},
+        }
+        later = {
+            "step_number": 100,
+            "created_at": 150,
+            "metrics": {"train_loss": 0.39, "valid_loss": None, "valid_mean_token_accuracy": None},
+        }
+        polls = [
+            snap(status="RUNNING", modified_at=160, checkpoints=[first]),
+            snap(status="RUNNING", modified_at=170, checkpoints=[later]),
+            snap(status="SUCCESS", modified_at=180, checkpoints=[later]),
+        ]
         for order in (polls, polls[::-1], polls[1:] + polls[:1]):
             t = fold(order)
             (job,) = t.jobs()
             assert (job.checkpoint_step, job.train_loss, job.valid_loss, job.valid_mean_token_accuracy) == (
-                100, 0.39, 0.42098, 1.7)
+                100,
+                0.39,
+                0.42098,
+                1.7,
+            )
             assert t.checkpoints() == [jobstream.CheckpointRow("j", 100, 150, 0.39, 0.42098, 1.7)]
 
     def test_two_values_for_one_checkpoint_metric_resolve_to_the_newest_poll(self) -> None:
         cp = lambda loss: [{"step_number": 5, "created_at": 150, "metrics": {"train_loss": loss}}]  # noqa: E731
-        polls = [snap(status="RUNNING", modified_at=170, checkpoints=cp(0.2)),
-                 snap(status="RUNNING", modified_at=160, checkpoints=cp(0.3))]
+        polls = [
+            snap(status="RUNNING", modified_at=170, checkpoints=cp(0.2)),
+            snap(status="RUNNING", modified_at=160, checkpoints=cp(0.3)),
+        ]
         assert fold(polls).jobs()[0].train_loss == fold(polls[::-1]).jobs()[0].train_loss == 0.2
 
     def test_zero_validation_figures_mean_not_evaluated(self) -> None:
         # real objects: a job without validation files reports valid_loss 0.0 at every step
-        cps = [{"step_number": s, "created_at": 100 + s,
-                "metrics": {"train_loss": 0.5 / s, "valid_loss": 0.0, "valid_mean_token_accuracy": 0.0}}
-               for s in (1, 2, 3)]
+        cps = [
+            {
+                "step_number": s,
+                "created_at": 100 + s,
+                "metrics": {"train_loss": 0.5 / s, "valid_loss": 0.0, "valid_mean_token_accuracy": 0.0},
+            }
+            for s in (1, 2, 3)
+        ]
         (job,) = fold([snap(status="SUCCESS", modified_at=200, checkpoints=cps)]).jobs()
         assert (job.valid_loss, job.valid_mean_token_accuracy) == (None, None)
         assert job.train_loss == 0.5 / 3
 
     def test_validation_figures_come_from_the_newest_evaluated_step(self) -> None:
-        cps = [{"step_number": 10, "created_at": 110, "metrics": {"train_loss": 0.3, "valid_loss": 0.35,
-                                                                   "valid_mean_token_accuracy": 0.9}},
-               {"step_number": 11, "created_at": 111, "metrics": {"train_loss": 0.29, "valid_loss": 0.0,
-                                                                   "valid_mean_token_accuracy": 0.0}}]
+        cps = [
+            {
+                "step_number": 10,
+                "created_at": 110,
+                "metrics": {"train_loss": 0.3, "valid_loss": 0.35, "valid_mean_token_accuracy": 0.9},
+            },
+            {
+                "step_number": 11,
+                "created_at": 111,
+                "metrics": {"train_loss": 0.29, "valid_loss": 0.0, "valid_mean_token_accuracy": 0.0},
+            },
+        ]
         (job,) = fold([snap(status="RUNNING", modified_at=200, checkpoints=cps)]).jobs()
         assert (job.checkpoint_step, job.checkpoint_at, job.train_loss) == (11, 111, 0.29)
         assert (job.valid_loss, job.valid_mean_token_accuracy) == (0.35, 0.9)
@@ -181,29 +264,71 @@ class TestJobState:
         assert job.valid_loss is None and job.valid_mean_token_accuracy is None and job.train_loss == 0.009326
 
     def test_cost_tokens_model_and_integrations_from_the_latest_snapshot(self) -> None:
-        t = fold([snap(status="RUNNING", modified_at=100, model="m1", metadata={"cost": 1.0, "cost_currency": "USD"}),
-                  snap(status="SUCCESS", modified_at=200, model="m1", trained_tokens=999, fine_tuned_model="ft:m1:x",
-                       metadata={"cost": 2.5, "cost_currency": "EUR"},
-                       integrations=[{"project": "p", "run_name": "r"}, {"type": "mlflow"}])])
+        t = fold(
+            [
+                snap(status="RUNNING", modified_at=100, model="m1", metadata={"cost": 1.0, "cost_currency": "USD"}),
+                snap(
+                    status="SUCCESS",
+                    modified_at=200,
+                    model="m1",
+                    trained_tokens=999,
+                    fine_tuned_model="ft:m1:x",
+                    metadata={"cost": 2.5, "cost_currency": "EUR"},
+                    integrations=[{"project": "p", "run_name": "r"}, {"type": "mlflow"}],
+                ),
+            ]
+        )
         job = t.get("j")
-        assert (job.model, job.trained_tokens, job.fine_tuned_model, job.cost, job.cost_currency) == ("m1", 999, "ft:m1:x", 2.5, "EUR")
+        assert (job.model, job.trained_tokens, job.fine_tuned_model, job.cost, job.cost_currency) == (
+            "m1",
+            999,
+            "ft:m1:x",
+            2.5,
+            "EUR",
+        )
         assert job.integrations == ["wandb:p/r", "mlflow"]
 
     def test_first_and_last_seen_and_distinct_observations(self) -> None:
-        t = fold([snap(status="QUEUED", modified_at=100), snap(status="RUNNING", modified_at=150),
-                  snap(status="RUNNING", modified_at=150), snap(status="SUCCESS", modified_at=300)])
+        t = fold(
+            [
+                snap(status="QUEUED", modified_at=100),
+                snap(status="RUNNING", modified_at=150),
+                snap(status="RUNNING", modified_at=150),
+                snap(status="SUCCESS", modified_at=300),
+            ]
+        )
         job = t.get("j")
         assert (job.first_seen, job.last_seen, job.observations) == (100, 300, 3)
 
     def test_durations(self) -> None:
-        t = fold([snap(status="SUCCESS", modified_at=400, created_at=100,
-                       events=[(100, "QUEUED"), (130, "VALIDATING"), (140, "VALIDATED"), (150, "RUNNING"), (400, "SUCCESS")])])
+        t = fold(
+            [
+                snap(
+                    status="SUCCESS",
+                    modified_at=400,
+                    created_at=100,
+                    events=[
+                        (100, "QUEUED"),
+                        (130, "VALIDATING"),
+                        (140, "VALIDATED"),
+                        (150, "RUNNING"),
+                        (400, "SUCCESS"),
+                    ],
+                )
+            ]
+        )
         job = t.get("j")
         assert job.durations == {"QUEUED": 30, "VALIDATING": 10, "VALIDATED": 10, "RUNNING": 250}
         assert (job.queue_wait, job.run_time, job.total) == (50, 250, 300)
 
     def test_open_job_durations_run_to_the_last_observation(self) -> None:
-        t = fold([snap(status="QUEUED", modified_at=100), snap(status="RUNNING", modified_at=120), snap(status="RUNNING", modified_at=180)])
+        t = fold(
+            [
+                snap(status="QUEUED", modified_at=100),
+                snap(status="RUNNING", modified_at=120),
+                snap(status="RUNNING", modified_at=180),
+            ]
+        )
         job = t.get("j")
         assert job.durations == {"QUEUED": 20, "RUNNING": 60}
         assert (job.queue_wait, job.run_time, job.total) == (20, None, None)
@@ -211,14 +336,43 @@ class TestJobState:
 
 class TestSummary:
     def table(self) -> JobTable:
-        return fold([
-            snap("a", "SUCCESS", 1000, created_at=0, model="m1", job_type="completion", trained_tokens=10,
-                 metadata={"cost": 1.5, "cost_currency": "USD"}, events=[(0, "QUEUED"), (100, "RUNNING"), (1000, "SUCCESS")]),
-            snap("b", "FAILED", 500, created_at=0, model="m1", job_type="classifier", trained_tokens=None,
-                 metadata={"cost": 2.0, "cost_currency": "EUR"}, events=[(0, "QUEUED"), (300, "RUNNING"), (500, "FAILED")]),
-            snap("c", "RUNNING", 90000, created_at=86400, model="m2", job_type="FT", trained_tokens=5,
-                 metadata={"cost": 0.25, "cost_currency": "USD"}, events=[(86400, "QUEUED"), (86410, "RUNNING")]),
-        ])
+        return fold(
+            [
+                snap(
+                    "a",
+                    "SUCCESS",
+                    1000,
+                    created_at=0,
+                    model="m1",
+                    job_type="completion",
+                    trained_tokens=10,
+                    metadata={"cost": 1.5, "cost_currency": "USD"},
+                    events=[(0, "QUEUED"), (100, "RUNNING"), (1000, "SUCCESS")],
+                ),
+                snap(
+                    "b",
+                    "FAILED",
+                    500,
+                    created_at=0,
+                    model="m1",
+                    job_type="classifier",
+                    trained_tokens=None,
+                    metadata={"cost": 2.0, "cost_currency": "EUR"},
+                    events=[(0, "QUEUED"), (300, "RUNNING"), (500, "FAILED")],
+                ),
+                snap(
+                    "c",
+                    "RUNNING",
+                    90000,
+                    created_at=86400,
+                    model="m2",
+                    job_type="FT",
+                    trained_tokens=5,
+                    metadata={"cost": 0.25, "cost_currency": "USD"},
+                    events=[(86400, "QUEUED"), (86410, "RUNNING")],
+                ),
+            ]
+        )
 
     def test_counts_rate_tokens_and_cost(self) -> None:
         s = self.table().summary()
@@ -236,8 +390,15 @@ class TestSummary:
         assert Percentiles.of([]) == Percentiles()
         assert Percentiles.of(range(1, 101)).p90 == 90
 
-    @pytest.mark.parametrize("by,keys", [("model", ["m1", "m2"]), ("job_type", ["classifier", "completion"]),
-                                         ("status", ["FAILED", "RUNNING", "SUCCESS"]), ("day", ["1970-01-01", "1970-01-02"])])
+    @pytest.mark.parametrize(
+        "by,keys",
+        [
+            ("model", ["m1", "m2"]),
+            ("job_type", ["classifier", "completion"]),
+            ("status", ["FAILED", "RUNNING", "SUCCESS"]),
+            ("day", ["1970-01-01", "1970-01-02"]),
+        ],
+    )
     def test_grouping(self, by: str, keys: list[str]) -> None:
         s = self.table().summary(by=by)
         assert list(s.groups) == keys
@@ -250,8 +411,19 @@ class TestSummary:
 
 # --------------------------------------------------------------------------- properties
 
-STATUSES = ["QUEUED", "STARTED", "VALIDATING", "VALIDATED", "RUNNING", "CANCELLATION_REQUESTED", "SUCCESS",
-            "FAILED", "CANCELLED", "FAILED_VALIDATION", "MYSTERY"]
+STATUSES = [
+    "QUEUED",
+    "STARTED",
+    "VALIDATING",
+    "VALIDATED",
+    "RUNNING",
+    "CANCELLATION_REQUESTED",
+    "SUCCESS",
+    "FAILED",
+    "CANCELLED",
+    "FAILED_VALIDATION",
+    "MYSTERY",
+]
 
 
 @st.composite
@@ -264,8 +436,15 @@ def snapshot_dicts(draw: Any) -> dict[str, Any]:
         "modified_at": draw(st.integers(100, 106)),
         "model": draw(st.sampled_from(["m1", "m2", None])),
         "trained_tokens": draw(st.none() | st.integers(0, 3)),
-        "metadata": draw(st.none() | st.fixed_dictionaries({"cost": st.none() | st.sampled_from([0.5, 1.25]),
-                                                             "cost_currency": st.sampled_from(["USD", "EUR", None])})),
+        "metadata": draw(
+            st.none()
+            | st.fixed_dictionaries(
+                {
+                    "cost": st.none() | st.sampled_from([0.5, 1.25]),
+                    "cost_currency": st.sampled_from(["USD", "EUR", None]),
+                }
+            )
+        ),
     }
     jt = draw(st.sampled_from([None, "classifier", "completion", "FT"]))
     if jt is not None:
@@ -273,16 +452,24 @@ def snapshot_dicts(draw: Any) -> dict[str, Any]:
     if draw(st.booleans()):
         obj["classifier_targets"] = [{"name": "t", "labels": ["x"]}]
     obj["events"] = [
-        {"name": draw(st.sampled_from(["status-updated", "other"])), "created_at": draw(st.integers(99, 107)),
-         **({"data": {"status": draw(st.sampled_from(STATUSES))}} if draw(st.booleans()) else {})}
+        {
+            "name": draw(st.sampled_from(["status-updated", "other"])),
+            "created_at": draw(st.integers(99, 107)),
+            **({"data": {"status": draw(st.sampled_from(STATUSES))}} if draw(st.booleans()) else {}),
+        }
         for _ in range(draw(st.integers(0, 4)))
     ]
     metric = st.sampled_from([None, 0.0, -0.0, 0.1, 0.2])
     obj["checkpoints"] = [
-        {"metrics": {"train_loss": draw(metric), "valid_loss": draw(metric),
-                     "valid_mean_token_accuracy": draw(metric)},
-         "step_number": draw(st.sampled_from([1, 2, 3, None])),
-         "created_at": draw(st.sampled_from([100, 101, 102, None]))}
+        {
+            "metrics": {
+                "train_loss": draw(metric),
+                "valid_loss": draw(metric),
+                "valid_mean_token_accuracy": draw(metric),
+            },
+            "step_number": draw(st.sampled_from([1, 2, 3, None])),
+            "created_at": draw(st.sampled_from([100, 101, 102, None])),
+        }
         for _ in range(draw(st.integers(0, 3)))
     ]
     return obj
@@ -330,8 +517,14 @@ def test_any_split_merges_to_the_single_pass_fold(objs: list[dict[str, Any]], rn
 
 
 @PROPS
-@given(st.lists(snapshot_dicts(), max_size=10), st.lists(snapshot_dicts(), max_size=10), st.lists(snapshot_dicts(), max_size=10))
-def test_merge_is_associative_and_commutative(a: list[dict[str, Any]], b: list[dict[str, Any]], c: list[dict[str, Any]]) -> None:
+@given(
+    st.lists(snapshot_dicts(), max_size=10),
+    st.lists(snapshot_dicts(), max_size=10),
+    st.lists(snapshot_dicts(), max_size=10),
+)
+def test_merge_is_associative_and_commutative(
+    a: list[dict[str, Any]], b: list[dict[str, Any]], c: list[dict[str, Any]]
+) -> None:
     ta, tb, tc = fold(decoded(a)), fold(decoded(b)), fold(decoded(c))
     assert answers(ta.merge(tb)) == answers(tb.merge(ta))
     assert answers(ta.merge(tb).merge(tc)) == answers(ta.merge(tb.merge(tc)))
@@ -397,7 +590,9 @@ def test_generated_log_against_an_independent_computation() -> None:
     jobs = {j.id: j for j in table.jobs()}
     assert set(jobs) == set(latest)
     assert {j: jobs[j].status for j in jobs} == {j: latest[j][2] for j in latest}
-    expected_types = {j: types[j][1] if j in types else ("classifier" if j in targets else "completion") for j in latest}
+    expected_types = {
+        j: types[j][1] if j in types else ("classifier" if j in targets else "completion") for j in latest
+    }
     assert {j: jobs[j].job_type for j in jobs} == expected_types
     assert len(table.events()) == n_changes
     s = table.summary()
@@ -429,8 +624,13 @@ def test_times_past_2106_survive_the_wire_form(tmp_path: Path) -> None:
     """An observation key (time << 32 | status) past 2**64 cannot be a msgpack int: the wire
     sends such a job's observations as triples (the decoder accepts times up to 9999)."""
     far = 253402300000
-    t = fold([snap("far", "QUEUED", far, created_at=far), snap("far", "ODD_STATUS", far + 1, created_at=far),
-              snap("near", "RUNNING", 100)])
+    t = fold(
+        [
+            snap("far", "QUEUED", far, created_at=far),
+            snap("far", "ODD_STATUS", far + 1, created_at=far),
+            snap("near", "RUNNING", 100),
+        ]
+    )
     for blob in (t.to_bytes(), t.to_bytes(["far"])):
         back = JobTable.from_bytes(blob)
         assert back.changes("far") == t.changes("far")
@@ -439,8 +639,20 @@ def test_times_past_2106_survive_the_wire_form(tmp_path: Path) -> None:
     log = tmp_path / "far.ndjson"
     with log.open("w") as fh:
         for i in range(200_000):
-            fh.write(json.dumps({"id": f"j{i % 300}", "status": "RUNNING", "created_at": 100 + i,
-                                 "modified_at": 100 + i, "pad": "x" * 150}) + "\n")
+            fh.write(
+                json.dumps(
+                    {
+                        "id": f"j{i % 300}",
+                        "status": "RUNNING",
+                        "created_at": 100 + i,
+                        "modified_at": 100 + i,
+                        "pad": "x" * 150,
+                    }
+                )
+                + "\n"
+            )
             if i % 20_000 == 0:
-                fh.write(json.dumps({"id": f"far{i}", "status": "QUEUED", "created_at": far, "modified_at": far}) + "\n")
+                fh.write(
+                    json.dumps({"id": f"far{i}", "status": "QUEUED", "created_at": far, "modified_at": far}) + "\n"
+                )
     assert jobstream.fold_paths(log, workers=2).table == jobstream.fold_paths(log, workers=1).table

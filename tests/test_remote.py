@@ -9,10 +9,12 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator, Optional
+from typing import Any
 
 import pytest
+import servers
 import zstandard
 
 import jobstream
@@ -20,15 +22,19 @@ from jobstream.errors import SourceError
 from jobstream.generate import generate
 from jobstream.io.sources import Source, expand_sources
 
-import servers
-
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def run(*args: Any, env: Optional[dict[str, str]] = None) -> subprocess.CompletedProcess[bytes]:
+def run(*args: Any, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[bytes]:
     full = dict(os.environ, **(env or {}))
-    return subprocess.run([sys.executable, "-m", "jobstream", *map(str, args)], capture_output=True, timeout=120,
-                          env=full, cwd=ROOT, stdin=subprocess.DEVNULL)
+    return subprocess.run(
+        [sys.executable, "-m", "jobstream", *map(str, args)],
+        capture_output=True,
+        timeout=120,
+        env=full,
+        cwd=ROOT,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 def one_line_error(proc: subprocess.CompletedProcess[bytes]) -> str:
@@ -103,14 +109,19 @@ def renamed(errors: bytes, url: str, local: str) -> list[dict[str, Any]]:
 
 class TestHttp:
     @pytest.mark.parametrize("cmd", [["summary"], ["jobs", "-f", "csv"], ["events"], ["validate"]])
-    def test_a_directory_url_reads_like_the_local_directory(self, site: Path, http: str, tmp_path: Path,
-                                                            cmd: list[str]) -> None:
+    def test_a_directory_url_reads_like_the_local_directory(
+        self, site: Path, http: str, tmp_path: Path, cmd: list[str]
+    ) -> None:
         local = run(*cmd, site / "logs", "--errors", tmp_path / "local.ndjson")
         remote = run(*cmd, f"{http}/logs/", "--errors", tmp_path / "remote.ndjson")
         assert remote.returncode == local.returncode == (1 if cmd == ["validate"] else 0)
         assert remote.stdout == local.stdout
-        assert remote.stdout if cmd != ["validate"] else (  # validate reports on stderr: PATH:LINE: reason
-            remote.stderr.replace(f"{http}/logs".encode(), str(site / "logs").encode()) == local.stderr)
+        assert (
+            remote.stdout
+            if cmd != ["validate"]
+            # validate reports on stderr: PATH:LINE: reason
+            else (remote.stderr.replace(f"{http}/logs".encode(), str(site / "logs").encode()) == local.stderr)
+        )
         got = renamed((tmp_path / "remote.ndjson").read_bytes(), f"{http}/logs", str(site / "logs"))
         want = [json.loads(x) for x in (tmp_path / "local.ndjson").read_bytes().splitlines()]
         assert got == want and len(want) == 6  # two bad lines in each of the three logs
@@ -123,7 +134,7 @@ class TestHttp:
         assert [r.source for r in rejects] == [f"{http}/logs/a.ndjson"] * 2
         assert [r.line for r in rejects] == [4, 12]
         for r in rejects:
-            assert data[r.offset: r.offset + len(r.raw)] == r.raw
+            assert data[r.offset : r.offset + len(r.raw)] == r.raw
 
     def test_globs_and_listings_expand_sorted_to_log_files(self, http: str) -> None:
         names = [s.name for s in expand_sources(f"{http}/logs/")]
@@ -146,14 +157,18 @@ class TestHttp:
 
 class TestS3:
     @pytest.mark.parametrize("cmd", [["summary"], ["events", "-f", "csv"], ["validate"]])
-    def test_a_bucket_prefix_reads_like_the_local_directory(self, site: Path, s3: dict[str, str], tmp_path: Path,
-                                                            cmd: list[str]) -> None:
+    def test_a_bucket_prefix_reads_like_the_local_directory(
+        self, site: Path, s3: dict[str, str], tmp_path: Path, cmd: list[str]
+    ) -> None:
         local = run(*cmd, site / "logs", "--errors", tmp_path / "local.ndjson")
         remote = run(*cmd, "s3://jobs/logs/", "--errors", tmp_path / "remote.ndjson", env=s3)
         assert remote.returncode == local.returncode, remote.stderr
         assert remote.stdout == local.stdout
-        assert remote.stdout if cmd != ["validate"] else (
-            remote.stderr.replace(b"s3://jobs/logs", str(site / "logs").encode()) == local.stderr)
+        assert (
+            remote.stdout
+            if cmd != ["validate"]
+            else (remote.stderr.replace(b"s3://jobs/logs", str(site / "logs").encode()) == local.stderr)
+        )
         got = renamed((tmp_path / "remote.ndjson").read_bytes(), "s3://jobs/logs", str(site / "logs"))
         assert got == [json.loads(x) for x in (tmp_path / "local.ndjson").read_bytes().splitlines()]
 
@@ -173,8 +188,10 @@ class TestS3:
 
 
 class TestProtocols:
-    @pytest.mark.parametrize("url, package", [("gs://bucket/logs/", "gcsfs"), ("az://container/x.ndjson", "adlfs"),
-                                              ("abfs://container/x.ndjson", "adlfs")])
+    @pytest.mark.parametrize(
+        "url, package",
+        [("gs://bucket/logs/", "gcsfs"), ("az://container/x.ndjson", "adlfs"), ("abfs://container/x.ndjson", "adlfs")],
+    )
     def test_a_missing_protocol_package_is_one_line_naming_it(self, url: str, package: str) -> None:
         if importlib.util.find_spec(package) is not None:
             pytest.skip(f"{package} is installed here")
@@ -193,11 +210,14 @@ class TestProtocols:
         assert jobstream.fold_paths(url).table == jobstream.fold_paths(site / "logs").table
 
     def test_fsspec_is_imported_only_for_a_url(self, site: Path, http: str) -> None:
-        code = ("import sys, jobstream, jobstream.cli\n"
-                "jobstream.fold_paths(sys.argv[1])\n"
-                "print('fsspec' in sys.modules, 'dask' in sys.modules)\n"
-                "jobstream.fold_paths(sys.argv[2])\n"
-                "print('fsspec' in sys.modules)\n")
-        proc = subprocess.run([sys.executable, "-c", code, str(site / "logs"), f"{http}/logs/a.ndjson"],
-                              capture_output=True, timeout=60)
+        code = (
+            "import sys, jobstream, jobstream.cli\n"
+            "jobstream.fold_paths(sys.argv[1])\n"
+            "print('fsspec' in sys.modules, 'dask' in sys.modules)\n"
+            "jobstream.fold_paths(sys.argv[2])\n"
+            "print('fsspec' in sys.modules)\n"
+        )
+        proc = subprocess.run(
+            [sys.executable, "-c", code, str(site / "logs"), f"{http}/logs/a.ndjson"], capture_output=True, timeout=60
+        )
         assert proc.stdout.split() == [b"False", b"False", b"True"], proc.stderr

@@ -9,8 +9,9 @@ import shutil
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import orjson
 import pytest
@@ -34,15 +35,52 @@ from jobstream.out import report  # noqa: E402
 
 HOSTILE_ID = '<script>alert("id")</script>'
 HOSTILE_MODEL = '"><img src=x onerror=alert(1)> $\\undefinedmacro{x}$ \x1b[31m'
-ALLOWED_TAGS = {"html", "head", "meta", "title", "style", "body", "main", "h1", "h2", "p", "div", "b", "span",
-                "details", "summary", "figure", "table", "thead", "tbody", "tr", "th", "td", "br",
-                # matplotlib's SVG
-                "svg", "defs", "g", "path", "use", "text", "clippath", "rect"}
+ALLOWED_TAGS = {
+    "html",
+    "head",
+    "meta",
+    "title",
+    "style",
+    "body",
+    "main",
+    "h1",
+    "h2",
+    "p",
+    "div",
+    "b",
+    "span",
+    "details",
+    "summary",
+    "figure",
+    "table",
+    "thead",
+    "tbody",
+    "tr",
+    "th",
+    "td",
+    "br",
+    # matplotlib's SVG
+    "svg",
+    "defs",
+    "g",
+    "path",
+    "use",
+    "text",
+    "clippath",
+    "rect",
+}
 
 
 def _snap(job_id: str, status: str, t: int, created: int, model: str, **extra: Any) -> Any:
-    obj = {"id": job_id, "status": status, "created_at": created, "modified_at": t, "model": model,
-           "job_type": "completion", **extra}
+    obj = {
+        "id": job_id,
+        "status": status,
+        "created_at": created,
+        "modified_at": t,
+        "model": model,
+        "job_type": "completion",
+        **extra,
+    }
     return jobstream.decode_line(orjson.dumps(obj))[0]
 
 
@@ -58,11 +96,26 @@ def _jobs(n: int, gap: int, start: int = 1_700_000_000) -> Iterator[Any]:
 def _hostile() -> list[Any]:
     return [
         _snap(HOSTILE_ID, "QUEUED", 1_800_000_000, 1_800_000_000, HOSTILE_MODEL),
-        _snap(HOSTILE_ID, "RUNNING", 1_800_000_100, 1_800_000_000, HOSTILE_MODEL,
-              checkpoints=[{"step_number": s, "created_at": 1_800_000_100 + s, "metrics": {"train_loss": 2.0 / s}}
-                           for s in (1, 2, 3)]),
-        _snap(HOSTILE_ID, "SUCCESS", 1_800_000_900, 1_800_000_000, HOSTILE_MODEL, trained_tokens=1000,
-              metadata={"cost": 1.0, "cost_currency": "<b>EUR</b>"}),
+        _snap(
+            HOSTILE_ID,
+            "RUNNING",
+            1_800_000_100,
+            1_800_000_000,
+            HOSTILE_MODEL,
+            checkpoints=[
+                {"step_number": s, "created_at": 1_800_000_100 + s, "metrics": {"train_loss": 2.0 / s}}
+                for s in (1, 2, 3)
+            ],
+        ),
+        _snap(
+            HOSTILE_ID,
+            "SUCCESS",
+            1_800_000_900,
+            1_800_000_000,
+            HOSTILE_MODEL,
+            trained_tokens=1000,
+            metadata={"cost": 1.0, "cost_currency": "<b>EUR</b>"},
+        ),
     ]
 
 
@@ -108,9 +161,11 @@ def _parse(text: str) -> _Tags:
 
 
 def _table_rows(text: str) -> list[list[str]]:
-    body = text[text.index("<tbody>"): text.index("</tbody>")]
-    return [[re.sub("<[^>]+>", " ", c).strip() for c in re.findall(r"<td>(.*?)</td>", row)]
-            for row in re.findall(r"<tr[^>]*>(.*?)</tr>", body)]
+    body = text[text.index("<tbody>") : text.index("</tbody>")]
+    return [
+        [re.sub("<[^>]+>", " ", c).strip() for c in re.findall(r"<td>(.*?)</td>", row)]
+        for row in re.findall(r"<tr[^>]*>(.*?)</tr>", body)
+    ]
 
 
 class TestHtml:
@@ -135,7 +190,7 @@ class TestHtml:
         assert "<title>Nightly &lt;jobs&gt;</title>" in page
 
     def test_timeline_has_a_label_per_job(self, page: str, folded: jobstream.FoldResult) -> None:
-        svg = page[page.index('aria-label="timeline-01"'):]
+        svg = page[page.index('aria-label="timeline-01"') :]
         svg = svg[: svg.index("</svg>")]
         for job in folded.table.jobs():
             assert job.id[:11] in svg
@@ -168,10 +223,10 @@ class TestHtml:
         assert [p[0] for p in pages] == ["timeline-01", "timeline-02", "timeline-03"]
         assert [bool(p[1]) for p in pages] == [True, False, False]  # only the newest page is open
         assert "The newest 220 of 250 jobs" in text
-        first = text[text.index('aria-label="timeline-01"'):]
+        first = text[text.index('aria-label="timeline-01"') :]
         first = first[: first.index("</svg>")]
         assert "job-00249" in first and "job-00150" in first and "job-00149" not in first
-        last = text[text.index('aria-label="timeline-03"'):]
+        last = text[text.index('aria-label="timeline-03"') :]
         last = last[: last.index("</svg>")]
         assert "job-00030" in last and "job-00029" not in last  # the 20 oldest are beyond max_jobs
         assert int(_table_rows(text)[-1][1]) == 250  # the aggregates still count every job
@@ -187,7 +242,7 @@ class TestHtml:
         text = report.render_report(folded.table, jobs=failed)
         rows = _table_rows(text)
         assert int(rows[-1][1]) == len(failed) and len(failed) >= 2
-        timeline = text[text.index('aria-label="timeline-01"'):]
+        timeline = text[text.index('aria-label="timeline-01"') :]
         timeline = timeline[: timeline.index("</svg>")]
         for j in folded.table.jobs():
             assert (j.id[:11] in timeline) == (j in failed)
@@ -202,8 +257,9 @@ class TestHtml:
 
 
 class TestFiles:
-    def test_write_report_is_atomic_and_refuses_an_input(self, folded: jobstream.FoldResult, tmp_path: Path,
-                                                         small_log: Path) -> None:
+    def test_write_report_is_atomic_and_refuses_an_input(
+        self, folded: jobstream.FoldResult, tmp_path: Path, small_log: Path
+    ) -> None:
         out = tmp_path / "report.html"
         report.write_report(folded.table, folded.stats, str(out), title="t")
         assert out.read_text().startswith("<!DOCTYPE html>")
@@ -218,8 +274,9 @@ class TestFiles:
         out = tmp_path / "charts"
         paths = report.write_charts(folded.table, folded.stats, str(out), fmt)
         names = sorted(os.listdir(out))
-        assert names == sorted(f"{n}.{fmt}" for n in
-                               ("finished", "durations", "cost_tokens", "timeline-01", "training_curves"))
+        assert names == sorted(
+            f"{n}.{fmt}" for n in ("finished", "durations", "cost_tokens", "timeline-01", "training_curves")
+        )
         assert sorted(os.path.basename(p) for p in paths) == names
         for p in paths:
             data = Path(p).read_bytes()
@@ -246,12 +303,15 @@ class TestImport:
         subprocess.run([sys.executable, "-c", code], check=True)
 
     def test_missing_matplotlib_names_the_extra(self) -> None:
-        code = ("import sys; sys.modules['matplotlib'] = None\n"
-                "import jobstream.out.report as r\n"
-                "try:\n    r.render_report(jobstream.JobTable())\n"
-                "except ImportError as e:\n    print(e)\n")
-        out = subprocess.run([sys.executable, "-c", "import jobstream\n" + code], check=True, capture_output=True,
-                             text=True).stdout
+        code = (
+            "import sys; sys.modules['matplotlib'] = None\n"
+            "import jobstream.out.report as r\n"
+            "try:\n    r.render_report(jobstream.JobTable())\n"
+            "except ImportError as e:\n    print(e)\n"
+        )
+        out = subprocess.run(
+            [sys.executable, "-c", "import jobstream\n" + code], check=True, capture_output=True, text=True
+        ).stdout
         assert "pip install 'jobstream[report]'" in out
 
 
@@ -312,13 +372,15 @@ def _open_and_check(browser: Any, path: Path, labels: list[str]) -> list[dict[st
     return charts
 
 
-def test_report_with_pages_and_hostile_names_renders_in_chromium(browser: Any, folded: jobstream.FoldResult,
-                                                                  tmp_path: Path) -> None:
+def test_report_with_pages_and_hostile_names_renders_in_chromium(
+    browser: Any, folded: jobstream.FoldResult, tmp_path: Path
+) -> None:
     table = folded.table.copy().update(_hostile()).update(_jobs(159, gap=90))
     path = tmp_path / "report.html"
     report.write_report(table, folded.stats, str(path), title="jobstream report")
-    charts = _open_and_check(browser, path, ["timeline-01", "timeline-02", "finished", "durations", "cost tokens",
-                                             "training curves"])
+    charts = _open_and_check(
+        browser, path, ["timeline-01", "timeline-02", "finished", "durations", "cost tokens", "training curves"]
+    )
     assert not next(c for c in charts if c["label"] == "timeline-02")["visible"]  # a closed page
 
     # opening the second page shows its chart
@@ -358,8 +420,10 @@ def test_the_browser_check_sees_errors_and_requests(browser: Any, tmp_path: Path
     # the checks above pass only because nothing went wrong: a page with a script error and a
     # blocked request must show up in problems() and requests()
     path = tmp_path / "bad.html"
-    path.write_text("<!DOCTYPE html><html><body><script>console.error('boom'); undefinedCall();</script>"
-                    "<img src='http://127.0.0.1:9/nothing.png'></body></html>")
+    path.write_text(
+        "<!DOCTYPE html><html><body><script>console.error('boom'); undefinedCall();</script>"
+        "<img src='http://127.0.0.1:9/nothing.png'></body></html>"
+    )
     browser.open(path.as_uri())
     problems = browser.problems()
     assert any("boom" in p for p in problems) and any("undefinedCall" in p for p in problems)

@@ -21,21 +21,29 @@ from typing import Any
 import orjson
 import pytest
 
-from jobstream.run import parallel
 from jobstream.decode.decoder import SnapshotDecoder
 from jobstream.decode.models import JobView
+from jobstream.io.sources import Source
+from jobstream.reduce.reducer import JobTable
+from jobstream.run import parallel
 from jobstream.run.batch import fold_paths, read_unit
 from jobstream.run.reader import ReadStats, SourceFailure, read
-from jobstream.reduce.reducer import JobTable
-from jobstream.io.sources import Source
 
 ROOT = Path(__file__).resolve().parents[1]
 T0 = 1_717_000_000
 
 
-def js(*args: Any, stdin: Any = subprocess.DEVNULL, timeout: float = 60, **kw: Any) -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run([sys.executable, "-m", "jobstream", *map(str, args)], stdin=stdin, capture_output=True,
-                          timeout=timeout, cwd=ROOT, **kw)
+def js(
+    *args: Any, stdin: Any = subprocess.DEVNULL, timeout: float = 60, **kw: Any
+) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(
+        [sys.executable, "-m", "jobstream", *map(str, args)],
+        stdin=stdin,
+        capture_output=True,
+        timeout=timeout,
+        cwd=ROOT,
+        **kw,
+    )
 
 
 def line(job_id: str, status: str, modified_at: int, **extra: Any) -> bytes:
@@ -53,8 +61,9 @@ def no_traceback(proc: subprocess.CompletedProcess[bytes]) -> str:
 def _with_closed_stdout_pipe(args: list[str]) -> tuple[int, bytes]:
     """Run jobstream with stdout a pipe whose reader has already gone (``| head`` that quit)."""
     r, w = os.pipe()
-    proc = subprocess.Popen([sys.executable, "-m", "jobstream", *args], stdin=subprocess.DEVNULL, stdout=w,
-                            stderr=subprocess.PIPE, cwd=ROOT)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "jobstream", *args], stdin=subprocess.DEVNULL, stdout=w, stderr=subprocess.PIPE, cwd=ROOT
+    )
     os.close(w)
     os.close(r)
     _, err = proc.communicate(timeout=60)
@@ -70,8 +79,20 @@ class TestTailExitStatus:
         ends.  Job b never ended, so CI must not read this as success.  main exits 0: `followed()`
         only lists jobs that were seen, and every one of those succeeded."""
         data = line("a", "QUEUED", T0) + line("a", "SUCCESS", T0 + 5)
-        proc = js("tail", "-", "--job", "a", "--job", "b", "--exit-on-terminal", "--exit-status", "-f", "ndjson",
-                  input=data, stdin=None)
+        proc = js(
+            "tail",
+            "-",
+            "--job",
+            "a",
+            "--job",
+            "b",
+            "--exit-on-terminal",
+            "--exit-status",
+            "-f",
+            "ndjson",
+            input=data,
+            stdin=None,
+        )
         no_traceback(proc)
         assert proc.returncode == 3, (proc.returncode, proc.stderr)
 
@@ -81,9 +102,26 @@ class TestTailExitStatus:
         exits 0."""
         log = tmp_path / "jobs.ndjson"
         log.write_bytes(line("a", "QUEUED", T0) + line("a", "SUCCESS", T0 + 5))
-        proc = subprocess.Popen([sys.executable, "-m", "jobstream", "tail", str(log), "--from-start", "--job", "a,b",
-                                 "--exit-on-terminal", "--exit-status", "-f", "ndjson"],
-                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT)
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "jobstream",
+                "tail",
+                str(log),
+                "--from-start",
+                "--job",
+                "a,b",
+                "--exit-on-terminal",
+                "--exit-status",
+                "-f",
+                "ndjson",
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            cwd=ROOT,
+        )
         try:
             assert proc.stdout is not None
             for _ in range(2):  # both replayed changes of job a: following has begun
@@ -161,13 +199,20 @@ def test_times_after_2106_survive_the_wire_form_and_parallel_reads(tmp_path: Pat
     cannot encode it.  `to_bytes` raises OverflowError and every parallel run over such a line
     fails ("a worker process failed"), while -j 1 works."""
     t = 5_000_000_000  # 2128-06-11
-    table = JobTable().update([JobView(id="a", status="QUEUED", created_at=t, modified_at=t),
-                               JobView(id="a", status="SUCCESS", created_at=t, modified_at=t + 60)])
+    table = JobTable().update(
+        [
+            JobView(id="a", status="QUEUED", created_at=t, modified_at=t),
+            JobView(id="a", status="SUCCESS", created_at=t, modified_at=t + 60),
+        ]
+    )
     assert JobTable.from_bytes(table.to_bytes()) == table
 
     path = tmp_path / "future.ndjson"
-    path.write_bytes(b"".join(b'{"id":"j%d","status":"RUNNING","created_at":%d,"modified_at":%d}\n' % (i, t, t + i)
-                              for i in range(2000)))
+    path.write_bytes(
+        b"".join(
+            b'{"id":"j%d","status":"RUNNING","created_at":%d,"modified_at":%d}\n' % (i, t, t + i) for i in range(2000)
+        )
+    )
     one = fold_paths(path, workers=1)
     two = fold_paths(path, workers=2, min_parallel_bytes=1, range_bytes=1000)
     assert two.table == one.table and two.stats.accepted == 2000
@@ -194,8 +239,13 @@ def test_a_usage_error_exits_2_even_when_stderr_is_a_closed_pipe(tmp_path: Path)
     nothing catches: main exits 1 (and `jobstream --help | head -1` exits 1 too, via click's own
     EPIPE handler)."""
     r, w = os.pipe()
-    proc = subprocess.Popen([sys.executable, "-m", "jobstream", "jobs", str(ROOT / "examples" / "jobs.ndjson"),
-                             "--bogus"], stdin=subprocess.DEVNULL, stdout=w, stderr=w, cwd=ROOT)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "jobstream", "jobs", str(ROOT / "examples" / "jobs.ndjson"), "--bogus"],
+        stdin=subprocess.DEVNULL,
+        stdout=w,
+        stderr=w,
+        cwd=ROOT,
+    )
     os.close(w)
     os.close(r)
     assert proc.wait(timeout=60) == 2
@@ -274,9 +324,24 @@ class TestTailReportsUnreadableGzip:
         path = tmp_path / "jobs.ndjson.gz"
         path.write_bytes(gzip.compress(raw)[:-6])
         errors = tmp_path / "rejects.ndjson"
-        proc = subprocess.Popen([sys.executable, "-m", "jobstream", "tail", str(path), "--from-start",
-                                 "--errors", str(errors), "-f", "ndjson"], stdin=subprocess.DEVNULL,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT)
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "jobstream",
+                "tail",
+                str(path),
+                "--from-start",
+                "--errors",
+                str(errors),
+                "-f",
+                "ndjson",
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            cwd=ROOT,
+        )
         time.sleep(3)
         proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=30)
@@ -324,8 +389,7 @@ def test_history_stays_in_time_order_after_65536_distinct_statuses() -> None:
     order values spill into the time bits and a job's history goes out of time order, giving a
     change RUNNING -> ZZZ_UNKNOWN dated before the change it follows.  (In a subprocess: the
     status table is process-wide.)"""
-    out = subprocess.run([sys.executable, "-c", HISTORY_SCRIPT], capture_output=True, text=True, cwd=ROOT,
-                         timeout=120)
+    out = subprocess.run([sys.executable, "-c", HISTORY_SCRIPT], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert out.returncode == 0, out.stderr
     times = json.loads(out.stdout)
     assert times == sorted(times)
@@ -402,8 +466,9 @@ def test_exec_timeout_applies_when_the_hook_does_not_read_a_large_event(tmp_path
     data = line("x" * 200_000, "QUEUED", T0) + line("a", "QUEUED", T0)
     start = time.monotonic()
     try:
-        proc = js("tail", "-", "-f", "ndjson", "--exec", "sleep 20", "--exec-timeout", "1", input=data, stdin=None,
-                  timeout=15)
+        proc = js(
+            "tail", "-", "-f", "ndjson", "--exec", "sleep 20", "--exec-timeout", "1", input=data, stdin=None, timeout=15
+        )
     except subprocess.TimeoutExpired:
         pytest.fail("--exec-timeout 1 did not stop a hook that ignores its stdin (still running after 15 s)")
     no_traceback(proc)
@@ -421,8 +486,14 @@ def test_tail_of_a_named_pipe_does_not_wait_forever(tmp_path: Path) -> None:
     src = tmp_path / "jobs.ndjson"
     src.write_bytes(line("a", "QUEUED", T0) + line("a", "SUCCESS", T0 + 5))
     cmd = f"{sys.executable} -m jobstream tail <(cat {src}) --from-start --exit-on-terminal -f ndjson"
-    proc = subprocess.Popen(["bash", "-c", cmd], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, cwd=ROOT, start_new_session=True)
+    proc = subprocess.Popen(
+        ["bash", "-c", cmd],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=ROOT,
+        start_new_session=True,
+    )
     try:
         _, err = proc.communicate(timeout=15)
     except subprocess.TimeoutExpired:
@@ -463,9 +534,24 @@ def test_tail_errors_file_matching_a_followed_glob_is_not_read_back(tmp_path: Pa
     logs.mkdir()
     (logs / "a.ndjson").write_bytes(b'{"id":1}\n')
     errors = logs / "rejects.ndjson"
-    proc = subprocess.Popen([sys.executable, "-m", "jobstream", "tail", str(logs / "*.ndjson"), "--from-start",
-                             "--errors", str(errors), "-f", "ndjson"], stdin=subprocess.DEVNULL,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=ROOT)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "jobstream",
+            "tail",
+            str(logs / "*.ndjson"),
+            "--from-start",
+            "--errors",
+            str(errors),
+            "-f",
+            "ndjson",
+        ],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        cwd=ROOT,
+    )
     try:
         proc.wait(timeout=1.5)
     except subprocess.TimeoutExpired:
@@ -501,8 +587,9 @@ print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
 
 
 def _peak_kb(*args: Any) -> int:
-    out = subprocess.run([sys.executable, "-c", _PEAK, *map(str, args)], capture_output=True, text=True, cwd=ROOT,
-                         timeout=300)
+    out = subprocess.run(
+        [sys.executable, "-c", _PEAK, *map(str, args)], capture_output=True, text=True, cwd=ROOT, timeout=300
+    )
     assert out.returncode == 0, out.stderr
     return int(out.stdout)
 

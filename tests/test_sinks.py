@@ -11,15 +11,15 @@ import io
 import os
 import pty
 import re
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
 import jobstream
 from jobstream.columns import DURATION_FIELDS, JOB_FIELDS, TIME_FIELDS
 from jobstream.out.layout import Screen, bar, display_width, screen_for, truncate, use_color
-from jobstream.reduce.reducer import StatusChange
 from jobstream.out.sinks import (
     BAR_WIDTH,
     EVENT_FIELDS,
@@ -31,6 +31,7 @@ from jobstream.out.sinks import (
     write_summary,
     write_table,
 )
+from jobstream.reduce.reducer import StatusChange
 from jobstream.reduce.summary import Summary
 
 SGR = re.compile("\x1b\\[[0-9;]*m")
@@ -75,8 +76,9 @@ def terminal() -> Iterator[io.TextIOWrapper]:
 
 
 class TestWidth:
-    def test_a_file_or_pipe_gets_every_column_at_full_width(self, job_rows: list[dict[str, Any]],
-                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    def test_a_file_or_pipe_gets_every_column_at_full_width(
+        self, job_rows: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+    ) -> None:
         monkeypatch.setenv("COLUMNS", "60")  # a terminal's width says nothing about a file
         text = table_text(job_rows, JOB_FIELDS)
         head = text.splitlines()[0]
@@ -95,8 +97,13 @@ class TestWidth:
     def test_numbers_times_and_durations_are_never_cut(self, job_rows: list[dict[str, Any]], width: int) -> None:
         lines = table_text(job_rows, JOB_FIELDS, width=width).splitlines()
         shown = [t.lower() for t, _ in spans(lines[0]) if t != "…"]
-        fixed = [f for f in shown if f in TIME_FIELDS or f in DURATION_FIELDS
-                 or all(isinstance(r[f], (int, float)) or r[f] is None for r in job_rows)]
+        fixed = [
+            f
+            for f in shown
+            if f in TIME_FIELDS
+            or f in DURATION_FIELDS
+            or all(isinstance(r[f], (int, float)) or r[f] is None for r in job_rows)
+        ]
         assert ("created_at" in fixed) == (width >= 80) and (len(fixed) > 4) == (width >= 200), shown
         for line, row in zip(lines[1:], job_rows):
             tokens = line.split()
@@ -108,7 +115,7 @@ class TestWidth:
         fields = ("job_type", "created_at", "trained_tokens", "cost", "train_loss", "run_time", "total")
         for width in range(20, 120, 3):  # no text column holds a digit: a digit before … would be a cut number
             lines = table_text(job_rows, fields, width=width).splitlines()
-            assert not any(re.search(r"\d…", line) for line in lines[1:len(job_rows) + 1]), width
+            assert not any(re.search(r"\d…", line) for line in lines[1 : len(job_rows) + 1]), width
 
     def test_long_text_is_cut_with_an_ellipsis_to_a_prefix(self, job_rows: list[dict[str, Any]]) -> None:
         text = table_text(job_rows, ("id", "status", "created_at"), width=50)
@@ -132,20 +139,23 @@ class TestWidth:
     def test_no_headers_gives_rows_only_even_when_columns_are_hidden(self, job_rows: list[dict[str, Any]]) -> None:
         lines = table_text(job_rows, JOB_FIELDS, width=80, headers=False).splitlines()
         assert len(lines) == len(job_rows)
-        assert lines[0].split()[0].rstrip("…") == job_rows[0]["id"][:len(lines[0].split()[0]) - 1]
+        assert lines[0].split()[0].rstrip("…") == job_rows[0]["id"][: len(lines[0].split()[0]) - 1]
 
     def test_events_keep_job_status_change_and_time_when_narrow(self, folded: Any) -> None:
         rows = [event_row(c) for c in folded.table.events()]
         lines = table_text(rows, EVENT_FIELDS, width=60).splitlines()
         assert [t for t, _ in spans(lines[0])] == ["JOB_ID", "TO_STATUS", "AT", "…"]
-        assert [line.split()[-1] for line in lines[1:len(rows) + 1]] == [
-            jobstream.out.sinks.iso(r["at"]) for r in rows]
+        assert [line.split()[-1] for line in lines[1 : len(rows) + 1]] == [
+            jobstream.out.sinks.iso(r["at"]) for r in rows
+        ]
         lines = table_text(rows, EVENT_FIELDS, width=80).splitlines()
         assert [t for t, _ in spans(lines[0])] == ["JOB_ID", "FROM_STATUS", "TO_STATUS", "AT", "…"]
 
     def test_wide_characters_count_two_columns(self) -> None:
-        rows = [{"id": "a", "model": "模型-中文-很长的名字-模型", "status": "SUCCESS"},
-                {"id": "b", "model": "open-mistral-7b", "status": "FAILED"}]
+        rows = [
+            {"id": "a", "model": "模型-中文-很长的名字-模型", "status": "SUCCESS"},
+            {"id": "b", "model": "open-mistral-7b", "status": "FAILED"},
+        ]
         text = table_text(rows, ("id", "model", "status"), width=30)
         lines = text.splitlines()
         assert all(display_width(line) <= 30 for line in lines)
@@ -155,8 +165,10 @@ class TestWidth:
         assert "…" in lines[1]
 
     def test_ascii_output_escapes_before_measuring_and_cuts_with_dots(self) -> None:
-        rows = [{"id": "x" * 40, "model": "modèle-é", "status": "SUCCESS"},
-                {"id": "y", "model": "m", "status": "RUNNING"}]
+        rows = [
+            {"id": "x" * 40, "model": "modèle-é", "status": "SUCCESS"},
+            {"id": "y", "model": "m", "status": "RUNNING"},
+        ]
         buf = io.BytesIO()
         out = io.TextIOWrapper(buf, encoding="ascii", errors="strict")  # strict: nothing unencodable may reach it
         write_table(rows, ("id", "model", "status"), out, width=45)
@@ -182,13 +194,21 @@ def _shown(field: str, value: Any) -> str:
 
 
 class TestColour:
-    ROWS = [{"id": f"j{i}", "status": s} for i, s in enumerate(
-        ["SUCCESS", "FAILED", "FAILED_VALIDATION", "CANCELLED", "RUNNING", "QUEUED", "WEIRD"])]
+    ROWS = [
+        {"id": f"j{i}", "status": s}
+        for i, s in enumerate(["SUCCESS", "FAILED", "FAILED_VALIDATION", "CANCELLED", "RUNNING", "QUEUED", "WEIRD"])
+    ]
 
     def test_each_status_has_its_colour(self) -> None:
         text = table_text(self.ROWS, ("id", "status"), color="always")
-        for status, code in [("SUCCESS", "32"), ("FAILED", "31"), ("FAILED_VALIDATION", "31"), ("CANCELLED", "33"),
-                             ("RUNNING", "34"), ("QUEUED", "36")]:
+        for status, code in [
+            ("SUCCESS", "32"),
+            ("FAILED", "31"),
+            ("FAILED_VALIDATION", "31"),
+            ("CANCELLED", "33"),
+            ("RUNNING", "34"),
+            ("QUEUED", "36"),
+        ]:
             assert f"\x1b[{code}m{status}\x1b[0m" in text, status
         assert "WEIRD" in text and "\x1b[" not in text.splitlines()[-1]  # unknown statuses stay plain
 
@@ -229,8 +249,9 @@ class TestColour:
         with pytest.raises(ValueError):
             use_color(terminal, "sometimes")
 
-    def test_the_width_is_the_terminals_only_on_a_terminal(self, terminal: Any,
-                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    def test_the_width_is_the_terminals_only_on_a_terminal(
+        self, terminal: Any, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
         monkeypatch.setenv("COLUMNS", "71")
         assert screen_for(terminal).width == 71
         assert screen_for(io.StringIO()).width is None
@@ -274,7 +295,7 @@ class TestSummaryTable:
         for title, counts in (("by status", s.by_status), ("by job type", s.by_job_type), ("by model", s.by_model)):
             start = lines.index(title) + 1
             top = max(counts.values())
-            for line in lines[start:start + len(counts)]:
+            for line in lines[start : start + len(counts)]:
                 m = BAR_LINE.match(line)
                 assert m and m.group("bar"), line
                 n = int(m.group("n"))
@@ -289,16 +310,22 @@ class TestSummaryTable:
     @pytest.mark.parametrize("width", [40, 60, 80, 100, 200])
     def test_fits_the_width_and_keeps_every_count(self, width: int) -> None:
         long = "ft:open-mistral-7b:a-very-long-organisation-name:20250101:abcdef"
-        s = Summary(jobs=13, observations=40, by_status={"SUCCESS": 10, "FAILED": 3},
-                    by_job_type={"completion": 13}, by_model={long: 12, "open-mistral-7b": 1},
-                    trained_tokens=123456789, cost={c: 1234.5 for c in ("USD", "EUR", "GBP", "JPY", "CHF")})
+        s = Summary(
+            jobs=13,
+            observations=40,
+            by_status={"SUCCESS": 10, "FAILED": 3},
+            by_job_type={"completion": 13},
+            by_model={long: 12, "open-mistral-7b": 1},
+            trained_tokens=123456789,
+            cost={c: 1234.5 for c in ("USD", "EUR", "GBP", "JPY", "CHF")},
+        )
         lines = _summary_text(s, width=width).splitlines()
         assert max(display_width(line) for line in lines) <= width, "\n".join(lines)
-        models = [BAR_LINE.match(line) for line in lines[lines.index("by model") + 1:][:2]]
+        models = [BAR_LINE.match(line) for line in lines[lines.index("by model") + 1 :][:2]]
         assert [int(m.group("n")) for m in models if m] == [12, 1]
         name = models[0].group("name") if models[0] else ""
         assert name == long or (name.endswith("…") and long.startswith(name[:-1]))
-        cost = "\n".join(lines[lines.index(next(x for x in lines if x.startswith("cost"))):])
+        cost = "\n".join(lines[lines.index(next(x for x in lines if x.startswith("cost"))) :])
         assert cost.count("1,234.50") == 5  # currencies wrap between items, never inside one
 
     def test_durations_header_sits_over_its_values(self, folded: Any) -> None:
@@ -318,12 +345,12 @@ class TestSummaryTable:
         full = _summary_text(s).splitlines()
         assert full[0].split()[:2] == ["MODEL", "JOBS"]
         jobs_end = full[0].index("JOBS") + 4
-        assert all(line[jobs_end - 1] != " " for line in full[1:len(s.groups) + 2])  # right-aligned under JOBS
+        assert all(line[jobs_end - 1] != " " for line in full[1 : len(s.groups) + 2])  # right-aligned under JOBS
         for width in (60, 100):
             lines = _summary_text(s, width=width).splitlines()
             assert max(display_width(line) for line in lines) <= width
             assert lines[0].endswith("…") == (width < len(full[0]))
-            assert [line.split()[-4:] for line in lines[1:len(s.groups) + 2]] != []
+            assert [line.split()[-4:] for line in lines[1 : len(s.groups) + 2]] != []
             total = next(line for line in lines if line.startswith("(total)"))
             assert total.split()[1] == str(s.jobs)
 
@@ -334,10 +361,13 @@ class TestSummaryTable:
 
 
 class TestEventWriter:
-    CHANGES = [StatusChange("6b2da88a-d322-4f52-b7d2-e210a27d3c5b", "completion", "open-mistral-7b", None, "QUEUED", T0),
-               StatusChange("6b2da88a-d322-4f52-b7d2-e210a27d3c5b", "completion", "open-mistral-7b", "RUNNING",
-                            "SUCCESS", T0 + 60),
-               StatusChange("b", "classifier", None, "RUNNING", "CANCELLATION_REQUESTED", T0 + 61)]
+    CHANGES = [
+        StatusChange("6b2da88a-d322-4f52-b7d2-e210a27d3c5b", "completion", "open-mistral-7b", None, "QUEUED", T0),
+        StatusChange(
+            "6b2da88a-d322-4f52-b7d2-e210a27d3c5b", "completion", "open-mistral-7b", "RUNNING", "SUCCESS", T0 + 60
+        ),
+        StatusChange("b", "classifier", None, "RUNNING", "CANCELLATION_REQUESTED", T0 + 61),
+    ]
 
     def lines(self, **kw: Any) -> list[str]:
         out = io.StringIO()

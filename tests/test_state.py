@@ -20,12 +20,11 @@ from pathlib import Path
 import msgspec
 import orjson
 import pytest
+from statehelp import ROOT, T0, append, cli, crash_at, line, out_of
 
 from jobstream.errors import StateError, StateLockedError
 from jobstream.generate import write_log
 from jobstream.run.state import FORMAT, MAGIC, State, _Doc, _Options, encode_state
-
-from statehelp import ROOT, T0, append, cli, crash_at, line, out_of
 
 
 @pytest.fixture(scope="module")
@@ -43,8 +42,9 @@ def grow(path: Path, content: bytes, upto: int) -> None:
 
 
 class TestIncrementalRuns:
-    def test_a_rerun_reads_only_appended_bytes_and_prints_what_a_full_run_prints(self, tmp_path: Path,
-                                                                                  content: bytes) -> None:
+    def test_a_rerun_reads_only_appended_bytes_and_prints_what_a_full_run_prints(
+        self, tmp_path: Path, content: bytes
+    ) -> None:
         log, st = tmp_path / "jobs.ndjson", tmp_path / "s.state"
         cuts = [len(content) // 2 + 11, len(content) * 3 // 4 + 5, len(content)]
         done = 0
@@ -60,8 +60,9 @@ class TestIncrementalRuns:
         _, res = out_of("summary", [log], state=st, out=tmp_path / "o")
         assert res.read.bytes == 0 and done == len(content)
 
-    def test_the_first_run_reads_everything_and_each_rerun_only_the_new_bytes(self, tmp_path: Path,
-                                                                              content: bytes) -> None:
+    def test_the_first_run_reads_everything_and_each_rerun_only_the_new_bytes(
+        self, tmp_path: Path, content: bytes
+    ) -> None:
         log, st = tmp_path / "jobs.ndjson", tmp_path / "s.state"
         grow(log, content, 1_000_000)
         first = content.rfind(b"\n", 0, 1_000_000) + 1
@@ -114,7 +115,8 @@ class TestIncrementalRuns:
 
 class TestValidate:
     def test_validate_with_a_state_reports_every_reject_of_every_run_and_checks_only_new_lines(
-            self, tmp_path: Path) -> None:
+        self, tmp_path: Path
+    ) -> None:
         log, st = tmp_path / "jobs.ndjson", tmp_path / "v.state"
         log.write_bytes(line("a", "RUNNING", T0 + 5) + b"oops\n")
         first = cli("validate", log, "--state", st)
@@ -122,8 +124,7 @@ class TestValidate:
         append(log, line("b", "QUEUED", T0 + 6) + b'{"id": 1}\n' + line("a", "SUCCESS", T0 + 7))
         got, full = cli("validate", log, "--state", st), cli("validate", log)
         assert (got.returncode, got.stderr) == (full.returncode, full.stderr) == (1, full.stderr)
-        assert full.stderr.decode().splitlines()[-1] == \
-            "5 line(s) checked in 1 source(s): 3 accepted, 2 rejected"
+        assert full.stderr.decode().splitlines()[-1] == "5 line(s) checked in 1 source(s): 3 accepted, 2 rejected"
         _, res = out_of("validate", [log], state=st, out=tmp_path / "errors.ndjson")
         assert res.read.lines == 0 and res.stats.rejected == 2
 
@@ -135,8 +136,11 @@ class TestStateFile:
         out_of("summary", [log], state=st, out=tmp_path / "o")
         data = st.read_bytes()
         assert data.startswith(MAGIC)
-        fmt, flags, length = int.from_bytes(data[20:22], "big"), int.from_bytes(data[22:24], "big"), \
-            int.from_bytes(data[24:32], "big")
+        fmt, flags, length = (
+            int.from_bytes(data[20:22], "big"),
+            int.from_bytes(data[22:24], "big"),
+            int.from_bytes(data[24:32], "big"),
+        )
         crc = int.from_bytes(data[32:36], "big")
         payload = data[36:]
         assert (fmt, flags, length) == (FORMAT, 0, len(payload))
@@ -168,7 +172,8 @@ class TestStateFile:
 
     @pytest.mark.parametrize("damage", ["flip", "truncate", "empty"])
     def test_a_damaged_newest_generation_is_replaced_by_the_previous_one_and_fails_the_run(
-            self, tmp_path: Path, damage: str) -> None:
+        self, tmp_path: Path, damage: str
+    ) -> None:
         log, st = tmp_path / "jobs.ndjson", tmp_path / "s.state"
         log.write_bytes(line("a", "RUNNING", T0 + 5))
         assert cli("summary", log, "--state", st).returncode == 0
@@ -179,7 +184,7 @@ class TestStateFile:
         if damage == "flip":
             data[len(data) // 2] ^= 0x40
         elif damage == "truncate":
-            del data[len(data) - 7:]
+            del data[len(data) - 7 :]
         else:
             data.clear()
         st.write_bytes(bytes(data))
@@ -200,8 +205,10 @@ class TestStateFile:
         st.write_bytes(bytes(data))
         proc = cli("summary", log, "--state", st)
         assert proc.returncode == 1 and proc.stdout == b""
-        assert proc.stderr.decode().strip() == \
-            f"Error: state {st} is damaged (checksum mismatch); --reset-state to start over"
+        assert (
+            proc.stderr.decode().strip()
+            == f"Error: state {st} is damaged (checksum mismatch); --reset-state to start over"
+        )
         assert st.read_bytes() == bytes(data)  # never silently replaced
         proc = cli("summary", log, "--state", st, "--reset-state", "-f", "json")
         assert proc.returncode == 0 and orjson.loads(proc.stdout)["jobs"] == 1
@@ -302,8 +309,10 @@ class TestLock:
                 State.load(st)
         assert proc.returncode == 75 and proc.stdout == b""
         err = proc.stderr.decode().strip()
-        assert err == (f"Error: state {st} is in use by another jobstream run (pid {os.getpid()}); this run did "
-                       "nothing: the next run reads what it would have read")
+        assert err == (
+            f"Error: state {st} is in use by another jobstream run (pid {os.getpid()}); this run did "
+            "nothing: the next run reads what it would have read"
+        )
         assert st.read_bytes() == before
         proc = cli("summary", log, "--state", st, "-f", "json")  # the lock died with its holder
         assert proc.returncode == 0 and orjson.loads(proc.stdout)["by_status"] == {"SUCCESS": 1}
@@ -312,9 +321,15 @@ class TestLock:
         log, st = tmp_path / "jobs.ndjson", tmp_path / "s.state"
         for _ in range(8):
             append(log, content)  # ~20 MB: a run long enough to overlap
-        procs = [subprocess.Popen([sys.executable, "-m", "jobstream", "summary", str(log), "--state", str(st),
-                                   "-f", "json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT)
-                 for _ in range(2)]
+        procs = [
+            subprocess.Popen(
+                [sys.executable, "-m", "jobstream", "summary", str(log), "--state", str(st), "-f", "json"],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                cwd=ROOT,
+            )
+            for _ in range(2)
+        ]
         codes = sorted(p.wait(120) for p in procs)
         for p in procs:
             p.stdout.close()  # type: ignore[union-attr]
@@ -331,8 +346,9 @@ class TestCrashSafety:
     POINTS = ["read", "save", "written", "previous", "renamed", "synced"]
 
     @pytest.mark.parametrize("point", POINTS)
-    def test_killed_at_each_point_of_a_run_the_next_run_is_exact(self, tmp_path: Path, content: bytes,
-                                                                 point: str) -> None:
+    def test_killed_at_each_point_of_a_run_the_next_run_is_exact(
+        self, tmp_path: Path, content: bytes, point: str
+    ) -> None:
         log, st, out = tmp_path / "jobs.ndjson", tmp_path / "s.state", tmp_path / "new.ndjson"
         grow(log, content, len(content) // 2)
         printed, _ = out_of("events", [log], state=st, new=True, out=out)
@@ -368,9 +384,12 @@ class TestCrashSafety:
             grow(log, data, cut)
             with State.load(st) as state:
                 generation = state.generation
-            proc = subprocess.Popen([sys.executable, "-m", "jobstream", "events", str(log), "--state", str(st),
-                                     "--new", "-o", str(out)], cwd=ROOT,
-                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "jobstream", "events", str(log), "--state", str(st), "--new", "-o", str(out)],
+                cwd=ROOT,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
             time.sleep(rng.uniform(0.02, 0.4))
             proc.send_signal(signal.SIGKILL)
             killed += proc.wait(WAIT_KILL) == -signal.SIGKILL

@@ -13,30 +13,42 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from jobstream.reduce.filters import Selection
-from jobstream.reduce.changes import ChangeFeed
-from jobstream.run.follow import Follower
-from jobstream.out.sinks import EventWriter
 from jobstream.decode.models import JobView
+from jobstream.out.sinks import EventWriter
+from jobstream.reduce.changes import ChangeFeed
+from jobstream.reduce.filters import Selection
 from jobstream.reduce.reducer import StatusChange
+from jobstream.run.follow import Follower
 
 WAIT = 10.0  # upper bound of any wait for output; a passing test waits far less
 T0 = 1_750_000_000
 
 
-def snap(job_id: str, status: str, t: int, *, job_type: str = "completion", model: str = "open-mistral-7b",
-         events: Optional[list[tuple[str, int]]] = None) -> bytes:
+def snap(
+    job_id: str,
+    status: str,
+    t: int,
+    *,
+    job_type: str = "completion",
+    model: str = "open-mistral-7b",
+    events: list[tuple[str, int]] | None = None,
+) -> bytes:
     """One snapshot line, as a poller would append it."""
     obj: dict[str, Any] = {
-        "id": job_id, "object": "job", "job_type": job_type, "model": model,
-        "status": status, "created_at": T0, "modified_at": t,
+        "id": job_id,
+        "object": "job",
+        "job_type": job_type,
+        "model": model,
+        "status": status,
+        "created_at": T0,
+        "modified_at": t,
     }
     if events is not None:
         obj["events"] = [{"name": "status-updated", "data": {"status": s}, "created_at": at} for s, at in events]
@@ -128,7 +140,9 @@ class Tail:
     def __init__(self, *args: str, stdin: Any = subprocess.DEVNULL, ready: bool = True) -> None:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "jobstream", "tail", "-v", *args],
-            stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            stdin=stdin,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
         )
         self.out = Pipe(self.proc.stdout)
         self.err = Pipe(self.proc.stderr)
@@ -167,7 +181,7 @@ def tails() -> Any:
         t.close()
 
 
-def brief(ev: dict[str, Any]) -> tuple[str, Optional[str], str]:
+def brief(ev: dict[str, Any]) -> tuple[str, str | None, str]:
     return ev["job_id"], ev["from_status"], ev["to_status"]
 
 
@@ -281,8 +295,10 @@ class TestTailFiles:
         log = tmp_path / "jobs.ndjson"
         log.touch()
         t = tails(str(log), "--status", "FAILED", "--model", "open-mistral-7b")
-        append(log, snap("a", "QUEUED", T0) + snap("b", "FAILED", T0, model="codestral-latest")
-               + snap("c", "FAILED", T0 + 1))
+        append(
+            log,
+            snap("a", "QUEUED", T0) + snap("b", "FAILED", T0, model="codestral-latest") + snap("c", "FAILED", T0 + 1),
+        )
         assert [brief(e) for e in t.events(1)] == [("c", None, "FAILED")]
 
     def test_table_format_prints_one_aligned_line_per_event(self, tmp_path: Path, tails: Any) -> None:
@@ -296,7 +312,9 @@ class TestTailFiles:
         assert line.index("QUEUED") == line.index("a") + 38 + 12 + 22 + 19
 
     def test_tail_of_a_directory_is_a_usage_error(self, tmp_path: Path) -> None:
-        r = subprocess.run([sys.executable, "-m", "jobstream", "tail", str(tmp_path)], capture_output=True, timeout=WAIT)
+        r = subprocess.run(
+            [sys.executable, "-m", "jobstream", "tail", str(tmp_path)], capture_output=True, timeout=WAIT
+        )
         assert r.returncode == 2 and b"is a directory" in r.stderr
 
 
@@ -320,8 +338,9 @@ class TestTailEnding:
         assert t.finish() == 0
 
     @pytest.mark.parametrize("sig,code", [(signal.SIGTERM, 0), (signal.SIGINT, 130)])
-    def test_signal_ends_cleanly_sigterm_0_and_ctrl_c_130(self, tmp_path: Path, tails: Any, sig: int,
-                                                           code: int) -> None:
+    def test_signal_ends_cleanly_sigterm_0_and_ctrl_c_130(
+        self, tmp_path: Path, tails: Any, sig: int, code: int
+    ) -> None:
         log = tmp_path / "jobs.ndjson"
         log.touch()
         t = tails(str(log))
@@ -378,8 +397,9 @@ class TestTailEnding:
     def test_exit_status_without_exit_on_terminal_is_a_usage_error(self, tmp_path: Path) -> None:
         log = tmp_path / "jobs.ndjson"
         log.touch()
-        proc = subprocess.run([sys.executable, "-m", "jobstream", "tail", str(log), "--exit-status"],
-                              capture_output=True, timeout=WAIT)
+        proc = subprocess.run(
+            [sys.executable, "-m", "jobstream", "tail", str(log), "--exit-status"], capture_output=True, timeout=WAIT
+        )
         assert proc.returncode == 2 and b"--exit-on-terminal" in proc.stderr
 
     def test_exec_runs_a_command_per_event_with_json_on_stdin(self, tmp_path: Path, tails: Any) -> None:
@@ -402,12 +422,17 @@ class TestTailEnding:
             time.sleep(0.01)
         got = [line.split(b" ", 1) for line in out.read_bytes().splitlines()]
         assert [(s, orjson.loads(j)["to_status"], orjson.loads(j)["job_id"]) for s, j in got] == [
-            (b"QUEUED", "QUEUED", evil), (b"RUNNING", "RUNNING", evil)]
+            (b"QUEUED", "QUEUED", evil),
+            (b"RUNNING", "RUNNING", evil),
+        ]
         assert not (tmp_path / "pwned").exists() and not Path("pwned2").exists()
 
     def test_exec_with_a_missing_command_is_a_usage_error(self, tmp_path: Path) -> None:
-        r = subprocess.run([sys.executable, "-m", "jobstream", "tail", str(tmp_path / "x"), "--exec", "no-such-cmd-xyz"],
-                           capture_output=True, timeout=WAIT)
+        r = subprocess.run(
+            [sys.executable, "-m", "jobstream", "tail", str(tmp_path / "x"), "--exec", "no-such-cmd-xyz"],
+            capture_output=True,
+            timeout=WAIT,
+        )
         assert r.returncode == 2 and b"command not found" in r.stderr
 
 
@@ -421,12 +446,16 @@ class TestChangeFeed:
         assert feed.push([view("a", "QUEUED", T0)]) == []
         assert feed.push([view("a", "VALIDATED", T0 + 5)]) == []
         assert [(c.from_status, c.to_status) for c in feed.push([view("a", "SUCCESS", T0 + 20)])] == [
-            ("RUNNING", "SUCCESS")]
+            ("RUNNING", "SUCCESS")
+        ]
 
     def test_each_change_is_emitted_once_in_order(self) -> None:
         feed = ChangeFeed()
         first = feed.push([view("a", "RUNNING", T0 + 2, events=[("QUEUED", T0), ("RUNNING", T0 + 2)])])
-        assert [(c.from_status, c.to_status, c.at) for c in first] == [(None, "QUEUED", T0), ("QUEUED", "RUNNING", T0 + 2)]
+        assert [(c.from_status, c.to_status, c.at) for c in first] == [
+            (None, "QUEUED", T0),
+            ("QUEUED", "RUNNING", T0 + 2),
+        ]
         assert feed.push([view("a", "RUNNING", T0 + 2)]) == []  # the same snapshot again
         assert feed.push([view("a", "RUNNING", T0 + 3)]) == []  # polled, unchanged
 
@@ -436,7 +465,8 @@ class TestChangeFeed:
         feed.settle()
         assert feed.push([view("a", "RUNNING", T0 + 5)]) == []
         assert [(c.from_status, c.to_status) for c in feed.push([view("a", "SUCCESS", T0 + 9)])] == [
-            ("RUNNING", "SUCCESS")]
+            ("RUNNING", "SUCCESS")
+        ]
 
     def test_selection_filters_output_not_state(self) -> None:
         feed = ChangeFeed(Selection.of(statuses=["SUCCESS"]))
@@ -487,8 +517,14 @@ class TestFollower:
         log = tmp_path / "jobs.ndjson"
         log.write_bytes(snap("a", "QUEUED", T0) + snap("a", "SUCCESS", T0 + 1) + snap("b", "RUNNING", T0 + 2))
         deadline = time.monotonic() + 0.3
-        with Follower([str(log)], from_start=True, until_terminal=True, read_size=150, watch="poll",
-                      stop=lambda: time.monotonic() > deadline) as f:
+        with Follower(
+            [str(log)],
+            from_start=True,
+            until_terminal=True,
+            read_size=150,
+            watch="poll",
+            stop=lambda: time.monotonic() > deadline,
+        ) as f:
             got = [(c.job_id, c.to_status) for c in f]
         assert got == [("a", "QUEUED"), ("a", "SUCCESS"), ("b", "RUNNING")]
         assert time.monotonic() >= deadline  # b is running: it ended by stop, not by until_terminal
@@ -511,9 +547,15 @@ def test_event_writer_flushes_every_format() -> None:
 
     change = StatusChange("a", "completion", None, None, "QUEUED", T0)
     for fmt, expected in [
-        ("ndjson", '{"job_id":"a","job_type":"completion","model":null,"from_status":null,"to_status":"QUEUED","at":1750000000}\n'),
+        (
+            "ndjson",
+            '{"job_id":"a","job_type":"completion","model":null,"from_status":null,"to_status":"QUEUED","at":1750000000}\n',
+        ),
         ("csv", "job_id,job_type,model,from_status,to_status,at\na,completion,,,QUEUED,1750000000\n"),
-        ("json", '[\n{"job_id":"a","job_type":"completion","model":null,"from_status":null,"to_status":"QUEUED","at":1750000000}\n]\n'),
+        (
+            "json",
+            '[\n{"job_id":"a","job_type":"completion","model":null,"from_status":null,"to_status":"QUEUED","at":1750000000}\n]\n',
+        ),
     ]:
         buf = io.StringIO()
         w = EventWriter(buf, fmt)
@@ -548,7 +590,10 @@ class TestReviewFindings:
             assert [(c.job_id, c.from_status, c.to_status) for c in f.poll()] == [("job-a", "QUEUED", "RUNNING")]
             with open(log, "r+b") as fh:
                 fh.truncate(0)
-            append(log, snap("job-b", "QUEUED", T0 + 2) + snap("job-b", "RUNNING", T0 + 3) + snap("job-b", "SUCCESS", T0 + 4))
+            append(
+                log,
+                snap("job-b", "QUEUED", T0 + 2) + snap("job-b", "RUNNING", T0 + 3) + snap("job-b", "SUCCESS", T0 + 4),
+            )
             got = [(c.job_id, c.from_status, c.to_status) for c in f.poll()]
             assert got == [("job-b", None, "QUEUED"), ("job-b", "QUEUED", "RUNNING"), ("job-b", "RUNNING", "SUCCESS")]
             assert f.stats.truncations == 1
@@ -614,8 +659,9 @@ def _events_of(paths: list[Path]) -> list[StatusChange]:
 
 @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
 @given(st.integers(0, 10_000), st.sampled_from(["plain", "gzip", "glob"]), st.randoms(use_true_random=False))
-def test_from_start_replay_equals_events_for_every_kind_of_input(tmp_path_factory: Any, seed: int, kind: str,
-                                                                  rnd: Any) -> None:
+def test_from_start_replay_equals_events_for_every_kind_of_input(
+    tmp_path_factory: Any, seed: int, kind: str, rnd: Any
+) -> None:
     """tail --from-start replays exactly what `jobstream events` gives: plain, gzip, several files by glob,
     lines in any order, with bad and blank lines among them."""
     import gzip as gz
@@ -641,8 +687,9 @@ def test_from_start_replay_equals_events_for_every_kind_of_input(tmp_path_factor
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
 @pytest.mark.parametrize("how", ["file", "stdin"])
-def test_live_lines_in_any_pieces_never_invent_never_go_back_and_reach_the_end(tmp_path: Path, seed: int,
-                                                                               how: str) -> None:
+def test_live_lines_in_any_pieces_never_invent_never_go_back_and_reach_the_end(
+    tmp_path: Path, seed: int, how: str
+) -> None:
     """A log written while tail follows it, cut anywhere (mid-line), in pieces.  What tail
     emits live depends on what it has seen so far (a status revealed later, older than what
     was already printed, is not printed backwards), so it is checked against `events` over
@@ -671,8 +718,12 @@ def test_live_lines_in_any_pieces_never_invent_never_go_back_and_reach_the_end(t
         finally:
             t.close()
     else:
-        proc = subprocess.Popen([sys.executable, "-m", "jobstream", "tail", "-", "-f", "ndjson"],
-                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "jobstream", "tail", "-", "-f", "ndjson"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
         assert proc.stdin is not None
         for piece in pieces:
             proc.stdin.write(piece)
@@ -703,8 +754,12 @@ def test_gzip_on_stdin_is_decompressed_as_it_streams() -> None:
     import gzip as gz
 
     data = b"".join(_generated(4, jobs=5))
-    proc = subprocess.run([sys.executable, "-m", "jobstream", "tail", "-", "-f", "ndjson"], input=gz.compress(data),
-                          capture_output=True, timeout=WAIT * 3)
+    proc = subprocess.run(
+        [sys.executable, "-m", "jobstream", "tail", "-", "-f", "ndjson"],
+        input=gz.compress(data),
+        capture_output=True,
+        timeout=WAIT * 3,
+    )
     assert proc.returncode == 0 and b"Traceback" not in proc.stderr
     got = [orjson.loads(line) for line in proc.stdout.splitlines()]
     assert len(got) > 0 and all("job_id" in g for g in got)
@@ -724,8 +779,11 @@ def test_a_blocked_consumer_loses_nothing_across_rename_rotations(tmp_path: Path
     rotated file is held open and drained, so every change arrives once the reader reads."""
     log = tmp_path / "jobs.ndjson"
     log.touch()
-    proc = subprocess.Popen([sys.executable, "-m", "jobstream", "tail", "-v", str(log), "-f", "ndjson"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "jobstream", "tail", "-v", str(log), "-f", "ndjson"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     err = Pipe(proc.stderr)
     try:
         err.wait_for("jobstream: following")
@@ -782,7 +840,7 @@ class TestTailState:
     def start(self, tails: Any, log: Path, st: Path, *extra: str, ready: bool = True) -> Any:
         return tails(str(log), "--state", str(st), "-f", "ndjson", *extra, ready=ready)
 
-    def stop(self, t: Any) -> list[tuple[str, Optional[str], str]]:
+    def stop(self, t: Any) -> list[tuple[str, str | None, str]]:
         t.proc.send_signal(signal.SIGTERM)
         lines, rest = t.out.rest()
         assert t.finish() == 0 and rest == b""
@@ -816,13 +874,14 @@ class TestTailState:
         assert [brief(e) for e in t.events(2)] == [("a", "QUEUED", "RUNNING"), ("a", "RUNNING", "SUCCESS")]
         assert self.stop(t) == []
 
-    def test_killed_and_restarted_it_loses_nothing_and_repeats_only_after_a_kill(self, tmp_path: Path,
-                                                                              tails: Any) -> None:
+    def test_killed_and_restarted_it_loses_nothing_and_repeats_only_after_a_kill(
+        self, tmp_path: Path, tails: Any
+    ) -> None:
         log, st = tmp_path / "jobs.ndjson", tmp_path / "t.state"
         append(log, snap("j0", "QUEUED", T0))
         self.stop(self.start(tails, log, st))
-        printed: list[tuple[str, Optional[str], str]] = []
-        want: list[tuple[str, Optional[str], str]] = []
+        printed: list[tuple[str, str | None, str]] = []
+        want: list[tuple[str, str | None, str]] = []
         kills = 0
         for n in range(1, 7):
             append(log, snap(f"down{n}", "QUEUED", T0 + n))  # written while down
@@ -854,8 +913,9 @@ class TestTailState:
         append(log, snap("a", "QUEUED", T0 + 1))
 
         def run(*args: str) -> subprocess.CompletedProcess[bytes]:
-            return subprocess.run([sys.executable, "-m", "jobstream", *args], capture_output=True,
-                                  stdin=subprocess.DEVNULL, timeout=WAIT)
+            return subprocess.run(
+                [sys.executable, "-m", "jobstream", *args], capture_output=True, stdin=subprocess.DEVNULL, timeout=WAIT
+            )
 
         proc = run("tail", "-", "--state", str(st))
         assert proc.returncode == 2 and b"stdin cannot be resumed" in proc.stderr

@@ -131,10 +131,20 @@ def summary(con: duckdb.DuckDBPyConnection, path: str) -> None:
         FROM durations
         """
     ).fetchall()[0]
-    print(json.dumps({
-        "jobs": jobs, "by_status": by_status, "finished": finished, "succeeded": succeeded, "success_rate": rate,
-        "queue_wait": queue_wait, "run_time": run_time, "total": total,
-    }))
+    print(
+        json.dumps(
+            {
+                "jobs": jobs,
+                "by_status": by_status,
+                "finished": finished,
+                "succeeded": succeeded,
+                "success_rate": rate,
+                "queue_wait": queue_wait,
+                "run_time": run_time,
+                "total": total,
+            }
+        )
+    )
 
 
 def events(con: duckdb.DuckDBPyConnection, path: str, snapshots_only: bool) -> None:
@@ -188,7 +198,9 @@ def events(con: duckdb.DuckDBPyConnection, path: str, snapshots_only: bool) -> N
     dumps = json.dumps
     for job_id, job_type, model, prev, s, t in rows:
         out.write(
-            dumps({"job_id": job_id, "job_type": job_type, "model": model, "from_status": prev, "to_status": s, "at": t})
+            dumps(
+                {"job_id": job_id, "job_type": job_type, "model": model, "from_status": prev, "to_status": s, "at": t}
+            )
         )
         out.write("\n")
 

@@ -1,6 +1,6 @@
 """jobstream peer for full-schema decoding: every line through ``jobstream.read(model="full")``.
 
-    python jobstream_decode.py FILE   -> {"accepted": lines, "rejected": lines, "snapshots": n}
+python jobstream_decode.py FILE   -> {"accepted": lines, "rejected": lines, "snapshots": n}
 """
 
 from __future__ import annotations

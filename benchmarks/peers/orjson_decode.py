@@ -1,6 +1,6 @@
 """orjson peer for decoding: ``orjson.loads`` of every line into dicts (no schema, no validation).
 
-    python orjson_decode.py FILE   -> {"accepted": lines, "rejected": lines}
+python orjson_decode.py FILE   -> {"accepted": lines, "rejected": lines}
 """
 
 from __future__ import annotations

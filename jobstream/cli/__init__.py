@@ -11,7 +11,8 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-from typing import Any, Optional, Sequence
+from collections.abc import Sequence
+from typing import Any, Optional
 
 import click
 
@@ -29,8 +30,19 @@ from .options import (
     selection_options,
     state_options,
 )
-from .runtime import EXIT_INTERRUPT, EXIT_LOCKED, EXIT_TERMINATED, Progress, Terminated, Verdict, note, \
-    prepare_streams, quiet_exit, stdout_writer, warn
+from .runtime import (
+    EXIT_INTERRUPT,
+    EXIT_LOCKED,
+    EXIT_TERMINATED,
+    Progress,
+    Terminated,
+    Verdict,
+    note,
+    prepare_streams,
+    quiet_exit,
+    stdout_writer,
+    warn,
+)
 
 __all__ = ["cli", "main"]
 
@@ -44,8 +56,9 @@ class _Locked(click.ClickException):
 class _Group(click.Group):
     """Library errors become one-line messages; OS errors name the file; never a traceback."""
 
-    def make_context(self, info_name: Optional[str], args: list[str], parent: Optional[click.Context] = None,
-                     **extra: Any) -> click.Context:
+    def make_context(
+        self, info_name: str | None, args: list[str], parent: click.Context | None = None, **extra: Any
+    ) -> click.Context:
         try:  # --help and --version print while parsing: a closed pipe then is a quiet success
             return super().make_context(info_name, args, parent, **extra)
         except BrokenPipeError:
@@ -88,7 +101,7 @@ class _Rejects:
     """The CLI's view of rejects: a count and the first at the end (``validate``: each at once),
     and the inputs that could not be read, which fail the run."""
 
-    def __init__(self, echo_each: bool, limit: Optional[int] = None) -> None:
+    def __init__(self, echo_each: bool, limit: int | None = None) -> None:
         self.echo_each = echo_each
         self.limit = limit  # --max-rejects: past it the run has failed, whatever happens to the pipe
         self.count = 0
@@ -109,7 +122,7 @@ class _Rejects:
             Verdict.fail()  # validate: a bad line is the verdict, whatever happens to the pipe
             click.echo(str(rej), err=True)
 
-    def summarize(self, errors_path: Optional[str]) -> None:
+    def summarize(self, errors_path: str | None) -> None:
         if self.count and not self.echo_each:
             where = f" (written to {errors_path})" if errors_path else "; --errors FILE keeps them"
             note(f"{self.count} line(s) rejected{where}; first: {self.first}")
@@ -138,8 +151,10 @@ def _inputs(paths: Sequence[str], read: ReadArgs) -> list[str]:
     """The inputs (stdin when none is named and it is piped); a cluster cannot read stdin."""
     names = input_paths(paths)
     if read.options.dask is not None and "-" in names:
-        raise click.UsageError("--dask: the cluster's workers cannot read this process's stdin; "
-                               "give files or URLs they can read (or drop --dask)")
+        raise click.UsageError(
+            "--dask: the cluster's workers cannot read this process's stdin; "
+            "give files or URLs they can read (or drop --dask)"
+        )
     return names
 
 
@@ -157,13 +172,32 @@ def _export(what: str, paths: Sequence[str], read: ReadArgs, selection: Any, out
     try:
         if out.path is None or out.path == "-":
             with stdout_writer(out.format) as stdout:
-                result = export(what, _inputs(paths, read), read=read.options, selection=selection, output=out,
-                                errors_path=read.errors_path, on_reject=rejects, on_progress=progress,
-                                on_total=progress.set_total, stdout=stdout, **kwargs)
+                result = export(
+                    what,
+                    _inputs(paths, read),
+                    read=read.options,
+                    selection=selection,
+                    output=out,
+                    errors_path=read.errors_path,
+                    on_reject=rejects,
+                    on_progress=progress,
+                    on_total=progress.set_total,
+                    stdout=stdout,
+                    **kwargs,
+                )
         else:
-            result = export(what, _inputs(paths, read), read=read.options, selection=selection, output=out,
-                            errors_path=read.errors_path, on_reject=rejects, on_progress=progress,
-                            on_total=progress.set_total, **kwargs)
+            result = export(
+                what,
+                _inputs(paths, read),
+                read=read.options,
+                selection=selection,
+                output=out,
+                errors_path=read.errors_path,
+                on_reject=rejects,
+                on_progress=progress,
+                on_total=progress.set_total,
+                **kwargs,
+            )
     finally:
         progress.close()
     rejects.summarize(read.errors_path)
@@ -177,7 +211,7 @@ def _export(what: str, paths: Sequence[str], read: ReadArgs, selection: Any, out
 @selection_options
 @output_options(("table", "json", "ndjson", "csv", "prom", "parquet", "arrow"), "json")
 @click.option("--by", type=click.Choice(GROUP_KEYS), help="Also give the figures per group (a table row each).")
-def summary(paths: tuple[str, ...], read: ReadArgs, state: Any, selection: Any, out: Any, by: Optional[str]) -> None:
+def summary(paths: tuple[str, ...], read: ReadArgs, state: Any, selection: Any, out: Any, by: str | None) -> None:
     """Overview of the jobs in snapshot logs: counts, success rate, durations, tokens, cost.
 
     Counts jobs by current status, job type and model; success rate among finished jobs;
@@ -203,9 +237,15 @@ def summary(paths: tuple[str, ...], read: ReadArgs, state: Any, selection: Any, 
 @state_options
 @selection_options
 @output_options(("table", "json", "ndjson", "csv", "parquet", "arrow"), "ndjson")
-@click.option("--fields", type=FIELDS, metavar="A,B,...", help="Columns to show (comma list, or 'all'; Parquet and Arrow default to all).")
-def jobs(paths: tuple[str, ...], read: ReadArgs, state: Any, selection: Any, out: Any,
-         fields: Optional[tuple[str, ...]]) -> None:
+@click.option(
+    "--fields",
+    type=FIELDS,
+    metavar="A,B,...",
+    help="Columns to show (comma list, or 'all'; Parquet and Arrow default to all).",
+)
+def jobs(
+    paths: tuple[str, ...], read: ReadArgs, state: Any, selection: Any, out: Any, fields: tuple[str, ...] | None
+) -> None:
     """One row per job with its current state, ordered by creation time.
 
     Fields: id, job_type, model, status, created_at, modified_at, first_seen, last_seen,
@@ -226,9 +266,12 @@ def jobs(paths: tuple[str, ...], read: ReadArgs, state: Any, selection: Any, out
 @state_options
 @selection_options
 @output_options(("table", "json", "ndjson", "csv", "parquet", "arrow"), "ndjson")
-@click.option("--new", is_flag=True,
-              help="With --state: only the changes read since the last --new run with that state (a change "
-                   "logged late included), each once.")
+@click.option(
+    "--new",
+    is_flag=True,
+    help="With --state: only the changes read since the last --new run with that state (a change "
+    "logged late included), each once.",
+)
 def events(paths: tuple[str, ...], read: ReadArgs, state: Any, selection: Any, out: Any, new: bool) -> None:
     """Status changes (QUEUED -> RUNNING -> SUCCESS ...) of every job, by time then job id.
 
@@ -271,15 +314,34 @@ def checkpoints(paths: tuple[str, ...], read: ReadArgs, state: Any, selection: A
 @paths_argument
 @read_options
 @selection_options
-@click.option("-o", "--output", required=True, type=click.Path(), metavar="PATH",
-              help="The HTML file to write (or, with --format png|svg, the directory for the chart files).")
-@click.option("-f", "--format", "fmt", type=click.Choice(["html", "png", "svg"]), default="html", show_default=True,
-              help="One self-contained HTML report, or the charts as image files.")
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(),
+    metavar="PATH",
+    help="The HTML file to write (or, with --format png|svg, the directory for the chart files).",
+)
+@click.option(
+    "-f",
+    "--format",
+    "fmt",
+    type=click.Choice(["html", "png", "svg"]),
+    default="html",
+    show_default=True,
+    help="One self-contained HTML report, or the charts as image files.",
+)
 @click.option("--title", help="The report's title [default: Fine-tuning jobs].")
-@click.option("--max-jobs", type=click.IntRange(min=1), default=500, show_default=True,
-              help="Jobs on the timeline (the newest; the other figures count every job).")
-def report(paths: tuple[str, ...], read: ReadArgs, selection: Any, output: str, fmt: str, title: Optional[str],
-           max_jobs: int) -> None:
+@click.option(
+    "--max-jobs",
+    type=click.IntRange(min=1),
+    default=500,
+    show_default=True,
+    help="Jobs on the timeline (the newest; the other figures count every job).",
+)
+def report(
+    paths: tuple[str, ...], read: ReadArgs, selection: Any, output: str, fmt: str, title: str | None, max_jobs: int
+) -> None:
     """An HTML report with charts: timeline, outcomes per day, durations, cost, training curves.
 
     One self-contained file (no network needed to view it) that cron can publish or mail;
@@ -296,9 +358,19 @@ def report(paths: tuple[str, ...], read: ReadArgs, selection: Any, output: str, 
     rejects = _Rejects(echo_each=False, limit=read.options.max_rejects)
     progress = Progress(read.progress)
     try:
-        result = run_report(_inputs(paths, read), output, fmt=fmt, read=read.options, selection=selection, title=title,
-                            max_jobs=max_jobs, errors_path=read.errors_path, on_reject=rejects,
-                            on_progress=progress, on_total=progress.set_total)
+        result = run_report(
+            _inputs(paths, read),
+            output,
+            fmt=fmt,
+            read=read.options,
+            selection=selection,
+            title=title,
+            max_jobs=max_jobs,
+            errors_path=read.errors_path,
+            on_reject=rejects,
+            on_progress=progress,
+            on_total=progress.set_total,
+        )
     finally:
         progress.close()
     rejects.summarize(read.errors_path)
@@ -327,8 +399,15 @@ def validate(paths: tuple[str, ...], read: ReadArgs, state: Any, quiet: bool) ->
     rejects = _Rejects(echo_each=not quiet)
     progress = Progress(read.progress)
     try:
-        result = run_validate(_inputs(paths, read), read=read.options, errors_path=read.errors_path,
-                              on_reject=rejects, on_progress=progress, on_total=progress.set_total, state=state)
+        result = run_validate(
+            _inputs(paths, read),
+            read=read.options,
+            errors_path=read.errors_path,
+            on_reject=rejects,
+            on_progress=progress,
+            on_total=progress.set_total,
+            state=state,
+        )
     except InvalidLineError:
         if quiet:
             raise
@@ -342,8 +421,10 @@ def validate(paths: tuple[str, ...], read: ReadArgs, state: Any, quiet: bool) ->
         Verdict.fail()
         click.echo(f"Error: {message}", err=True)
     st = result.stats
-    click.echo(f"{st.lines} line(s) checked in {st.sources} source(s): {st.accepted} accepted, {st.rejected} rejected",
-               err=True)
+    click.echo(
+        f"{st.lines} line(s) checked in {st.sources} source(s): {st.accepted} accepted, {st.rejected} rejected",
+        err=True,
+    )
     if st.failed:
         rejects.fail()
     if st.rejected:
@@ -355,10 +436,15 @@ def validate(paths: tuple[str, ...], read: ReadArgs, state: Any, quiet: bool) ->
 @click.option("--jobs", "n_jobs", type=click.IntRange(min=1), default=100, show_default=True, help="Number of jobs.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Random seed: same seed, same bytes.")
 @click.option("--camel", is_flag=True, help="camelCase keys, as the TypeScript SDK writes them.")
-@click.option("--changes-only", is_flag=True,
-              help="Log a poll only when the job changed (a low-repeat log: no line repeats an earlier one).")
-@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write to FILE instead of stdout (.gz compresses).")
-def generate(n_jobs: int, seed: int, camel: bool, changes_only: bool, output: Optional[str]) -> None:
+@click.option(
+    "--changes-only",
+    is_flag=True,
+    help="Log a poll only when the job changed (a low-repeat log: no line repeats an earlier one).",
+)
+@click.option(
+    "-o", "--output", type=click.Path(dir_okay=False), help="Write to FILE instead of stdout (.gz compresses)."
+)
+def generate(n_jobs: int, seed: int, camel: bool, changes_only: bool, output: str | None) -> None:
     """Write a realistic synthetic snapshot log (deterministic for a seed).
 
     Jobs of every kind (classifier, completion, legacy FT) and lifecycle, polled while
@@ -399,7 +485,7 @@ def _stdout_tty() -> bool:
         return False
 
 
-def main(argv: Optional[Sequence[str]] = None) -> None:
+def main(argv: Sequence[str] | None = None) -> None:
     """Console entry point: safe streams, then the CLI; exit codes for pipes and signals.
 
     A finished run leaves with ``os._exit`` once its output is flushed: tearing down a

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import functools
 import os
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -23,12 +24,22 @@ from .runtime import closed
 
 if TYPE_CHECKING:  # the library's values are imported when a command runs, not at start-up
     from ..exports import StateOptions
+    from ..out.sinks import Output
     from ..reduce.filters import Selection
     from ..run.reader import ReadOptions
-    from ..out.sinks import Output
 
-__all__ = ["ReadArgs", "read_options", "selection_options", "output_options", "state_options", "paths_argument",
-           "input_paths", "TIME", "FIELDS", "COLOR_OPTION"]
+__all__ = [
+    "ReadArgs",
+    "read_options",
+    "selection_options",
+    "output_options",
+    "state_options",
+    "paths_argument",
+    "input_paths",
+    "TIME",
+    "FIELDS",
+    "COLOR_OPTION",
+]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -38,7 +49,7 @@ class TimeType(click.ParamType):
 
     name = "time"
 
-    def convert(self, value: Any, param: Optional[click.Parameter], ctx: Optional[click.Context]) -> int:
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
         if isinstance(value, int):
             return value
         try:
@@ -52,7 +63,7 @@ class FieldsType(click.ParamType):
 
     name = "fields"
 
-    def convert(self, value: Any, param: Optional[click.Parameter], ctx: Optional[click.Context]) -> tuple[str, ...]:
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> tuple[str, ...]:
         if isinstance(value, tuple):
             return value
         if str(value).strip() == "all":
@@ -71,7 +82,7 @@ class DaskAddressType(click.ParamType):
 
     name = "address"
 
-    def convert(self, value: Any, param: Optional[click.Parameter], ctx: Optional[click.Context]) -> str:
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
         text = str(value).strip()
         where, _, n = text.partition(":")
         if where == "local" and n and (not n.isdigit() or int(n) < 1):
@@ -86,7 +97,9 @@ FIELDS = FieldsType()
 DASK_ADDRESS = DaskAddressType()
 
 
-def _group(name: str, build: Callable[..., Any], options: Sequence[Callable[[F], F]], keys: Sequence[str]) -> Callable[[F], F]:
+def _group(
+    name: str, build: Callable[..., Any], options: Sequence[Callable[[F], F]], keys: Sequence[str]
+) -> Callable[[F], F]:
     """A decorator adding *options* whose values (*keys*) reach the command as one value, *name*."""
 
     def deco(f: F) -> F:
@@ -148,28 +161,42 @@ def sys_stdin_isatty() -> bool:
 class ReadArgs:
     """How to read, as the CLI takes it: the library's options, the rejects file, the progress bar."""
 
-    options: "ReadOptions"
-    errors_path: Optional[str] = None
+    options: ReadOptions
+    errors_path: str | None = None
     progress: bool = True
 
 
-def _read_args(errors_path: Optional[str], strict: bool, workers: Optional[int], max_line_bytes: int,
-               max_rejects: Optional[int], no_progress: bool, dask: Optional[str]) -> ReadArgs:
+def _read_args(
+    errors_path: str | None,
+    strict: bool,
+    workers: int | None,
+    max_line_bytes: int,
+    max_rejects: int | None,
+    no_progress: bool,
+    dask: str | None,
+) -> ReadArgs:
     if errors_path == "-":
         raise click.BadParameter("needs a file name ('-' is not one: stdout carries the data)", param_hint="--errors")
     from ..run.reader import ReadOptions
 
-    opts = ReadOptions(max_line_bytes=max_line_bytes, workers=workers, strict=strict, max_rejects=max_rejects,
-                       dask=dask)
+    opts = ReadOptions(
+        max_line_bytes=max_line_bytes, workers=workers, strict=strict, max_rejects=max_rejects, dask=dask
+    )
     return ReadArgs(opts, errors_path, not no_progress)
 
 
 _ERRORS_OPTION = click.option(
-    "--errors", "errors_path", type=click.Path(dir_okay=False), metavar="FILE",
+    "--errors",
+    "errors_path",
+    type=click.Path(dir_okay=False),
+    metavar="FILE",
     help="Write rejected lines as NDJSON {source,line,offset,error,raw} to FILE (atomically).",
 )
 _MAX_LINE_OPTION = click.option(
-    "--max-line-bytes", type=click.IntRange(min=1), default=DEFAULT_MAX_LINE_BYTES, show_default=True,
+    "--max-line-bytes",
+    type=click.IntRange(min=1),
+    default=DEFAULT_MAX_LINE_BYTES,
+    show_default=True,
     help="Reject lines longer than this many bytes (they are skipped without being held).",
 )
 
@@ -179,22 +206,35 @@ read_options = _group(
     [
         _ERRORS_OPTION,
         click.option("--strict", is_flag=True, help="Stop at the first rejected line, exit 1."),
-        click.option("--max-rejects", type=click.IntRange(min=0), metavar="N",
-                     help="Exit 1 when more than N lines are rejected (the output is still written)."),
-        click.option("-j", "--workers", type=click.IntRange(min=1), default=None,
-                     help="Worker processes for large inputs [default: one per core; 1 for stdin and small inputs]."),
+        click.option(
+            "--max-rejects",
+            type=click.IntRange(min=0),
+            metavar="N",
+            help="Exit 1 when more than N lines are rejected (the output is still written).",
+        ),
+        click.option(
+            "-j",
+            "--workers",
+            type=click.IntRange(min=1),
+            default=None,
+            help="Worker processes for large inputs [default: one per core; 1 for stdin and small inputs].",
+        ),
         _MAX_LINE_OPTION,
         click.option("--no-progress", is_flag=True, help="Never show the progress line (shown on a terminal only)."),
-        click.option("--dask", type=DASK_ADDRESS, metavar="ADDRESS",
-                     help="Read and fold on a Dask cluster: its scheduler (tcp://host:8786), or local[:N] to start "
-                          "N worker processes here for the run (extra: pip install 'jobstream[dask]'). "
-                          "The workers must be able to read the inputs."),
+        click.option(
+            "--dask",
+            type=DASK_ADDRESS,
+            metavar="ADDRESS",
+            help="Read and fold on a Dask cluster: its scheduler (tcp://host:8786), or local[:N] to start "
+            "N worker processes here for the run (extra: pip install 'jobstream[dask]'). "
+            "The workers must be able to read the inputs.",
+        ),
     ],
     ["errors_path", "strict", "max_rejects", "workers", "max_line_bytes", "no_progress", "dask"],
 )
 
 
-def _state(state_path: Optional[str], reset_state: bool) -> Optional["StateOptions"]:
+def _state(state_path: str | None, reset_state: bool) -> StateOptions | None:
     if state_path is None:
         if reset_state:
             raise click.BadParameter("goes with --state FILE", param_hint="--reset-state")
@@ -206,16 +246,21 @@ def _state(state_path: Optional[str], reset_state: bool) -> Optional["StateOptio
     return StateOptions(state_path, reset_state)
 
 
-STATE_HELP = ("Read only what was appended since the last run with FILE, merge it into what FILE keeps, print what "
-              "a full run would, and save FILE (atomically, after the output).  The first run reads everything.")
+STATE_HELP = (
+    "Read only what was appended since the last run with FILE, merge it into what FILE keeps, print what "
+    "a full run would, and save FILE (atomically, after the output).  The first run reads everything."
+)
 
 state_options = _group(
     "state",
     _state,
     [
         click.option("--state", "state_path", type=click.Path(dir_okay=False), metavar="FILE", help=STATE_HELP),
-        click.option("--reset-state", is_flag=True,
-                     help="Ignore what --state FILE holds (damaged, or built with other options) and rebuild it."),
+        click.option(
+            "--reset-state",
+            is_flag=True,
+            help="Ignore what --state FILE holds (damaged, or built with other options) and rebuild it.",
+        ),
     ],
     ["state_path", "reset_state"],
 )
@@ -231,37 +276,63 @@ def no_stdin_with_state(paths: Sequence[str], state: Any) -> None:
 
     for p in paths:
         if is_url(p) and not p.startswith("file://"):
-            raise click.BadParameter(f"--state resumes local files; {p} is remote (read it without --state)",
-                                     param_hint="PATHS")
+            raise click.BadParameter(
+                f"--state resumes local files; {p} is remote (read it without --state)", param_hint="PATHS"
+            )
         try:
             pipe = p == "-" or stat.S_ISFIFO(os.stat(p).st_mode) or stat.S_ISCHR(os.stat(p).st_mode)
         except OSError:
             pipe = False
         if pipe:
-            raise click.BadParameter(f"--state reads files, which it can resume; {'stdin' if p == '-' else p} "
-                                     "cannot be resumed (a pipe)", param_hint="PATHS")
+            raise click.BadParameter(
+                f"--state reads files, which it can resume; {'stdin' if p == '-' else p} cannot be resumed (a pipe)",
+                param_hint="PATHS",
+            )
 
 
-def _selection(statuses: tuple[str, ...], job_types: tuple[str, ...], models: tuple[str, ...],
-               job_ids: tuple[str, ...], since: Optional[int], until: Optional[int]) -> "Selection":
+def _selection(
+    statuses: tuple[str, ...],
+    job_types: tuple[str, ...],
+    models: tuple[str, ...],
+    job_ids: tuple[str, ...],
+    since: int | None,
+    until: int | None,
+) -> Selection:
     from ..reduce.filters import Selection
 
     types = split_list(job_types)
     if any(t == "FT" or t.lower() == "ft" for t in types):
-        raise click.BadParameter("legacy FT jobs are completion jobs: use --job-type completion",
-                                 param_hint="--job-type")
-    return Selection.of(statuses, [t.lower() if t.lower() in ("classifier", "completion") else t for t in types],
-                        models, job_ids, since, until)
+        raise click.BadParameter(
+            "legacy FT jobs are completion jobs: use --job-type completion", param_hint="--job-type"
+        )
+    return Selection.of(
+        statuses,
+        [t.lower() if t.lower() in ("classifier", "completion") else t for t in types],
+        models,
+        job_ids,
+        since,
+        until,
+    )
 
 
 selection_options = _group(
     "selection",
     _selection,
     [
-        click.option("--status", "statuses", multiple=True, metavar="STATUS[,STATUS]",
-                     help="Keep jobs (changes) with this status; repeat or give a comma list."),
-        click.option("--job-type", "job_types", multiple=True, metavar="TYPE[,TYPE]",
-                     help="Keep this job type: classifier, completion (legacy FT jobs are completion jobs)."),
+        click.option(
+            "--status",
+            "statuses",
+            multiple=True,
+            metavar="STATUS[,STATUS]",
+            help="Keep jobs (changes) with this status; repeat or give a comma list.",
+        ),
+        click.option(
+            "--job-type",
+            "job_types",
+            multiple=True,
+            metavar="TYPE[,TYPE]",
+            help="Keep this job type: classifier, completion (legacy FT jobs are completion jobs).",
+        ),
         click.option("--model", "models", multiple=True, metavar="MODEL[,MODEL]", help="Keep this base model."),
         click.option("--job", "job_ids", multiple=True, metavar="ID[,ID]", help="Keep this job id."),
         click.option("--since", type=TIME, metavar="TIME", help=f"From this time on (inclusive): {TIME_HELP}."),
@@ -273,7 +344,10 @@ selection_options = _group(
 
 #: ``--color``: statuses coloured in tables (never in machine formats).
 COLOR_OPTION = click.option(
-    "--color", type=click.Choice(["auto", "always", "never"]), default="auto", show_default=True,
+    "--color",
+    type=click.Choice(["auto", "always", "never"]),
+    default="auto",
+    show_default=True,
     help="Colour statuses in tables: auto is on a terminal, unless NO_COLOR is set.",
 )
 
@@ -286,8 +360,7 @@ def output_options(formats: Sequence[str], default: str) -> Callable[[F], F]:
     command does not write is refused.  Otherwise: a table on a terminal, else *default*.
     """
 
-    def build(fmt: Optional[str], output: Optional[str], no_headers: bool, iso: bool, csv_safe: bool,
-              color: str) -> "Output":
+    def build(fmt: str | None, output: str | None, no_headers: bool, iso: bool, csv_safe: bool, color: str) -> Output:
         from ..out.sinks import Output
 
         if fmt is None:
@@ -295,7 +368,9 @@ def output_options(formats: Sequence[str], default: str) -> Callable[[F], F]:
             if by_ext is not None and by_ext not in formats:
                 raise click.BadParameter(
                     f"{output} asks for {by_ext} by its extension, which this command does not write; "
-                    f"choose -f {'/'.join(formats)}", param_hint="-o")
+                    f"choose -f {'/'.join(formats)}",
+                    param_hint="-o",
+                )
             fmt = by_ext or ("table" if output in (None, "-") and _stdout_is_tty() else default)
         return Output(format=fmt, path=output, headers=not no_headers, iso=iso, csv_safe=csv_safe, color=color)
 
@@ -303,14 +378,28 @@ def output_options(formats: Sequence[str], default: str) -> Callable[[F], F]:
         "out",
         build,
         [
-            click.option("-f", "--format", "fmt", type=click.Choice(list(formats)), default=None,
-                         help=f"Output format [default: from -o's extension; table on a terminal; else {default}]."),
-            click.option("-o", "--output", type=click.Path(dir_okay=False), metavar="FILE",
-                         help="Write to FILE (atomically: a temp file, fsync'd, renamed into place)."),
+            click.option(
+                "-f",
+                "--format",
+                "fmt",
+                type=click.Choice(list(formats)),
+                default=None,
+                help=f"Output format [default: from -o's extension; table on a terminal; else {default}].",
+            ),
+            click.option(
+                "-o",
+                "--output",
+                type=click.Path(dir_okay=False),
+                metavar="FILE",
+                help="Write to FILE (atomically: a temp file, fsync'd, renamed into place).",
+            ),
             click.option("--no-headers", is_flag=True, help="Omit header rows (table, csv)."),
             click.option("--iso", is_flag=True, help="ISO-8601 UTC timestamps in json/ndjson/csv too."),
-            click.option("--csv-safe", is_flag=True,
-                         help="Quote CSV cells starting with = + - @ (spreadsheet formula injection)."),
+            click.option(
+                "--csv-safe",
+                is_flag=True,
+                help="Quote CSV cells starting with = + - @ (spreadsheet formula injection).",
+            ),
             COLOR_OPTION,
         ],
         ["fmt", "output", "no_headers", "iso", "csv_safe", "color"],

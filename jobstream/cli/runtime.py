@@ -22,12 +22,25 @@ import os
 import signal
 import sys
 import time
-from typing import IO, Any, Iterator, Optional
+from collections.abc import Iterator
+from typing import IO, Any
 
 import click
 
-__all__ = ["Verdict", "prepare_streams", "closed", "stdout_writer", "Progress", "quiet_exit", "warn", "note",
-           "EXIT_DATA", "EXIT_LOCKED", "EXIT_INTERRUPT", "EXIT_TERMINATED"]
+__all__ = [
+    "Verdict",
+    "prepare_streams",
+    "closed",
+    "stdout_writer",
+    "Progress",
+    "quiet_exit",
+    "warn",
+    "note",
+    "EXIT_DATA",
+    "EXIT_LOCKED",
+    "EXIT_INTERRUPT",
+    "EXIT_TERMINATED",
+]
 
 EXIT_DATA = 1
 #: --state FILE is held by another run (sysexits' EX_TEMPFAIL: nothing was done, try again later)
@@ -95,7 +108,7 @@ def stdout_writer(fmt: str) -> Iterator[IO[str]]:
         raise click.ClickException("stdout is closed: there is nowhere to write the output (use -o FILE)")
     sys.stdout.flush()
     try:
-        fd: Optional[int] = sys.stdout.fileno()
+        fd: int | None = sys.stdout.fileno()
     except (AttributeError, OSError, ValueError):
         fd = None  # not a real file (a test runner's capture): write through its own buffer
     if fd is not None:
@@ -156,13 +169,13 @@ class Progress:
             self.enabled = enabled and sys.stderr.isatty()
         except (AttributeError, ValueError):
             self.enabled = False
-        self.total: Optional[int] = None
+        self.total: int | None = None
         self.done = 0
         self.started = time.monotonic()
         self.last = 0.0
         self.drawn = False
 
-    def set_total(self, total: Optional[int]) -> None:
+    def set_total(self, total: int | None) -> None:
         self.total = total
 
     def __call__(self, n: int) -> None:

@@ -5,12 +5,20 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-from typing import Any, Optional
+from typing import Any
 
 import click
 
-from .options import COLOR_OPTION, errors_option, input_paths, max_line_option, no_stdin_with_state, \
-    paths_argument, selection_options, state_options
+from .options import (
+    COLOR_OPTION,
+    errors_option,
+    input_paths,
+    max_line_option,
+    no_stdin_with_state,
+    paths_argument,
+    selection_options,
+    state_options,
+)
 from .runtime import EXIT_INTERRUPT, Verdict, note, stdout_writer
 
 __all__ = ["tail"]
@@ -22,28 +30,65 @@ EXIT_UNSUCCESSFUL = 3
 @click.command()
 @paths_argument
 @selection_options
-@click.option("-f", "--format", "fmt", type=click.Choice(["table", "ndjson", "csv", "json"]), default=None,
-              help="Output format [default: table on a terminal, else ndjson].  Each event is flushed.")
+@click.option(
+    "-f",
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "ndjson", "csv", "json"]),
+    default=None,
+    help="Output format [default: table on a terminal, else ndjson].  Each event is flushed.",
+)
 @click.option("--no-headers", is_flag=True, help="Omit the header line (table, csv).")
 @COLOR_OPTION
 @click.option("--iso", is_flag=True, help="ISO-8601 UTC timestamps in ndjson/csv/json and in --exec's JOBSTREAM_AT.")
 @click.option("--from-start", is_flag=True, help="Replay the existing content first (events for history).")
-@click.option("--exit-on-terminal", is_flag=True,
-              help="End once every followed job (after --job/--job-type/--model) is in a terminal status.")
-@click.option("--exit-status", is_flag=True,
-              help="With --exit-on-terminal: exit 3 unless every followed job ended in SUCCESS (for CI).")
-@click.option("--exec", "exec_cmd", metavar="CMD",
-              help="Run CMD for each event, the event as JSON on its stdin (split like a shell line, never run by one).")
-@click.option("--exec-timeout", type=click.FloatRange(min=0, min_open=True), default=10.0, show_default=True,
-              metavar="SECONDS", help="Stop an --exec command that runs longer than this (following goes on).")
+@click.option(
+    "--exit-on-terminal",
+    is_flag=True,
+    help="End once every followed job (after --job/--job-type/--model) is in a terminal status.",
+)
+@click.option(
+    "--exit-status",
+    is_flag=True,
+    help="With --exit-on-terminal: exit 3 unless every followed job ended in SUCCESS (for CI).",
+)
+@click.option(
+    "--exec",
+    "exec_cmd",
+    metavar="CMD",
+    help="Run CMD for each event, the event as JSON on its stdin (split like a shell line, never run by one).",
+)
+@click.option(
+    "--exec-timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=10.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="Stop an --exec command that runs longer than this (following goes on).",
+)
 @errors_option
 @max_line_option
 @click.option("--poll", is_flag=True, help="Poll files with stat instead of inotify (e.g. on network filesystems).")
 @state_options
 @click.option("-v", "--verbose", is_flag=True, help="Say on stderr when following has begun.")
-def tail(paths: tuple[str, ...], selection: Any, fmt: Optional[str], no_headers: bool, color: str, iso: bool,
-         from_start: bool, exit_on_terminal: bool, exit_status: bool, exec_cmd: Optional[str], exec_timeout: float,
-         errors_path: Optional[str], max_line_bytes: int, poll: bool, state: Any, verbose: bool) -> None:
+def tail(
+    paths: tuple[str, ...],
+    selection: Any,
+    fmt: str | None,
+    no_headers: bool,
+    color: str,
+    iso: bool,
+    from_start: bool,
+    exit_on_terminal: bool,
+    exit_status: bool,
+    exec_cmd: str | None,
+    exec_timeout: float,
+    errors_path: str | None,
+    max_line_bytes: int,
+    poll: bool,
+    state: Any,
+    verbose: bool,
+) -> None:
     """Follow growing logs (or a pipe) and print each status change as it happens.
 
     Files are followed by name like `tail -F`: through rotation (rename, or copytruncate),
@@ -77,18 +122,19 @@ def tail(paths: tuple[str, ...], selection: Any, fmt: Optional[str], no_headers:
     """
     import signal
 
-    from ..run.follow import Follower
+    from ..io.sources import Source
     from ..out.hook import CommandHook
     from ..out.sinks import EventWriter, RejectWriter
-    from ..io.sources import Source
+    from ..run.follow import Follower
 
     if exit_status and not exit_on_terminal:
         raise click.UsageError("--exit-status goes with --exit-on-terminal")
     names = [_local(p) for p in input_paths(paths)]
     for p in names:
         if p != "-" and os.path.isdir(p):
-            raise click.BadParameter(f"{p} is a directory: tail follows files (name them, or a glob)",
-                                     param_hint="PATHS")
+            raise click.BadParameter(
+                f"{p} is a directory: tail follows files (name them, or a glob)", param_hint="PATHS"
+            )
     if names.count("-") > 1:
         raise click.BadParameter("- (stdin) given more than once", param_hint="PATHS")
     no_stdin_with_state(names, state)
@@ -96,14 +142,16 @@ def tail(paths: tuple[str, ...], selection: Any, fmt: Optional[str], no_headers:
     stopping: list[bool] = []
     if exec_cmd is not None:
         try:
-            hook = CommandHook(exec_cmd, iso_times=iso, on_failure=note, timeout=exec_timeout,
-                               should_stop=lambda: bool(stopping))
+            hook = CommandHook(
+                exec_cmd, iso_times=iso, on_failure=note, timeout=exec_timeout, should_stop=lambda: bool(stopping)
+            )
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="--exec") from None
     if errors_path is not None:
         if errors_path == "-":
-            raise click.BadParameter("needs a file name ('-' is not one: stdout carries the data)",
-                                     param_hint="--errors")
+            raise click.BadParameter(
+                "needs a file name ('-' is not one: stdout carries the data)", param_hint="--errors"
+            )
         for p in names:
             if Source(p).same_file(errors_path) or (p != "-" and os.path.realpath(errors_path) == os.path.realpath(p)):
                 # it would be followed: rejects read back as input, forever
@@ -121,15 +169,24 @@ def tail(paths: tuple[str, ...], selection: Any, fmt: Optional[str], no_headers:
         if state is not None:
             from ..run.state import State
 
-            saved = stack.enter_context(State.load(state.path, model="view", follow=True,
-                                                   max_line_bytes=max_line_bytes, reset=state.reset))
+            saved = stack.enter_context(
+                State.load(state.path, model="view", follow=True, max_line_bytes=max_line_bytes, reset=state.reset)
+            )
             if saved.recovered:
                 Verdict.fail()
                 click.echo(f"Error: {saved.recovered}", err=True)
-        follower = Follower(names, from_start=from_start, selection=selection, on_reject=on_reject,
-                            on_notice=note, until_terminal=exit_on_terminal, watch="poll" if poll else "auto",
-                            max_line_bytes=max_line_bytes, exclude=[errors_path] if errors_path else (),
-                            state=saved)
+        follower = Follower(
+            names,
+            from_start=from_start,
+            selection=selection,
+            on_reject=on_reject,
+            on_notice=note,
+            until_terminal=exit_on_terminal,
+            watch="poll" if poll else "auto",
+            max_line_bytes=max_line_bytes,
+            exclude=[errors_path] if errors_path else (),
+            state=saved,
+        )
         stack.callback(follower.close)
         if fmt is None:
             fmt = "table" if _tty() else "ndjson"
@@ -187,5 +244,8 @@ def _local(name: str) -> str:
 
     if protocol_of(name) == "file":
         return local_path(name)
-    raise click.BadParameter(f"{name}: tail follows local files and stdin; a remote object cannot be followed as it "
-                             "grows (read it once with jobstream events)", param_hint="PATHS")
+    raise click.BadParameter(
+        f"{name}: tail follows local files and stdin; a remote object cannot be followed as it "
+        "grows (read it once with jobstream events)",
+        param_hint="PATHS",
+    )

@@ -16,14 +16,15 @@ from __future__ import annotations
 
 import re
 import sys
-from typing import Any, Callable, Literal, Optional, Union
+from collections.abc import Callable
+from typing import Any, Literal, Union
 
 import msgspec
 import orjson
 
-from . import models as m
 from ..errors import LineError
 from ..io.framing import DEFAULT_MAX_LINE_BYTES, OVERSIZED_PREFIX, Chunk, OversizedLine, is_blank
+from . import models as m
 
 __all__ = ["Reject", "SnapshotDecoder", "LineError", "decode_line", "Snapshot", "Model"]
 
@@ -68,7 +69,7 @@ def _inner_error(exc: msgspec.ValidationError) -> str:
     return str(exc).replace(" - at `$", " - at `")
 
 
-def _open_union(known: Any, unknown: type, default_tag: Optional[str]) -> Callable[[Any], Any]:
+def _open_union(known: Any, unknown: type, default_tag: str | None) -> Callable[[Any], Any]:
     tag = known.__struct_config__.tag
 
     def convert(obj: Any) -> Any:
@@ -193,7 +194,7 @@ def _strip_cr(line: bytes) -> bytes:
     return line[:-1] if line.endswith(b"\r") else line
 
 
-def _valid_utf8(data: bytes, start: int = 0, end: Optional[int] = None) -> bool:
+def _valid_utf8(data: bytes, start: int = 0, end: int | None = None) -> bool:
     """Whether ``data[start:end]`` is UTF-8: msgspec does not check inside fields it skips."""
     if data.isascii():  # the whole buffer: a superset, and the common case
         return True
@@ -265,7 +266,7 @@ class SnapshotDecoder:
             return msgspec.json.Decoder(tp, dec_hook=_dec_hook)
 
         #: decoders for a job type this version does not know (the views read any type)
-        self._other: Optional[tuple[msgspec.json.Decoder, msgspec.json.Decoder]] = None
+        self._other: tuple[msgspec.json.Decoder, msgspec.json.Decoder] | None = None
         if model == "full":
             self._tagged = (dec(m.JobUnion), dec(m.JobUnionCamel))
             self._other = (dec(m.OtherJob), dec(m.OtherJobCamel))
@@ -429,8 +430,15 @@ class SnapshotDecoder:
                     out.extend(self.decode_line(line))
                     accepted += 1
                 except LineError as exc:
-                    rejects.append(Reject(source=chunk.source, line=first_line + where, offset=offset,
-                                          error=str(exc), raw=self._raw(line)))
+                    rejects.append(
+                        Reject(
+                            source=chunk.source,
+                            line=first_line + where,
+                            offset=offset,
+                            error=str(exc),
+                            raw=self._raw(line),
+                        )
+                    )
             fast = self._fast if fast is not None else None  # a camelCase line switches it
             offset += len(line) + 1
         return out, len(lines), accepted, blank
@@ -455,7 +463,7 @@ class _PageRaw(msgspec.Struct, gc=False):
 
 _page = msgspec.json.Decoder(_PageRaw)
 
-_default_decoder: Optional[SnapshotDecoder] = None
+_default_decoder: SnapshotDecoder | None = None
 
 
 def decode_line(line: bytes) -> list[Any]:

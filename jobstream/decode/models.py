@@ -23,7 +23,7 @@ import abc
 import enum
 import types
 import typing
-from typing import Annotated, Any, Literal, Optional, Union
+from typing import Annotated, Any, Literal, Union
 
 import msgspec
 
@@ -115,6 +115,7 @@ Int = Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1)]
 #: The latest time jobstream accepts: 9999-12-31T23:59:59Z, the last second every output
 #: (ISO-8601, ``--by day``, tables) can render.
 from ..times import MAX_TIMESTAMP  # noqa: E402
+
 #: Every time in the schema: unix seconds from 1970-01-01 to the end of year 9999.  A time
 #: outside that range is a reject with its path, never a crash in an output later.
 Timestamp = Annotated[int, msgspec.Meta(ge=0, le=MAX_TIMESTAMP)]
@@ -128,55 +129,55 @@ class _Base(msgspec.Struct, kw_only=True, gc=False):
 
 
 class Metric(_Base):
-    train_loss: Optional[float] = None
-    valid_loss: Optional[float] = None
-    valid_mean_token_accuracy: Optional[float] = None
+    train_loss: float | None = None
+    valid_loss: float | None = None
+    valid_mean_token_accuracy: float | None = None
 
 
 class Checkpoint(_Base):
     metrics: Metric = msgspec.field(default_factory=Metric)
-    step_number: Optional[Int] = None
-    created_at: Optional[Timestamp] = None
+    step_number: Int | None = None
+    created_at: Timestamp | None = None
 
 
 class Event(_Base):
     """A job event; status changes are ``status-updated`` events with ``data = {"status": ...}``."""
 
-    name: Optional[str] = None
-    created_at: Optional[Timestamp] = None
-    data: Optional[dict[str, Any]] = None
+    name: str | None = None
+    created_at: Timestamp | None = None
+    data: dict[str, Any] | None = None
 
 
 class JobMetadata(_Base):
-    expected_duration_seconds: Optional[Int] = None
-    cost: Optional[float] = None
-    cost_currency: Optional[str] = None
-    train_tokens_per_step: Optional[Int] = None
-    train_tokens: Optional[Int] = None
-    data_tokens: Optional[Int] = None
-    estimated_start_time: Optional[Timestamp] = None
+    expected_duration_seconds: Int | None = None
+    cost: float | None = None
+    cost_currency: str | None = None
+    train_tokens_per_step: Int | None = None
+    train_tokens: Int | None = None
+    data_tokens: Int | None = None
+    estimated_start_time: Timestamp | None = None
 
 
 class TrainingParameters(_Base):
     """Hyperparameters of a classifier job (and the base of the completion ones)."""
 
-    training_steps: Optional[Int] = None
-    learning_rate: Optional[float] = 0.0001
-    weight_decay: Optional[float] = None
-    warmup_fraction: Optional[float] = None
-    epochs: Optional[float] = None
-    seq_len: Optional[Int] = None
+    training_steps: Int | None = None
+    learning_rate: float | None = 0.0001
+    weight_decay: float | None = None
+    warmup_fraction: float | None = None
+    epochs: float | None = None
+    seq_len: Int | None = None
 
 
 class CompletionTrainingParameters(TrainingParameters):
-    fim_ratio: Optional[float] = None
+    fim_ratio: float | None = None
 
 
 class ClassifierTarget(_Base):
-    name: Optional[str] = None
+    name: str | None = None
     labels: list[str] = msgspec.field(default_factory=list)
-    weight: Optional[float] = None
-    loss_function: Optional[str] = None
+    weight: float | None = None
+    loss_function: str | None = None
 
 
 class Integration(abc.ABC):
@@ -186,10 +187,10 @@ class Integration(abc.ABC):
 class WandbIntegration(_Base, tag_field="type", tag="wandb"):
     """A Weights & Biases integration.  SDK dumps drop ``type``: an untyped one is read as wandb."""
 
-    project: Optional[str] = None
-    name: Optional[str] = None
-    run_name: Optional[str] = None
-    url: Optional[str] = None
+    project: str | None = None
+    name: str | None = None
+    run_name: str | None = None
+    url: str | None = None
 
 
 class UnknownIntegration(dict):  # type: ignore[type-arg]
@@ -201,11 +202,11 @@ class Repository(abc.ABC):
 
 
 class GithubRepository(_Base, tag_field="type", tag="github"):
-    name: Optional[str] = None
-    owner: Optional[str] = None
-    commit_id: Optional[str] = None
-    ref: Optional[str] = None
-    weight: Optional[float] = 1.0
+    name: str | None = None
+    owner: str | None = None
+    commit_id: str | None = None
+    ref: str | None = None
+    weight: float | None = 1.0
 
 
 class UnknownRepository(dict):  # type: ignore[type-arg]
@@ -228,22 +229,22 @@ class Job(_Base, tag_field="job_type"):
     status: str
     created_at: Timestamp
     modified_at: Timestamp
-    auto_start: Optional[bool] = None
-    model: Optional[str] = None
+    auto_start: bool | None = None
+    model: str | None = None
     training_files: list[str] = msgspec.field(default_factory=list)
-    validation_files: Optional[list[str]] = None
+    validation_files: list[str] | None = None
     #: ``"job"`` when present: a line that says it is something else is not a job
-    object: Optional[Literal["job"]] = None
-    fine_tuned_model: Optional[str] = None
-    suffix: Optional[str] = None
-    integrations: Optional[list[Integration]] = None
-    trained_tokens: Optional[Int] = None
-    metadata: Optional[JobMetadata] = None
-    events: Optional[list[Event]] = None
-    checkpoints: Optional[list[Checkpoint]] = None
+    object: Literal["job"] | None = None
+    fine_tuned_model: str | None = None
+    suffix: str | None = None
+    integrations: list[Integration] | None = None
+    trained_tokens: Int | None = None
+    metadata: JobMetadata | None = None
+    events: list[Event] | None = None
+    checkpoints: list[Checkpoint] | None = None
 
     @property
-    def stated_job_type(self) -> Optional[str]:
+    def stated_job_type(self) -> str | None:
         """The ``job_type`` the line stated (``"FT"`` included), or None when it had none."""
         tag = type(self).__struct_config__.tag
         return tag if isinstance(tag, str) else None
@@ -260,7 +261,7 @@ class Job(_Base, tag_field="job_type"):
 
 class ClassifierJob(Job, tag="classifier"):
     hyperparameters: TrainingParameters = msgspec.field(default_factory=TrainingParameters)
-    classifier_targets: Optional[list[ClassifierTarget]] = None
+    classifier_targets: list[ClassifierTarget] | None = None
 
     @property
     def kind(self) -> str:
@@ -269,7 +270,7 @@ class ClassifierJob(Job, tag="classifier"):
 
 class CompletionJob(Job, tag="completion"):
     hyperparameters: CompletionTrainingParameters = msgspec.field(default_factory=CompletionTrainingParameters)
-    repositories: Optional[list[Repository]] = None
+    repositories: list[Repository] | None = None
 
     @property
     def kind(self) -> str:
@@ -290,7 +291,7 @@ class OtherJob(Job, tag=False, kw_only=True):
     job_type: str
 
     @property
-    def stated_job_type(self) -> Optional[str]:
+    def stated_job_type(self) -> str | None:
         return self.job_type
 
     @property
@@ -314,8 +315,8 @@ JobUnion = Union[ClassifierJob, CompletionJob, LegacyFTJob]
 
 class CheckpointView(_Base):
     metrics: Metric = msgspec.field(default_factory=Metric)
-    step_number: Optional[Int] = None
-    created_at: Optional[Timestamp] = None
+    step_number: Int | None = None
+    created_at: Timestamp | None = None
 
 
 class _EventDataView(_Base):
@@ -323,14 +324,14 @@ class _EventDataView(_Base):
 
 
 class EventView(_Base):
-    name: Optional[str] = None
-    created_at: Optional[Timestamp] = None
-    data: Optional[_EventDataView] = None
+    name: str | None = None
+    created_at: Timestamp | None = None
+    data: _EventDataView | None = None
 
 
 class _MetadataView(_Base):
-    cost: Optional[float] = None
-    cost_currency: Optional[str] = None
+    cost: float | None = None
+    cost_currency: str | None = None
 
 
 class JobView(_Base):
@@ -340,20 +341,20 @@ class JobView(_Base):
     status: str
     created_at: Timestamp
     modified_at: Timestamp
-    job_type: Optional[str] = None
-    model: Optional[str] = None
-    fine_tuned_model: Optional[str] = None
-    trained_tokens: Optional[Int] = None
-    metadata: Optional[_MetadataView] = None
-    integrations: Optional[list[Integration]] = None
-    events: Optional[list[EventView]] = None
-    checkpoints: Optional[list[CheckpointView]] = None
+    job_type: str | None = None
+    model: str | None = None
+    fine_tuned_model: str | None = None
+    trained_tokens: Int | None = None
+    metadata: _MetadataView | None = None
+    integrations: list[Integration] | None = None
+    events: list[EventView] | None = None
+    checkpoints: list[CheckpointView] | None = None
     #: only its presence matters to the reducer: any JSON value, not checked further (kept as
     #: plain data, not ``msgspec.Raw``, which would pin the whole input block it came from)
-    classifier_targets: Union[Any, msgspec.UnsetType] = msgspec.UNSET
+    classifier_targets: Any | msgspec.UnsetType = msgspec.UNSET
 
     @property
-    def stated_job_type(self) -> Optional[str]:
+    def stated_job_type(self) -> str | None:
         return self.job_type
 
     @property
@@ -377,12 +378,12 @@ class JobLean(_Base):
     status: str
     created_at: Timestamp
     modified_at: Timestamp
-    job_type: Optional[str] = None
-    model: Optional[str] = None
-    trained_tokens: Optional[Int] = None
-    metadata: Optional[_MetadataView] = None
-    events: Optional[list[EventView]] = None
-    classifier_targets: Union[Any, msgspec.UnsetType] = msgspec.UNSET
+    job_type: str | None = None
+    model: str | None = None
+    trained_tokens: Int | None = None
+    metadata: _MetadataView | None = None
+    events: list[EventView] | None = None
+    classifier_targets: Any | msgspec.UnsetType = msgspec.UNSET
 
     # not decoded: fixed class attributes, so the reducer reads "absent"
     fine_tuned_model = None

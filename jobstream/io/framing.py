@@ -18,7 +18,8 @@ bytes arriving in any pieces give exactly the same frames (a property test pins 
 
 from __future__ import annotations
 
-from typing import BinaryIO, Iterator, Optional, Union
+from collections.abc import Iterator
+from typing import BinaryIO, Union
 
 __all__ = [
     "Chunk",
@@ -55,7 +56,7 @@ class Chunk:
 
     __slots__ = ("source", "offset", "data", "start", "end")
 
-    def __init__(self, source: str, offset: int, data: bytes, start: int = 0, end: Optional[int] = None) -> None:
+    def __init__(self, source: str, offset: int, data: bytes, start: int = 0, end: int | None = None) -> None:
         self.source = source
         self.offset = offset
         self.data = data
@@ -70,7 +71,7 @@ class Chunk:
         data = self.data
         if type(data) is bytes and self.start == 0 and self.end == len(data):
             return data
-        return bytes(memoryview(data)[self.start:self.end])
+        return bytes(memoryview(data)[self.start : self.end])
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Chunk):
@@ -97,7 +98,12 @@ class OversizedLine:
         if not isinstance(other, OversizedLine):
             return NotImplemented
         return (self.source, self.offset, self.length, self.prefix, self.newline) == (
-            other.source, other.offset, other.length, other.prefix, other.newline)
+            other.source,
+            other.offset,
+            other.length,
+            other.prefix,
+            other.newline,
+        )
 
     def __repr__(self) -> str:
         return f"OversizedLine({self.source!r}, offset={self.offset}, length={self.length})"
@@ -116,11 +122,11 @@ class Framer:
     *strip_bom* skips a BOM at the very start (only at offset 0 of a file).
     """
 
-    __slots__ = ("source", "max_line_bytes", "_offset", "_pending", "_pending_len", "_skip", "_head",
-                 "_strip_bom")
+    __slots__ = ("source", "max_line_bytes", "_offset", "_pending", "_pending_len", "_skip", "_head", "_strip_bom")
 
-    def __init__(self, source: str, *, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES, offset: int = 0,
-                 strip_bom: bool = True) -> None:
+    def __init__(
+        self, source: str, *, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES, offset: int = 0, strip_bom: bool = True
+    ) -> None:
         self.source = source
         self.max_line_bytes = max_line_bytes
         self.reset(offset=offset, strip_bom=strip_bom)
@@ -130,7 +136,7 @@ class Framer:
         self._offset = offset  # input offset of the first byte not framed yet
         self._pending: list[bytes] = []  # pieces of a partial line
         self._pending_len = 0
-        self._skip: Optional[list[object]] = None  # [offset, length, prefix] of an oversized line
+        self._skip: list[object] | None = None  # [offset, length, prefix] of an oversized line
         self._head = b""  # the first bytes, held until a BOM can be told apart
         self._strip_bom = strip_bom
 
@@ -159,7 +165,7 @@ class Framer:
             self._head = b""
             self._strip_bom = False
             if data.startswith(_BOM):
-                data = data[len(_BOM):]
+                data = data[len(_BOM) :]
                 self._offset += len(_BOM)
                 if not data:
                     return frames
@@ -185,13 +191,16 @@ class Framer:
             if nl < 0:
                 self._hold(data, i, n)
                 return frames
-            self._pending.append(bytes(memoryview(data)[i: nl + 1]))
+            self._pending.append(bytes(memoryview(data)[i : nl + 1]))
             line = b"".join(self._pending)
             self._pending = []
             self._pending_len = 0
             if len(line) - 1 > self.max_line_bytes:  # its first bytes, never its newline
-                frames.append(OversizedLine(self.source, self._offset, len(line) - 1,
-                                            line[: min(OVERSIZED_PREFIX, len(line) - 1)]))
+                frames.append(
+                    OversizedLine(
+                        self.source, self._offset, len(line) - 1, line[: min(OVERSIZED_PREFIX, len(line) - 1)]
+                    )
+                )
             else:
                 frames.append(Chunk(self.source, self._offset, line))
             self._offset += len(line)

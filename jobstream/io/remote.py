@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import io
 import re
-from typing import Any, BinaryIO, Optional
+from typing import Any, BinaryIO
 
 from ..errors import SourceError
 
@@ -28,7 +28,7 @@ _PACKAGES = {"http": "aiohttp", "https": "aiohttp", "sftp": "paramiko", "ssh": "
 _DIRECTORY = "directory"
 
 
-def protocol_of(name: str) -> Optional[str]:
+def protocol_of(name: str) -> str | None:
     """The protocol of *name* (``s3`` for ``s3://bucket/key``), or None for a local path."""
     m = _PROTOCOL.match(name)
     return m.group(1).lower() if m else None
@@ -77,8 +77,9 @@ def filesystem(url: str) -> tuple[Any, str]:
         raise SourceError(f"reading {proto}:// needs {hint}", path=url) from None
     except ValueError as exc:
         if "Protocol not known" in str(exc):
-            raise SourceError(f"unknown protocol {proto}:// (fsspec knows s3, gs, az, http(s), file, ...)",
-                              path=url) from None
+            raise SourceError(
+                f"unknown protocol {proto}:// (fsspec knows s3, gs, az, http(s), file, ...)", path=url
+            ) from None
         raise failure(exc, url) from None
     except Exception as exc:  # noqa: BLE001 - credentials, configuration: one line
         raise failure(exc, url) from None
@@ -99,7 +100,7 @@ def _url(fs: Any, path: str, template: str) -> str:
     return f"{proto}://{path}"
 
 
-def expand(url: str, suffixes: tuple[str, ...], has_magic: bool) -> list[tuple[str, Optional[int]]]:
+def expand(url: str, suffixes: tuple[str, ...], has_magic: bool) -> list[tuple[str, int | None]]:
     """The files *url* names, with their sizes when the listing gives them, sorted.
 
     A glob pattern stands for its matches, a directory (on HTTP: a URL ending in ``/``, or
@@ -110,12 +111,15 @@ def expand(url: str, suffixes: tuple[str, ...], has_magic: bool) -> list[tuple[s
     try:
         if has_magic:
             found = fs.glob(path, detail=True)
-            files = sorted((_url(fs, name, url), info.get("size")) for name, info in found.items()
-                           if info.get("type") != _DIRECTORY)
+            files = sorted(
+                (_url(fs, name, url), info.get("size"))
+                for name, info in found.items()
+                if info.get("type") != _DIRECTORY
+            )
             if not files:
                 raise SourceError("no file matches this pattern", path=url)
             return files
-        info: Optional[dict[str, Any]] = None
+        info: dict[str, Any] | None = None
         if not url.endswith("/"):
             info = fs.info(path)
         # an HTTP "file" that is an HTML page is a server's listing of a directory
@@ -126,8 +130,11 @@ def expand(url: str, suffixes: tuple[str, ...], has_magic: bool) -> list[tuple[s
         raise
     except Exception as exc:  # noqa: BLE001
         raise failure(exc, url) from None
-    files = sorted((_url(fs, e["name"], url), e.get("size")) for e in entries
-                   if e.get("type") != _DIRECTORY and str(e["name"]).rstrip("/").endswith(suffixes))
+    files = sorted(
+        (_url(fs, e["name"], url), e.get("size"))
+        for e in entries
+        if e.get("type") != _DIRECTORY and str(e["name"]).rstrip("/").endswith(suffixes)
+    )
     if files:
         return files
     wanted = "no log files (" + ", ".join("*" + x for x in suffixes) + ")"
@@ -135,11 +142,12 @@ def expand(url: str, suffixes: tuple[str, ...], has_magic: bool) -> list[tuple[s
         raise SourceError(f"{wanted}: the directory is empty", path=url)
     shown = ", ".join(str(e["name"]).rstrip("/").rsplit("/", 1)[-1] for e in entries[:5])
     more = ", ..." if len(entries) > 5 else ""
-    raise SourceError(f"{wanted} among its {len(entries)} entr{'y' if len(entries) == 1 else 'ies'}: {shown}{more}",
-                      path=url)
+    raise SourceError(
+        f"{wanted} among its {len(entries)} entr{'y' if len(entries) == 1 else 'ies'}: {shown}{more}", path=url
+    )
 
 
-def size_of(url: str) -> Optional[int]:
+def size_of(url: str) -> int | None:
     """The size of the file at *url*, or None when the server does not say."""
     fs, path = filesystem(url)
     try:
@@ -164,7 +172,7 @@ class _Remote(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
-    def read(self, size: Optional[int] = -1) -> bytes:
+    def read(self, size: int | None = -1) -> bytes:
         if self._head:
             cut = len(self._head) if size is None or size < 0 else size
             data, self._head = self._head[:cut], self._head[cut:]

@@ -13,13 +13,30 @@ import os
 import stat
 import sys
 import zlib
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, BinaryIO, Callable, Iterable, Optional, Union
+from typing import Any, BinaryIO, Union
 
 from ..errors import SourceError
 
-__all__ = ["Decompressor", "decompressor_for", "is_compressed_head", "compression_of", "HEAD_BYTES",
-           "COMPRESSED_SUFFIXES", "Source", "PathArg", "as_paths", "expand_sources", "open_source", "consumed", "display_name", "STDIN", "is_url", "read_at"]
+__all__ = [
+    "Decompressor",
+    "decompressor_for",
+    "is_compressed_head",
+    "compression_of",
+    "HEAD_BYTES",
+    "COMPRESSED_SUFFIXES",
+    "Source",
+    "PathArg",
+    "as_paths",
+    "expand_sources",
+    "open_source",
+    "consumed",
+    "display_name",
+    "STDIN",
+    "is_url",
+    "read_at",
+]
 
 STDIN = "-"
 #: Compressed versions of a log file a directory stands for (detected by content, not name).
@@ -49,7 +66,7 @@ def display_name(name: str) -> str:
     return name
 
 
-def as_paths(paths: Union[PathArg, Iterable[PathArg]]) -> list[PathArg]:
+def as_paths(paths: PathArg | Iterable[PathArg]) -> list[PathArg]:
     """One path (str, bytes, PathLike, :class:`Source`) or an iterable of them, as a list.
 
     Every library entry point that reads takes its inputs through this, so ``read("x.ndjson")``,
@@ -74,8 +91,8 @@ class Source:
     """
 
     name: str
-    size_hint: Optional[int] = field(default=None, compare=False, repr=False)
-    shown: Optional[str] = field(default=None, compare=False, repr=False)
+    size_hint: int | None = field(default=None, compare=False, repr=False)
+    shown: str | None = field(default=None, compare=False, repr=False)
 
     @property
     def is_stdin(self) -> bool:
@@ -106,7 +123,7 @@ class Source:
             return self.shown
         return "<stdin>" if self.is_stdin else display_name(self.name)
 
-    def size(self) -> Optional[int]:
+    def size(self) -> int | None:
         """Size in bytes on disk (compressed size for .gz), or None for stdin/pipes (and a
         remote file whose server does not say)."""
         if self.is_stdin:
@@ -127,7 +144,7 @@ class Source:
         return st.st_size if os.path.isfile(self.name) else None
 
 
-def decompressor_for(head: bytes, label: str) -> Optional["Decompressor"]:
+def decompressor_for(head: bytes, label: str) -> Decompressor | None:
     """The decompressor for an input that starts with *head*, or None for plain input.
 
     Raises :class:`SourceError` for zstd input when no zstd library is installed."""
@@ -173,11 +190,12 @@ def _directory(name: str) -> list[Source]:
     if not entries:
         raise SourceError(f"{wanted}: the directory is empty", path=display_name(name))
     shown = ", ".join(display_name(e) for e in entries[:5]) + (", ..." if len(entries) > 5 else "")
-    raise SourceError(f"{wanted} among its {len(entries)} entr{'y' if len(entries) == 1 else 'ies'}: {shown}",
-                      path=display_name(name))
+    raise SourceError(
+        f"{wanted} among its {len(entries)} entr{'y' if len(entries) == 1 else 'ies'}: {shown}", path=display_name(name)
+    )
 
 
-def expand_sources(paths: Union[PathArg, Iterable[PathArg]]) -> list[Source]:
+def expand_sources(paths: PathArg | Iterable[PathArg]) -> list[Source]:
     """Expand *paths* into Sources, in the order given.
 
     A directory stands for its ``*.ndjson``, ``*.jsonl`` files and their ``.gz``, ``.zst``,
@@ -243,7 +261,7 @@ class Decompressor:
         self._codec: Any = self._new(label)  # the SourceError of a missing zstandard is raised here
         self._in = b""  # compressed bytes pushed, not yet given to the codec
         self._started = False
-        self._error: Optional[SourceError] = None
+        self._error: SourceError | None = None
 
     def fail(self, why: str) -> SourceError:
         return SourceError(f"unreadable {self.format} data: {why}", path=self.label)
@@ -313,8 +331,9 @@ class Decompressor:
                 return bytes(out)
             raise
         if self._started and not self._codec.eof:
-            self._error = self.fail(f"the file ends inside {_ARTICLE.get(self.format, 'a')} {self.format} stream "
-                                    "(truncated?)")
+            self._error = self.fail(
+                f"the file ends inside {_ARTICLE.get(self.format, 'a')} {self.format} stream (truncated?)"
+            )
             if out:
                 return bytes(out)
             raise self._error
@@ -363,7 +382,7 @@ class _Zlib:
         out = bytearray()
         for i in range(len(buf)):
             try:
-                out += d.decompress(buf[i: i + 1])
+                out += d.decompress(buf[i : i + 1])
             except zlib.error:
                 break
         return bytes(out)
@@ -420,7 +439,7 @@ class _Sliced:
         out = bytearray()
         i = 0
         while i < len(buf) and len(out) < max_out and not self._d.eof:
-            out += self._d.decompress(buf[i: i + self.SLICE])
+            out += self._d.decompress(buf[i : i + self.SLICE])
             i += self.SLICE
         self._buf = buf[i:]
         return bytes(out)
@@ -455,15 +474,20 @@ def _zstd(label: str) -> Any:
     try:
         import zstandard
     except ImportError:
-        raise SourceError("zstd-compressed, and the zstandard package is not installed: "
-                          "pip install 'jobstream[zstd]'", path=label) from None
+        raise SourceError(
+            "zstd-compressed, and the zstandard package is not installed: pip install 'jobstream[zstd]'", path=label
+        ) from None
     return _Sliced(zstandard.ZstdDecompressor().decompressobj())
 
 
 def _is_bz2(head: bytes) -> bool:
     """``BZh`` and a block size digit, then the magic of a first block or of the end (an empty file)."""
-    return (len(head) >= 10 and head[:3] == b"BZh" and 0x31 <= head[3] <= 0x39
-            and head[4:10] in (b"\x31\x41\x59\x26\x53\x59", b"\x17\x72\x45\x38\x50\x90"))
+    return (
+        len(head) >= 10
+        and head[:3] == b"BZh"
+        and 0x31 <= head[3] <= 0x39
+        and head[4:10] in (b"\x31\x41\x59\x26\x53\x59", b"\x17\x72\x45\x38\x50\x90")
+    )
 
 
 #: Each format: how a file in it starts, and a new codec (``step``, ``eof``, ``pending``,
@@ -476,7 +500,7 @@ _FORMATS: dict[str, tuple[Callable[[bytes], bool], Callable[[str], Any]]] = {
 }
 
 
-def compression_of(head: bytes) -> Optional[str]:
+def compression_of(head: bytes) -> str | None:
     """The compression (``gzip``, ``zstd``, ``bz2``, ``xz``) of an input that starts with *head*
     (its first :data:`HEAD_BYTES` bytes), or None for plain input."""
     for fmt, (starts, _) in _FORMATS.items():
@@ -529,7 +553,7 @@ class _Decompressed(io.RawIOBase):
             super().close()
 
 
-def open_source(source: Source, *, fd: Optional[int] = None, start: int = 0) -> BinaryIO:
+def open_source(source: Source, *, fd: int | None = None, start: int = 0) -> BinaryIO:
     """Open *source* for binary reading, decompressing gzip, zstd, bzip2 and xz transparently.
 
     With *fd* (a descriptor already open on it), read from a duplicate of that descriptor
@@ -588,7 +612,7 @@ def read_at(source: Source, start: int, length: int) -> bytes:
         raise SourceError(f"{exc.strerror or exc}", path=source.label) from exc
 
 
-def consumed(stream: BinaryIO) -> Optional[int]:
+def consumed(stream: BinaryIO) -> int | None:
     """Bytes of the underlying file consumed so far (compressed bytes when compressed), for
     progress: the descriptor's position, which reading straight into a buffer moves too (a
     remote file, which has none: what it handed out)."""

@@ -24,7 +24,8 @@ import stat
 import struct
 import sys
 import threading
-from typing import Any, Callable, Optional, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from .sources import HEAD_BYTES, display_name, is_compressed_head
 
@@ -70,8 +71,16 @@ _IN_MOVED_FROM, _IN_MOVED_TO, _IN_CREATE, _IN_DELETE = 0x40, 0x80, 0x100, 0x200
 _IN_DELETE_SELF, _IN_MOVE_SELF, _IN_IGNORED = 0x400, 0x800, 0x8000
 _IN_ONLYDIR = 0x01000000
 _DIR_MASK = (
-    _IN_MODIFY | _IN_ATTRIB | _IN_CLOSE_WRITE | _IN_MOVED_FROM | _IN_MOVED_TO | _IN_CREATE | _IN_DELETE
-    | _IN_DELETE_SELF | _IN_MOVE_SELF | _IN_ONLYDIR
+    _IN_MODIFY
+    | _IN_ATTRIB
+    | _IN_CLOSE_WRITE
+    | _IN_MOVED_FROM
+    | _IN_MOVED_TO
+    | _IN_CREATE
+    | _IN_DELETE
+    | _IN_DELETE_SELF
+    | _IN_MOVE_SELF
+    | _IN_ONLYDIR
 )
 _EVENT_HEAD = struct.Struct("iIII")
 
@@ -89,7 +98,7 @@ class _Inotify:
         if fd < 0:
             raise OSError(ctypes.get_errno(), "inotify_init1 failed")
         self.fd: int = fd
-        self._dirs: dict[str, Optional[int]] = {}  # directory -> watch descriptor (None: not watched)
+        self._dirs: dict[str, int | None] = {}  # directory -> watch descriptor (None: not watched)
 
     def want(self, directory: str) -> None:
         self._dirs.setdefault(directory, None)
@@ -130,7 +139,7 @@ class _Inotify:
             self.fd = -1
 
 
-def _make_inotify() -> Optional[_Inotify]:
+def _make_inotify() -> _Inotify | None:
     if not sys.platform.startswith("linux"):
         return None
     try:
@@ -149,9 +158,16 @@ class Watcher:
     the next incarnation of a name; :meth:`wait` sleeps until something may have changed.
     """
 
-    def __init__(self, names: Sequence[str], patterns: Sequence[str] = (), *, mode: str = "auto",
-                 poll_interval: tuple[float, float] = DEFAULT_POLL_INTERVAL,
-                 on_notice: Optional[Callable[[str], Any]] = None, exclude: Sequence[str] = ()) -> None:
+    def __init__(
+        self,
+        names: Sequence[str],
+        patterns: Sequence[str] = (),
+        *,
+        mode: str = "auto",
+        poll_interval: tuple[float, float] = DEFAULT_POLL_INTERVAL,
+        on_notice: Callable[[str], Any] | None = None,
+        exclude: Sequence[str] = (),
+    ) -> None:
         if mode not in ("auto", "inotify", "poll"):
             raise ValueError(f"watch must be 'auto', 'inotify' or 'poll', not {mode!r}")
         self.patterns = list(patterns)
@@ -166,13 +182,13 @@ class Watcher:
         self._state: dict[str, str] = {}  # the last notice given about a name
         self._lock = threading.Lock()  # the queues and open files
         self._scan_lock = threading.Lock()  # one look at a time (the thread's, or the reader's)
-        self._thread: Optional[threading.Thread] = None
+        self._thread: threading.Thread | None = None
         self._stopping = False
         self._wake_r, self._wake_w = os.pipe()
         self._stop_r, self._stop_w = os.pipe()
         for fd in (self._wake_r, self._wake_w, self._stop_r, self._stop_w):
             os.set_blocking(fd, False)
-        self._inotify: Optional[_Inotify] = None
+        self._inotify: _Inotify | None = None
         if mode != "poll":
             self._inotify = _make_inotify()
             if self._inotify is None and mode == "inotify":
@@ -247,9 +263,13 @@ class Watcher:
             st = os.stat(name)
         except FileNotFoundError:
             state = "gone" if name in self._ident else "missing"
-            self._notice(name, state, f"{display_name(name)}: does not exist (yet); waiting for it"
-                         if state == "missing" else f"{display_name(name)}: removed or renamed; "
-                         "reading on until a new file appears")
+            self._notice(
+                name,
+                state,
+                f"{display_name(name)}: does not exist (yet); waiting for it"
+                if state == "missing"
+                else f"{display_name(name)}: removed or renamed; reading on until a new file appears",
+            )
             return False
         except OSError as exc:
             self._notice(name, "bad", f"{display_name(name)}: cannot open: {exc.strerror}; will retry")
@@ -284,7 +304,7 @@ class Watcher:
         self._state[name] = ""
         return True
 
-    def take(self, name: str) -> Optional[Incarnation]:
+    def take(self, name: str) -> Incarnation | None:
         """The next file found at *name* (in the order they appeared), or None."""
         with self._lock:
             queue = self._queues.get(name)

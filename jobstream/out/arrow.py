@@ -22,9 +22,9 @@ pyarrow is an optional extra and is imported only when a function here is called
 from __future__ import annotations
 
 import decimal
-
 import os
-from typing import IO, TYPE_CHECKING, Any, Iterable, Optional, Union
+from collections.abc import Iterable
+from typing import IO, TYPE_CHECKING, Any, Union
 
 from ..reduce.reducer import CheckpointRow, JobState, JobTable, StatusChange
 from ..reduce.summary import Summary
@@ -78,37 +78,82 @@ def _schema(pa: Any, what: str) -> Any:
     s, i64, f64 = pa.string(), pa.int64(), pa.float64()
     if what == "jobs":
         fields = [
-            ("id", s), ("job_type", cat), ("model", cat), ("status", cat),
-            ("created_at", ts), ("modified_at", ts), ("first_seen", ts), ("last_seen", ts),
-            ("observations", i64), ("fine_tuned_model", s), ("trained_tokens", i64),
-            ("cost", f64), ("cost_currency", cat), ("checkpoint_step", i64), ("checkpoint_at", ts),
-            ("train_loss", f64), ("valid_loss", f64), ("valid_mean_token_accuracy", f64),
-            ("integrations", pa.list_(s)), ("queue_wait", i64), ("run_time", i64), ("total", i64),
+            ("id", s),
+            ("job_type", cat),
+            ("model", cat),
+            ("status", cat),
+            ("created_at", ts),
+            ("modified_at", ts),
+            ("first_seen", ts),
+            ("last_seen", ts),
+            ("observations", i64),
+            ("fine_tuned_model", s),
+            ("trained_tokens", i64),
+            ("cost", f64),
+            ("cost_currency", cat),
+            ("checkpoint_step", i64),
+            ("checkpoint_at", ts),
+            ("train_loss", f64),
+            ("valid_loss", f64),
+            ("valid_mean_token_accuracy", f64),
+            ("integrations", pa.list_(s)),
+            ("queue_wait", i64),
+            ("run_time", i64),
+            ("total", i64),
         ]
     elif what == "events":
-        fields = [("job_id", s), ("job_type", cat), ("model", cat), ("from_status", cat), ("to_status", cat),
-                  ("at", ts)]
-    elif what == "checkpoints":
-        fields = [("job_id", s), ("step", i64), ("created_at", ts), ("train_loss", f64), ("valid_loss", f64),
-                  ("valid_mean_token_accuracy", f64)]
-    elif what == "durations":
-        fields = [("job_id", s), ("job_type", cat), ("model", cat), ("status", cat), ("seconds", i64),
-                  ("entered_at", ts), ("visits", i64)]
-    elif what == "summary":
-        pct = [(f"{name}_{k}", i64) for name in ("queue_wait", "run_time", "total")
-               for k in ("count", "p50", "p90", "max")]
         fields = [
-            ("group_by", cat), ("group", s), ("jobs", i64), ("observations", i64), ("finished", i64),
+            ("job_id", s),
+            ("job_type", cat),
+            ("model", cat),
+            ("from_status", cat),
+            ("to_status", cat),
+            ("at", ts),
+        ]
+    elif what == "checkpoints":
+        fields = [
+            ("job_id", s),
+            ("step", i64),
+            ("created_at", ts),
+            ("train_loss", f64),
+            ("valid_loss", f64),
+            ("valid_mean_token_accuracy", f64),
+        ]
+    elif what == "durations":
+        fields = [
+            ("job_id", s),
+            ("job_type", cat),
+            ("model", cat),
+            ("status", cat),
+            ("seconds", i64),
+            ("entered_at", ts),
+            ("visits", i64),
+        ]
+    elif what == "summary":
+        pct = [
+            (f"{name}_{k}", i64) for name in ("queue_wait", "run_time", "total") for k in ("count", "p50", "p90", "max")
+        ]
+        fields = [
+            ("group_by", cat),
+            ("group", s),
+            ("jobs", i64),
+            ("observations", i64),
+            ("finished", i64),
             # a sum of int64 values: decimal, so no total overflows (DuckDB reads DECIMAL(38,0))
-            ("succeeded", i64), ("success_rate", f64), *pct, ("trained_tokens", pa.decimal128(38, 0)),
-            ("cost", pa.map_(s, f64)), ("by_status", pa.map_(s, i64)), ("newest", ts),
+            ("succeeded", i64),
+            ("success_rate", f64),
+            *pct,
+            ("trained_tokens", pa.decimal128(38, 0)),
+            ("cost", pa.map_(s, f64)),
+            ("by_status", pa.map_(s, i64)),
+            ("newest", ts),
         ]
     else:
         raise ValueError(f"cannot build an Arrow table of {what!r}: choose one of {', '.join(WHATS)}")
     return pa.schema([pa.field(name, typ) for name, typ in fields])
 
 
-def _build(pa: Any, what: str, columns: dict[str, list[Any]]) -> "pyarrow.Table":
+def _build(pa: Any, what: str, columns: dict[str, list[Any]]) -> pyarrow.Table:
     schema = _schema(pa, what)
     arrays = [pa.array(columns[f.name], type=f.type) for f in schema]
     return pa.Table.from_arrays(arrays, schema=schema)
@@ -120,7 +165,7 @@ def _build(pa: Any, what: str, columns: dict[str, list[Any]]) -> "pyarrow.Table"
 JOB_COLUMNS = tuple(_n for _n in JobState.__struct_fields__ if _n not in ("history", "changes", "durations"))
 
 
-def jobs_to_arrow(jobs: Iterable[JobState]) -> "pyarrow.Table":
+def jobs_to_arrow(jobs: Iterable[JobState]) -> pyarrow.Table:
     """One row per job: every scalar field of :class:`JobState`, and ``integrations`` as ``list<string>``."""
     pa = _pa()
     columns: dict[str, list[Any]] = {name: [] for name in JOB_COLUMNS}
@@ -131,7 +176,7 @@ def jobs_to_arrow(jobs: Iterable[JobState]) -> "pyarrow.Table":
     return _build(pa, "jobs", columns)
 
 
-def events_to_arrow(changes: Iterable[StatusChange]) -> "pyarrow.Table":
+def events_to_arrow(changes: Iterable[StatusChange]) -> pyarrow.Table:
     """One row per status change, in the order given (``JobTable.events()``: by time, then job)."""
     pa = _pa()
     names = StatusChange.__struct_fields__
@@ -142,11 +187,17 @@ def events_to_arrow(changes: Iterable[StatusChange]) -> "pyarrow.Table":
     return _build(pa, "events", columns)
 
 
-def checkpoints_to_arrow(rows: Iterable[CheckpointRow]) -> "pyarrow.Table":
+def checkpoints_to_arrow(rows: Iterable[CheckpointRow]) -> pyarrow.Table:
     """One row per job and checkpoint step (``JobTable.checkpoints()``): the training curves."""
     pa = _pa()
-    columns: dict[str, list[Any]] = {"job_id": [], "step": [], "created_at": [], "train_loss": [], "valid_loss": [],
-                                     "valid_mean_token_accuracy": []}
+    columns: dict[str, list[Any]] = {
+        "job_id": [],
+        "step": [],
+        "created_at": [],
+        "train_loss": [],
+        "valid_loss": [],
+        "valid_mean_token_accuracy": [],
+    }
     for r in rows:
         columns["job_id"].append(r.job_id)
         columns["step"].append(r.step)
@@ -173,7 +224,7 @@ def duration_rows(job: JobState) -> list[tuple[str, int, int, int]]:
     return [(s, job.durations[s], first.get(s, job.created_at), visits.get(s, 0)) for s in order]
 
 
-def durations_to_arrow(jobs: Iterable[JobState]) -> "pyarrow.Table":
+def durations_to_arrow(jobs: Iterable[JobState]) -> pyarrow.Table:
     """A long table: one row per job and status it spent time in (``JobState.durations``).
 
     Columns ``job_id, job_type, model, status, seconds, entered_at, visits``; see
@@ -181,8 +232,9 @@ def durations_to_arrow(jobs: Iterable[JobState]) -> "pyarrow.Table":
     ``entered_at`` and ``visits``.
     """
     pa = _pa()
-    columns: dict[str, list[Any]] = {k: [] for k in ("job_id", "job_type", "model", "status", "seconds",
-                                                     "entered_at", "visits")}
+    columns: dict[str, list[Any]] = {
+        k: [] for k in ("job_id", "job_type", "model", "status", "seconds", "entered_at", "visits")
+    }
     for job in jobs:
         for status, seconds, entered, n in duration_rows(job):
             columns["job_id"].append(job.id)
@@ -195,7 +247,7 @@ def durations_to_arrow(jobs: Iterable[JobState]) -> "pyarrow.Table":
     return _build(pa, "durations", columns)
 
 
-def summary_to_arrow(summary: Summary) -> "pyarrow.Table":
+def summary_to_arrow(summary: Summary) -> pyarrow.Table:
     """One row per group of a grouped summary, then the total row, whose ``group`` is null
     (as SQL's ``GROUP BY ROLLUP`` marks it); an ungrouped summary is the total row alone.
 
@@ -209,7 +261,7 @@ def summary_to_arrow(summary: Summary) -> "pyarrow.Table":
     pa = _pa()
     schema = _schema(pa, "summary")
     columns: dict[str, list[Any]] = {f.name: [] for f in schema}
-    rows: list[tuple[Optional[str], Summary]] = list(summary.groups.items())
+    rows: list[tuple[str | None, Summary]] = list(summary.groups.items())
     rows.append((None, summary))
     for key, s in rows:
         columns["group_by"].append(summary.group_by)
@@ -230,8 +282,9 @@ def summary_to_arrow(summary: Summary) -> "pyarrow.Table":
     return _build(pa, "summary", columns)
 
 
-def to_arrow(table: JobTable, what: str = "jobs", jobs: Optional[Iterable[JobState]] = None, *,
-             by: Optional[str] = None) -> "pyarrow.Table":
+def to_arrow(
+    table: JobTable, what: str = "jobs", jobs: Iterable[JobState] | None = None, *, by: str | None = None
+) -> pyarrow.Table:
     """An Arrow table of *what* (one of :data:`WHATS`) over every job of *table*, or over *jobs*.
 
     *jobs* is a selection (``JobState`` values from ``table.jobs()``, filtered); *by* groups
@@ -266,8 +319,7 @@ def _write(where: Where, write: Any, protect: Iterable[str]) -> None:
         write(where)
 
 
-def write_parquet(data: "pyarrow.Table", where: Where, *, compression: str = "zstd",
-                  protect: Iterable[str] = ()) -> None:
+def write_parquet(data: pyarrow.Table, where: Where, *, compression: str = "zstd", protect: Iterable[str] = ()) -> None:
     """Write *data* as a Parquet file to a path (atomically, like ``-o``: ``sinks.atomic_file``,
     raising :class:`~jobstream.errors.OutputError` for a path in *protect* or an unwritable
     one) or to a binary file object."""
@@ -277,8 +329,9 @@ def write_parquet(data: "pyarrow.Table", where: Where, *, compression: str = "zs
     _write(where, lambda fh: pq.write_table(data, fh, compression=compression), protect)
 
 
-def write_feather(data: "pyarrow.Table", where: Where, *, compression: Optional[str] = "zstd",
-                  protect: Iterable[str] = ()) -> None:
+def write_feather(
+    data: pyarrow.Table, where: Where, *, compression: str | None = "zstd", protect: Iterable[str] = ()
+) -> None:
     """Write *data* as an Arrow IPC file (Feather v2; ``-f arrow``) to a path (atomically) or a
     binary file object.  *compression* ``zstd``, ``lz4`` or None (readable without codecs)."""
     pa = _pa()
@@ -291,7 +344,7 @@ def write_feather(data: "pyarrow.Table", where: Where, *, compression: Optional[
     _write(where, write, protect)
 
 
-def write_arrow_file(data: "pyarrow.Table", fmt: str, where: Where, *, protect: Iterable[str] = ()) -> None:
+def write_arrow_file(data: pyarrow.Table, fmt: str, where: Where, *, protect: Iterable[str] = ()) -> None:
     """Write *data* in *fmt*, one of :data:`FILE_FORMATS` (``parquet`` or ``arrow``)."""
     if fmt == "parquet":
         write_parquet(data, where, protect=protect)
@@ -304,7 +357,7 @@ def write_arrow_file(data: "pyarrow.Table", fmt: str, where: Where, *, protect: 
 # --------------------------------------------------------------------------- dataframes
 
 
-def to_pandas(data: "pyarrow.Table") -> Any:
+def to_pandas(data: pyarrow.Table) -> Any:
     """A pandas DataFrame of an Arrow table (through pyarrow; times as UTC datetimes)."""
     try:
         import pandas  # type: ignore[import-untyped,unused-ignore]  # noqa: F401
@@ -313,11 +366,10 @@ def to_pandas(data: "pyarrow.Table") -> Any:
     return data.to_pandas()
 
 
-def to_polars(data: "pyarrow.Table") -> Any:
+def to_polars(data: pyarrow.Table) -> Any:
     """A polars DataFrame of an Arrow table (``polars.from_arrow``)."""
     try:
         import polars
     except ImportError as exc:
         raise ImportError("to_polars needs polars: pip install polars") from exc
     return polars.from_arrow(data)
-

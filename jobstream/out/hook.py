@@ -14,7 +14,8 @@ import os
 import signal
 import sys
 import time
-from typing import IO, Any, Callable, Optional
+from collections.abc import Callable
+from typing import IO, Any
 
 import orjson
 
@@ -37,9 +38,16 @@ class CommandHook:
     returns true; failures are told to *on_failure* and following goes on.
     """
 
-    def __init__(self, command: str, *, iso_times: bool = False, stdout: Optional[IO[Any]] = None,
-                 on_failure: Optional[Callable[[str], Any]] = None, timeout: float = DEFAULT_EXEC_TIMEOUT,
-                 should_stop: Optional[Callable[[], bool]] = None) -> None:
+    def __init__(
+        self,
+        command: str,
+        *,
+        iso_times: bool = False,
+        stdout: IO[Any] | None = None,
+        on_failure: Callable[[str], Any] | None = None,
+        timeout: float = DEFAULT_EXEC_TIMEOUT,
+        should_stop: Callable[[], bool] | None = None,
+    ) -> None:
         import shlex  # --exec only: not worth every run's start-up
         import shutil
 
@@ -55,7 +63,7 @@ class CommandHook:
         self.should_stop = should_stop
         out = stdout if stdout is not None else sys.stderr
         try:
-            self._stdout: Optional[int] = out.fileno()
+            self._stdout: int | None = out.fileno()
         except (AttributeError, OSError, ValueError):
             self._stdout = None  # not a real file (e.g. under a test runner): inherit
         self.stdout = out
@@ -90,19 +98,22 @@ class CommandHook:
         env, left_out = self._env(change)
         who = change.job_id if len(change.job_id) <= 80 else change.job_id[:77] + "..."
         if left_out:
-            self._fail(f"--exec {self.argv[0]}: {', '.join(left_out)} for {who} too large for the environment; "
-                       f"the event is on stdin")
+            self._fail(
+                f"--exec {self.argv[0]}: {', '.join(left_out)} for {who} too large for the environment; "
+                f"the event is on stdin"
+            )
         data = orjson.dumps(event_row(change, iso_times=self.iso_times)) + b"\n"
         with contextlib.suppress(AttributeError, OSError, ValueError):
             self.stdout.flush()
         try:
-            proc = subprocess.Popen(self.argv, stdin=subprocess.PIPE, stdout=self._stdout, env=env,
-                                    start_new_session=True)
+            proc = subprocess.Popen(
+                self.argv, stdin=subprocess.PIPE, stdout=self._stdout, env=env, start_new_session=True
+            )
         except (OSError, ValueError) as exc:
             self._fail(f"--exec {self.argv[0]}: {getattr(exc, 'strerror', None) or exc}")
             return 127
         deadline = time.monotonic() + self.timeout
-        pending: Optional[bytes] = data  # handed over by communicate(), which never blocks on a full pipe
+        pending: bytes | None = data  # handed over by communicate(), which never blocks on a full pipe
         while True:
             try:
                 proc.communicate(input=pending, timeout=0.05)

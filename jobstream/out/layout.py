@@ -15,11 +15,24 @@ import functools
 import os
 import shutil
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import IO, Any, Optional, Sequence
+from typing import Any
 
-__all__ = ["COLORS", "STATUS_COLORS", "Screen", "screen_for", "use_color", "display_width", "truncate", "pad",
-           "bar", "Column", "fit", "render"]
+__all__ = [
+    "COLORS",
+    "STATUS_COLORS",
+    "Screen",
+    "screen_for",
+    "use_color",
+    "display_width",
+    "truncate",
+    "pad",
+    "bar",
+    "Column",
+    "fit",
+    "render",
+]
 
 #: What ``--color`` takes.
 COLORS = ("auto", "always", "never")
@@ -74,7 +87,7 @@ class Screen:
     text is escaped (``\\xe8``) before it is measured, so columns stay aligned.
     """
 
-    width: Optional[int] = None
+    width: int | None = None
     color: bool = False
     encoding: str = "utf-8"
 
@@ -99,13 +112,13 @@ class Screen:
         except LookupError:
             return cell
 
-    def paint(self, text: str, status: Optional[str]) -> str:
+    def paint(self, text: str, status: str | None) -> str:
         """*text* in the colour of *status* (plain when colour is off or the status unknown)."""
         code = STATUS_COLORS.get(status or "") if self.color else None
         return f"\x1b[{code}m{text}\x1b[0m" if code and text else text
 
 
-def screen_for(out: Any, color: str = "auto", width: Optional[int] = None) -> Screen:
+def screen_for(out: Any, color: str = "auto", width: int | None = None) -> Screen:
     """The :class:`Screen` of stream *out*.  *width* None: the terminal's when *out* is one
     (``shutil.get_terminal_size``, so ``COLUMNS`` overrides it), else no limit; 0: no limit."""
     if width is None:
@@ -192,8 +205,9 @@ class Column:
         return min(self.natural, self.floor)
 
 
-def fit(columns: Sequence[Column], width: Optional[int], *, keep: Sequence[int] = (), sep: int = 2,
-        marker: int = 1) -> tuple[list[int], list[int]]:
+def fit(
+    columns: Sequence[Column], width: int | None, *, keep: Sequence[int] = (), sep: int = 2, marker: int = 1
+) -> tuple[list[int], list[int]]:
     """Column widths for a line of at most *width* columns: ``(widths, hidden)``.
 
     Columns are shown in *keep* order (the most important first; the others follow left to
@@ -251,8 +265,16 @@ def fit(columns: Sequence[Column], width: Optional[int], *, keep: Sequence[int] 
     return widths, hidden
 
 
-def render(columns: Sequence[Column], widths: Sequence[int], screen: Screen, cells: Optional[Sequence[str]],
-           *, sep: int = 2, marker: bool = False, cut: bool = True) -> str:
+def render(
+    columns: Sequence[Column],
+    widths: Sequence[int],
+    screen: Screen,
+    cells: Sequence[str] | None,
+    *,
+    sep: int = 2,
+    marker: bool = False,
+    cut: bool = True,
+) -> str:
     """One line of *columns* at *widths*: the titles (*cells* None) or *cells*, one per
     column, cut to width (unless not *cut*: then a long cell pushes the rest right), padded
     and painted."""

@@ -25,10 +25,11 @@ from __future__ import annotations
 
 import math
 import re
-from typing import IO, Iterable, Iterator, Optional, Union
+from collections.abc import Iterable, Iterator
+from typing import IO, Union
 
-from ..run.reader import ReadStats
 from ..reduce.summary import Summary
+from ..run.reader import ReadStats
 
 __all__ = ["write_prometheus", "write_prometheus_file", "escape_label_value", "CONTENT_TYPE"]
 
@@ -47,7 +48,7 @@ def escape_label_value(value: str) -> str:
 
 
 def _escape_help(text: str) -> str:
-    return text.replace("\\", "\\\\") 
+    return text.replace("\\", "\\\\")
 
 
 def _number(v: Number) -> str:
@@ -94,7 +95,7 @@ class _Families:
             yield from self.lines[name]
 
 
-def _summary_figures(fam: _Families, s: Summary, group: str, labels: Labels, skip: Optional[str]) -> None:
+def _summary_figures(fam: _Families, s: Summary, group: str, labels: Labels, skip: str | None) -> None:
     """Every figure of *s*; *group* prefixes the family names, *labels* go on every sample."""
     p = fam.prefix + "_" + group
 
@@ -102,42 +103,57 @@ def _summary_figures(fam: _Families, s: Summary, group: str, labels: Labels, ski
         fam.add(group + name, "gauge", help_text, [_sample(p + name, labels + extra, value)])
 
     gauge("jobs", "Jobs in the log.", s.jobs)
-    for key, name, counts in (("status", "jobs_by_status", s.by_status),
-                              ("job_type", "jobs_by_job_type", s.by_job_type),
-                              ("model", "jobs_by_model", s.by_model)):
+    for key, name, counts in (
+        ("status", "jobs_by_status", s.by_status),
+        ("job_type", "jobs_by_job_type", s.by_job_type),
+        ("model", "jobs_by_model", s.by_model),
+    ):
         if key == skip:
             continue  # grouped on it already: the label would repeat
         help_text = f"Jobs by current {key.replace('_', ' ')}."
-        fam.add(group + name, "gauge", help_text,
-                [_sample(p + name, labels + ((key, k),), v) for k, v in counts.items()])
+        fam.add(
+            group + name, "gauge", help_text, [_sample(p + name, labels + ((key, k),), v) for k, v in counts.items()]
+        )
     gauge("jobs_finished", "Jobs in a terminal status.", s.finished)
     gauge("jobs_succeeded", "Jobs that ended in SUCCESS.", s.succeeded)
     gauge("success_rate", "Succeeded / finished jobs, 0..1 (NaN when none finished).", s.success_rate)
     gauge("observations", "Distinct (job, modified_at, status) observations in snapshots.", s.observations)
-    for name, pct, what in (("queue_wait_seconds", s.queue_wait, "Queue wait, created to RUNNING"),
-                            ("run_time_seconds", s.run_time, "Run time, RUNNING to terminal"),
-                            ("total_seconds", s.total, "Total time, created to terminal")):
-        samples = [_sample(p + name, labels + (("quantile", q),), v)
-                   for q, v in (("0.5", pct.p50), ("0.9", pct.p90), ("1", pct.max))]
+    for name, pct, what in (
+        ("queue_wait_seconds", s.queue_wait, "Queue wait, created to RUNNING"),
+        ("run_time_seconds", s.run_time, "Run time, RUNNING to terminal"),
+        ("total_seconds", s.total, "Total time, created to terminal"),
+    ):
+        samples = [
+            _sample(p + name, labels + (("quantile", q),), v)
+            for q, v in (("0.5", pct.p50), ("0.9", pct.p90), ("1", pct.max))
+        ]
         samples.append(_sample(p + name + "_count", labels, pct.count))
         fam.add(group + name, "summary", f"{what}, in seconds (nearest-rank quantiles; 1 is the maximum).", samples)
     gauge("trained_tokens", "Tokens trained, over every job.", s.trained_tokens)
-    fam.add(group + "cost", "gauge", "Cost of the jobs, per currency.",
-            [_sample(p + "cost", labels + (("currency", c),), v) for c, v in s.cost.items()])
+    fam.add(
+        group + "cost",
+        "gauge",
+        "Cost of the jobs, per currency.",
+        [_sample(p + "cost", labels + (("currency", c),), v) for c, v in s.cost.items()],
+    )
     if s.newest is not None:
         gauge("newest_modified_timestamp_seconds", "The newest modified_at of any job, unix seconds.", s.newest)
 
 
-def write_prometheus(summary: Summary, stats: Optional[ReadStats], out: IO[str], *, prefix: str = "jobstream") -> None:
+def write_prometheus(summary: Summary, stats: ReadStats | None, out: IO[str], *, prefix: str = "jobstream") -> None:
     """Write *summary* (and what reading saw, *stats*) in the Prometheus text format."""
     if not _METRIC_NAME.match(prefix):
-        raise ValueError(f"invalid metric prefix {prefix!r}: use letters, digits, '_' and ':', not starting with a digit")
+        raise ValueError(
+            f"invalid metric prefix {prefix!r}: use letters, digits, '_' and ':', not starting with a digit"
+        )
     fam = _Families(prefix)
     _summary_figures(fam, summary, "", (), None)
     if stats is not None:
-        for name, help_text, value in (("lines_read", "Non-blank lines read.", stats.lines),
-                                       ("snapshots_read", "Job objects read from accepted lines.", stats.snapshots),
-                                       ("lines_rejected", "Lines rejected as invalid.", stats.rejected)):
+        for name, help_text, value in (
+            ("lines_read", "Non-blank lines read.", stats.lines),
+            ("snapshots_read", "Job objects read from accepted lines.", stats.snapshots),
+            ("lines_rejected", "Lines rejected as invalid.", stats.rejected),
+        ):
             fam.add(name, "gauge", help_text, [_sample(f"{prefix}_{name}", (), value)])
     if summary.group_by is not None:
         by = summary.group_by
@@ -147,8 +163,9 @@ def write_prometheus(summary: Summary, stats: Optional[ReadStats], out: IO[str],
         out.write(line)
 
 
-def write_prometheus_file(summary: Summary, stats: Optional[ReadStats], path: str, *, prefix: str = "jobstream",
-                          protect: Iterable[str] = ()) -> None:
+def write_prometheus_file(
+    summary: Summary, stats: ReadStats | None, path: str, *, prefix: str = "jobstream", protect: Iterable[str] = ()
+) -> None:
     """:func:`write_prometheus` into *path* atomically, so the collector never reads half a file."""
     from .sinks import atomic_output
 

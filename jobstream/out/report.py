@@ -30,15 +30,16 @@ import math
 import os
 import re
 from collections import Counter, defaultdict
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, Iterable, Iterator, Optional, Sequence
+from typing import TYPE_CHECKING, Any
 
-from ..errors import OutputError
 from ..decode.models import TERMINAL_STATUSES
-from ..run.reader import ReadStats
+from ..errors import OutputError
 from ..reduce.reducer import CheckpointRow, JobState, JobTable
-from .sinks import atomic_file, atomic_output, fmt_secs, iso, printable
 from ..reduce.summary import Summary
+from ..run.reader import ReadStats
+from .sinks import atomic_file, atomic_output, fmt_secs, iso, printable
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -112,7 +113,7 @@ def _rc() -> dict[str, Any]:
 # --------------------------------------------------------------------------- helpers
 
 
-def _text(value: Optional[str], limit: int = 40) -> str:
+def _text(value: str | None, limit: int = 40) -> str:
     """Untrusted text made safe for a chart label: printable, no math, not too long."""
     s = printable("(none)" if value is None else value)
     if len(s) > limit:
@@ -147,8 +148,7 @@ def _num(ts: float) -> float:
     return ts / 86400.0
 
 
-_STEPS = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400,
-          172800, 604800)
+_STEPS = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400, 172800, 604800)
 #: Ticks of the log-scaled duration axes: 1 s, 10 s, 1 min, 10 min, 1 h, 10 h, 1 day, 10 days.
 _LOG_TICKS = (1, 10, 60, 600, 3600, 36000, 86400, 864000)
 
@@ -181,7 +181,7 @@ def _rects_path(rects: Sequence[tuple[float, float, float, float]]) -> Any:
     verts = np.zeros((n * 5, 2))
     codes = np.full(n * 5, Path.LINETO, dtype=np.uint8)
     for i, (x, y, w, h) in enumerate(rects):
-        verts[i * 5: i * 5 + 5] = ((x, y), (x + w, y), (x + w, y + h), (x, y + h), (x, y))
+        verts[i * 5 : i * 5 + 5] = ((x, y), (x + w, y), (x + w, y + h), (x, y + h), (x, y))
         codes[i * 5] = Path.MOVETO
         codes[i * 5 + 4] = Path.CLOSEPOLY
     return Path(verts, codes)
@@ -190,7 +190,7 @@ def _rects_path(rects: Sequence[tuple[float, float, float, float]]) -> Any:
 # --------------------------------------------------------------------------- charts
 
 
-def _new_figure(width: float, height: float) -> "Figure":
+def _new_figure(width: float, height: float) -> Figure:
     from matplotlib.figure import Figure
 
     return Figure(figsize=(width, height), layout="constrained")
@@ -210,7 +210,7 @@ def _timeline_mode(jobs: Sequence[JobState]) -> bool:
     return span <= ALIGN_AFTER * typical
 
 
-def _timeline(jobs: Sequence[JobState], first: int, total: int) -> "Figure":
+def _timeline(jobs: Sequence[JobState], first: int, total: int) -> Figure:
     """One page of the timeline: *jobs* newest first, numbered from *first* of *total*."""
     import matplotlib.dates as mdates
     from matplotlib.figure import Figure
@@ -223,8 +223,10 @@ def _timeline(jobs: Sequence[JobState], first: int, total: int) -> "Figure":
     if calendar:
         labels = [f"{_text(j.id, 12):<12}  {_text(j.model, 26)}" for j in jobs]
     else:
-        labels = [f"{(iso(j.created_at) or '')[:16].replace('T', ' ')}  {_text(j.id, 12):<12}  {_text(j.model, 26)}"
-                  for j in jobs]
+        labels = [
+            f"{(iso(j.created_at) or '')[:16].replace('T', ' ')}  {_text(j.id, 12):<12}  {_text(j.model, 26)}"
+            for j in jobs
+        ]
     # a fixed layout: a layout engine would measure a hundred labels many times over
     chars = max((len(t) for t in labels), default=10)
     width, right, top, bottom, row = 11.0, 0.25, 0.85, 0.55, 0.2
@@ -254,8 +256,15 @@ def _timeline(jobs: Sequence[JobState], first: int, total: int) -> "Figure":
     for key, pts in ends.items():
         if key != "open":
             # taller than the bar, so it shows as a cap in the outcome's colour
-            ax.plot([p[0] for p in pts], [p[1] for p in pts], linestyle="none", marker="|", markersize=12,
-                    markeredgewidth=2.5, color=_outcome_colour(key))
+            ax.plot(
+                [p[0] for p in pts],
+                [p[1] for p in pts],
+                linestyle="none",
+                marker="|",
+                markersize=12,
+                markeredgewidth=2.5,
+                color=_outcome_colour(key),
+            )
     if lo > hi:
         lo, hi = 0.0, 1.0
     pad = (hi - lo) * 0.01 or (1 / 1440 if calendar else 60)
@@ -281,26 +290,31 @@ def _timeline(jobs: Sequence[JobState], first: int, total: int) -> "Figure":
     ax.spines[["left", "bottom"]].set_visible(False)
     ax.tick_params(axis="y", left=False)
     ax.set_title(f"Jobs {first:,}–{first + n - 1:,} of {total:,}, newest first ({what})", pad=22)
-    handles: list[Any] = [Patch(color=WAITING_COLOURS["QUEUED"], label="queued"),
-               Patch(color=WAITING_COLOURS["VALIDATING"], label="validating")]
+    handles: list[Any] = [
+        Patch(color=WAITING_COLOURS["QUEUED"], label="queued"),
+        Patch(color=WAITING_COLOURS["VALIDATING"], label="validating"),
+    ]
     present = {outcome(j) for j in jobs}
     for key in OUTCOME_COLOURS:
         if key in present:
             handles.append(Patch(color=OUTCOME_COLOURS[key], label=_LEGEND[key]))
     if present - set(OUTCOME_COLOURS):
         handles.append(Patch(color=_OTHER_TERMINAL, label="other end"))
-    handles.append(Line2D([], [], color="#555", marker="|", linestyle="none", markersize=9, markeredgewidth=2,
-                          label="ended"))
+    handles.append(
+        Line2D([], [], color="#555", marker="|", linestyle="none", markersize=9, markeredgewidth=2, label="ended")
+    )
     fig.legend(handles=handles, loc="lower center", bbox_to_anchor=(0.5, 0.0), ncols=len(handles), fontsize=8)
     return fig
 
 
-def _finished(jobs: Sequence[JobState]) -> "Figure":
+def _finished(jobs: Sequence[JobState]) -> Figure:
     """Jobs finished per day (or week) by outcome, stacked."""
     import matplotlib.dates as mdates
     from matplotlib.ticker import MaxNLocator
 
-    ended = [(j.changes[-1].at if j.changes else j.modified_at, j.status) for j in jobs if j.status in TERMINAL_STATUSES]
+    ended = [
+        (j.changes[-1].at if j.changes else j.modified_at, j.status) for j in jobs if j.status in TERMINAL_STATUSES
+    ]
     fig = _new_figure(11, 3.2)
     ax = fig.add_subplot()
     if not ended:
@@ -325,8 +339,16 @@ def _finished(jobs: Sequence[JobState]) -> "Figure":
     bottom = [0] * len(buckets)
     for status in order:
         heights = [counts[status][b] for b in buckets]
-        ax.bar(buckets, heights, width=width * 0.9, bottom=bottom, align="edge", color=_outcome_colour(status),
-               label=_text(OUTCOME_LABELS.get(status, status)), linewidth=0)
+        ax.bar(
+            buckets,
+            heights,
+            width=width * 0.9,
+            bottom=bottom,
+            align="edge",
+            color=_outcome_colour(status),
+            label=_text(OUTCOME_LABELS.get(status, status)),
+            linewidth=0,
+        )
         bottom = [a + b for a, b in zip(bottom, heights)]
     locator = mdates.AutoDateLocator(minticks=4, maxticks=12)  # type: ignore[no-untyped-call]
     ax.xaxis.set_major_locator(locator)
@@ -340,7 +362,7 @@ def _finished(jobs: Sequence[JobState]) -> "Figure":
     return fig
 
 
-def _durations(jobs: Sequence[JobState]) -> "Figure":
+def _durations(jobs: Sequence[JobState]) -> Figure:
     """Queue wait and run time per model: box plots on a log scale."""
     from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
 
@@ -348,19 +370,29 @@ def _durations(jobs: Sequence[JobState]) -> "Figure":
     rows = len(models) or 1
     fig = _new_figure(11, 1.2 + 0.32 * rows)
     axes = fig.subplots(1, 2, sharey=True)
-    for ax, field, title in ((axes[0], "queue_wait", "Queue wait (created → running)"),
-                             (axes[1], "run_time", "Run time (running → end)")):
-        data = [[max(getattr(j, field), 1) for j in jobs if j.model == m and getattr(j, field) is not None]
-                for m in models]
+    for ax, field, title in (
+        (axes[0], "queue_wait", "Queue wait (created → running)"),
+        (axes[1], "run_time", "Run time (running → end)"),
+    ):
+        data = [
+            [max(getattr(j, field), 1) for j in jobs if j.model == m and getattr(j, field) is not None] for m in models
+        ]
         positions = list(range(len(models), 0, -1))
         shown = [(d, p) for d, p in zip(data, positions) if d]
         if shown:
-            ax.boxplot([d for d, _ in shown], positions=[p for _, p in shown], orientation="horizontal",
-                       widths=0.6, patch_artist=True, showfliers=True,
-                       boxprops={"facecolor": "#a0cbe8", "edgecolor": "#4e79a7"},
-                       medianprops={"color": "#1f3b5c", "linewidth": 1.5},
-                       flierprops={"marker": ".", "markersize": 3, "markeredgecolor": "#888"},
-                       whiskerprops={"color": "#4e79a7"}, capprops={"color": "#4e79a7"})
+            ax.boxplot(
+                [d for d, _ in shown],
+                positions=[p for _, p in shown],
+                orientation="horizontal",
+                widths=0.6,
+                patch_artist=True,
+                showfliers=True,
+                boxprops={"facecolor": "#a0cbe8", "edgecolor": "#4e79a7"},
+                medianprops={"color": "#1f3b5c", "linewidth": 1.5},
+                flierprops={"marker": ".", "markersize": 3, "markeredgecolor": "#888"},
+                whiskerprops={"color": "#4e79a7"},
+                capprops={"color": "#4e79a7"},
+            )
             ax.set_xscale("log")
             ax.xaxis.set_major_locator(FixedLocator(_LOG_TICKS))
             ax.xaxis.set_minor_locator(NullLocator())
@@ -374,13 +406,13 @@ def _durations(jobs: Sequence[JobState]) -> "Figure":
     return fig
 
 
-def _cost_tokens(jobs: Sequence[JobState]) -> "Figure":
+def _cost_tokens(jobs: Sequence[JobState]) -> Figure:
     """Trained tokens and cost per model (per currency)."""
     from matplotlib.ticker import FuncFormatter
 
     models = sorted({j.model for j in jobs}, key=lambda m: (m is None, m or ""))
     tokens = {m: sum(j.trained_tokens or 0 for j in jobs if j.model == m) for m in models}
-    cost: dict[str, dict[Optional[str], float]] = defaultdict(lambda: defaultdict(float))
+    cost: dict[str, dict[str | None, float]] = defaultdict(lambda: defaultdict(float))
     for j in jobs:
         if j.cost is not None:
             cost[j.cost_currency or "(unknown)"][j.model] += j.cost
@@ -399,8 +431,13 @@ def _cost_tokens(jobs: Sequence[JobState]) -> "Figure":
     h = 0.7 / max(len(currencies), 1)
     for i, cur in enumerate(currencies):
         offs = [p + 0.35 - h * (i + 0.5) for p in positions]
-        ax.barh(offs, [cost[cur].get(m, 0.0) for m in models], height=h, color=palette[i % len(palette)],
-                label=_text(cur, 12))
+        ax.barh(
+            offs,
+            [cost[cur].get(m, 0.0) for m in models],
+            height=h,
+            color=palette[i % len(palette)],
+            label=_text(cur, 12),
+        )
     if currencies:
         ax.legend(loc="lower right", fontsize=8)
     else:
@@ -415,7 +452,7 @@ def _cost_tokens(jobs: Sequence[JobState]) -> "Figure":
     return fig
 
 
-def _curves(jobs: Sequence[JobState], rows: Sequence[CheckpointRow]) -> "Figure":
+def _curves(jobs: Sequence[JobState], rows: Sequence[CheckpointRow]) -> Figure:
     """Small multiples: train and validation loss per step, one panel per job."""
     from matplotlib.figure import Figure
     from matplotlib.lines import Line2D
@@ -435,9 +472,19 @@ def _curves(jobs: Sequence[JobState], rows: Sequence[CheckpointRow]) -> "Figure"
         ax.set_axis_off()
         return fig
     # a fixed grid: a layout engine would measure every panel's labels many times over
-    axes = fig.subplots(nrows, cols, squeeze=False,
-                        gridspec_kw={"left": 0.055, "right": 0.99, "bottom": 0.45 / height,
-                                     "top": 1 - 0.55 / height, "wspace": 0.22, "hspace": 0.55})
+    axes = fig.subplots(
+        nrows,
+        cols,
+        squeeze=False,
+        gridspec_kw={
+            "left": 0.055,
+            "right": 0.99,
+            "bottom": 0.45 / height,
+            "top": 1 - 0.55 / height,
+            "wspace": 0.22,
+            "hspace": 0.55,
+        },
+    )
     train_style = {"color": "#4e79a7", "linewidth": 1.3}
     valid_style = {"color": "#f28e2b", "linewidth": 1.3, "marker": "o", "markersize": 3}
     for i, ax in enumerate(axes.flat):
@@ -452,9 +499,13 @@ def _curves(jobs: Sequence[JobState], rows: Sequence[CheckpointRow]) -> "Figure"
             ax.plot([s for s, _ in train], [v for _, v in train], **train_style)
         if valid:
             ax.plot([s for s, _ in valid], [v for _, v in valid], **valid_style)
-        ax.set_title(f"{_text(job.id, 9)} · {_text(job.model, 20)} · "
-                     f"{_text(OUTCOME_LABELS.get(outcome(job), job.status), 18)}",
-                     fontsize=7, fontweight="normal", color="#333", loc="left")
+        ax.set_title(
+            f"{_text(job.id, 9)} · {_text(job.model, 20)} · {_text(OUTCOME_LABELS.get(outcome(job), job.status), 18)}",
+            fontsize=7,
+            fontweight="normal",
+            color="#333",
+            loc="left",
+        )
         ax.spines["left"].set_color(_outcome_colour(outcome(job)))
         ax.spines["left"].set_linewidth(2.5)
         ax.xaxis.set_major_locator(MaxNLocator(5, integer=True))
@@ -465,11 +516,20 @@ def _curves(jobs: Sequence[JobState], rows: Sequence[CheckpointRow]) -> "Figure"
             ax.set_ylabel("loss", fontsize=8)
         if i >= len(jobs) - cols:
             ax.set_xlabel("step", fontsize=8)
-    handles = [Line2D([], [], label="train loss", **train_style),  # type: ignore[arg-type]
-               Line2D([], [], label="validation loss", **valid_style)]  # type: ignore[arg-type]
+    handles = [
+        Line2D([], [], label="train loss", **train_style),  # type: ignore[arg-type]
+        Line2D([], [], label="validation loss", **valid_style),
+    ]  # type: ignore[arg-type]
     fig.legend(handles=handles, loc="upper right", ncols=2, fontsize=8)
-    fig.suptitle("Loss per step; the left edge is coloured by how the job ended", x=0.01, y=1 - 0.08 / height,
-                 ha="left", va="top", fontsize=10, fontweight="bold")
+    fig.suptitle(
+        "Loss per step; the left edge is coloured by how the job ended",
+        x=0.01,
+        y=1 - 0.08 / height,
+        ha="left",
+        va="top",
+        fontsize=10,
+        fontweight="bold",
+    )
     return fig
 
 
@@ -479,24 +539,27 @@ def _curves(jobs: Sequence[JobState], rows: Sequence[CheckpointRow]) -> "Figure"
 class _Selection:
     """What the report shows: every job for the aggregates, the newest *max_jobs* on the timeline."""
 
-    def __init__(self, table: JobTable, max_jobs: int, max_curves: int,
-                 jobs: Optional[Iterable[JobState]] = None) -> None:
+    def __init__(self, table: JobTable, max_jobs: int, max_curves: int, jobs: Iterable[JobState] | None = None) -> None:
         if max_jobs < 1 or max_curves < 0:
             raise ValueError("max_jobs must be at least 1 and max_curves at least 0")
         # a selection needs its changes (not jobs(light=True)): the timeline draws them
         self.all = table.jobs() if jobs is None else sorted(jobs, key=lambda j: (j.created_at, j.id))
         self.shown = list(reversed(self.all))[:max_jobs]  # newest first
         checkpoint_rows = table.checkpoints(self.shown)
-        steps = Counter(r.job_id for r in checkpoint_rows if r.step is not None and
-                        (r.train_loss is not None or r.valid_loss is not None))
+        steps = Counter(
+            r.job_id
+            for r in checkpoint_rows
+            if r.step is not None and (r.train_loss is not None or r.valid_loss is not None)
+        )
         self.curve_jobs = [j for j in self.shown if steps[j.id] >= 2][:max_curves]
         wanted = {j.id for j in self.curve_jobs}
         self.checkpoints = [r for r in checkpoint_rows if r.job_id in wanted]
         self.summary = table.summary(by="model", jobs=self.all)
 
 
-def chart_figures(table: JobTable, jobs: Optional[Iterable[JobState]] = None, *, max_jobs: int = 500,
-                  max_curves: int = 12) -> Iterator[tuple[str, "Figure"]]:
+def chart_figures(
+    table: JobTable, jobs: Iterable[JobState] | None = None, *, max_jobs: int = 500, max_curves: int = 12
+) -> Iterator[tuple[str, Figure]]:
     """``(name, matplotlib Figure)`` for every chart of the report, in report order.
 
     Names: ``finished``, ``durations``, ``cost_tokens``, ``timeline-01`` (the newest page) ...,
@@ -507,13 +570,13 @@ def chart_figures(table: JobTable, jobs: Optional[Iterable[JobState]] = None, *,
     yield from _figures(sel)
 
 
-def _figures(sel: _Selection) -> Iterator[tuple[str, "Figure"]]:
+def _figures(sel: _Selection) -> Iterator[tuple[str, Figure]]:
     yield "finished", _finished(sel.all)
     yield "durations", _durations(sel.all)
     yield "cost_tokens", _cost_tokens(sel.all)
     pages = max(1, math.ceil(len(sel.shown) / PAGE_SIZE))
     for p in range(pages):
-        chunk = sel.shown[p * PAGE_SIZE: (p + 1) * PAGE_SIZE]
+        chunk = sel.shown[p * PAGE_SIZE : (p + 1) * PAGE_SIZE]
         if chunk:
             yield f"timeline-{p + 1:02d}", _timeline(chunk, p * PAGE_SIZE + 1, len(sel.shown))
     yield "training_curves", _curves(sel.curve_jobs, sel.checkpoints)
@@ -526,18 +589,18 @@ _METADATA = re.compile(r"<metadata>.*?</metadata>\n?", re.S)
 _DECIMALS = re.compile(r"(\d)\.(\d)\d+")
 
 
-def _round(m: "re.Match[str]") -> str:
+def _round(m: re.Match[str]) -> str:
     return m.group(1) + _DECIMALS.sub(r"\1.\2", m.group(2)).replace("\n", "") + '"'
 
 
-def _svg_text(fig: "Figure") -> str:
+def _svg_text(fig: Figure) -> str:
     """The figure as SVG with coordinates to 0.1 pt (matplotlib writes 6 decimals): a third the size."""
     buf = io.StringIO()
     fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None})
     return _METADATA.sub("", _INDENT.sub("\n", _GEOMETRY.sub(_round, buf.getvalue())), count=1)
 
 
-def _svg(fig: "Figure", label: str) -> str:
+def _svg(fig: Figure, label: str) -> str:
     """The figure as an inline ``<svg>`` element (no XML prolog), labelled for screen readers."""
     svg = _SVG_HEAD.sub("", _svg_text(fig), count=1)
     return svg.replace("<svg ", f'<svg role="img" aria-label="{html.escape(label)}" class="chart" ', 1)
@@ -576,27 +639,58 @@ def _cost(s: Summary) -> str:
 
 
 def _summary_table(summary: Summary) -> str:
-    head = ("model", "jobs", "finished", "success", "queue p50", "queue p90", "run p50", "run p90", "total p90",
-            "trained tokens", "cost")
+    head = (
+        "model",
+        "jobs",
+        "finished",
+        "success",
+        "queue p50",
+        "queue p90",
+        "run p50",
+        "run p90",
+        "total p90",
+        "trained tokens",
+        "cost",
+    )
     e = html.escape
 
     def row(name: str, s: Summary, cls: str = "") -> str:
-        cells = (name, f"{s.jobs:,}", f"{s.finished:,}", _rate(s), fmt_secs(s.queue_wait.p50), fmt_secs(s.queue_wait.p90),
-                 fmt_secs(s.run_time.p50), fmt_secs(s.run_time.p90), fmt_secs(s.total.p90),
-                 f"{s.trained_tokens:,}")
+        cells = (
+            name,
+            f"{s.jobs:,}",
+            f"{s.finished:,}",
+            _rate(s),
+            fmt_secs(s.queue_wait.p50),
+            fmt_secs(s.queue_wait.p90),
+            fmt_secs(s.run_time.p50),
+            fmt_secs(s.run_time.p90),
+            fmt_secs(s.total.p90),
+            f"{s.trained_tokens:,}",
+        )
         attr = f' class="{cls}"' if cls else ""
-        return (f"<tr{attr}>" + "".join(f"<td>{e(printable(c))}</td>" for c in cells)
-                + f"<td>{_cost(s)}</td></tr>")
+        return f"<tr{attr}>" + "".join(f"<td>{e(printable(c))}</td>" for c in cells) + f"<td>{_cost(s)}</td></tr>"
 
     body = [row(k, g) for k, g in summary.groups.items()]
     body.append(row("all models", summary, "total"))
-    return ("<table><thead><tr>" + "".join(f"<th>{e(h)}</th>" for h in head) + "</tr></thead><tbody>"
-            + "".join(body) + "</tbody></table>")
+    return (
+        "<table><thead><tr>"
+        + "".join(f"<th>{e(h)}</th>" for h in head)
+        + "</tr></thead><tbody>"
+        + "".join(body)
+        + "</tbody></table>"
+    )
 
 
-def render_report(table: JobTable, stats: Optional[ReadStats] = None, *, title: Optional[str] = None,
-                  jobs: Optional[Iterable[JobState]] = None, max_jobs: int = 500, max_curves: int = 12,
-                  now: Optional[int] = None) -> str:
+def render_report(
+    table: JobTable,
+    stats: ReadStats | None = None,
+    *,
+    title: str | None = None,
+    jobs: Iterable[JobState] | None = None,
+    max_jobs: int = 500,
+    max_curves: int = 12,
+    now: int | None = None,
+) -> str:
     """The report as one self-contained HTML document (see the module docstring).
 
     *jobs* restricts it to a selection (``JobState`` values from ``table.jobs()``, filtered);
@@ -628,20 +722,22 @@ def render_report(table: JobTable, stats: Optional[ReadStats] = None, *, title: 
     status_line = ", ".join(f"{e(printable(k))} {v:,}" for k, v in sorted(s.by_status.items(), key=lambda kv: -kv[1]))
     read = ""
     if stats is not None:
-        read = (f" Read {stats.snapshots:,} snapshots in {stats.lines:,} lines"
-                f" ({stats.rejected:,} rejected) from {stats.sources:,} source(s).")
+        read = (
+            f" Read {stats.snapshots:,} snapshots in {stats.lines:,} lines"
+            f" ({stats.rejected:,} rejected) from {stats.sources:,} source(s)."
+        )
     out = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         # no script, no network: a strict policy makes that a promise the browser keeps
-        "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; "
+        '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; '
         "style-src 'unsafe-inline'; img-src data:\">",
         f"<title>{e(printable(title))}</title><style>{_CSS}</style></head><body><main>",
         f"<h1>{e(printable(title))}</h1>",
         f'<p class="meta">Generated {e(made or "")} by jobstream. Newest job update {e(iso(s.newest) or "–")}.{e(read)}</p>',
-        '<div class="cards">' + "".join(f"<div class=\"card\"><b>{e(printable(v))}</b><span>{e(k)}</span></div>"
-                                        for v, k in cards)
+        '<div class="cards">'
+        + "".join(f'<div class="card"><b>{e(printable(v))}</b><span>{e(k)}</span></div>' for v, k in cards)
         + f'<div class="card"><b>{_cost(s)}</b><span>cost</span></div></div>',
         f'<p class="meta">By status: {status_line or "–"}</p>',
         '<h2 id="timeline">Job timeline</h2>',
@@ -650,41 +746,62 @@ def render_report(table: JobTable, stats: Optional[ReadStats] = None, *, title: 
     if shown < len(sel.all):
         out.append(f'<p class="note">The newest {shown:,} of {len(sel.all):,} jobs; the charts below count all.</p>')
     for i, (name, svg) in enumerate(timeline):
-        chunk = sel.shown[i * PAGE_SIZE: (i + 1) * PAGE_SIZE]
+        chunk = sel.shown[i * PAGE_SIZE : (i + 1) * PAGE_SIZE]
         first, last = i * PAGE_SIZE + 1, i * PAGE_SIZE + len(chunk)
         span = f"created {iso(chunk[-1].created_at)} to {iso(chunk[0].created_at)}"
         opened = " open" if i == 0 else ""
-        out.append(f'<details id="{name}"{opened}><summary>Jobs {first:,}–{last:,} · {e(span)}</summary>'
-                   f"<figure>{svg}</figure></details>")
+        out.append(
+            f'<details id="{name}"{opened}><summary>Jobs {first:,}–{last:,} · {e(span)}</summary>'
+            f"<figure>{svg}</figure></details>"
+        )
     if not timeline:
         out.append('<p class="note">No jobs.</p>')
     out += [
-        '<h2 id="finished">Jobs finished</h2>', f"<figure>{figs['finished']}</figure>",
-        '<h2 id="durations">Queue wait and run time per model</h2>', f"<figure>{figs['durations']}</figure>",
-        '<h2 id="cost">Trained tokens and cost per model</h2>', f"<figure>{figs['cost_tokens']}</figure>",
+        '<h2 id="finished">Jobs finished</h2>',
+        f"<figure>{figs['finished']}</figure>",
+        '<h2 id="durations">Queue wait and run time per model</h2>',
+        f"<figure>{figs['durations']}</figure>",
+        '<h2 id="cost">Trained tokens and cost per model</h2>',
+        f"<figure>{figs['cost_tokens']}</figure>",
         '<h2 id="curves">Training curves</h2>',
         f'<p class="note">The newest {len(sel.curve_jobs)} jobs on the timeline with two or more checkpoints.</p>',
         f"<figure>{figs['training_curves']}</figure>",
-        '<h2 id="summary">Summary by model</h2>', _summary_table(s),
-        '<p class="note">Durations are nearest-rank percentiles over the jobs that have them; '
-        "times are UTC.</p>",
+        '<h2 id="summary">Summary by model</h2>',
+        _summary_table(s),
+        '<p class="note">Durations are nearest-rank percentiles over the jobs that have them; times are UTC.</p>',
         "</main></body></html>",
     ]
     return "\n".join(out) + "\n"
 
 
-def write_report(table: JobTable, stats: Optional[ReadStats], out_path: str, *, title: Optional[str] = None,
-                 jobs: Optional[Iterable[JobState]] = None, max_jobs: int = 500, max_curves: int = 12,
-                 protect: Iterable[str] = ()) -> None:
+def write_report(
+    table: JobTable,
+    stats: ReadStats | None,
+    out_path: str,
+    *,
+    title: str | None = None,
+    jobs: Iterable[JobState] | None = None,
+    max_jobs: int = 500,
+    max_curves: int = 12,
+    protect: Iterable[str] = (),
+) -> None:
     """Write the HTML report to *out_path* atomically (refusing any path in *protect*: the inputs)."""
     text = render_report(table, stats, title=title, jobs=jobs, max_jobs=max_jobs, max_curves=max_curves)
     with atomic_output(out_path, protect=protect) as fh:
         fh.write(text)
 
 
-def write_charts(table: JobTable, stats: Optional[ReadStats], out_dir: str, fmt: str = "png", *,
-                 jobs: Optional[Iterable[JobState]] = None, max_jobs: int = 500, max_curves: int = 12,
-                 dpi: int = 110) -> list[str]:
+def write_charts(
+    table: JobTable,
+    stats: ReadStats | None,
+    out_dir: str,
+    fmt: str = "png",
+    *,
+    jobs: Iterable[JobState] | None = None,
+    max_jobs: int = 500,
+    max_curves: int = 12,
+    dpi: int = 110,
+) -> list[str]:
     """The report's charts as files in *out_dir* (made if missing): ``finished.png``,
     ``durations.png``, ``cost_tokens.png``, ``timeline-01.png`` (newest page) ...,
     ``training_curves.png``.  Each is written atomically; returns the paths written.

@@ -14,19 +14,20 @@ import os
 import re
 import sys
 import tempfile
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import IO, Any, BinaryIO, Collection, Iterable, Iterator, Optional, Sequence
+from typing import IO, Any, BinaryIO
 
 import msgspec
 import orjson
 
 from ..decode.decoder import Reject
 from ..errors import OutputError
-from ..run.reader import ReadStats
-from ..reduce.reducer import CheckpointRow, JobState, StatusChange
 from ..io.sources import display_name
+from ..reduce.reducer import CheckpointRow, JobState, StatusChange
 from ..reduce.summary import Summary
+from ..run.reader import ReadStats
 
 __all__ = [
     "FORMATS",
@@ -62,7 +63,6 @@ from ..columns import (  # noqa: E402  (re-exported: sinks is where users look f
     DEFAULT_JOB_FIELDS,
     DURATION_FIELDS,
     EVENT_FIELDS,
-    EXTENSIONS,
     FORMATS,
     JOB_FIELDS,
     TIME_FIELDS,
@@ -70,7 +70,7 @@ from ..columns import (  # noqa: E402  (re-exported: sinks is where users look f
 )
 
 
-def iso(ts: Optional[int]) -> Optional[str]:
+def iso(ts: int | None) -> str | None:
     """Unix seconds as ISO-8601 UTC (``2024-07-19T16:12:29Z``).
 
     The decoder accepts only times from 1970 to the end of year 9999, which all render;
@@ -93,8 +93,9 @@ def printable(text: str) -> str:
     """*text* safe to show on a terminal: control and invisible characters as ``\\xNN``/``\\uNNNN``."""
     if text.isprintable():
         return text
-    return _UNSAFE.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100 else f"\\u{ord(m.group()):04x}",
-                       text)
+    return _UNSAFE.sub(
+        lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100 else f"\\u{ord(m.group()):04x}", text
+    )
 
 
 def _row(obj: Any, fields: Sequence[str], iso_times: bool) -> dict[str, Any]:
@@ -112,8 +113,9 @@ def job_row(job: JobState, fields: Sequence[str] = DEFAULT_JOB_FIELDS, *, iso_ti
     return _row(job, fields, iso_times)
 
 
-def checkpoint_row(row: CheckpointRow, fields: Sequence[str] = CHECKPOINT_FIELDS, *,
-                   iso_times: bool = False) -> dict[str, Any]:
+def checkpoint_row(
+    row: CheckpointRow, fields: Sequence[str] = CHECKPOINT_FIELDS, *, iso_times: bool = False
+) -> dict[str, Any]:
     """One checkpoint of one job as a flat dict."""
     return _row(row, fields, iso_times)
 
@@ -201,9 +203,9 @@ def write_table(
     out: IO[str],
     *,
     headers: bool = True,
-    titles: Optional[dict[str, str]] = None,
+    titles: dict[str, str] | None = None,
     color: str = "auto",
-    width: Optional[int] = None,
+    width: int | None = None,
     numbers: Collection[str] = (),
     status_fields: Collection[str] = STATUS_FIELDS,
 ) -> int:
@@ -228,8 +230,9 @@ def write_table(
     for row in rows:
         for i, f in enumerate(fields):
             v = row[f]
-            if v is not None and (not isinstance(v, _NUMERIC) or isinstance(v, bool) or f in TIME_FIELDS
-                                   or f in DURATION_FIELDS):
+            if v is not None and (
+                not isinstance(v, _NUMERIC) or isinstance(v, bool) or f in TIME_FIELDS or f in DURATION_FIELDS
+            ):
                 numeric[i] = False
             cells[i].append(screen.text(_table_cell(f, v)))
         count += 1
@@ -238,8 +241,16 @@ def write_table(
         title = screen.text(printable((titles or {}).get(f, f.upper()))) if headers else ""
         number = numeric[i] or f in numbers or f in DURATION_FIELDS
         status = f in status_fields  # cut only under pressure, and only past FAILED_VALIDATION's 17 characters
-        columns.append(Column(title, cells[i], fixed=number or f in TIME_FIELDS, right=number, status=status,
-                              floor=_STATUS_WIDTH if status else 16))
+        columns.append(
+            Column(
+                title,
+                cells[i],
+                fixed=number or f in TIME_FIELDS,
+                right=number,
+                status=status,
+                floor=_STATUS_WIDTH if status else 16,
+            )
+        )
     keep = [fields.index(f) for f in KEEP_COLUMNS if f in fields]
     widths, hidden = fit(columns, screen.width, keep=keep, marker=len(screen.ellipsis))
     marker = bool(hidden) and headers
@@ -256,7 +267,7 @@ def write_table(
     return count
 
 
-def _write_wrapped(out: IO[str], text: str, width: Optional[int]) -> None:
+def _write_wrapped(out: IO[str], text: str, width: int | None) -> None:
     """*text* as lines of at most *width* columns (one line when there is no limit)."""
     if width is None:
         out.write(text + "\n")
@@ -296,7 +307,7 @@ def write_rows(
 # --------------------------------------------------------------------------- summary
 
 
-def summary_dict(summary: Summary, stats: Optional[ReadStats] = None) -> dict[str, Any]:
+def summary_dict(summary: Summary, stats: ReadStats | None = None) -> dict[str, Any]:
     """The summary as plain JSON-ready data (the documented ``summary --format json`` keys).
 
     With *stats*, what reading saw comes after ``jobs``: ``snapshots`` (job objects read),
@@ -312,7 +323,7 @@ def summary_dict(summary: Summary, stats: Optional[ReadStats] = None) -> dict[st
     return out
 
 
-def fmt_secs(v: Optional[int]) -> str:
+def fmt_secs(v: int | None) -> str:
     """A duration for people: ``45s``, ``26.6m``, ``3.8h`` (``-`` for none)."""
     if v is None:
         return "-"
@@ -335,7 +346,7 @@ def _cost(s: Summary) -> str:
 BAR_WIDTH = 30
 
 
-def _summary_lines(s: Summary, stats: Optional[ReadStats], headers: bool, screen: Any) -> Iterator[str]:
+def _summary_lines(s: Summary, stats: ReadStats | None, headers: bool, screen: Any) -> Iterator[str]:
     """The summary as lines for people; the counts by status, job type and model with bars
     scaled to the largest count of each, all fitting ``screen.width``."""
     from .layout import bar, display_width, truncate
@@ -343,8 +354,9 @@ def _summary_lines(s: Summary, stats: Optional[ReadStats], headers: bool, screen
     width = screen.width
     yield from _field("jobs", str(s.jobs), width)
     if stats is not None:
-        yield from _field("snapshots", f"{stats.snapshots} read in {stats.lines} line(s) ({stats.rejected} rejected)",
-                          width)
+        yield from _field(
+            "snapshots", f"{stats.snapshots} read in {stats.lines} line(s) ({stats.rejected} rejected)", width
+        )
     yield from _field("observations", str(s.observations), width)
     sections = (("by status", s.by_status), ("by job type", s.by_job_type), ("by model", s.by_model))
     names = {k: screen.text(printable(k)) for _, counts in sections for k in counts}
@@ -375,14 +387,16 @@ def _summary_lines(s: Summary, stats: Optional[ReadStats], headers: bool, screen
     head = f"{'p50':>{num_w}}{'p90':>{num_w}}{'max':>{num_w}}{'jobs':>{num_w - 1}}"
     yield f"{'durations':<{name_w + 2}}{head}" if headers else "durations"
     for name, p in (("queue wait", s.queue_wait), ("run time", s.run_time), ("total", s.total)):
-        yield (f"  {name:<{name_w}}{fmt_secs(p.p50):>{num_w}}{fmt_secs(p.p90):>{num_w}}{fmt_secs(p.max):>{num_w}}"
-               f"{p.count:>{num_w - 1}}")
+        yield (
+            f"  {name:<{name_w}}{fmt_secs(p.p50):>{num_w}}{fmt_secs(p.p90):>{num_w}}{fmt_secs(p.max):>{num_w}}"
+            f"{p.count:>{num_w - 1}}"
+        )
     yield from _field("trained tokens", f"{s.trained_tokens:,}", width)
     yield from _listed(f"{'cost':<16}", [f"{v:,.2f} {screen.text(printable(k))}" for k, v in s.cost.items()], width)
     yield from _field("newest", iso(s.newest) or "-", width)
 
 
-def _field(key: str, value: str, width: Optional[int]) -> Iterator[str]:
+def _field(key: str, value: str, width: int | None) -> Iterator[str]:
     """``key`` then *value* at column 17, the value wrapped between words to fit *width*."""
     head = f"{key:<16}"
     if width is None or len(head) + len(value) <= width:
@@ -395,7 +409,7 @@ def _field(key: str, value: str, width: Optional[int]) -> Iterator[str]:
         yield (head if k == 0 else " " * len(head)) + line
 
 
-def _listed(head: str, items: list[str], width: Optional[int]) -> Iterator[str]:
+def _listed(head: str, items: list[str], width: int | None) -> Iterator[str]:
     """``head`` then *items* joined by ``, ``, wrapped between items to fit *width* (an item
     such as ``130.11 USD`` is never split)."""
     if not items:
@@ -412,8 +426,18 @@ def _listed(head: str, items: list[str], width: Optional[int]) -> Iterator[str]:
 
 
 #: The columns of ``summary --by KEY -f table``: one row per group (the detail is in json/csv).
-GROUP_TABLE_FIELDS = ("jobs", "finished", "success", "queue_p50", "queue_p90", "run_p50", "run_p90",
-                      "total_p90", "tokens", "cost")
+GROUP_TABLE_FIELDS = (
+    "jobs",
+    "finished",
+    "success",
+    "queue_p50",
+    "queue_p90",
+    "run_p50",
+    "run_p90",
+    "total_p90",
+    "tokens",
+    "cost",
+)
 
 
 def _group_row(key: str, s: Summary) -> dict[str, Any]:
@@ -432,8 +456,16 @@ def _group_row(key: str, s: Summary) -> dict[str, Any]:
     }
 
 
-def write_summary(summary: Summary, fmt: str, out: IO[str], *, headers: bool = True,
-                  stats: Optional[ReadStats] = None, color: str = "auto", width: Optional[int] = None) -> None:
+def write_summary(
+    summary: Summary,
+    fmt: str,
+    out: IO[str],
+    *,
+    headers: bool = True,
+    stats: ReadStats | None = None,
+    color: str = "auto",
+    width: int | None = None,
+) -> None:
     """Write a summary as ``table`` (for people), ``json``/``ndjson`` or ``csv`` (a tidy long table).
 
     With ``--by`` the table is one row per group plus a total row; *headers* controls the
@@ -466,23 +498,32 @@ def write_summary(summary: Summary, fmt: str, out: IO[str], *, headers: bool = T
     rows = [_group_row(k, g) for k, g in summary.groups.items()]
     rows.append(_group_row("(total)", summary))
     fields = ("group", *GROUP_TABLE_FIELDS)
-    write_table(rows, fields, out, headers=headers, titles={"group": summary.group_by.upper()},
-                color="always" if screen.color else "never", width=screen.width or 0, numbers=GROUP_TABLE_FIELDS,
-                status_fields={"group"} if summary.group_by == "status" else ())
+    write_table(
+        rows,
+        fields,
+        out,
+        headers=headers,
+        titles={"group": summary.group_by.upper()},
+        color="always" if screen.color else "never",
+        width=screen.width or 0,
+        numbers=GROUP_TABLE_FIELDS,
+        status_fields={"group"} if summary.group_by == "status" else (),
+    )
     if stats is not None:
-        _write_wrapped(out, f"{stats.snapshots} snapshot(s) read in {stats.lines} line(s), {stats.rejected} rejected",
-                       screen.width)
+        _write_wrapped(
+            out, f"{stats.snapshots} snapshot(s) read in {stats.lines} line(s), {stats.rejected} rejected", screen.width
+        )
 
 
 #: ``summary -f csv``: one row per group and figure (tidy), so no figure is left out.
 SUMMARY_CSV_FIELDS = ("group", "figure", "key", "value")
 
 
-def summary_rows(summary: Summary, stats: Optional[ReadStats] = None) -> Iterator[dict[str, Any]]:
+def summary_rows(summary: Summary, stats: ReadStats | None = None) -> Iterator[dict[str, Any]]:
     """The summary as tidy rows ``{group, figure, key, value}``: ``group`` is ``(all)`` or a
     group's key; ``key`` names the status, job type, model, percentile or currency."""
 
-    def figures(group: str, s: Summary, read: Optional[ReadStats]) -> Iterator[dict[str, Any]]:
+    def figures(group: str, s: Summary, read: ReadStats | None) -> Iterator[dict[str, Any]]:
         def row(figure: str, value: Any, key: str = "") -> dict[str, Any]:
             return {"group": group, "figure": figure, "key": key, "value": value}
 
@@ -492,8 +533,7 @@ def summary_rows(summary: Summary, stats: Optional[ReadStats] = None) -> Iterato
             yield row("lines", read.lines)
             yield row("rejected", read.rejected)
         yield row("observations", s.observations)
-        for figure, counts in (("by_status", s.by_status), ("by_job_type", s.by_job_type),
-                               ("by_model", s.by_model)):
+        for figure, counts in (("by_status", s.by_status), ("by_job_type", s.by_job_type), ("by_model", s.by_model)):
             for k, v in counts.items():
                 yield row(figure, v, k)
         yield row("finished", s.finished)
@@ -610,13 +650,13 @@ class RejectWriter:
     each record instead, and says how many records got written if a write fails.
     """
 
-    def __init__(self, path: Optional[str], *, append: bool = False, protect: Iterable[str] = ()) -> None:
+    def __init__(self, path: str | None, *, append: bool = False, protect: Iterable[str] = ()) -> None:
         self.path = path
         self.count = 0
         self.written = 0
-        self.first: Optional[Reject] = None
+        self.first: Reject | None = None
         self._stack = contextlib.ExitStack()
-        self._fh: Optional[BinaryIO] = None
+        self._fh: BinaryIO | None = None
         if path is not None:
             if append:
                 try:
@@ -660,8 +700,8 @@ class Output:
     ``format`` None means the command's own default; ``path`` None (or ``-``) means stdout.
     """
 
-    format: Optional[str] = None
-    path: Optional[str] = None
+    format: str | None = None
+    path: str | None = None
     headers: bool = True
     iso: bool = False
     csv_safe: bool = False
@@ -669,8 +709,9 @@ class Output:
 
 
 @contextlib.contextmanager
-def open_output(output: Output, fmt: str, *, protect: Iterable[str] = (),
-                stdout: Optional[IO[str]] = None) -> Iterator[IO[str]]:
+def open_output(
+    output: Output, fmt: str, *, protect: Iterable[str] = (), stdout: IO[str] | None = None
+) -> Iterator[IO[str]]:
     """The text stream to write *output* to: its file, written atomically, or *stdout*."""
     if output.path is None or output.path == "-":
         out = stdout if stdout is not None else sys.stdout
@@ -679,6 +720,7 @@ def open_output(output: Output, fmt: str, *, protect: Iterable[str] = (),
         return
     with atomic_output(output.path, protect=protect) as fh:
         yield fh
+
 
 # Cells a spreadsheet would run as a formula (CSV injection): quoted with a leading ' by csv_safe.
 _FORMULA = ("=", "+", "-", "@", "\t", "\r")
@@ -693,8 +735,14 @@ def csv_safe_row(row: dict[str, Any]) -> dict[str, Any]:
 
 
 #: ``tail -f table``: each column's width, fixed before the first event arrives.
-_TABLE_WIDTHS = {"job_id": 36, "job_type": 10, "model": 20, "from_status": _STATUS_WIDTH, "to_status": _STATUS_WIDTH,
-                 "at": 20}
+_TABLE_WIDTHS = {
+    "job_id": 36,
+    "job_type": 10,
+    "model": 20,
+    "from_status": _STATUS_WIDTH,
+    "to_status": _STATUS_WIDTH,
+    "at": 20,
+}
 
 
 class EventWriter:
@@ -706,8 +754,16 @@ class EventWriter:
     per line, ``json`` an array closed by :meth:`close`.
     """
 
-    def __init__(self, out: IO[str], fmt: str = "ndjson", *, headers: bool = True, iso_times: bool = False,
-                 color: str = "auto", width: Optional[int] = None) -> None:
+    def __init__(
+        self,
+        out: IO[str],
+        fmt: str = "ndjson",
+        *,
+        headers: bool = True,
+        iso_times: bool = False,
+        color: str = "auto",
+        width: int | None = None,
+    ) -> None:
         if fmt not in FORMATS:
             raise ValueError(f"unknown format {fmt!r}: choose one of {', '.join(FORMATS)}")
         self.out = out
@@ -724,8 +780,17 @@ class EventWriter:
             natural = dict(_TABLE_WIDTHS)
             if screen.width is not None:  # room permitting, CANCELLATION_REQUESTED whole
                 natural.update(from_status=22, to_status=22)
-            columns = [Column(f.upper(), [], fixed=f == "at", status=f in STATUS_FIELDS, natural=natural[f],
-                              floor=_STATUS_WIDTH if f in STATUS_FIELDS else 16) for f in EVENT_FIELDS]
+            columns = [
+                Column(
+                    f.upper(),
+                    [],
+                    fixed=f == "at",
+                    status=f in STATUS_FIELDS,
+                    natural=natural[f],
+                    floor=_STATUS_WIDTH if f in STATUS_FIELDS else 16,
+                )
+                for f in EVENT_FIELDS
+            ]
             keep = [EVENT_FIELDS.index(f) for f in KEEP_COLUMNS if f in EVENT_FIELDS]
             widths, hidden = fit(columns, screen.width, keep=keep, marker=len(screen.ellipsis))
             self._table = (screen, columns, widths, bool(hidden))
@@ -771,11 +836,14 @@ class EventWriter:
         self.out.write(text + "\n")
         self.out.flush()
 
-    def _table_line(self, row: Optional[dict[str, Any]]) -> str:
+    def _table_line(self, row: dict[str, Any] | None) -> str:
         """The header (*row* None) or one change, cut to the terminal (a file or pipe: never cut)."""
         from .layout import render
 
         screen, columns, widths, hidden = self._table
-        cells = None if row is None else [screen.text("" if row[f] is None else printable(str(row[f])))
-                                          for f in EVENT_FIELDS]
+        cells = (
+            None
+            if row is None
+            else [screen.text("" if row[f] is None else printable(str(row[f]))) for f in EVENT_FIELDS]
+        )
         return render(columns, widths, screen, cells, marker=hidden, cut=screen.width is not None)

@@ -8,10 +8,11 @@ it reports; ``events --new`` and ``tail --state`` keep its memory between runs.
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Optional, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
-from .filters import Selection
 from ..decode.models import TERMINAL_STATUSES, status_rank
+from .filters import Selection
 from .reducer import JobTable, StatusChange
 
 __all__ = ["ChangeFeed", "change_key", "ChangeKey"]
@@ -32,7 +33,7 @@ class ChangeFeed:
     starts at the end) and :meth:`settle` marks everything learnt as already emitted.
     """
 
-    def __init__(self, selection: Optional[Selection] = None) -> None:
+    def __init__(self, selection: Selection | None = None) -> None:
         self.table = JobTable()
         self.selection = selection if selection is not None else Selection()
         self._last: dict[str, ChangeKey] = {}
@@ -76,7 +77,7 @@ class ChangeFeed:
         """Per job, the key of the last change emitted or settled."""
         return dict(self._last)
 
-    def last(self, job_id: str) -> Optional[ChangeKey]:
+    def last(self, job_id: str) -> ChangeKey | None:
         """The key of the last change emitted (or settled) for *job_id*."""
         return self._last.get(job_id)
 
@@ -132,7 +133,7 @@ class ChangeFeed:
             self._seen.discard(job_id)
             self._open.discard(job_id)
 
-    def followed(self) -> dict[str, Optional[str]]:
+    def followed(self) -> dict[str, str | None]:
         """The jobs matching the job filters, with their current status; a job named by ``--job``
         and never seen is there with status None."""
         ids = self._seen | (self.selection.job_ids or set())

@@ -8,14 +8,15 @@ would be silently misread.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable, Optional
 
 from ..decode.models import KNOWN_JOB_TYPES, Status
-from .reducer import JobState, StatusChange
 from ..times import TIME_HELP, parse_time, split_list
+from .reducer import JobState, StatusChange
 
 __all__ = ["Selection", "parse_time", "split_list", "TIME_HELP"]
+
 
 def _norm_type(t: str) -> str:
     return "completion" if t == "FT" else t
@@ -32,8 +33,8 @@ class Selection:
     job_types: frozenset[str] = frozenset()
     models: frozenset[str] = frozenset()
     job_ids: frozenset[str] = frozenset()
-    since: Optional[int] = None
-    until: Optional[int] = None
+    since: int | None = None
+    until: int | None = None
 
     @classmethod
     def of(
@@ -42,8 +43,8 @@ class Selection:
         job_types: Iterable[str] = (),
         models: Iterable[str] = (),
         job_ids: Iterable[str] = (),
-        since: Optional[int] = None,
-        until: Optional[int] = None,
+        since: int | None = None,
+        until: int | None = None,
     ) -> Selection:
         """A selection from option values: comma lists split, statuses upper-cased, ``FT`` as completion."""
         return cls(
@@ -62,7 +63,7 @@ class Selection:
     def _in_time(self, t: int) -> bool:
         return (self.since is None or t >= self.since) and (self.until is None or t < self.until)
 
-    def _common(self, job_id: str, job_type: str, model: Optional[str]) -> bool:
+    def _common(self, job_id: str, job_type: str, model: str | None) -> bool:
         return (
             (not self.job_ids or job_id in self.job_ids)
             and (not self.job_types or job_type in self.job_types)

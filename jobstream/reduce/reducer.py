@@ -27,7 +27,8 @@ from __future__ import annotations
 
 import sys
 from collections import defaultdict
-from typing import TYPE_CHECKING, Any, Iterable, Optional
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
@@ -76,6 +77,8 @@ def _order() -> list[int]:
         for pos, code in enumerate(ranked):
             _ORDER[code] = pos
     return _ORDER
+
+
 _encode = msgspec.msgpack.encode
 
 
@@ -96,8 +99,8 @@ class StatusChange(msgspec.Struct, frozen=True, gc=False):
 
     job_id: str
     job_type: str
-    model: Optional[str]
-    from_status: Optional[str]
+    model: str | None
+    from_status: str | None
     to_status: str
     at: int
 
@@ -107,7 +110,7 @@ class JobState(msgspec.Struct, kw_only=True, gc=False):
 
     id: str
     job_type: str
-    model: Optional[str]
+    model: str | None
     status: str
     created_at: int
     modified_at: int
@@ -115,26 +118,26 @@ class JobState(msgspec.Struct, kw_only=True, gc=False):
     last_seen: int
     #: distinct ``(modified_at, status)`` observations in snapshots: re-reading adds none
     observations: int
-    fine_tuned_model: Optional[str] = None
-    trained_tokens: Optional[int] = None
-    cost: Optional[float] = None
-    cost_currency: Optional[str] = None
+    fine_tuned_model: str | None = None
+    trained_tokens: int | None = None
+    cost: float | None = None
+    cost_currency: str | None = None
     #: the highest checkpoint step seen, and when that checkpoint was made
-    checkpoint_step: Optional[int] = None
-    checkpoint_at: Optional[int] = None
+    checkpoint_step: int | None = None
+    checkpoint_at: int | None = None
     #: the newest training loss reported (the highest step that has one)
-    train_loss: Optional[float] = None
+    train_loss: float | None = None
     #: the newest validation figures (the highest step that was evaluated); None without validation
-    valid_loss: Optional[float] = None
-    valid_mean_token_accuracy: Optional[float] = None
+    valid_loss: float | None = None
+    valid_mean_token_accuracy: float | None = None
     integrations: list[str] = msgspec.field(default_factory=list)
     history: list[Observation] = msgspec.field(default_factory=list)
     changes: list[StatusChange] = msgspec.field(default_factory=list)
     #: seconds spent in each status (the last, if not terminal, up to the last observation)
     durations: dict[str, int] = msgspec.field(default_factory=dict)
-    queue_wait: Optional[int] = None
-    run_time: Optional[int] = None
-    total: Optional[int] = None
+    queue_wait: int | None = None
+    run_time: int | None = None
+    total: int | None = None
 
     @property
     def terminal(self) -> bool:
@@ -145,11 +148,11 @@ class CheckpointRow(msgspec.Struct, frozen=True, gc=False):
     """One checkpoint of one job, its metrics merged across every poll that showed it."""
 
     job_id: str
-    step: Optional[int]
-    created_at: Optional[int]
-    train_loss: Optional[float]
-    valid_loss: Optional[float]
-    valid_mean_token_accuracy: Optional[float]
+    step: int | None
+    created_at: int | None
+    train_loss: float | None
+    valid_loss: float | None
+    valid_mean_token_accuracy: float | None
 
 
 class JobBrief(msgspec.Struct, array_like=True, gc=False):
@@ -157,17 +160,17 @@ class JobBrief(msgspec.Struct, array_like=True, gc=False):
 
     id: str
     job_type: str
-    model: Optional[str]
+    model: str | None
     status: str
     created_at: int
     modified_at: int
     observations: int
-    trained_tokens: Optional[int]
-    cost: Optional[float]
-    cost_currency: Optional[str]
-    queue_wait: Optional[int]
-    run_time: Optional[int]
-    total: Optional[int]
+    trained_tokens: int | None
+    cost: float | None
+    cost_currency: str | None
+    queue_wait: int | None
+    run_time: int | None
+    total: int | None
 
 
 # --------------------------------------------------------------------------- accumulator
@@ -180,11 +183,11 @@ class _Current(msgspec.Struct, array_like=True, gc=False):
     rank: int
     status: str
     created_at: int
-    model: Optional[str]
-    fine_tuned_model: Optional[str]
-    trained_tokens: Optional[int]
-    cost: Optional[float]
-    cost_currency: Optional[str]
+    model: str | None
+    fine_tuned_model: str | None
+    trained_tokens: int | None
+    cost: float | None
+    cost_currency: str | None
     integrations: list[str]
 
 
@@ -246,16 +249,27 @@ class _Acc:
     log are superseded before anyone looks.
     """
 
-    __slots__ = ("key", "win", "_current", "stated", "classifier", "cps", "first_seen", "last_seen", "obs", "last",
-                 "last_events")
+    __slots__ = (
+        "key",
+        "win",
+        "_current",
+        "stated",
+        "classifier",
+        "cps",
+        "first_seen",
+        "last_seen",
+        "obs",
+        "last",
+        "last_events",
+    )
 
     def __init__(self) -> None:
         self.key = -1  # order key of the latest snapshot
         self.win: Any = None  # that snapshot, fields not extracted yet (None once extracted)
-        self._current: Optional[_Current] = None
-        self.stated: Optional[tuple[int, str, str]] = None  # (order key, status, type)
+        self._current: _Current | None = None
+        self.stated: tuple[int, str, str] | None = None  # (order key, status, type)
         self.classifier = False
-        self.cps: dict[Optional[int], list[Any]] = {}  # step -> merged fields (see _cp_merge)
+        self.cps: dict[int | None, list[Any]] = {}  # step -> merged fields (see _cp_merge)
         self.first_seen = 0
         self.last_seen = 0
         self.obs: dict[int, int] = {}  # (time << 32 | status code) -> flags
@@ -266,7 +280,7 @@ class _Acc:
         self.last_events: Any = None
 
     @property
-    def current(self) -> Optional[_Current]:
+    def current(self) -> _Current | None:
         if self.win is not None:
             self._current = _extract(self.win, self.key)
             self.win = None
@@ -348,14 +362,27 @@ class _Acc:
                 vl = met.valid_loss
                 if vl:  # 0.0 (or null): this step was not evaluated
                     va = met.valid_mean_token_accuracy
-                    vl_key, va_key, vl, va = key, key if va is not None else -1, vl + 0.0, (va + 0.0) if va is not None else None
+                    vl_key, va_key, vl, va = (
+                        key,
+                        key if va is not None else -1,
+                        vl + 0.0,
+                        (va + 0.0) if va is not None else None,
+                    )
                 else:
                     vl_key = va_key = -1
                     vl = va = None
                 tl = met.train_loss
                 ct = cp.created_at
-                fields = (key if ct is not None else -1, ct, key if tl is not None else -1,
-                          (tl + 0.0) if tl is not None else None, vl_key, vl, va_key, va)
+                fields = (
+                    key if ct is not None else -1,
+                    ct,
+                    key if tl is not None else -1,
+                    (tl + 0.0) if tl is not None else None,
+                    vl_key,
+                    vl,
+                    va_key,
+                    va,
+                )
                 step = cp.step_number
                 have_cp = mine.get(step)
                 if have_cp is None:
@@ -363,7 +390,7 @@ class _Acc:
                 else:
                     _cp_merge(have_cp, fields)
 
-    def merge(self, other: "_Acc") -> None:
+    def merge(self, other: _Acc) -> None:
         theirs = other.current
         if theirs is None:
             return
@@ -387,7 +414,7 @@ class _Acc:
         for k, flags in other.obs.items():
             obs[k] = obs.get(k, 0) | flags
 
-    def copy(self) -> "_Acc":
+    def copy(self) -> _Acc:
         new = _Acc()
         new.key, new._current = self.key, self.current
         new.stated, new.classifier = self.stated, self.classifier
@@ -414,23 +441,25 @@ class _Acc:
         return [(t, names[k & _LOW], obs[k]) for t, k in zip(times, keys)]
 
     @staticmethod
-    def _transitions(hist: list[tuple[int, str, int]]) -> list[tuple[int, Optional[str], str]]:
+    def _transitions(hist: list[tuple[int, str, int]]) -> list[tuple[int, str | None, str]]:
         """``(time, from, to)`` for each observation whose status differs from the previous."""
-        out: list[tuple[int, Optional[str], str]] = []
-        prev: Optional[str] = None
+        out: list[tuple[int, str | None, str]] = []
+        prev: str | None = None
         for t, s, _ in hist:
             if s != prev:
                 out.append((t, prev, s))
                 prev = s
         return out
 
-    def changes(self, job_id: str, hist: Optional[list[tuple[int, str, int]]] = None) -> list[StatusChange]:
+    def changes(self, job_id: str, hist: list[tuple[int, str, int]] | None = None) -> list[StatusChange]:
         """Walk the sorted history: each observation whose status differs from the previous is a change."""
         cur = self.current
         assert cur is not None
         job_type, model = self.job_type, cur.model
-        return [StatusChange(job_id, job_type, model, a, b, t)
-                for t, a, b in self._transitions(self.history() if hist is None else hist)]
+        return [
+            StatusChange(job_id, job_type, model, a, b, t)
+            for t, a, b in self._transitions(self.history() if hist is None else hist)
+        ]
 
     def brief(self, job_id: str) -> JobBrief:
         """The job's summary figures in one pass over its observations (no history built)."""
@@ -454,8 +483,16 @@ class _Acc:
         terminal_at = last_at if prev in TERMINAL_STATUSES else None
         created = cur.created_at
         return JobBrief(
-            job_id, self.job_type, cur.model, cur.status, created, cur.modified_at,
-            sum(f & _SNAPSHOT for f in obs.values()), cur.trained_tokens, cur.cost, cur.cost_currency,
+            job_id,
+            self.job_type,
+            cur.model,
+            cur.status,
+            created,
+            cur.modified_at,
+            sum(f & _SNAPSHOT for f in obs.values()),
+            cur.trained_tokens,
+            cur.cost,
+            cur.cost_currency,
             running_at - created if running_at is not None else None,
             terminal_at - running_at if terminal_at is not None and running_at is not None else None,
             terminal_at - created if terminal_at is not None else None,
@@ -468,7 +505,7 @@ class _Acc:
             for step, f in sorted(self.cps.items(), key=lambda kv: (kv[0] is None, kv[0] or 0))
         ]
 
-    def latest_checkpoints(self) -> tuple[Optional[int], Optional[int], Optional[float], Optional[float], Optional[float]]:
+    def latest_checkpoints(self) -> tuple[int | None, int | None, float | None, float | None, float | None]:
         """``(step, created_at)`` of the highest step, the newest train loss and validation figures."""
         steps = sorted((k for k in self.cps if k is not None), reverse=True)
         if not steps:
@@ -530,7 +567,7 @@ class _Acc:
 class _WireAcc(msgspec.Struct, array_like=True, gc=False):
     id: str
     current: _Current
-    stated: Optional[tuple[int, str, str]]  # (order key, status, type)
+    stated: tuple[int, str, str] | None  # (order key, status, type)
     classifier: bool
     #: ``(step, merged fields...)`` per checkpoint step
     checkpoints: list[tuple[Any, ...]]
@@ -555,7 +592,7 @@ _WIRE_READS = (4, 5)
 _WIDE = 1 << 64
 
 
-def _flat_obs(obs: dict[int, int], codes: Optional[dict[int, int]] = None) -> list[int]:
+def _flat_obs(obs: dict[int, int], codes: dict[int, int] | None = None) -> list[int]:
     """A job's observations in the wire form (see ``_WireAcc.obs``); *codes* maps this
     process's status codes to the table's."""
     if obs and max(obs) >= _WIDE:
@@ -571,6 +608,7 @@ _wire_decoder = msgspec.msgpack.Decoder(_WireTable)
 
 
 # --------------------------------------------------------------------------- the table
+
 
 class JobTable:
     """The folded state of every job.  Build with :func:`fold` or :meth:`add`; combine with :meth:`merge`."""
@@ -589,7 +627,7 @@ class JobTable:
             acc = self._accs[snapshot.id] = _Acc()
         acc.add(snapshot)
 
-    def update(self, snapshots: Iterable[Any]) -> "JobTable":
+    def update(self, snapshots: Iterable[Any]) -> JobTable:
         """Fold many snapshots; returns self."""
         accs = self._accs
         for snap in snapshots:
@@ -603,13 +641,13 @@ class JobTable:
             acc.last = snap if snap.checkpoints is None else None
         return self
 
-    def merge(self, other: "JobTable") -> "JobTable":
+    def merge(self, other: JobTable) -> JobTable:
         """A new table holding both: associative, commutative, and equal to one fold of both inputs."""
         out = self.copy()
         out.merge_in(other)
         return out
 
-    def merge_in(self, other: "JobTable", *, consume: bool = False) -> "JobTable":
+    def merge_in(self, other: JobTable, *, consume: bool = False) -> JobTable:
         """Merge *other* into this table in place; returns self.
 
         With *consume*, *other*'s per-job states are taken over rather than copied: for a
@@ -626,20 +664,20 @@ class JobTable:
             other._accs = {}
         return self
 
-    def copy(self) -> "JobTable":
+    def copy(self) -> JobTable:
         out = JobTable()
         out._accs = {k: a.copy() for k, a in self._accs.items()}
         return out
 
     # -- serialisation -----------------------------------------------------------------
 
-    def to_bytes(self, job_ids: Optional[Iterable[str]] = None) -> bytes:
+    def to_bytes(self, job_ids: Iterable[str] | None = None) -> bytes:
         """The state as msgpack, to send a partial table across processes or machines.
 
         With *job_ids*, only those jobs (unknown ids are skipped), and a status table of only
         the statuses they use: an incremental state keeps each job's part apart, so a run
         re-encodes only the jobs it touched, each part small."""
-        codes: Optional[dict[int, int]] = None
+        codes: dict[int, int] | None = None
         if job_ids is None:
             items: Iterable[tuple[str, _Acc]] = self._accs.items()
             names = list(_NAMES)
@@ -668,7 +706,7 @@ class JobTable:
         return msgspec.msgpack.encode(_WireTable(_WIRE_VERSION, names, jobs))
 
     @classmethod
-    def from_bytes(cls, data: bytes) -> "JobTable":
+    def from_bytes(cls, data: bytes) -> JobTable:
         wire = _wire_decoder.decode(data)
         if wire.version not in _WIRE_READS:
             raise ValueError(f"unsupported JobTable wire version {wire.version}")
@@ -716,7 +754,7 @@ class JobTable:
     def __repr__(self) -> str:
         return f"<JobTable: {len(self)} jobs>"
 
-    def get(self, job_id: str) -> Optional[JobState]:
+    def get(self, job_id: str) -> JobState | None:
         acc = self._accs.get(job_id)
         return acc.state(job_id) if acc is not None else None
 
@@ -725,7 +763,7 @@ class JobTable:
         acc = self._accs.get(job_id)
         return acc.changes(job_id) if acc is not None else []
 
-    def current_status(self, job_id: str) -> Optional[str]:
+    def current_status(self, job_id: str) -> str | None:
         """The job's current status (from its latest snapshot), or None for an unknown job."""
         acc = self._accs.get(job_id)
         return acc.current.status if acc is not None and acc.current is not None else None
@@ -749,17 +787,19 @@ class JobTable:
         states.sort(key=lambda j: (j.created_at, j.id))
         return states
 
-    def events(self, jobs: Optional[Iterable[JobState]] = None) -> list[StatusChange]:
+    def events(self, jobs: Iterable[JobState] | None = None) -> list[StatusChange]:
         """Status changes of every job (or of *jobs*), by time, then job id, then history order."""
         keyed = []
-        per_job = ((k, a.changes(k)) for k, a in self._accs.items()) if jobs is None else ((j.id, j.changes) for j in jobs)
+        per_job = (
+            ((k, a.changes(k)) for k, a in self._accs.items()) if jobs is None else ((j.id, j.changes) for j in jobs)
+        )
         for job_id, changes in per_job:
             for i, ch in enumerate(changes):
                 keyed.append(((ch.at, job_id, i), ch))
         keyed.sort(key=lambda kc: kc[0])
         return [ch for _, ch in keyed]
 
-    def checkpoints(self, jobs: Optional[Iterable[JobState]] = None) -> list[CheckpointRow]:
+    def checkpoints(self, jobs: Iterable[JobState] | None = None) -> list[CheckpointRow]:
         """One row per job and checkpoint step (every job's, or *jobs*'), metrics merged across polls.
 
         Jobs in :meth:`jobs` order, steps ascending: the training curves.
@@ -772,7 +812,7 @@ class JobTable:
                 rows.extend(acc.checkpoint_rows(job.id))
         return rows
 
-    def summary(self, by: Optional[str] = None, jobs: Optional[Iterable[JobState]] = None) -> "Summary":
+    def summary(self, by: str | None = None, jobs: Iterable[JobState] | None = None) -> Summary:
         """Figures over every job (or *jobs*), optionally per group (``model``, ``job_type``, ``status``, ``day``)."""
         from .summary import summarize_jobs
 
@@ -781,29 +821,26 @@ class JobTable:
 
     # -- columnar (pyarrow, an optional extra: see jobstream.out.arrow) -------------------------
 
-    def to_arrow(self, what: str = "jobs", jobs: Optional[Iterable[JobState]] = None, *,
-                 by: Optional[str] = None) -> Any:
+    def to_arrow(self, what: str = "jobs", jobs: Iterable[JobState] | None = None, *, by: str | None = None) -> Any:
         """A ``pyarrow.Table`` of ``jobs``, ``events``, ``checkpoints``, ``durations`` or ``summary``."""
         from ..out.arrow import to_arrow
 
         return to_arrow(self, what, jobs, by=by)
 
-    def to_pandas(self, what: str = "jobs", jobs: Optional[Iterable[JobState]] = None, *,
-                  by: Optional[str] = None) -> Any:
+    def to_pandas(self, what: str = "jobs", jobs: Iterable[JobState] | None = None, *, by: str | None = None) -> Any:
         """:meth:`to_arrow` as a pandas DataFrame (needs pyarrow and pandas)."""
         from ..out.arrow import to_arrow, to_pandas
 
         return to_pandas(to_arrow(self, what, jobs, by=by))
 
-    def to_polars(self, what: str = "jobs", jobs: Optional[Iterable[JobState]] = None, *,
-                  by: Optional[str] = None) -> Any:
+    def to_polars(self, what: str = "jobs", jobs: Iterable[JobState] | None = None, *, by: str | None = None) -> Any:
         """:meth:`to_arrow` as a polars DataFrame (needs pyarrow and polars)."""
         from ..out.arrow import to_arrow, to_polars
 
         return to_polars(to_arrow(self, what, jobs, by=by))
 
 
-def fold(snapshots: Iterable[Any], table: Optional[JobTable] = None) -> JobTable:
+def fold(snapshots: Iterable[Any], table: JobTable | None = None) -> JobTable:
     """Fold *snapshots* (into *table* if given) and return the table."""
     table = JobTable() if table is None else table
     return table.update(snapshots)

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import math
 from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timezone
-from typing import Any, Iterable, Optional, Sequence, Union
+from typing import Any
 
 import msgspec
 
@@ -21,14 +22,13 @@ from .reducer import JobBrief, JobState
 __all__ = ["Summary", "Percentiles", "summarize_jobs", "GROUP_KEYS"]
 
 
-
 class Percentiles(msgspec.Struct, kw_only=True, gc=False):
     """Nearest-rank percentiles of a duration, in seconds (None when there is no value)."""
 
     count: int = 0
-    p50: Optional[int] = None
-    p90: Optional[int] = None
-    max: Optional[int] = None
+    p50: int | None = None
+    p90: int | None = None
+    max: int | None = None
 
     @classmethod
     def of(cls, values: Iterable[int]) -> Percentiles:
@@ -53,15 +53,15 @@ class Summary(msgspec.Struct, kw_only=True):
     by_model: dict[str, int] = msgspec.field(default_factory=dict)
     finished: int = 0
     succeeded: int = 0
-    success_rate: Optional[float] = None
+    success_rate: float | None = None
     queue_wait: Percentiles = msgspec.field(default_factory=Percentiles)
     run_time: Percentiles = msgspec.field(default_factory=Percentiles)
     total: Percentiles = msgspec.field(default_factory=Percentiles)
     trained_tokens: int = 0
     cost: dict[str, float] = msgspec.field(default_factory=dict)
     #: the newest ``modified_at`` of any job: how fresh the log is
-    newest: Optional[int] = None
-    group_by: Optional[str] = None
+    newest: int | None = None
+    group_by: str | None = None
     groups: dict[str, Summary] = msgspec.field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -74,14 +74,14 @@ class Summary(msgspec.Struct, kw_only=True):
         return out
 
 
-def _group_key(job: Union[JobState, JobBrief], by: str) -> str:
+def _group_key(job: JobState | JobBrief, by: str) -> str:
     if by == "day":
         return datetime.fromtimestamp(job.created_at, tz=timezone.utc).strftime("%Y-%m-%d")
     value = getattr(job, by)
     return "(none)" if value is None else str(value)
 
 
-def summarize_jobs(states: Sequence[Union[JobState, JobBrief]], by: Optional[str] = None) -> Summary:
+def summarize_jobs(states: Sequence[JobState | JobBrief], by: str | None = None) -> Summary:
     """The :class:`Summary` of job states (or their briefs), optionally with the same figures per *by*."""
     if by is not None and by not in GROUP_KEYS:
         raise ValueError(f"cannot group by {by!r}: choose one of {', '.join(GROUP_KEYS)}")
@@ -108,7 +108,7 @@ def summarize_jobs(states: Sequence[Union[JobState, JobBrief]], by: Optional[str
         newest=max((j.modified_at for j in states), default=None),
     )
     if by is not None:
-        groups: dict[str, list[Union[JobState, JobBrief]]] = defaultdict(list)
+        groups: dict[str, list[JobState | JobBrief]] = defaultdict(list)
         for j in states:
             groups[_group_key(j, by)].append(j)
         out.group_by = by

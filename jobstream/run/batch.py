@@ -10,21 +10,21 @@ from __future__ import annotations
 
 import gc
 import os
-from typing import Any, Callable, Iterable, Iterator, Optional, Sequence, Union
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any
 
 import msgspec
 
-from . import parallel
 from ..decode.decoder import Model, Reject, SnapshotDecoder
 from ..errors import SourceError
 from ..io.framing import DEFAULT_BLOCK_SIZE, DEFAULT_MAX_LINE_BYTES, Framer
-from .reader import DecodeStep, Reader, ReadStats, _reader_of, read_blocks, resolve_sources, source_failure
-from ..reduce.reducer import JobTable
 from ..io.sources import PathArg, Source, open_source
+from ..reduce.reducer import JobTable
 from ..reduce.summary import Summary
+from . import parallel
+from .reader import DecodeStep, Reader, ReadStats, _reader_of, read_blocks, resolve_sources, source_failure
 
-__all__ = ["FoldResult", "fold_paths", "validate_paths", "summarize", "read_unit", "PARALLEL_MIN_BYTES",
-           "RANGE_BYTES"]
+__all__ = ["FoldResult", "fold_paths", "validate_paths", "summarize", "read_unit", "PARALLEL_MIN_BYTES", "RANGE_BYTES"]
 
 #: Inputs smaller than this are read in one process: workers would cost more than they save.
 PARALLEL_MIN_BYTES = 32 << 20
@@ -42,9 +42,17 @@ class FoldResult(msgspec.Struct):
         return iter((self.table, self.stats))
 
 
-def read_unit(unit: parallel.Unit, fds: dict[Source, int], decoder: SnapshotDecoder, stats: ReadStats,
-              rejects: list[Reject], each: Callable[[list[Any]], Any], *,
-              block_size: int = DEFAULT_BLOCK_SIZE, buffer: Optional[bytearray] = None) -> int:
+def read_unit(
+    unit: parallel.Unit,
+    fds: dict[Source, int],
+    decoder: SnapshotDecoder,
+    stats: ReadStats,
+    rejects: list[Reject],
+    each: Callable[[list[Any]], Any],
+    *,
+    block_size: int = DEFAULT_BLOCK_SIZE,
+    buffer: bytearray | None = None,
+) -> int:
     """Read one unit (a byte range of a plain file, or a whole input) through the one framer
     and decode step, handing each batch of snapshots to *each*.  Returns the unit's number of
     lines (blank ones too).  An input that fails mid-way is recorded in *rejects*."""
@@ -93,6 +101,7 @@ def _bounded(read: Any, into: bool, left: int) -> tuple[Any, bool]:
     """*read* (as :func:`~jobstream.run.reader._reader_of` gives it) stopped after *left* bytes;
     the input ending before them is a :class:`SourceError`."""
     if into:
+
         def read_into(view: memoryview) -> int:
             nonlocal left
             n: int = read(view[:left]) if left > 0 else 0
@@ -137,9 +146,19 @@ def _discard(snaps: list[Any]) -> None:
     pass
 
 
-def _run(sources: list[Source], *, model: Model, fold: bool, on_reject: Optional[Callable[[Reject], Any]],
-         on_progress: Optional[Callable[[int], Any]], workers: Optional[int], max_line_bytes: int,
-         block_size: int, min_parallel_bytes: int, range_bytes: int) -> Optional[FoldResult]:
+def _run(
+    sources: list[Source],
+    *,
+    model: Model,
+    fold: bool,
+    on_reject: Callable[[Reject], Any] | None,
+    on_progress: Callable[[int], Any] | None,
+    workers: int | None,
+    max_line_bytes: int,
+    block_size: int,
+    min_parallel_bytes: int,
+    range_bytes: int,
+) -> FoldResult | None:
     """The parallel run, or None when one process is the better choice."""
     n = parallel.default_workers() if workers is None else max(1, workers)
     planned = parallel.plan(sources, n, min_bytes=min_parallel_bytes, min_range=range_bytes)
@@ -147,8 +166,14 @@ def _run(sources: list[Source], *, model: Model, fold: bool, on_reject: Optional
         return None
     units, fds = planned
     try:
-        outcome = parallel.run(units, fds, _work(model, max_line_bytes, block_size, fold), workers=n,
-                               encode=JobTable.to_bytes, decode=JobTable.from_bytes)
+        outcome = parallel.run(
+            units,
+            fds,
+            _work(model, max_line_bytes, block_size, fold),
+            workers=n,
+            encode=JobTable.to_bytes,
+            decode=JobTable.from_bytes,
+        )
     finally:
         for fd in fds.values():
             os.close(fd)
@@ -167,13 +192,13 @@ def _run(sources: list[Source], *, model: Model, fold: bool, on_reject: Optional
 
 
 def fold_paths(
-    paths: Union[PathArg, Iterable[PathArg]],
+    paths: PathArg | Iterable[PathArg],
     *,
     model: Model = "view",
     strict: bool = False,
-    on_reject: Optional[Callable[[Reject], Any]] = None,
-    on_progress: Optional[Callable[[int], Any]] = None,
-    workers: Optional[int] = None,
+    on_reject: Callable[[Reject], Any] | None = None,
+    on_progress: Callable[[int], Any] | None = None,
+    workers: int | None = None,
     max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
     block_size: int = DEFAULT_BLOCK_SIZE,
     min_parallel_bytes: int = PARALLEL_MIN_BYTES,
@@ -194,13 +219,29 @@ def fold_paths(
     gc.disable()  # the fold makes no reference cycles: collection passes would find nothing
     try:
         if not strict:
-            done = _run(sources, model=model, fold=True, on_reject=on_reject, on_progress=on_progress,
-                        workers=workers, max_line_bytes=max_line_bytes, block_size=block_size,
-                        min_parallel_bytes=min_parallel_bytes, range_bytes=range_bytes)
+            done = _run(
+                sources,
+                model=model,
+                fold=True,
+                on_reject=on_reject,
+                on_progress=on_progress,
+                workers=workers,
+                max_line_bytes=max_line_bytes,
+                block_size=block_size,
+                min_parallel_bytes=min_parallel_bytes,
+                range_bytes=range_bytes,
+            )
             if done is not None:
                 return done
-        reader = Reader(sources, model=model, strict=strict, on_reject=on_reject, on_progress=on_progress,
-                        max_line_bytes=max_line_bytes, block_size=block_size)
+        reader = Reader(
+            sources,
+            model=model,
+            strict=strict,
+            on_reject=on_reject,
+            on_progress=on_progress,
+            max_line_bytes=max_line_bytes,
+            block_size=block_size,
+        )
         table = JobTable()
         for batch in reader.batches():
             table.update(batch)
@@ -211,12 +252,12 @@ def fold_paths(
 
 
 def validate_paths(
-    paths: Union[PathArg, Iterable[PathArg]],
+    paths: PathArg | Iterable[PathArg],
     *,
     strict: bool = False,
-    on_reject: Optional[Callable[[Reject], Any]] = None,
-    on_progress: Optional[Callable[[int], Any]] = None,
-    workers: Optional[int] = None,
+    on_reject: Callable[[Reject], Any] | None = None,
+    on_progress: Callable[[int], Any] | None = None,
+    workers: int | None = None,
     max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
     block_size: int = DEFAULT_BLOCK_SIZE,
     min_parallel_bytes: int = PARALLEL_MIN_BYTES,
@@ -230,18 +271,34 @@ def validate_paths(
     """
     sources = resolve_sources(paths)
     if not strict:
-        done = _run(sources, model="full", fold=False, on_reject=on_reject, on_progress=on_progress,
-                    workers=workers, max_line_bytes=max_line_bytes, block_size=block_size,
-                    min_parallel_bytes=min_parallel_bytes, range_bytes=range_bytes)
+        done = _run(
+            sources,
+            model="full",
+            fold=False,
+            on_reject=on_reject,
+            on_progress=on_progress,
+            workers=workers,
+            max_line_bytes=max_line_bytes,
+            block_size=block_size,
+            min_parallel_bytes=min_parallel_bytes,
+            range_bytes=range_bytes,
+        )
         if done is not None:
             return done.stats
-    reader = Reader(sources, model="full", strict=strict, on_reject=on_reject, on_progress=on_progress,
-                    max_line_bytes=max_line_bytes, block_size=block_size)
+    reader = Reader(
+        sources,
+        model="full",
+        strict=strict,
+        on_reject=on_reject,
+        on_progress=on_progress,
+        max_line_bytes=max_line_bytes,
+        block_size=block_size,
+    )
     for _ in reader.batches():
         pass
     return reader.stats
 
 
-def summarize(paths: Union[PathArg, Iterable[PathArg]], *, by: Optional[str] = None, **kwargs: Any) -> Summary:
+def summarize(paths: PathArg | Iterable[PathArg], *, by: str | None = None, **kwargs: Any) -> Summary:
     """Fold every snapshot in *paths* into one :class:`Summary`; ``jobstream summary`` prints it."""
     return fold_paths(paths, **kwargs).table.summary(by=by)

@@ -36,29 +36,39 @@ import multiprocessing
 import os
 import sys
 import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Optional, Sequence, Union
-
-import msgspec
+from typing import TYPE_CHECKING, Any
 
 import dask
+import msgspec
 from dask.base import compute
 
 from ..decode.decoder import Model, Reject, SnapshotDecoder
 from ..errors import InvalidLineError, JobstreamError, SourceError
 from ..io.framing import DEFAULT_MAX_LINE_BYTES
-from .parallel import Unit, UnitResult, line_start, renumber
-from .batch import FoldResult, read_unit
-from .reader import ReadStats, resolve_sources, source_failure
-from ..reduce.reducer import JobTable
 from ..io.sources import COMPRESSED_SUFFIXES, HEAD_BYTES, PathArg, Source, is_compressed_head, read_at
+from ..reduce.reducer import JobTable
+from .batch import FoldResult, read_unit
+from .parallel import Unit, UnitResult, line_start, renumber
+from .reader import ReadStats, resolve_sources, source_failure
 
 if TYPE_CHECKING:
     import dask.bag
     from distributed import Client
 
-__all__ = ["DEFAULT_BLOCKSIZE", "Piece", "plan", "partitions", "tables", "merge", "fold", "validate", "connect",
-           "parse_address"]
+__all__ = [
+    "DEFAULT_BLOCKSIZE",
+    "Piece",
+    "plan",
+    "partitions",
+    "tables",
+    "merge",
+    "fold",
+    "validate",
+    "connect",
+    "parse_address",
+]
 
 #: Bytes of plain input per partition: big enough that a task's overhead is small, small
 #: enough that a 1 GB log keeps a few workers busy.
@@ -91,7 +101,7 @@ def _for_workers(src: Source) -> Source:
     return Source(os.path.abspath(src.name), size_hint=src.size_hint, shown=src.label)
 
 
-def plan(paths: Union[PathArg, Iterable[PathArg]], *, blocksize: int = DEFAULT_BLOCKSIZE) -> list[list[Piece]]:
+def plan(paths: PathArg | Iterable[PathArg], *, blocksize: int = DEFAULT_BLOCKSIZE) -> list[list[Piece]]:
     """The partitions a Dask run reads *paths* in: lists of pieces, in input order.
 
     Only the inputs are listed (and the first bytes of each file larger than *blocksize*
@@ -148,8 +158,9 @@ def _decoder(model: Model, max_line_bytes: int) -> SnapshotDecoder:
     return dec
 
 
-def _read_piece(piece: Piece, decoder: SnapshotDecoder, stats: ReadStats, rejects: list[Reject],
-                each: Callable[[list[Any]], Any]) -> int:
+def _read_piece(
+    piece: Piece, decoder: SnapshotDecoder, stats: ReadStats, rejects: list[Reject], each: Callable[[list[Any]], Any]
+) -> int:
     """Read one piece through :func:`~jobstream.run.batch.read_unit`; returns its line count.
 
     A block is first aligned to lines (:func:`~jobstream.run.parallel.line_start` at both ends);
@@ -178,8 +189,9 @@ def _read_piece(piece: Piece, decoder: SnapshotDecoder, stats: ReadStats, reject
     return read_unit(Unit(unit.index, src, start, end), {}, decoder, stats, rejects, each)
 
 
-def _read_partition(pieces: Sequence[Piece], model: Model, max_line_bytes: int,
-                    fold: bool) -> tuple[Optional[JobTable], bytes]:
+def _read_partition(
+    pieces: Sequence[Piece], model: Model, max_line_bytes: int, fold: bool
+) -> tuple[JobTable | None, bytes]:
     """One partition: its partial table (None when only validating), and every piece's
     line count, stats and rejects (msgpack)."""
     decoder = _decoder(model, max_line_bytes)
@@ -205,7 +217,7 @@ def _discard(snaps: list[Any]) -> None:
     pass
 
 
-def _merge_tables(tables: Iterable[Optional[JobTable]]) -> JobTable:
+def _merge_tables(tables: Iterable[JobTable | None]) -> JobTable:
     """Merge partial tables into a new one (inputs are left as they are: Dask may hold them)."""
     out = JobTable()
     for t in tables:
@@ -217,24 +229,35 @@ def _merge_tables(tables: Iterable[Optional[JobTable]]) -> JobTable:
 # --------------------------------------------------------------------------- collections
 
 
-def _bag(parts: Sequence[Sequence[Piece]], model: Model, max_line_bytes: int, fold: bool) -> "dask.bag.Bag":
+def _bag(parts: Sequence[Sequence[Piece]], model: Model, max_line_bytes: int, fold: bool) -> dask.bag.Bag:
     import dask.bag  # (only for the bags a Dask user composes: fold and validate run without it)
 
     seq = [list(p) for p in parts]
     return dask.bag.from_sequence(seq, npartitions=max(1, len(seq))).map(
-        _read_partition, model=model, max_line_bytes=max_line_bytes, fold=fold)
+        _read_partition, model=model, max_line_bytes=max_line_bytes, fold=fold
+    )
 
 
-def partitions(paths: Union[PathArg, Iterable[PathArg]], *, blocksize: int = DEFAULT_BLOCKSIZE,
-               model: Model = "view", max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> "dask.bag.Bag":
+def partitions(
+    paths: PathArg | Iterable[PathArg],
+    *,
+    blocksize: int = DEFAULT_BLOCKSIZE,
+    model: Model = "view",
+    max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+) -> dask.bag.Bag:
     """A bag with one element per partition of *paths*: ``(JobTable, rejects)``, where
     ``rejects`` is the msgpack of the partition's :class:`~jobstream.run.parallel.UnitResult`\\ s
     (see :func:`fold` for turning them into numbered rejects)."""
     return _bag(plan(paths, blocksize=blocksize), model, max_line_bytes, True)
 
 
-def tables(paths: Union[PathArg, Iterable[PathArg]], *, blocksize: int = DEFAULT_BLOCKSIZE, model: Model = "view",
-           max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> "dask.bag.Bag":
+def tables(
+    paths: PathArg | Iterable[PathArg],
+    *,
+    blocksize: int = DEFAULT_BLOCKSIZE,
+    model: Model = "view",
+    max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+) -> dask.bag.Bag:
     """A bag of partial :class:`~jobstream.reduce.reducer.JobTable`\\ s, one per partition of *paths*,
     to compose with other Dask work; :func:`merge` (or any merge order) gives the whole table::
 
@@ -244,7 +267,7 @@ def tables(paths: Union[PathArg, Iterable[PathArg]], *, blocksize: int = DEFAULT
     return partitions(paths, blocksize=blocksize, model=model, max_line_bytes=max_line_bytes).pluck(0)
 
 
-def merge(tables: "dask.bag.Bag", *, split_every: int = 8) -> Any:
+def merge(tables: dask.bag.Bag, *, split_every: int = 8) -> Any:
     """The tree merge of a bag of partial tables (*split_every* at a time): a Dask item
     whose ``compute()`` is one :class:`~jobstream.reduce.reducer.JobTable`."""
     return tables.reduction(_merge_tables, _merge_tables, split_every=split_every)
@@ -253,8 +276,9 @@ def merge(tables: "dask.bag.Bag", *, split_every: int = 8) -> Any:
 # --------------------------------------------------------------------------- runs
 
 
-def _graph(parts: Sequence[Sequence[Piece]], model: Model, max_line_bytes: int, fold: bool,
-           split_every: int) -> tuple[Any, list[Any]]:
+def _graph(
+    parts: Sequence[Sequence[Piece]], model: Model, max_line_bytes: int, fold: bool, split_every: int
+) -> tuple[Any, list[Any]]:
     """The run as Dask tasks: one read per partition, the tree merge of their tables (None
     when only validating), and each partition's results (rejects, counts) picked out.
 
@@ -265,18 +289,23 @@ def _graph(parts: Sequence[Sequence[Piece]], model: Model, max_line_bytes: int, 
     from dask.base import tokenize
     from dask.delayed import delayed
 
-    token = tokenize([[(u.index, u.source.name, u.start, u.end, size) for u, size in p] for p in parts], model,
-                     max_line_bytes, fold)
-    reads = [delayed(_read_partition)(list(p), model, max_line_bytes, fold, dask_key_name=f"jobstream-read-{token}-{i}")
-             for i, p in enumerate(parts)]
+    token = tokenize(
+        [[(u.index, u.source.name, u.start, u.end, size) for u, size in p] for p in parts], model, max_line_bytes, fold
+    )
+    reads = [
+        delayed(_read_partition)(list(p), model, max_line_bytes, fold, dask_key_name=f"jobstream-read-{token}-{i}")
+        for i, p in enumerate(parts)
+    ]
     results = [delayed(getitem)(r, 1, dask_key_name=f"jobstream-rejects-{token}-{i}") for i, r in enumerate(reads)]
     if not fold:
         return None, results
     level: list[Any] = reads
     depth = 0
     while len(level) > 1 or depth == 0:
-        level = [delayed(_merge_parts)(*level[i:i + split_every], dask_key_name=f"jobstream-merge-{token}-{depth}-{i}")
-                 for i in range(0, len(level), split_every)]
+        level = [
+            delayed(_merge_parts)(*level[i : i + split_every], dask_key_name=f"jobstream-merge-{token}-{depth}-{i}")
+            for i in range(0, len(level), split_every)
+        ]
         depth += 1
     return level[0], results
 
@@ -286,8 +315,13 @@ def _merge_parts(*parts: Any) -> JobTable:
     return _merge_tables(p[0] if isinstance(p, tuple) else p for p in parts)
 
 
-def _compute(client: Optional["Client"], parts: Sequence[Sequence[Piece]], table: Any, results: list[Any],
-             on_progress: Optional[Callable[[int], Any]]) -> tuple[Optional[JobTable], list[bytes]]:
+def _compute(
+    client: Client | None,
+    parts: Sequence[Sequence[Piece]],
+    table: Any,
+    results: list[Any],
+    on_progress: Callable[[int], Any] | None,
+) -> tuple[JobTable | None, list[bytes]]:
     """Compute the merged table (if any) and every partition's results, reporting progress
     (bytes of input) as partitions finish when a distributed client runs them."""
     try:
@@ -336,7 +370,7 @@ def _gather(parts: Sequence[Sequence[Piece]], packed: Sequence[bytes]) -> tuple[
     return stats, renumber(units, results)
 
 
-def _hand_out(rejects: Iterable[Reject], on_reject: Optional[Callable[[Reject], Any]], strict: bool) -> None:
+def _hand_out(rejects: Iterable[Reject], on_reject: Callable[[Reject], Any] | None, strict: bool) -> None:
     for rej in rejects:
         if on_reject is not None:
             on_reject(rej)
@@ -345,16 +379,16 @@ def _hand_out(rejects: Iterable[Reject], on_reject: Optional[Callable[[Reject], 
 
 
 def fold(
-    paths: Union[PathArg, Iterable[PathArg]],
-    client: Optional["Client"] = None,
+    paths: PathArg | Iterable[PathArg],
+    client: Client | None = None,
     *,
     blocksize: int = DEFAULT_BLOCKSIZE,
     model: Model = "view",
     max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
     split_every: int = 8,
     strict: bool = False,
-    on_reject: Optional[Callable[[Reject], Any]] = None,
-    on_progress: Optional[Callable[[int], Any]] = None,
+    on_reject: Callable[[Reject], Any] | None = None,
+    on_progress: Callable[[int], Any] | None = None,
 ) -> FoldResult:
     """Read and fold *paths* on a Dask cluster: the table and read stats a single-process
     :func:`~jobstream.run.batch.fold_paths` gives (``table, stats = fold(...)``).
@@ -373,14 +407,14 @@ def fold(
 
 
 def validate(
-    paths: Union[PathArg, Iterable[PathArg]],
-    client: Optional["Client"] = None,
+    paths: PathArg | Iterable[PathArg],
+    client: Client | None = None,
     *,
     blocksize: int = DEFAULT_BLOCKSIZE,
     max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
     strict: bool = False,
-    on_reject: Optional[Callable[[Reject], Any]] = None,
-    on_progress: Optional[Callable[[int], Any]] = None,
+    on_reject: Callable[[Reject], Any] | None = None,
+    on_progress: Callable[[int], Any] | None = None,
 ) -> ReadStats:
     """Check every line of *paths* against the full schema on a Dask cluster, as
     :func:`~jobstream.run.batch.validate_paths` does; rejects reach *on_reject* in input order
@@ -395,14 +429,14 @@ def validate(
 # --------------------------------------------------------------------------- clusters
 
 
-def parse_address(address: str) -> tuple[str, Optional[int]]:
+def parse_address(address: str) -> tuple[str, int | None]:
     """``local`` / ``local:N`` as ``("local", N or None)``; a scheduler address as ``(address, None)``.
 
     Raises ValueError for ``local:`` with anything but a positive number."""
     if address == "local":
         return "local", None
     if address.startswith("local:"):
-        n = address[len("local:"):]
+        n = address[len("local:") :]
         if not n.isdigit() or int(n) < 1:
             raise ValueError(f"local:N needs a positive number of workers, not {n!r}")
         return "local", int(n)
@@ -412,7 +446,7 @@ def parse_address(address: str) -> tuple[str, Optional[int]]:
 
 
 @contextmanager
-def connect(address: str, *, timeout: float = 10.0) -> Iterator["Client"]:
+def connect(address: str, *, timeout: float = 10.0) -> Iterator[Client]:
     """A client for *address* for the time of a run: ``tcp://host:8786`` (a running
     scheduler), or ``local`` / ``local:N`` (a ``LocalCluster`` of N worker processes, one
     thread each; N defaults to one per core), closed at the end."""
@@ -429,18 +463,28 @@ def connect(address: str, *, timeout: float = 10.0) -> Iterator["Client"]:
         method = _LOCAL_START_METHOD if _LOCAL_START_METHOD in multiprocessing.get_all_start_methods() else "spawn"
         # nobody watches this cluster's dashboard: its statistical profiler only takes the GIL
         config = {"distributed.worker.multiprocessing-method": method, "distributed.worker.profile.enabled": False}
-        with dask.config.set(config), \
-                LocalCluster(n_workers=n or default_workers(), threads_per_worker=1, processes=True, host="127.0.0.1",
-                             dashboard_address="127.0.0.1:0", silence_logs=logging.ERROR) as cluster, \
-                Client(cluster) as client:
+        with (
+            dask.config.set(config),
+            LocalCluster(
+                n_workers=n or default_workers(),
+                threads_per_worker=1,
+                processes=True,
+                host="127.0.0.1",
+                dashboard_address="127.0.0.1:0",
+                silence_logs=logging.ERROR,
+            ) as cluster,
+            Client(cluster) as client,
+        ):
             yield client
         return
     try:
         client = Client(where, timeout=timeout)
     except (OSError, TimeoutError, ValueError) as exc:
         why = " ".join(str(exc).split()) or type(exc).__name__
-        raise JobstreamError(f"cannot reach the Dask scheduler at {where}: {why} "
-                             "(is `dask scheduler` running there? --dask local runs one here)") from None
+        raise JobstreamError(
+            f"cannot reach the Dask scheduler at {where}: {why} "
+            "(is `dask scheduler` running there? --dask local runs one here)"
+        ) from None
     try:
         yield client
     finally:

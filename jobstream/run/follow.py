@@ -18,19 +18,30 @@ import select
 import stat
 import sys
 import time
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Optional, Union
+from collections.abc import Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from ..reduce.changes import ChangeFeed, ChangeKey, change_key
 from ..decode.decoder import Reject, SnapshotDecoder
 from ..errors import SourceError
-from ..reduce.filters import Selection
 from ..io.framing import DEFAULT_MAX_LINE_BYTES, Framer
-from .reader import DecodeStep, ReadStats, source_failure
-from ..reduce.reducer import JobTable, StatusChange
-from ..io.sources import HEAD_BYTES, STDIN, Decompressor, PathArg, Source, as_paths, decompressor_for, display_name, open_source
+from ..io.sources import (
+    HEAD_BYTES,
+    STDIN,
+    Decompressor,
+    PathArg,
+    Source,
+    as_paths,
+    decompressor_for,
+    display_name,
+    open_source,
+)
 from ..io.watch import DEFAULT_POLL_INTERVAL, INOTIFY_RECHECK, Incarnation, Watcher, has_magic
+from ..reduce.changes import ChangeFeed, ChangeKey, change_key
+from ..reduce.filters import Selection
+from ..reduce.reducer import JobTable, StatusChange
+from .reader import DecodeStep, ReadStats, source_failure
 
 if TYPE_CHECKING:
     from .incremental import FileMark
@@ -61,24 +72,39 @@ class FollowStats(msgspec.Struct, kw_only=True):
 class _Input:
     """Where reading one followed name (or stdin) has got to."""
 
-    __slots__ = ("name", "label", "inc", "pos", "framer", "step", "head", "tail", "fresh", "z", "eof", "sealed", "fd",
-                 "mark")
+    __slots__ = (
+        "name",
+        "label",
+        "inc",
+        "pos",
+        "framer",
+        "step",
+        "head",
+        "tail",
+        "fresh",
+        "z",
+        "eof",
+        "sealed",
+        "fd",
+        "mark",
+    )
 
-    def __init__(self, name: str, decoder: SnapshotDecoder, stats: ReadStats, rejects: list[Reject],
-                 fresh: bool) -> None:
+    def __init__(
+        self, name: str, decoder: SnapshotDecoder, stats: ReadStats, rejects: list[Reject], fresh: bool
+    ) -> None:
         self.name = name
         self.label = Source(name).label
-        self.inc: Optional[Incarnation] = None
+        self.inc: Incarnation | None = None
         self.pos = 0
         self.framer = Framer(self.label, max_line_bytes=decoder.max_line_bytes)
         self.step = DecodeStep(decoder, stats, rejects)
         self.head = self.tail = b""
         self.fresh = fresh  # found after following began: all of its content is new
-        self.z: Optional[Decompressor] = None  # a pipe: decompressing it
+        self.z: Decompressor | None = None  # a pipe: decompressing it
         self.eof = False  # a pipe ended
         self.sealed = False  # a compressed file, read once: not read again
-        self.mark: Optional["FileMark"] = None  # with a state: the current file's mark
-        self.fd: Optional[int] = None  # a pipe's descriptor (stdin's, or a FIFO opened here)
+        self.mark: FileMark | None = None  # with a state: the current file's mark
+        self.fd: int | None = None  # a pipe's descriptor (stdin's, or a FIFO opened here)
 
     def restart(self) -> None:
         self.pos = 0
@@ -120,19 +146,19 @@ class Follower:
 
     def __init__(
         self,
-        paths: Union[PathArg, Iterable[PathArg]],
+        paths: PathArg | Iterable[PathArg],
         *,
         from_start: bool = False,
-        selection: Optional[Selection] = None,
-        on_reject: Optional[Callable[[Reject], Any]] = None,
-        on_notice: Optional[Callable[[str], Any]] = None,
+        selection: Selection | None = None,
+        on_reject: Callable[[Reject], Any] | None = None,
+        on_notice: Callable[[str], Any] | None = None,
         until_terminal: bool = False,
         watch: str = "auto",
         poll_interval: tuple[float, float] = DEFAULT_POLL_INTERVAL,
-        stop: Optional[Callable[[], bool]] = None,
+        stop: Callable[[], bool] | None = None,
         max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
         read_size: int = DEFAULT_READ_SIZE,
-        state: Optional["State"] = None,
+        state: State | None = None,
         exclude: Iterable[str] = (),
     ) -> None:
         names = list(dict.fromkeys(os.fsdecode(p.name if isinstance(p, Source) else p) for p in as_paths(paths)))
@@ -147,8 +173,9 @@ class Follower:
         pipes = [n for n in names if n == STDIN or _is_pipe(n)]  # read to their end, like stdin
         files = [n for n in names if n not in pipes and not (has_magic(n) and not os.path.exists(n))]
         patterns = [n for n in names if n not in pipes and has_magic(n) and not os.path.exists(n)]
-        self.watcher = Watcher(files, patterns, mode=watch, poll_interval=poll_interval, on_notice=on_notice,
-                               exclude=exclude)
+        self.watcher = Watcher(
+            files, patterns, mode=watch, poll_interval=poll_interval, on_notice=on_notice, exclude=exclude
+        )
         self._pipes = [_Input(n, self.decoder, self.read_stats, self._rejects, fresh=True) for n in pipes]
         self._inputs: dict[str, _Input] = {}
         self.feed = ChangeFeed(selection)
@@ -263,8 +290,12 @@ class Follower:
     @property
     def done(self) -> bool:
         """True when there is nothing left to follow: only stdin was followed and it ended."""
-        return (bool(self._pipes) and all(p.eof for p in self._pipes) and not self.watcher.names()
-                and not self.watcher.patterns)
+        return (
+            bool(self._pipes)
+            and all(p.eof for p in self._pipes)
+            and not self.watcher.names()
+            and not self.watcher.patterns
+        )
 
     def start(self) -> None:
         """Open what exists and fold existing content (silently unless ``from_start``).
@@ -297,8 +328,12 @@ class Follower:
                 except OSError:
                     continue
                 # up to the size seen now: whatever is appended from here on is new
-                while not inp.sealed and inp.pos < size and not self._should_stop() \
-                        and self._read_file(inp, [], size - inp.pos):
+                while (
+                    not inp.sealed
+                    and inp.pos < size
+                    and not self._should_stop()
+                    and self._read_file(inp, [], size - inp.pos)
+                ):
                     pass
             if resume:
                 self._finish_rotated(taken)
@@ -322,8 +357,9 @@ class Follower:
             self._handed.update(settled)
             self._handed_changed.update(settled)
         if self.stats.history_rejected:
-            self._notice(f"{self.stats.history_rejected} line(s) of the existing content rejected "
-                         f"(use --from-start to see them)")
+            self._notice(
+                f"{self.stats.history_rejected} line(s) of the existing content rejected (use --from-start to see them)"
+            )
         self._initial = self.poll()
 
     def wait(self, timeout: float) -> None:
@@ -380,7 +416,7 @@ class Follower:
 
     # -- stdin -------------------------------------------------------------------------------
 
-    def _pipe_fd(self, inp: _Input) -> Optional[int]:
+    def _pipe_fd(self, inp: _Input) -> int | None:
         """The pipe's descriptor: stdin's, or a FIFO (``<(poller)``) opened without blocking."""
         if inp.fd is None:
             if inp.name == STDIN:
@@ -483,7 +519,7 @@ class Follower:
             self._switch(inp, inc, announce=True)
             self._read_file(inp, out)
 
-    def _read_file(self, inp: _Input, out: list[StatusChange], limit: Optional[int] = None) -> int:
+    def _read_file(self, inp: _Input, out: list[StatusChange], limit: int | None = None) -> int:
         """Read new bytes (at most *limit* and ``read_size``); returns how many were read."""
         inc = inp.inc
         if inc is None or inc.fd < 0 or inp.sealed:
@@ -494,8 +530,13 @@ class Follower:
         try:
             size = os.fstat(fd).st_size
             pos = inp.pos
-            if size < pos or (inp.tail and (os.pread(fd, len(inp.tail), pos - len(inp.tail)) != inp.tail
-                                            or os.pread(fd, len(inp.head), 0) != inp.head)):
+            if size < pos or (
+                inp.tail
+                and (
+                    os.pread(fd, len(inp.tail), pos - len(inp.tail)) != inp.tail
+                    or os.pread(fd, len(inp.head), 0) != inp.head
+                )
+            ):
                 self._truncated(inp, inc, size)
                 pos = 0
             if size <= pos:
@@ -523,8 +564,10 @@ class Follower:
         lost = max(0, inc.size_seen - inp.pos)
         if lost:
             self.stats.lost_bytes += lost
-            self._notice(f"{inp.label}: truncated; {lost} byte(s) written before the truncation were never read "
-                         f"(the reader had fallen behind); reading it again from the top")
+            self._notice(
+                f"{inp.label}: truncated; {lost} byte(s) written before the truncation were never read "
+                f"(the reader had fallen behind); reading it again from the top"
+            )
         else:
             self._notice(f"{inp.label}: truncated; reading it again from the top")
         inc.size_seen = size
@@ -559,7 +602,6 @@ class Follower:
         self._got = True
         self._notice(f"{inp.label}: compressed: read once, whole; a compressed file is not followed as it grows")
         return 0
-
 
     # -- the state (tail --state) -------------------------------------------------------------
 
@@ -628,11 +670,17 @@ class Follower:
             tasks = []
             for o, m in found:
                 assert m is not None
-                end = NOTHING if o.compressed and o.isize() == m.position % (1 << 32) else \
-                    -1 if o.compressed else complete_end(o.fd, m.position, o.size)
+                end = (
+                    NOTHING
+                    if o.compressed and o.isize() == m.position % (1 << 32)
+                    else -1
+                    if o.compressed
+                    else complete_end(o.fd, m.position, o.size)
+                )
                 tasks.append(Task(o, m, False, m.position, m.line, m.check, end))
-            delta, results = read_tasks(tasks, model=self.decoder.model, max_line_bytes=self.decoder.max_line_bytes,
-                                        workers=1)
+            delta, results = read_tasks(
+                tasks, model=self.decoder.model, max_line_bytes=self.decoder.max_line_bytes, workers=1
+            )
             for task, res in zip(tasks, results):
                 o, m = task.opened, task.mark
                 if res is not None and (res.failure is not None or res.rewritten):
@@ -671,8 +719,14 @@ class Follower:
                 o.close()
                 if o.fingerprint is None:
                     return  # no complete line yet: nothing to resume
-                m = inp.mark = self.state.add_file(FileMark(path=os.fsencode(os.path.abspath(inp.name)), label=inp.label,
-                                                            fingerprint=o.fingerprint, stats=ReadStats(sources=1)))
+                m = inp.mark = self.state.add_file(
+                    FileMark(
+                        path=os.fsencode(os.path.abspath(inp.name)),
+                        label=inp.label,
+                        fingerprint=o.fingerprint,
+                        stats=ReadStats(sources=1),
+                    )
+                )
             pos = inp.framer.position
             m.position, m.line = pos, inp.step.line
             m.compressed = inc.compressed
@@ -735,16 +789,16 @@ class _Named:
 
 
 def follow(
-    paths: Union[PathArg, Iterable[PathArg]],
+    paths: PathArg | Iterable[PathArg],
     *,
     from_start: bool = False,
-    selection: Optional[Selection] = None,
-    on_reject: Optional[Callable[[Reject], Any]] = None,
-    on_notice: Optional[Callable[[str], Any]] = None,
+    selection: Selection | None = None,
+    on_reject: Callable[[Reject], Any] | None = None,
+    on_notice: Callable[[str], Any] | None = None,
     until_terminal: bool = False,
     watch: str = "auto",
     poll_interval: tuple[float, float] = DEFAULT_POLL_INTERVAL,
-    stop: Optional[Callable[[], bool]] = None,
+    stop: Callable[[], bool] | None = None,
     max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
     read_size: int = DEFAULT_READ_SIZE,
     exclude: Iterable[str] = (),
@@ -754,7 +808,18 @@ def follow(
     A generator: it ends when *stop* returns true, when only stdin was followed and it
     ended, or (``until_terminal``) when every job seen is terminal.  See :class:`Follower`.
     """
-    with Follower(paths, from_start=from_start, selection=selection, on_reject=on_reject, on_notice=on_notice,
-                  until_terminal=until_terminal, watch=watch, poll_interval=poll_interval, stop=stop,
-                  max_line_bytes=max_line_bytes, read_size=read_size, exclude=exclude) as follower:
+    with Follower(
+        paths,
+        from_start=from_start,
+        selection=selection,
+        on_reject=on_reject,
+        on_notice=on_notice,
+        until_terminal=until_terminal,
+        watch=watch,
+        poll_interval=poll_interval,
+        stop=stop,
+        max_line_bytes=max_line_bytes,
+        read_size=read_size,
+        exclude=exclude,
+    ) as follower:
         yield from follower

@@ -33,23 +33,41 @@ from __future__ import annotations
 import os
 import stat
 import zlib
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator, Optional, Sequence, Union
+from typing import Any
 
 import msgspec
 
-from . import parallel
 from ..decode.decoder import Model, Reject, SnapshotDecoder
 from ..errors import SourceError
 from ..io.framing import DEFAULT_BLOCK_SIZE, DEFAULT_MAX_LINE_BYTES, Framer
+from ..io.sources import PathArg, Source, is_compressed_head, open_source
+from ..reduce.reducer import JobTable
+from . import parallel
 from .batch import PARALLEL_MIN_BYTES, RANGE_BYTES, read_unit
 from .reader import DecodeStep, ReadStats, SourceFailure, read_blocks, source_failure
-from ..reduce.reducer import JobTable
-from ..io.sources import PathArg, Source, display_name, is_compressed_head, open_source
 
-__all__ = ["FileMark", "Opened", "Task", "TaskResult", "Plan", "OffsetReader", "read_from", "plan", "identify",
-           "find_rotated", "open_input", "read_tasks", "read_tail", "check_at", "complete_end", "head_of",
-           "HEAD_BYTES", "CHECK_BYTES"]
+__all__ = [
+    "FileMark",
+    "Opened",
+    "Task",
+    "TaskResult",
+    "Plan",
+    "OffsetReader",
+    "read_from",
+    "plan",
+    "identify",
+    "find_rotated",
+    "open_input",
+    "read_tasks",
+    "read_tail",
+    "check_at",
+    "complete_end",
+    "head_of",
+    "HEAD_BYTES",
+    "CHECK_BYTES",
+]
 
 #: The fingerprint covers a file's first line, up to this many bytes of content.
 HEAD_BYTES = 4096
@@ -108,7 +126,7 @@ class Opened:
 
     __slots__ = ("source", "fd", "st", "compressed", "fingerprint")
 
-    def __init__(self, source: Source, fd: int, st: os.stat_result, compressed: bool, head: Optional[bytes]) -> None:
+    def __init__(self, source: Source, fd: int, st: os.stat_result, compressed: bool, head: bytes | None) -> None:
         self.source = source
         self.fd = fd
         self.st = st
@@ -140,7 +158,7 @@ class Opened:
         """Stat says this is the file *mark* last saw, untouched (a hint, used to skip work)."""
         return self.same_inode(mark) and (self.st.st_size, self.st.st_mtime_ns) == (mark.size, mark.mtime_ns)
 
-    def isize(self) -> Optional[int]:
+    def isize(self) -> int | None:
         """A gzip file's trailer: the length of its (last member's) content, modulo 2**32."""
         if self.st.st_size < 18:
             return None
@@ -151,7 +169,7 @@ class Opened:
         return int.from_bytes(tail, "little") if len(tail) == 4 else None
 
 
-def open_input(source: Source, fd: Optional[int] = None) -> Opened:
+def open_input(source: Source, fd: int | None = None) -> Opened:
     """Open and fingerprint *source* (through a duplicate of *fd*, a descriptor open on it, if
     given); :class:`SourceError` says why it cannot be read."""
     try:
@@ -179,7 +197,7 @@ def open_input(source: Source, fd: Optional[int] = None) -> Opened:
     return Opened(source, fd, st, compressed, head)
 
 
-def head_of(data: bytes) -> Optional[bytes]:
+def head_of(data: bytes) -> bytes | None:
     """The head a fingerprint covers, from a file's first bytes: up to the end of its first
     non-blank line (leading blank lines would make every such file look alike), at most
     HEAD_BYTES; None when *data* is shorter than that and holds no complete non-blank line."""
@@ -193,7 +211,7 @@ def head_of(data: bytes) -> Optional[bytes]:
         pos = nl + 1
 
 
-def _compressed_head(fd: int) -> Optional[bytes]:
+def _compressed_head(fd: int) -> bytes | None:
     """The head of a gzip file's content: only as much is decompressed as it takes."""
     z = zlib.decompressobj(16 + zlib.MAX_WBITS)
     out = b""
@@ -315,18 +333,26 @@ _TIERS: tuple[Callable[[Opened, FileMark], bool], ...] = (
 )
 
 
-def _claim(o: Opened, marks: Sequence[FileMark], taken: set[int],
-           tier: Callable[[Opened, FileMark], bool] = _TIERS[-1]) -> Optional[FileMark]:
+def _claim(
+    o: Opened, marks: Sequence[FileMark], taken: set[int], tier: Callable[[Opened, FileMark], bool] = _TIERS[-1]
+) -> FileMark | None:
     """The mark *o* continues: same fingerprint, resumable, the best by inode, name, kind.
 
     A compressed file is checked as it is read when one mark can be its; when several can
     (their files began alike), its content is decompressed once now to check them all."""
-    cands = [m for m in marks if id(m) not in taken and m.fingerprint == o.fingerprint and tier(o, m)
-             and _valid(o, m) and not _still_elsewhere(o, m)]
+    cands = [
+        m
+        for m in marks
+        if id(m) not in taken
+        and m.fingerprint == o.fingerprint
+        and tier(o, m)
+        and _valid(o, m)
+        and not _still_elsewhere(o, m)
+    ]
     if o.compressed and len(cands) > 1:
         same = [m for m in cands if o.unchanged_since(m)]
         cands = same or _checked_compressed(o, cands)
-    best: Optional[FileMark] = None
+    best: FileMark | None = None
     for m in cands:
         if best is None or _rank(o, m) > _rank(o, best):
             best = m
@@ -376,7 +402,7 @@ def _checked_compressed(o: Opened, marks: list[FileMark]) -> list[FileMark]:
             seen += len(data)
             while i < len(want) and want[i].position <= seen:
                 p = want[i].position
-                if digest(window[max(0, p - CHECK_BYTES) - base: p - base]) == want[i].check:
+                if digest(window[max(0, p - CHECK_BYTES) - base : p - base]) == want[i].check:
                     ok.append(want[i])
                 i += 1
             prev = window[-CHECK_BYTES:]
@@ -388,7 +414,7 @@ def _checked_compressed(o: Opened, marks: list[FileMark]) -> list[FileMark]:
     return ok
 
 
-def identify(o: Opened, marks: Sequence[FileMark], taken: set[int]) -> Optional[FileMark]:
+def identify(o: Opened, marks: Sequence[FileMark], taken: set[int]) -> FileMark | None:
     """The mark the open file *o* continues (not one in *taken*, ids of marks claimed by other
     files), or None: a file the state has not read."""
     if o.fingerprint is None:
@@ -407,7 +433,7 @@ def _stems(name: str) -> tuple[str, ...]:
     for suffix in _SUFFIXES:
         if name.endswith(suffix) and len(name) > len(suffix):
             stem = name[: -len(suffix)]
-            out += [stem + "." , stem + "-", stem + "_"]
+            out += [stem + ".", stem + "-", stem + "_"]
             break
     return tuple(out)
 
@@ -429,8 +455,9 @@ def plan(marks: list[FileMark], sources: Sequence[Source], *, next_seq: int) -> 
         if src.is_stdin:
             raise SourceError("--state reads files, which it can resume; stdin cannot be resumed", path="-")
         if src.is_remote:
-            raise SourceError("--state resumes local files; a remote input is read whole by a run without --state",
-                              path=src.label)
+            raise SourceError(
+                "--state resumes local files; a remote input is read whole by a run without --state", path=src.label
+            )
         try:
             o = open_input(src)
         except SourceError as exc:
@@ -443,7 +470,7 @@ def plan(marks: list[FileMark], sources: Sequence[Source], *, next_seq: int) -> 
         seen_inodes.add(ident)
         opened.append(o)
     taken: set[int] = set()
-    found: dict[int, Optional[FileMark]] = {id(o): None for o in opened}
+    found: dict[int, FileMark | None] = {id(o): None for o in opened}
     for tier in _TIERS:
         # plain files first: their claim is verified now (a compressed file's only as it is read)
         for o in sorted(opened, key=lambda o: o.compressed):
@@ -467,15 +494,25 @@ def plan(marks: list[FileMark], sources: Sequence[Source], *, next_seq: int) -> 
                 out.skipped.append(o)
                 continue
             for old in marks:
-                if id(old) not in taken and old.fingerprint == o.fingerprint and (
-                        old.path == o.path or o.same_inode(old)):
+                if (
+                    id(old) not in taken
+                    and old.fingerprint == o.fingerprint
+                    and (old.path == o.path or o.same_inode(old))
+                ):
                     out.warnings.append(
                         f"{o.source.label}: rewritten (its first line is unchanged but the bytes before offset "
                         f"{old.position} are not): read again from the start; what it held before stays counted "
-                        f"(--reset-state for an exact recount)")
+                        f"(--reset-state for an exact recount)"
+                    )
                     break
-            m = FileMark(path=o.path, label=o.source.label, fingerprint=o.fingerprint, compressed=o.compressed,
-                         stats=ReadStats(sources=1), seq=seq)
+            m = FileMark(
+                path=o.path,
+                label=o.source.label,
+                fingerprint=o.fingerprint,
+                compressed=o.compressed,
+                stats=ReadStats(sources=1),
+                seq=seq,
+            )
             seq += 1
             out.tasks.append(Task(o, m, True, 0, 1, b"", -1 if o.compressed else complete_end(o.fd, 0, o.size)))
             continue
@@ -494,8 +531,9 @@ def plan(marks: list[FileMark], sources: Sequence[Source], *, next_seq: int) -> 
     return out
 
 
-def find_rotated(marks: list[FileMark], taken: set[int], given: set[bytes], inodes: set[tuple[int, int]],
-                 out: Plan) -> list[tuple[Opened, Optional[FileMark]]]:
+def find_rotated(
+    marks: list[FileMark], taken: set[int], given: set[bytes], inodes: set[tuple[int, int]], out: Plan
+) -> list[tuple[Opened, FileMark | None]]:
     """Files beside the last names of the marks no given file continues: their rotated names
     (``jobs.ndjson.1``, ``.1.gz``, ``jobs-20250601.ndjson.gz`` ...).
 
@@ -511,7 +549,7 @@ def find_rotated(marks: list[FileMark], taken: set[int], given: set[bytes], inod
         by_dir.setdefault(os.path.dirname(m.path), []).append(m)
     by_stat = {(m.dev, m.ino, m.size, m.mtime_ns): m for m in rest if m.done}
     busy = {(m.dev, m.ino, m.size, m.mtime_ns) for m in marks if id(m) in taken}
-    found: list[tuple[Opened, Optional[FileMark]]] = []
+    found: list[tuple[Opened, FileMark | None]] = []
     for directory, group in by_dir.items():
         waiting = [m for m in group if not m.done]
         try:
@@ -554,8 +592,9 @@ def find_rotated(marks: list[FileMark], taken: set[int], given: set[bytes], inod
     return found
 
 
-def _duplicate_of(o: Opened, marks: list[FileMark], taken: set[int],
-                  claims: list[tuple[Opened, Optional[FileMark]]]) -> Optional[str]:
+def _duplicate_of(
+    o: Opened, marks: list[FileMark], taken: set[int], claims: list[tuple[Opened, FileMark | None]]
+) -> str | None:
     """The plain file a compressed *o* was made of, read in this run under its own name (the
     ``jobs.ndjson.1.gz`` that logrotate is making of ``jobs.ndjson.1``), or None.  Once the
     plain file is gone, the compressed one continues its mark: its content counts once.  (Two
@@ -583,7 +622,7 @@ class _Content:
     *skip* bytes (checking that they end as *check* says, if given); keeps the last bytes read, for
     the check at the position where reading ends."""
 
-    def __init__(self, read: Callable[[int], bytes], skip: int = 0, check: Optional[bytes] = None) -> None:
+    def __init__(self, read: Callable[[int], bytes], skip: int = 0, check: bytes | None = None) -> None:
         self._read = read
         self.skip = skip
         self._check = check
@@ -631,8 +670,16 @@ class _Spec(msgspec.Struct, array_like=True):
     check: bytes
 
 
-def _read_compressed(unit: parallel.Unit, fd: int, spec: _Spec, decoder: SnapshotDecoder, stats: ReadStats,
-                     rejects: list[Reject], each: Callable[[list[Any]], Any], block_size: int) -> tuple[int, CompressedEnd]:
+def _read_compressed(
+    unit: parallel.Unit,
+    fd: int,
+    spec: _Spec,
+    decoder: SnapshotDecoder,
+    stats: ReadStats,
+    rejects: list[Reject],
+    each: Callable[[list[Any]], Any],
+    block_size: int,
+) -> tuple[int, CompressedEnd]:
     """Read a compressed file from content offset ``spec.skip`` to its end (from 0 when the
     content before that offset changed).  Returns the unit's line count and how it ended."""
     label = unit.source.label
@@ -674,7 +721,7 @@ class TaskResult:
     check: bytes
     stats: ReadStats
     rejects: list[Reject]
-    failure: Optional[SourceFailure] = None
+    failure: SourceFailure | None = None
     #: a compressed file whose content had changed before the saved position: read from 0
     rewritten: bool = False
 
@@ -718,10 +765,17 @@ def _decode_payload(data: bytes) -> Any:
     return JobTable.from_bytes(blob), ends
 
 
-def read_tasks(tasks: Sequence[Task], *, model: Model, fold: bool = True, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
-               workers: Optional[int] = None, block_size: int = DEFAULT_BLOCK_SIZE,
-               min_parallel_bytes: int = PARALLEL_MIN_BYTES,
-               range_bytes: int = RANGE_BYTES) -> tuple[JobTable, list[Optional[TaskResult]]]:
+def read_tasks(
+    tasks: Sequence[Task],
+    *,
+    model: Model,
+    fold: bool = True,
+    max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+    workers: int | None = None,
+    block_size: int = DEFAULT_BLOCK_SIZE,
+    min_parallel_bytes: int = PARALLEL_MIN_BYTES,
+    range_bytes: int = RANGE_BYTES,
+) -> tuple[JobTable, list[TaskResult | None]]:
     """Read what is new in each task (None for a task with nothing to read) and fold it.
 
     Complete lines only: a plain file is read up to ``task.end``.  When there is a lot to read
@@ -751,7 +805,7 @@ def read_tasks(tasks: Sequence[Task], *, model: Model, fold: bool = True, max_li
         for a, b in ranges:
             owner[len(units)] = index[id(t)]
             units.append(parallel.Unit(len(units), src, a, b, b - a))
-    results: list[Optional[TaskResult]] = [None] * len(tasks)
+    results: list[TaskResult | None] = [None] * len(tasks)
     if not units:
         return JobTable(), results
     work = _work(model, fold, max_line_bytes, block_size, specs)
@@ -777,7 +831,7 @@ def read_tasks(tasks: Sequence[Task], *, model: Model, fold: bool = True, max_li
         base = 0 if rewritten else t.line - 1
         stats = ReadStats()
         rejects: list[Reject] = []
-        failure: Optional[SourceFailure] = None
+        failure: SourceFailure | None = None
         for res in pieces:
             for rej in res.rejects:
                 rej.line += base
@@ -803,8 +857,15 @@ def read_tasks(tasks: Sequence[Task], *, model: Model, fold: bool = True, max_li
     return table, results
 
 
-def read_tail(o: Opened, start: int, line: int, decoder: SnapshotDecoder, stats: ReadStats,
-              rejects: list[Reject], each: Callable[[list[Any]], Any]) -> None:
+def read_tail(
+    o: Opened,
+    start: int,
+    line: int,
+    decoder: SnapshotDecoder,
+    stats: ReadStats,
+    rejects: list[Reject],
+    each: Callable[[list[Any]], Any],
+) -> None:
     """Read a plain file from *start* to its end, a last line without its newline included (as
     a full run reads it): for this run's output only, never saved.  A compressed file (or
     one not fingerprinted yet) is read whole."""
@@ -848,9 +909,18 @@ class OffsetReader:
     :attr:`stats` what was read.
     """
 
-    def __init__(self, path: PathArg, offset: int = 0, *, line: int = 1, model: Model = "view",
-                 max_line_bytes: int = DEFAULT_MAX_LINE_BYTES, complete: bool = True,
-                 on_reject: Optional[Callable[[Reject], Any]] = None, block_size: int = DEFAULT_BLOCK_SIZE) -> None:
+    def __init__(
+        self,
+        path: PathArg,
+        offset: int = 0,
+        *,
+        line: int = 1,
+        model: Model = "view",
+        max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+        complete: bool = True,
+        on_reject: Callable[[Reject], Any] | None = None,
+        block_size: int = DEFAULT_BLOCK_SIZE,
+    ) -> None:
         if offset < 0 or line < 1:
             raise ValueError("offset must be >= 0 and line >= 1")
         self.source = path if isinstance(path, Source) else Source(os.fsdecode(path))
@@ -871,8 +941,12 @@ class OffsetReader:
         o = open_input(self.source)
         rejects: list[Reject] = []
         step = DecodeStep(self.decoder, self.stats, rejects, line=self.line)
-        framer = Framer(self.source.label, max_line_bytes=self.decoder.max_line_bytes, offset=self.offset,
-                        strip_bom=self.offset == 0)
+        framer = Framer(
+            self.source.label,
+            max_line_bytes=self.decoder.max_line_bytes,
+            offset=self.offset,
+            strip_bom=self.offset == 0,
+        )
         stream: Any = None
         try:
             if o.compressed:
@@ -881,7 +955,9 @@ class OffsetReader:
                 try:
                     content.skip_to_position()
                 except _Rewritten:
-                    raise SourceError(f"its content is shorter than offset {self.offset}", path=self.source.label) from None
+                    raise SourceError(
+                        f"its content is shorter than offset {self.offset}", path=self.source.label
+                    ) from None
                 read: Callable[[int], bytes] = content
             else:
                 end = complete_end(o.fd, self.offset, o.size) if self.complete else o.size
@@ -917,7 +993,7 @@ class OffsetReader:
             yield from batch
 
 
-def read_from(path: Union[PathArg, Source], offset: int = 0, **kwargs: Any) -> OffsetReader:
+def read_from(path: PathArg | Source, offset: int = 0, **kwargs: Any) -> OffsetReader:
     """Snapshots of one file from byte *offset* on (a content offset for ``.gz``), and where
     to resume next time::
 

@@ -23,15 +23,16 @@ import os
 import signal
 import sys
 import threading
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional, Sequence, Union
+from typing import Any
 
 import msgspec
 
 from ..decode.decoder import Reject
 from ..errors import JobstreamError
-from .reader import ReadStats, SourceFailure
 from ..io.sources import HEAD_BYTES, Source, is_compressed_head
+from .reader import ReadStats, SourceFailure
 
 __all__ = ["Unit", "UnitResult", "plan", "run", "default_workers", "split_ranges", "line_start", "renumber"]
 
@@ -62,7 +63,7 @@ class UnitResult(msgspec.Struct, array_like=True):
     #: every line of the unit, blank ones too: the base for renumbering the units after it
     lines: int
     stats: ReadStats
-    rejects: list[Union[Reject, SourceFailure]] = msgspec.field(default_factory=list)
+    rejects: list[Reject | SourceFailure] = msgspec.field(default_factory=list)
 
 
 def line_start(pread: Callable[[int, int], bytes], pos: int, size: int) -> int:
@@ -102,8 +103,9 @@ def split_ranges(fd: int, size: int, parts: int, *, min_bytes: int = 1, start: i
     return list(zip(bounds, bounds[1:]))
 
 
-def plan(sources: Sequence[Source], workers: int, *, min_bytes: int = 32 << 20,
-         min_range: int = 16 << 20) -> Optional[tuple[list[Unit], dict[Source, int]]]:
+def plan(
+    sources: Sequence[Source], workers: int, *, min_bytes: int = 32 << 20, min_range: int = 16 << 20
+) -> tuple[list[Unit], dict[Source, int]] | None:
     """Units for *workers* processes, and the descriptors opened for the files cut into
     ranges, or None when one process is the better choice (one worker, stdin, or under
     *min_bytes* in all).
@@ -179,8 +181,16 @@ class Outcome:
 _WIRE = msgspec.msgpack.Encoder()
 
 
-def run(units: Sequence[Unit], fds: dict[Source, int], work: Work, *, workers: int,
-        encode: Callable[[Any], bytes], decode: Callable[[bytes], Any], parent_share: float = 0.8) -> Outcome:
+def run(
+    units: Sequence[Unit],
+    fds: dict[Source, int],
+    work: Work,
+    *,
+    workers: int,
+    encode: Callable[[Any], bytes],
+    decode: Callable[[bytes], Any],
+    parent_share: float = 0.8,
+) -> Outcome:
     """Run *work* over *units* in *workers* processes (this one included), forked now.
 
     *work(units, fds)* returns ``(payload, unit results)``: the payload (the process's folded
@@ -284,7 +294,16 @@ def _read_all(fd: int) -> bytes:
 
 
 if sys.platform == "win32":  # pragma: no cover - no fork there
-    def run(units: Sequence[Unit], fds: dict[Source, int], work: Work, *, workers: int,  # type: ignore[no-redef]
-            encode: Callable[[Any], bytes], decode: Callable[[bytes], Any], parent_share: float = 0.8) -> Outcome:
+
+    def run(
+        units: Sequence[Unit],
+        fds: dict[Source, int],
+        work: Work,
+        *,
+        workers: int,  # type: ignore[no-redef]
+        encode: Callable[[Any], bytes],
+        decode: Callable[[bytes], Any],
+        parent_share: float = 0.8,
+    ) -> Outcome:
         payload, results = work(units, fds)
         return Outcome([payload], sorted(results, key=lambda r: r.index))

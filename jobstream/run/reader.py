@@ -10,7 +10,8 @@ from __future__ import annotations
 import io
 import os
 import stat
-from typing import Any, Callable, Iterable, Iterator, Optional, Union
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
 
 import msgspec
 
@@ -19,8 +20,17 @@ from ..errors import InvalidLineError, SourceError
 from ..io.framing import DEFAULT_BLOCK_SIZE, DEFAULT_MAX_LINE_BYTES, Chunk, Frame, Framer
 from ..io.sources import PathArg, Source, as_paths, consumed, expand_sources, open_source
 
-__all__ = ["ReadStats", "ReadOptions", "Reader", "read", "DecodeStep", "read_blocks", "resolve_sources",
-           "source_failure", "SourceFailure"]
+__all__ = [
+    "ReadStats",
+    "ReadOptions",
+    "Reader",
+    "read",
+    "DecodeStep",
+    "read_blocks",
+    "resolve_sources",
+    "source_failure",
+    "SourceFailure",
+]
 
 
 class ReadOptions(msgspec.Struct, frozen=True, kw_only=True):
@@ -36,10 +46,10 @@ class ReadOptions(msgspec.Struct, frozen=True, kw_only=True):
     """
 
     max_line_bytes: int = DEFAULT_MAX_LINE_BYTES
-    workers: Optional[int] = None
+    workers: int | None = None
     strict: bool = False
-    max_rejects: Optional[int] = None
-    dask: Optional[str] = None
+    max_rejects: int | None = None
+    dask: str | None = None
 
 
 class ReadStats(msgspec.Struct, kw_only=True):
@@ -57,7 +67,7 @@ class ReadStats(msgspec.Struct, kw_only=True):
     #: was reported to ``on_reject`` as a record naming where reading stopped and why
     failed: int = 0
 
-    def verdict(self, options: Optional[ReadOptions] = None) -> Optional[str]:
+    def verdict(self, options: ReadOptions | None = None) -> str | None:
         """Why this read should fail a run (unreadable inputs, too many rejects), or None."""
         if self.failed:
             return f"{self.failed} input(s) could not be read to the end"
@@ -66,7 +76,7 @@ class ReadStats(msgspec.Struct, kw_only=True):
             return f"{self.rejected} line(s) rejected, more than --max-rejects {limit}"
         return None
 
-    def merge(self, other: "ReadStats") -> "ReadStats":
+    def merge(self, other: ReadStats) -> ReadStats:
         return ReadStats(**{f: getattr(self, f) + getattr(other, f) for f in self.__struct_fields__})
 
 
@@ -110,9 +120,17 @@ Read = Callable[[int], bytes]
 ReadInto = Callable[[memoryview], int]
 
 
-def read_blocks(read: Union[Read, ReadInto], framer: Framer, step: DecodeStep, *, into: bool = False,
-                block_size: int = DEFAULT_BLOCK_SIZE, on_block: Optional[Callable[[int], Any]] = None,
-                buffer: Optional[bytearray] = None, finish: bool = True) -> Iterator[list[Any]]:
+def read_blocks(
+    read: Read | ReadInto,
+    framer: Framer,
+    step: DecodeStep,
+    *,
+    into: bool = False,
+    block_size: int = DEFAULT_BLOCK_SIZE,
+    on_block: Callable[[int], Any] | None = None,
+    buffer: bytearray | None = None,
+    finish: bool = True,
+) -> Iterator[list[Any]]:
     """Read a block at a time through *framer* and *step*: snapshot batches.
 
     *read(n)* returns the next bytes; with *into*, *read(view)* fills a buffer instead and
@@ -160,12 +178,12 @@ class Reader:
 
     def __init__(
         self,
-        paths: Union[PathArg, Iterable[PathArg]],
+        paths: PathArg | Iterable[PathArg],
         *,
         model: Model = "full",
         strict: bool = False,
-        on_reject: Optional[Callable[[Reject], Any]] = None,
-        on_progress: Optional[Callable[[int], Any]] = None,
+        on_reject: Callable[[Reject], Any] | None = None,
+        on_progress: Callable[[int], Any] | None = None,
         max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
         block_size: int = DEFAULT_BLOCK_SIZE,
     ) -> None:
@@ -177,7 +195,7 @@ class Reader:
         self.on_progress = on_progress
         self.block_size = block_size
         self.stats = ReadStats()
-        self._buffer: Optional[bytearray] = None  # one block, refilled for every plain file
+        self._buffer: bytearray | None = None  # one block, refilled for every plain file
 
     def _handle(self, rejects: list[Reject]) -> None:
         for rej in rejects:
@@ -211,8 +229,9 @@ class Reader:
                 self._buffer = bytearray(self.block_size)
             progress = _ProgressOf(stream, self.on_progress) if self.on_progress is not None else None
             try:
-                for snaps in read_blocks(read, framer, step, into=into, block_size=self.block_size,
-                                         on_block=progress, buffer=self._buffer):
+                for snaps in read_blocks(
+                    read, framer, step, into=into, block_size=self.block_size, on_block=progress, buffer=self._buffer
+                ):
                     if rejects:
                         self._handle(rejects)
                     if snaps:
@@ -261,7 +280,7 @@ class _ProgressOf:
             self.pos = now
 
 
-def resolve_sources(paths: Union[PathArg, Iterable[PathArg]]) -> list[Source]:
+def resolve_sources(paths: PathArg | Iterable[PathArg]) -> list[Source]:
     """Sources for *paths* (one or many), in order: :class:`Source` objects as given, names expanded."""
     return expand_sources(paths)
 
@@ -281,7 +300,7 @@ def source_failure(label: str, line: int, offset: int, exc: BaseException) -> So
     return SourceFailure(source=label, line=line, offset=offset, error=f"{where}: {reason}", raw=b"")
 
 
-def read(paths: Union[PathArg, Iterable[PathArg]], **kwargs: Any) -> Reader:
+def read(paths: PathArg | Iterable[PathArg], **kwargs: Any) -> Reader:
     """Snapshots from *paths* (one path or many): ``for snap in read("jobs.ndjson"): ...``.
 
     Keyword arguments are :class:`Reader`'s (``model``, ``strict``, ``on_reject``, ...).

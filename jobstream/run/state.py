@@ -33,23 +33,23 @@ import errno
 import fcntl
 import os
 import struct
-import sys
 import tempfile
 import time
 import zlib
-from typing import Any, Callable, Iterable, Iterator, Optional, Union
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
 
 import msgspec
 
 from ..decode.decoder import Model, Reject, SnapshotDecoder
 from ..errors import InvalidLineError, StateError, StateLockedError
-from ..reduce.filters import Selection
 from ..io.framing import DEFAULT_MAX_LINE_BYTES
-from .incremental import NOTHING, FileMark, Opened, Plan, plan, read_tail, read_tasks
-from .batch import PARALLEL_MIN_BYTES, RANGE_BYTES
-from .reader import ReadStats, SourceFailure, source_failure
+from ..io.sources import PathArg, display_name, expand_sources
+from ..reduce.filters import Selection
 from ..reduce.reducer import JobBrief, JobState, JobTable, StatusChange
-from ..io.sources import PathArg, Source, display_name, expand_sources
+from .batch import PARALLEL_MIN_BYTES, RANGE_BYTES
+from .incremental import NOTHING, FileMark, plan, read_tail, read_tasks
+from .reader import ReadStats, SourceFailure
 
 __all__ = ["State", "StateTable", "Update", "StateError", "StateLockedError", "FileMark", "FORMAT", "MAGIC"]
 
@@ -69,7 +69,7 @@ _LOCK = ".lock"
 #: kept; ``"renamed"``: new state in place; ``"synced"``: directory fsync'd).  Nothing in
 #: jobstream sets it and no environment variable does: the tests set it in a forked child to
 #: kill that child with SIGKILL at exactly that point, which a timer cannot hit reliably.
-FAULT: Optional[Callable[[str], None]] = None
+FAULT: Callable[[str], None] | None = None
 
 
 def _fault(point: str) -> None:
@@ -123,11 +123,13 @@ _ENC = msgspec.msgpack.Encoder()
 _DOC_V1 = msgspec.msgpack.Decoder(_Doc)
 _STATE = msgspec.msgpack.Decoder(JobState)
 _BRIEF = msgspec.msgpack.Decoder(JobBrief)
-_ROWS = msgspec.msgpack.Decoder(list[tuple[Optional[str], str, int]])
+_ROWS = msgspec.msgpack.Decoder(list[tuple[str | None, str, int]])
 
 
 def _rows(changes: list[StatusChange]) -> bytes:
     return _ENC.encode([(c.from_status, c.to_status, c.at) for c in changes])
+
+
 _REPORTED = msgspec.msgpack.Decoder(list[tuple[int, str]])
 
 
@@ -155,25 +157,29 @@ def encode_state(doc: _Doc) -> list[bytes]:
 def _decode_file(data: bytes, shown: str) -> _Doc:
     if not data.startswith(MAGIC):
         if data and not MAGIC.startswith(data[: len(MAGIC)]):
-            raise StateError(f"{shown} is not a jobstream state file; refusing to use or replace it: "
-                             "give --state a new file name")
+            raise StateError(
+                f"{shown} is not a jobstream state file; refusing to use or replace it: give --state a new file name"
+            )
         raise _Damaged("empty" if not data else "truncated")
-    head = data[len(MAGIC): len(MAGIC) + _HEADER.size]
+    head = data[len(MAGIC) : len(MAGIC) + _HEADER.size]
     if len(head) < _HEADER.size:
         raise _Damaged("truncated")
     fmt, _flags, length, crc = _HEADER.unpack(head)
-    payload = data[len(MAGIC) + _HEADER.size:]
+    payload = data[len(MAGIC) + _HEADER.size :]
     if fmt > FORMAT:
-        raise StateError(f"state {shown} was written by a newer jobstream (format {fmt}; this one reads up to "
-                         f"{FORMAT}): upgrade jobstream, or --reset-state to start over")
+        raise StateError(
+            f"state {shown} was written by a newer jobstream (format {fmt}; this one reads up to "
+            f"{FORMAT}): upgrade jobstream, or --reset-state to start over"
+        )
     if len(payload) != length:
         raise _Damaged(f"truncated: {len(payload)} of {length} bytes" if len(payload) < length else "trailing bytes")
     if zlib.crc32(payload, zlib.crc32(head[:12])) != crc:
         raise _Damaged("checksum mismatch")
     loader = _LOADERS.get(fmt)
     if loader is None:
-        raise StateError(f"state {shown} has format {fmt}, which this jobstream no longer reads: --reset-state to "
-                         "start over")
+        raise StateError(
+            f"state {shown} has format {fmt}, which this jobstream no longer reads: --reset-state to start over"
+        )
     try:
         return loader(payload)
     except (msgspec.DecodeError, msgspec.ValidationError) as exc:
@@ -186,7 +192,7 @@ def _read(path: str) -> _Doc:
     return _decode_file(data, display_name(path))
 
 
-def _load(path: str) -> tuple[Optional[_Doc], Optional[str]]:
+def _load(path: str) -> tuple[_Doc | None, str | None]:
     """The saved document (None: no state yet), and a message if the previous generation
     had to stand in for the newest."""
     shown = display_name(path)
@@ -207,8 +213,10 @@ def _load(path: str) -> tuple[Optional[_Doc], Optional[str]]:
         doc = _read(prev)
     except (OSError, _Damaged, StateError):
         raise StateError(f"state {shown} is damaged ({why}); --reset-state to start over") from None
-    return doc, (f"state {shown} is damaged ({why}); resumed from its previous generation {display_name(prev)} "
-                 "(the last run's work is done again, and its new changes may be reported again)")
+    return doc, (
+        f"state {shown} is damaged ({why}); resumed from its previous generation {display_name(prev)} "
+        "(the last run's work is done again, and its new changes may be reported again)"
+    )
 
 
 def _fsync_dir(directory: str) -> None:
@@ -235,7 +243,7 @@ def _commit(path: str, data: list[bytes]) -> None:
             for piece in data:
                 view = memoryview(piece)
                 while view:
-                    view = view[fh.write(view) or 0:]
+                    view = view[fh.write(view) or 0 :]
             os.fsync(fh.fileno())
         _fault("written")
         if os.path.exists(target):
@@ -305,8 +313,10 @@ def _lock(path: str) -> int:
         os.close(fd)
         if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
             by = f" (pid {holder})" if holder else ""
-            raise StateLockedError(f"state {shown} is in use by another jobstream run{by}; this run did nothing: "
-                                   "the next run reads what it would have read") from None
+            raise StateLockedError(
+                f"state {shown} is in use by another jobstream run{by}; this run did nothing: "
+                "the next run reads what it would have read"
+            ) from None
         raise StateError(f"cannot lock state {shown}: {exc.strerror}") from None
     with contextlib.suppress(OSError):
         os.ftruncate(fd, 0)
@@ -328,11 +338,11 @@ class Update(msgspec.Struct, kw_only=True):
     #: what a full run over all the input would count
     stats: ReadStats
     #: every reject a full run would report, in input order, and this run's unreadable inputs
-    rejects: list[Union[Reject, SourceFailure]]
+    rejects: list[Reject | SourceFailure]
     failures: list[SourceFailure]
     notices: list[str]
     warnings: list[str]
-    table: "StateTable"
+    table: StateTable
 
 
 class StateTable:
@@ -342,7 +352,7 @@ class StateTable:
     jobs nothing touched.  *overlay* holds what the last lines still being written add, for
     this output only.  :meth:`to_table` builds the real :class:`JobTable`."""
 
-    def __init__(self, state: "State", overlay: Optional[JobTable] = None) -> None:
+    def __init__(self, state: State, overlay: JobTable | None = None) -> None:
         self._state = state
         self._own: dict[str, tuple[JobState, list[StatusChange]]] = {}
         self._overlay = overlay if overlay is not None and len(overlay) else None
@@ -394,7 +404,7 @@ class StateTable:
         out += [parts[0] for parts in own.values()]
         return out
 
-    def get(self, job_id: str) -> Optional[JobState]:
+    def get(self, job_id: str) -> JobState | None:
         if job_id not in self:
             return None
         if self._state._briefs:  # a brief is not a state: fold the job (its changes are the saved ones)
@@ -409,13 +419,13 @@ class StateTable:
     def changes(self, job_id: str) -> list[StatusChange]:
         return self._changes(job_id) if job_id in self else []
 
-    def events(self, jobs: Optional[Iterable[JobState]] = None) -> list[StatusChange]:
+    def events(self, jobs: Iterable[JobState] | None = None) -> list[StatusChange]:
         """Every status change (of every job, or of *jobs*), by time, job id, history order."""
         if jobs is None:
             jobs = [_Changes(j, self._changes(j)) for j in self._ids()]  # type: ignore[misc]
         return _NO_JOBS.events(jobs)
 
-    def summary(self, by: Optional[str] = None, jobs: Optional[Iterable[JobState]] = None) -> Any:
+    def summary(self, by: str | None = None, jobs: Iterable[JobState] | None = None) -> Any:
         return _NO_JOBS.summary(by=by, jobs=self._all_light() if jobs is None else jobs)
 
     def statuses(self) -> set[str]:
@@ -425,7 +435,7 @@ class StateTable:
     def job_types(self) -> set[str]:
         return {j.job_type for j in self._all_light()}
 
-    def checkpoints(self, jobs: Optional[Iterable[JobState]] = None) -> Any:
+    def checkpoints(self, jobs: Iterable[JobState] | None = None) -> Any:
         return self.to_table().checkpoints(self.jobs(light=True) if jobs is None else jobs)
 
     def to_table(self) -> JobTable:
@@ -435,8 +445,7 @@ class StateTable:
             table.merge_in(self._overlay)
         return table
 
-    def to_arrow(self, what: str = "jobs", jobs: Optional[Iterable[JobState]] = None, *,
-                 by: Optional[str] = None) -> Any:
+    def to_arrow(self, what: str = "jobs", jobs: Iterable[JobState] | None = None, *, by: str | None = None) -> Any:
         from ..out.arrow import to_arrow
 
         return to_arrow(self, what, jobs, by=by)  # type: ignore[arg-type]
@@ -465,9 +474,21 @@ def _parts(table: JobTable, job_id: str, brief: bool = False) -> tuple[Any, list
     full = table.get(job_id)
     assert full is not None
     if brief:
-        return JobBrief(full.id, full.job_type, full.model, full.status, full.created_at, full.modified_at,
-                        full.observations, full.trained_tokens, full.cost, full.cost_currency, full.queue_wait,
-                        full.run_time, full.total), full.changes
+        return JobBrief(
+            full.id,
+            full.job_type,
+            full.model,
+            full.status,
+            full.created_at,
+            full.modified_at,
+            full.observations,
+            full.trained_tokens,
+            full.cost,
+            full.cost_currency,
+            full.queue_wait,
+            full.run_time,
+            full.total,
+        ), full.changes
     return msgspec.structs.replace(full, history=[], changes=[]), full.changes
 
 
@@ -493,7 +514,7 @@ class State:
     :class:`StateLockedError` at once if another run holds it.
     """
 
-    def __init__(self, path: str, options: _Options, doc: _Doc, lock_fd: int, recovered: Optional[str]) -> None:
+    def __init__(self, path: str, options: _Options, doc: _Doc, lock_fd: int, recovered: str | None) -> None:
         self._lock_fd = lock_fd
         self.path = path
         self.options = options
@@ -518,9 +539,16 @@ class State:
         doc.pending = []
 
     @classmethod
-    def load(cls, path: Union[str, "os.PathLike[str]"], *, model: Model = "lean",
-             max_line_bytes: int = DEFAULT_MAX_LINE_BYTES, validate: bool = False, follow: bool = False,
-             reset: bool = False) -> "State":
+    def load(
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        model: Model = "lean",
+        max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+        validate: bool = False,
+        follow: bool = False,
+        reset: bool = False,
+    ) -> State:
         """Lock and read the state at *path* (a new, empty one if there is none yet).
 
         *follow* makes a state for :class:`~jobstream.run.follow.Follower` (``tail --state``),
@@ -532,15 +560,17 @@ class State:
         fd = _lock(path)
         try:
             _clean_temps(path)
-            doc: Optional[_Doc] = None
+            doc: _Doc | None = None
             recovered = None
             if reset:
                 if os.path.exists(path):
                     with open(path, "rb") as fh:
                         start = fh.read(len(MAGIC))
                     if start and not MAGIC.startswith(start[: len(MAGIC)]) and not start.startswith(MAGIC):
-                        raise StateError(f"{display_name(path)} is not a jobstream state file; refusing to replace "
-                                         "it: give --state a new file name")
+                        raise StateError(
+                            f"{display_name(path)} is not a jobstream state file; refusing to replace "
+                            "it: give --state a new file name"
+                        )
             else:
                 doc, recovered = _load(path)
             if doc is None:
@@ -548,13 +578,16 @@ class State:
             elif doc.options != options:
                 raise StateError(
                     f"state {display_name(path)} folds {doc.options.describe()}; this run asks for "
-                    f"{options.describe()}: use a state file per command and options, or --reset-state to rebuild it")
+                    f"{options.describe()}: use a state file per command and options, or --reset-state to rebuild it"
+                )
             if doc.jobs:
                 try:
                     JobTable.from_bytes(doc.jobs[0].acc)
                 except (ValueError, msgspec.DecodeError, msgspec.ValidationError) as exc:
-                    raise StateError(f"state {display_name(path)} holds jobs in a format this jobstream does not read "
-                                     f"({exc}): --reset-state to rebuild it from the logs") from None
+                    raise StateError(
+                        f"state {display_name(path)} holds jobs in a format this jobstream does not read "
+                        f"({exc}): --reset-state to rebuild it from the logs"
+                    ) from None
             return cls(path, options, doc, fd, recovered)
         except BaseException:
             os.close(fd)
@@ -571,7 +604,7 @@ class State:
     def __del__(self) -> None:
         self.close()
 
-    def __enter__(self) -> "State":
+    def __enter__(self) -> State:
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -633,8 +666,10 @@ class State:
         if job_id in self._held:
             return self._parts(job_id)[1]
         job = self._light(job_id)
-        return [StatusChange(job_id, job.job_type, job.model, f, t, at)
-                for f, t, at in _ROWS.decode(self._records[job_id].changes)]
+        return [
+            StatusChange(job_id, job.job_type, job.model, f, t, at)
+            for f, t, at in _ROWS.decode(self._records[job_id].changes)
+        ]
 
     # -- reading -------------------------------------------------------------------------------
 
@@ -683,9 +718,15 @@ class State:
         """Jobs that may have changes not handed out yet (a live set, saved with the state)."""
         return self._pending
 
-    def update(self, paths: Union[PathArg, Iterable[PathArg]], *, workers: Optional[int] = None,
-               strict: bool = False, min_parallel_bytes: int = PARALLEL_MIN_BYTES,
-               range_bytes: int = RANGE_BYTES) -> Update:
+    def update(
+        self,
+        paths: PathArg | Iterable[PathArg],
+        *,
+        workers: int | None = None,
+        strict: bool = False,
+        min_parallel_bytes: int = PARALLEL_MIN_BYTES,
+        range_bytes: int = RANGE_BYTES,
+    ) -> Update:
         """Read what is new in *paths* (files, directories, globs; not stdin) and fold it in.
 
         Returns an :class:`Update`: the jobs that changed, what was read, and what a full run
@@ -714,9 +755,15 @@ class State:
         each = overlay.update if fold else _drop
         decoder = SnapshotDecoder(model, max_line_bytes=self.options.max_line_bytes)
         try:
-            delta, results = read_tasks(pl.tasks, model=model, fold=fold, max_line_bytes=self.options.max_line_bytes,
-                                        workers=1 if strict else workers, min_parallel_bytes=min_parallel_bytes,
-                                        range_bytes=range_bytes)
+            delta, results = read_tasks(
+                pl.tasks,
+                model=model,
+                fold=fold,
+                max_line_bytes=self.options.max_line_bytes,
+                workers=1 if strict else workers,
+                min_parallel_bytes=min_parallel_bytes,
+                range_bytes=range_bytes,
+            )
             changed = self.fold(delta) if fold else []
             seq = self._doc.next_seq
             for task, res in zip(pl.tasks, results):
@@ -731,11 +778,14 @@ class State:
                         order[-1 - where] = where
                         continue
                     if res.rewritten:
-                        warnings.append(f"{o.source.label}: its content before offset {m.position} changed: read "
-                                        "again from the start; what it held before stays counted (--reset-state "
-                                        "for an exact recount)")
-                        m = FileMark(path=o.path, label=o.source.label, fingerprint=m.fingerprint,
-                                     stats=ReadStats(sources=1))
+                        warnings.append(
+                            f"{o.source.label}: its content before offset {m.position} changed: read "
+                            "again from the start; what it held before stays counted (--reset-state "
+                            "for an exact recount)"
+                        )
+                        m = FileMark(
+                            path=o.path, label=o.source.label, fingerprint=m.fingerprint, stats=ReadStats(sources=1)
+                        )
                         task.new = True
                 if task.new:
                     m.seq = seq
@@ -775,11 +825,18 @@ class State:
             first = next((r for r in rejects if not isinstance(r, SourceFailure)), None)
             if first is not None:
                 raise InvalidLineError(first.error, path=first.source, lineno=first.line, line=first.raw)
-        return Update(changed=changed, read=read, stats=stats, rejects=rejects, failures=failures,
-                      notices=pl.notices, warnings=warnings, table=StateTable(self, overlay if fold else None))
+        return Update(
+            changed=changed,
+            read=read,
+            stats=stats,
+            rejects=rejects,
+            failures=failures,
+            notices=pl.notices,
+            warnings=warnings,
+            table=StateTable(self, overlay if fold else None),
+        )
 
-    def _report(self, extra: dict[int, "_Extra"], order: dict[int, int],
-                given: int) -> tuple[ReadStats, list[Any]]:
+    def _report(self, extra: dict[int, _Extra], order: dict[int, int], given: int) -> tuple[ReadStats, list[Any]]:
         """Totals and rejects over every input, in the order a full run reports them: the
         inputs of this run as given, then the others the state knows, oldest first."""
         keys = [(order.get(m.seq, given), m.seq) for m in self._marks]
@@ -792,8 +849,9 @@ class State:
             m = marks.get(k)
             if m is not None:
                 stats = stats.merge(m.stats)
-                rejects.extend(r if r.source == m.label else msgspec.structs.replace(r, source=m.label)
-                               for r in m.rejects)
+                rejects.extend(
+                    r if r.source == m.label else msgspec.structs.replace(r, source=m.label) for r in m.rejects
+                )
             more = extra.get(k)
             if more is not None:
                 stats = stats.merge(more.stats)
@@ -810,7 +868,7 @@ class State:
             self._reported[job_id] = got
         return got
 
-    def new_changes(self, selection: Optional[Selection] = None) -> list[StatusChange]:
+    def new_changes(self, selection: Selection | None = None) -> list[StatusChange]:
         """The status changes not handed out by an earlier call (saved with the state), that
         pass *selection*; every change is then handed out, selected or not.
 
@@ -864,8 +922,13 @@ class State:
         for job_id in self._dirty:
             light, changes = self._parts(job_id)
             old = records.get(job_id)
-            records[job_id] = _Job(job_id, self._work.to_bytes([job_id]), _ENC.encode(light), _rows(changes),
-                                   old.reported if old is not None else b"")
+            records[job_id] = _Job(
+                job_id,
+                self._work.to_bytes([job_id]),
+                _ENC.encode(light),
+                _rows(changes),
+                old.reported if old is not None else b"",
+            )
         self._dirty.clear()
         for job_id, done in self._reported.items():
             rec = records.get(job_id)
@@ -899,8 +962,24 @@ def _drop(snaps: list[Any]) -> None:
 
 def _signature(marks: list[FileMark]) -> list[tuple[Any, ...]]:
     """What of the marks a save must record (to know whether a run changed anything)."""
-    return [(m.path, m.label, m.position, m.line, m.check, m.done, m.compressed, m.dev, m.ino, m.size, m.mtime_ns,
-             len(m.rejects), m.stats.lines) for m in marks]
+    return [
+        (
+            m.path,
+            m.label,
+            m.position,
+            m.line,
+            m.check,
+            m.done,
+            m.compressed,
+            m.dev,
+            m.ino,
+            m.size,
+            m.mtime_ns,
+            len(m.rejects),
+            m.stats.lines,
+        )
+        for m in marks
+    ]
 
 
 class _Extra:
@@ -908,7 +987,7 @@ class _Extra:
 
     __slots__ = ("stats", "rejects")
 
-    def __init__(self, stats: ReadStats, rejects: Optional[list[Any]] = None) -> None:
+    def __init__(self, stats: ReadStats, rejects: list[Any] | None = None) -> None:
         self.stats = stats
         self.rejects: list[Any] = rejects if rejects is not None else []
 

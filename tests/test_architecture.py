@@ -1,0 +1,122 @@
+"""The layout is one-way: a module imports only from its own stage or the stages before it.
+
+Data flows io → decode → reduce → run → out, and the front ends (``exports``, ``cli``,
+``generate``) sit on top.  Every ``import`` in the package is checked, including the ones inside
+functions (a lazy import is still a dependency), so a stage that reaches back up fails here with
+the file, the line and the two stages named.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parent.parent / "jobstream"
+
+# The rank of each stage: a module may import from a rank lower than or equal to its own.
+RANKS = {
+    "jobstream": 0,  # the package root: lazy re-exports only (checked apart, below)
+    "jobstream.errors": 0,
+    "jobstream.times": 0,
+    "jobstream.columns": 0,
+    "jobstream.io": 1,
+    "jobstream.decode": 2,
+    "jobstream.reduce": 3,
+    "jobstream.run": 4,
+    "jobstream.out": 5,
+    "jobstream.exports": 6,
+    "jobstream.generate": 6,
+    "jobstream.cli": 7,
+    "jobstream.__main__": 7,
+}
+
+
+def module_name(path: Path) -> str:
+    parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def rank(module: str) -> tuple[str, int]:
+    """The stage *module* belongs to and its rank (the longest known prefix wins)."""
+    parts = module.split(".")
+    for n in range(len(parts), 0, -1):
+        stage = ".".join(parts[:n])
+        if stage in RANKS:
+            return stage, RANKS[stage]
+    raise AssertionError(f"{module} belongs to no stage: add it to RANKS")
+
+
+def imports(path: Path) -> list[tuple[int, str]]:
+    """Every jobstream module *path* imports, with its line, relative imports resolved."""
+    name = module_name(path)
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            found += [(node.lineno, a.name) for a in node.names if a.name.split(".")[0] == "jobstream"]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")
+                base = base[: len(base) - node.level + 1]
+                target = ".".join(base + ([node.module] if node.module else []))
+            else:
+                target = node.module or ""
+            if target.split(".")[0] != "jobstream":
+                continue
+            if node.module is None or target in ("jobstream",) or target in RANKS:
+                # ``from . import x`` / ``from .run import state``: the names are submodules
+                found += [(node.lineno, f"{target}.{a.name}") for a in node.names]
+            else:
+                found.append((node.lineno, target))
+    return found
+
+
+MODULES = sorted(p for p in PACKAGE.rglob("*.py") if "__pycache__" not in p.parts)
+
+
+def test_every_module_has_a_stage() -> None:
+    for path in MODULES:
+        rank(module_name(path))
+
+
+@pytest.mark.parametrize("path", MODULES, ids=lambda p: str(p.relative_to(PACKAGE)))
+def test_no_import_runs_back_up_a_stage(path: Path) -> None:
+    name = module_name(path)
+    if name == "jobstream":
+        return  # the root re-exports every stage lazily (PEP 562); it holds no code of its own
+    stage, own = rank(name)
+    wrong = []
+    for lineno, target in imports(path):
+        if target == "jobstream":
+            wrong.append(f"{path.relative_to(PACKAGE)}:{lineno}: imports the package root (import the module itself)")
+            continue
+        other, theirs = rank(target)
+        if theirs > own:
+            wrong.append(f"{path.relative_to(PACKAGE)}:{lineno}: {stage} imports {target} ({other} comes after it)")
+    assert not wrong, "\n".join(wrong)
+
+
+def test_no_private_name_crosses_a_module() -> None:
+    """``from .x import _name`` couples two modules through something one of them calls private."""
+    wrong = []
+    for path in MODULES:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and (node.level or (node.module or "").startswith("jobstream")):
+                for alias in node.names:
+                    if alias.name.startswith("_") and not alias.name.startswith("__"):
+                        wrong.append(f"{path.relative_to(PACKAGE)}:{node.lineno}: imports {alias.name}")
+    assert not wrong, "\n".join(wrong)
+
+
+def test_the_checker_sees_a_violation(tmp_path: Path) -> None:
+    """The rule above could pass by seeing nothing: make sure it resolves relative imports."""
+    io = PACKAGE / "io" / "framing.py"
+    found = dict((t, n) for n, t in imports(io))
+    assert any(t.startswith("jobstream.errors") for t in found), found
+    assert rank("jobstream.out.sinks") == ("jobstream.out", 5)
+    assert rank("jobstream.run.batch") > rank("jobstream.reduce.reducer")[:0] or True
+    assert rank("jobstream.run.batch")[1] > rank("jobstream.reduce.reducer")[1]
