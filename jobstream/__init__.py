@@ -21,7 +21,7 @@ __version__ = "0.1.0"
 _HOMES = {
     "read": "run.reader",
     "Reader": "run.reader",
-    "ReadStats": "run.reader",
+    "ReadStats": "decode.step",
     "ReadOptions": "run.reader",
     "Reject": "decode.decoder",
     "SnapshotDecoder": "decode.decoder",
@@ -117,6 +117,7 @@ if TYPE_CHECKING:  # what static checkers and IDEs see
         UnknownRepository,
         WandbIntegration,
     )
+    from .decode.step import ReadStats
     from .errors import (
         InvalidLineError,
         JobstreamError,
@@ -131,7 +132,7 @@ if TYPE_CHECKING:  # what static checkers and IDEs see
     from .run.batch import FoldResult, fold_paths, summarize
     from .run.follow import Follower, follow
     from .run.incremental import FileMark, OffsetReader, read_from
-    from .run.reader import Reader, ReadStats, read
+    from .run.reader import Reader, read
     from .run.state import State, StateTable, Update
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import IO, Any
 
 from .decode.decoder import Model, Reject
+from .decode.step import ReadStats
 from .errors import OutputError
 from .io.sources import PathArg, Source, display_name, expand_sources
 from .out.sinks import (
@@ -32,7 +33,7 @@ from .out.sinks import (
 )
 from .reduce.filters import Selection
 from .run.batch import fold_paths, validate_paths
-from .run.reader import ReadOptions, ReadStats
+from .run.reader import ReadOptions
 
 __all__ = [
     "export",

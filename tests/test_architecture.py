@@ -33,11 +33,22 @@ RANKS = {
 }
 
 
+# The one exception, and why: issue 14 promised ``JobTable.to_arrow/to_pandas/to_polars``, the
+# spelling a dataframe user expects (as pandas' ``DataFrame.to_parquet`` calls into pandas.io).
+# They import jobstream.out.arrow when called, never at import time, and hold no code of their own.
+UPWARD = {("jobstream.reduce.reducer", "jobstream.out.arrow")}
+
+
 def module_name(path: Path) -> str:
     parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
     if parts[-1] == "__init__":
         parts.pop()
     return ".".join(parts)
+
+
+def is_module(name: str) -> bool:
+    where = PACKAGE.parent.joinpath(*name.split("."))
+    return where.with_suffix(".py").is_file() or (where / "__init__.py").is_file()
 
 
 def rank(module: str) -> tuple[str, int]:
@@ -67,11 +78,11 @@ def imports(path: Path) -> list[tuple[int, str]]:
                 target = node.module or ""
             if target.split(".")[0] != "jobstream":
                 continue
-            if node.module is None or target in ("jobstream",) or target in RANKS:
-                # ``from . import x`` / ``from .run import state``: the names are submodules
-                found += [(node.lineno, f"{target}.{a.name}") for a in node.names]
-            else:
-                found.append((node.lineno, target))
+            for a in node.names:  # ``from .run import state`` imports a module: name it
+                sub = f"{target}.{a.name}"
+                if a.name == "__version__":  # the root's one value of its own
+                    continue
+                found.append((node.lineno, sub if is_module(sub) else target))
     return found
 
 
@@ -95,9 +106,16 @@ def test_no_import_runs_back_up_a_stage(path: Path) -> None:
             wrong.append(f"{path.relative_to(PACKAGE)}:{lineno}: imports the package root (import the module itself)")
             continue
         other, theirs = rank(target)
-        if theirs > own:
+        if theirs > own and (name, target) not in UPWARD:
             wrong.append(f"{path.relative_to(PACKAGE)}:{lineno}: {stage} imports {target} ({other} comes after it)")
     assert not wrong, "\n".join(wrong)
+
+
+def test_the_exception_stays_lazy() -> None:
+    """The upward import allowed above happens inside a method, never when the module loads."""
+    tree = ast.parse((PACKAGE / "reduce" / "reducer.py").read_text())
+    top = [n for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))]
+    assert not [n for n in top if "out" in (getattr(n, "module", "") or "")]
 
 
 def test_no_private_name_crosses_a_module() -> None:
@@ -112,11 +130,10 @@ def test_no_private_name_crosses_a_module() -> None:
     assert not wrong, "\n".join(wrong)
 
 
-def test_the_checker_sees_a_violation(tmp_path: Path) -> None:
-    """The rule above could pass by seeing nothing: make sure it resolves relative imports."""
-    io = PACKAGE / "io" / "framing.py"
-    found = dict((t, n) for n, t in imports(io))
-    assert any(t.startswith("jobstream.errors") for t in found), found
+def test_the_checker_resolves_relative_imports() -> None:
+    """The rules above could pass by seeing nothing: the imports they check are the real ones."""
+    found = {target for _, target in imports(PACKAGE / "run" / "reader.py")}
+    assert {"jobstream.decode.step", "jobstream.io.framing", "jobstream.errors"} <= found, found
+    assert "jobstream.run.state" in {t for _, t in imports(PACKAGE / "exports.py")}  # a lazy one, in a function
     assert rank("jobstream.out.sinks") == ("jobstream.out", 5)
-    assert rank("jobstream.run.batch") > rank("jobstream.reduce.reducer")[:0] or True
     assert rank("jobstream.run.batch")[1] > rank("jobstream.reduce.reducer")[1]

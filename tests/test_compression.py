@@ -19,12 +19,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import jobstream
+from jobstream.decode.step import SourceFailure
 from jobstream.errors import SourceError
 from jobstream.generate import generate
 from jobstream.io.sources import Decompressor, compression_of, decompressor_for, is_compressed_head
 from jobstream.run import parallel
 from jobstream.run.follow import follow
-from jobstream.run.reader import SourceFailure
 
 FORMATS: dict[str, Callable[[bytes], bytes]] = {
     "gzip": lambda data: gzip.compress(data, mtime=0),

@@ -32,10 +32,10 @@ from hypothesis import strategies as st
 import jobstream
 import jobstream.run.dask as jd
 from jobstream.decode.decoder import Reject, SnapshotDecoder
+from jobstream.decode.step import ReadStats
 from jobstream.generate import generate
 from jobstream.io.sources import Source
 from jobstream.run.parallel import Unit
-from jobstream.run.reader import ReadStats
 
 ROOT = Path(__file__).resolve().parents[1]
 BOM = b"\xef\xbb\xbf"

@@ -11,8 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from jobstream.decode.decoder import Reject, SnapshotDecoder
+from jobstream.decode.step import DecodeStep, ReadStats
 from jobstream.io.framing import Chunk, Framer, OversizedLine, iter_chunks
-from jobstream.run.reader import DecodeStep, ReadStats
 
 
 def lines_of(frames: list[Any], max_line_bytes: int = 1 << 30) -> list[tuple[int, Any]]:

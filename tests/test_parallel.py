@@ -209,7 +209,7 @@ def test_a_rotation_during_a_parallel_read_does_not_mix_files(tmp_path: Path) ->
         outcome = parallel.run(
             units,
             fds,
-            pipeline._work("view", 1 << 20, 1 << 16, True),
+            pipeline._in_process(pipeline.Fold("view"), 1 << 20, 1 << 16),
             workers=2,
             encode=jobstream.JobTable.to_bytes,
             decode=jobstream.JobTable.from_bytes,

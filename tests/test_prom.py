@@ -13,10 +13,10 @@ import orjson
 import pytest
 
 import jobstream
+from jobstream.decode.step import ReadStats
 from jobstream.errors import OutputError
 from jobstream.out.prom import escape_label_value, write_prometheus, write_prometheus_file
 from jobstream.reduce.summary import Summary
-from jobstream.run.reader import ReadStats
 
 parser = pytest.importorskip("prometheus_client.parser")
 

@@ -154,7 +154,7 @@ class TestSources:
         good.write_bytes(lines[0] + b"\n")
         snaps, rejects, stats = read_all([bad, good])
         (failure,) = rejects
-        assert isinstance(failure, jobstream.run.reader.SourceFailure) and stats.failed == 1
+        assert isinstance(failure, jobstream.decode.step.SourceFailure) and stats.failed == 1
         assert failure.source == str(bad) and "gzip" in failure.error and failure.raw == b""
         # the lines before the damage were read; the record says where reading stopped
         assert failure.line == stats.lines - 1 + 1  # every line but good.ndjson's came from cut.ndjson.gz

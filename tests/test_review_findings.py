@@ -23,11 +23,12 @@ import pytest
 
 from jobstream.decode.decoder import SnapshotDecoder
 from jobstream.decode.models import JobView
+from jobstream.decode.step import ReadStats, SourceFailure
 from jobstream.io.sources import Source
 from jobstream.reduce.reducer import JobTable
 from jobstream.run import parallel
 from jobstream.run.batch import fold_paths, read_unit
-from jobstream.run.reader import ReadStats, SourceFailure, read
+from jobstream.run.reader import read
 
 ROOT = Path(__file__).resolve().parents[1]
 T0 = 1_717_000_000

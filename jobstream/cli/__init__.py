@@ -141,7 +141,7 @@ def _finish(result: Any, read: ReadArgs, rejects: _Rejects) -> None:
         Verdict.fail()
         click.echo(f"Error: {message}", err=True)
     rejects.fail()
-    problem = result.stats.verdict(read.options)
+    problem = result.stats.verdict(read.options.max_rejects)
     if problem is not None:
         Verdict.fail()
         raise click.ClickException(problem)

@@ -625,3 +625,17 @@ def consumed(stream: BinaryIO) -> int | None:
         return int(raw.tell()) if getattr(raw, "remote", False) else None
     except (OSError, ValueError, AttributeError):
         return None
+
+
+def reader_of(stream: Any) -> tuple[Any, bool]:
+    """How to read *stream*: a regular file straight into one refilled buffer (its descriptor
+    moved to where the buffered reader is), anything else a piece at a time."""
+    if isinstance(getattr(stream, "raw", None), io.FileIO):
+        try:
+            fd = stream.fileno()
+            if stat.S_ISREG(os.fstat(fd).st_mode):
+                os.lseek(fd, stream.tell(), os.SEEK_SET)  # past what was peeked at, not read
+                return (lambda view: os.readv(fd, [view])), True
+        except (OSError, ValueError):
+            pass
+    return (getattr(stream, "read1", None) or stream.read), False

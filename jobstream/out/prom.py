@@ -28,8 +28,8 @@ import re
 from collections.abc import Iterable, Iterator
 from typing import IO, Union
 
+from ..decode.step import ReadStats
 from ..reduce.summary import Summary
-from ..run.reader import ReadStats
 
 __all__ = ["write_prometheus", "write_prometheus_file", "escape_label_value", "CONTENT_TYPE"]
 

@@ -35,10 +35,10 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from ..decode.models import TERMINAL_STATUSES
+from ..decode.step import ReadStats
 from ..errors import OutputError
 from ..reduce.reducer import CheckpointRow, JobState, JobTable
 from ..reduce.summary import Summary
-from ..run.reader import ReadStats
 from .sinks import atomic_file, atomic_output, fmt_secs, iso, printable
 
 if TYPE_CHECKING:

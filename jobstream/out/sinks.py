@@ -23,11 +23,11 @@ import msgspec
 import orjson
 
 from ..decode.decoder import Reject
+from ..decode.step import ReadStats
 from ..errors import OutputError
 from ..io.sources import display_name
 from ..reduce.reducer import CheckpointRow, JobState, StatusChange
 from ..reduce.summary import Summary
-from ..run.reader import ReadStats
 
 __all__ = [
     "FORMATS",

@@ -16,15 +16,27 @@ from typing import Any
 import msgspec
 
 from ..decode.decoder import Model, Reject, SnapshotDecoder
+from ..decode.step import DecodeStep, ReadStats, source_failure
 from ..errors import SourceError
 from ..io.framing import DEFAULT_BLOCK_SIZE, DEFAULT_MAX_LINE_BYTES, Framer
-from ..io.sources import PathArg, Source, open_source
+from ..io.sources import PathArg, Source, open_source, reader_of
 from ..reduce.reducer import JobTable
 from ..reduce.summary import Summary
 from . import parallel
-from .reader import DecodeStep, Reader, ReadStats, _reader_of, read_blocks, resolve_sources, source_failure
+from .reader import Reader, read_blocks, resolve_sources
 
-__all__ = ["FoldResult", "fold_paths", "validate_paths", "summarize", "read_unit", "PARALLEL_MIN_BYTES", "RANGE_BYTES"]
+__all__ = [
+    "FoldResult",
+    "Fold",
+    "Check",
+    "run_paths",
+    "fold_paths",
+    "validate_paths",
+    "summarize",
+    "read_unit",
+    "PARALLEL_MIN_BYTES",
+    "RANGE_BYTES",
+]
 
 #: Inputs smaller than this are read in one process: workers would cost more than they save.
 PARALLEL_MIN_BYTES = 32 << 20
@@ -77,10 +89,10 @@ def read_unit(
             into = True
         elif unit.end >= 0:  # a range of a plain file not opened yet (a Dask worker's; a URL)
             stream = open_source(src, start=unit.start)
-            read, into = _bounded(*_reader_of(stream), unit.end - unit.start)
+            read, into = _bounded(*reader_of(stream), unit.end - unit.start)
         else:  # a stream: compressed, or not opened yet
             stream = open_source(src, fd=fd)
-            read, into = _reader_of(stream)
+            read, into = reader_of(stream)
         for snaps in read_blocks(read, framer, step, into=into, block_size=block_size, buffer=buffer):
             if snaps:
                 each(snaps)
@@ -98,7 +110,7 @@ _SHRANK = "the file is shorter than when the read was planned (truncated or repl
 
 
 def _bounded(read: Any, into: bool, left: int) -> tuple[Any, bool]:
-    """*read* (as :func:`~jobstream.run.reader._reader_of` gives it) stopped after *left* bytes;
+    """*read* (as :func:`~jobstream.io.sources.reader_of` gives it) stopped after *left* bytes;
     the input ending before them is a :class:`SourceError`."""
     if into:
 
@@ -123,13 +135,67 @@ def _bounded(read: Any, into: bool, left: int) -> tuple[Any, bool]:
     return read_bytes, False
 
 
-def _work(model: Model, max_line_bytes: int, block_size: int, fold: bool) -> parallel.Work:
-    """The work of one process: read its units, folding (or only checking) the snapshots."""
+class Fold:
+    """The work of :func:`fold_paths`: snapshots folded into a :class:`JobTable`; each process
+    folds what it reads and the tables travel back in their compact wire form to be merged."""
 
-    def work(units: Sequence[parallel.Unit], fds: dict[Source, int]) -> tuple[Any, list[parallel.UnitResult]]:
-        decoder = SnapshotDecoder(model, max_line_bytes=max_line_bytes)
-        table = JobTable()
-        each: Callable[[list[Any]], Any] = table.update if fold else _discard
+    def __init__(self, model: Model = "view") -> None:
+        self.model: Model = model
+
+    def begin(self) -> JobTable:
+        return JobTable()
+
+    def each(self, table: JobTable) -> Callable[[list[Any]], Any]:
+        return table.update
+
+    def merge(self, tables: list[JobTable]) -> JobTable:
+        table = tables[0]
+        for other in tables[1:]:
+            table.merge_in(other, consume=True)
+        return table
+
+    encode = staticmethod(JobTable.to_bytes)
+    decode = staticmethod(JobTable.from_bytes)
+
+
+class Check:
+    """The work of :func:`validate_paths`: every line decoded with the full schema, nothing kept."""
+
+    model: Model = "full"
+
+    def begin(self) -> None:
+        return None
+
+    def each(self, _: None) -> Callable[[list[Any]], Any]:
+        return _discard
+
+    def merge(self, _: list[None]) -> None:
+        return None
+
+    @staticmethod
+    def encode(_: None) -> bytes:
+        return b""
+
+    @staticmethod
+    def decode(_: bytes) -> None:
+        return None
+
+
+#: What a run does with the snapshots it reads (:class:`Fold` or :class:`Check`).
+Work = Fold | Check
+
+
+def _discard(snaps: list[Any]) -> None:
+    pass
+
+
+def _in_process(work: Work, max_line_bytes: int, block_size: int) -> parallel.Work:
+    """The work of one worker process: read its units through the one framer and decode step."""
+
+    def run(units: Sequence[parallel.Unit], fds: dict[Source, int]) -> tuple[Any, list[parallel.UnitResult]]:
+        decoder = SnapshotDecoder(work.model, max_line_bytes=max_line_bytes)
+        acc: Any = work.begin()
+        each = work.each(acc)
         results = []
         buffer = bytearray(block_size)  # one block for every unit this process reads
         for unit in units:
@@ -137,49 +203,75 @@ def _work(model: Model, max_line_bytes: int, block_size: int, fold: bool) -> par
             rejects: list[Reject] = []
             lines = read_unit(unit, fds, decoder, stats, rejects, each, block_size=block_size, buffer=buffer)
             results.append(parallel.UnitResult(unit.index, lines, stats, rejects))
-        return table, results
+        return acc, results
 
-    return work
-
-
-def _discard(snaps: list[Any]) -> None:
-    pass
+    return run
 
 
-def _run(
-    sources: list[Source],
+def run_paths(
+    paths: PathArg | Iterable[PathArg],
+    work: Work,
     *,
-    model: Model,
-    fold: bool,
+    strict: bool = False,
+    on_reject: Callable[[Reject], Any] | None = None,
+    on_progress: Callable[[int], Any] | None = None,
+    workers: int | None = None,
+    max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+    block_size: int = DEFAULT_BLOCK_SIZE,
+    min_parallel_bytes: int = PARALLEL_MIN_BYTES,
+    range_bytes: int = RANGE_BYTES,
+) -> tuple[Any, ReadStats]:
+    """Read every line of *paths* and do *work* with the snapshots: its result and the stats.
+
+    Inputs of *min_parallel_bytes* or more are read by *workers* processes (default: one per
+    core), in newline-aligned ranges of at least *range_bytes*; stdin and *strict* runs use
+    one process.  Either way every line goes through the same framer and decode step, and
+    rejects reach *on_reject* in input order, numbered as in their file."""
+    sources = resolve_sources(paths)
+    gc_was = gc.isenabled()
+    gc.disable()  # the fold makes no reference cycles: collection passes would find nothing
+    try:
+        if not strict:
+            n = parallel.default_workers() if workers is None else max(1, workers)
+            planned = parallel.plan(sources, n, min_bytes=min_parallel_bytes, min_range=range_bytes)
+            if planned is not None:
+                return _parallel(planned, work, n, on_reject, on_progress, max_line_bytes, block_size)
+        reader = Reader(
+            sources,
+            model=work.model,
+            strict=strict,
+            on_reject=on_reject,
+            on_progress=on_progress,
+            max_line_bytes=max_line_bytes,
+            block_size=block_size,
+        )
+        acc: Any = work.begin()
+        each = work.each(acc)
+        for batch in reader.batches():
+            each(batch)
+        return acc, reader.stats
+    finally:
+        if gc_was:
+            gc.enable()
+
+
+def _parallel(
+    planned: tuple[list[parallel.Unit], dict[Source, int]],
+    work: Work,
+    n: int,
     on_reject: Callable[[Reject], Any] | None,
     on_progress: Callable[[int], Any] | None,
-    workers: int | None,
     max_line_bytes: int,
     block_size: int,
-    min_parallel_bytes: int,
-    range_bytes: int,
-) -> FoldResult | None:
-    """The parallel run, or None when one process is the better choice."""
-    n = parallel.default_workers() if workers is None else max(1, workers)
-    planned = parallel.plan(sources, n, min_bytes=min_parallel_bytes, min_range=range_bytes)
-    if planned is None:
-        return None
+) -> tuple[Any, ReadStats]:
     units, fds = planned
     try:
         outcome = parallel.run(
-            units,
-            fds,
-            _work(model, max_line_bytes, block_size, fold),
-            workers=n,
-            encode=JobTable.to_bytes,
-            decode=JobTable.from_bytes,
+            units, fds, _in_process(work, max_line_bytes, block_size), workers=n, encode=work.encode, decode=work.decode
         )
     finally:
         for fd in fds.values():
             os.close(fd)
-    table = outcome.payloads[0]
-    for other in outcome.payloads[1:]:
-        table.merge_in(other, consume=True)
     stats = ReadStats()
     for res in outcome.units:
         stats = stats.merge(res.stats)
@@ -188,7 +280,7 @@ def _run(
     if on_reject is not None:
         for rej in parallel.renumber(units, outcome.units):
             on_reject(rej)
-    return FoldResult(table, stats)
+    return work.merge(outcome.payloads), stats
 
 
 def fold_paths(
@@ -210,45 +302,21 @@ def fold_paths(
     :class:`JobState` shows, so on lines the full schema accepts the table equals one
     folded with ``model="full"`` (a projection type-checks only the fields it reads:
     ``validate`` checks the rest); ``model="lean"`` skips checkpoints and integrations
-    (enough for summaries and events).  *workers* (default: one per core) read inputs of
-    *min_parallel_bytes* or more in parallel, in ranges of at least *range_bytes*; stdin and
-    ``strict`` runs use one process.  Rejects reach *on_reject* in input order.
+    (enough for summaries and events).  The other arguments are :func:`run_paths`'.
     """
-    sources = resolve_sources(paths)
-    gc_was = gc.isenabled()
-    gc.disable()  # the fold makes no reference cycles: collection passes would find nothing
-    try:
-        if not strict:
-            done = _run(
-                sources,
-                model=model,
-                fold=True,
-                on_reject=on_reject,
-                on_progress=on_progress,
-                workers=workers,
-                max_line_bytes=max_line_bytes,
-                block_size=block_size,
-                min_parallel_bytes=min_parallel_bytes,
-                range_bytes=range_bytes,
-            )
-            if done is not None:
-                return done
-        reader = Reader(
-            sources,
-            model=model,
-            strict=strict,
-            on_reject=on_reject,
-            on_progress=on_progress,
-            max_line_bytes=max_line_bytes,
-            block_size=block_size,
-        )
-        table = JobTable()
-        for batch in reader.batches():
-            table.update(batch)
-        return FoldResult(table, reader.stats)
-    finally:
-        if gc_was:
-            gc.enable()
+    table, stats = run_paths(
+        paths,
+        Fold(model),
+        strict=strict,
+        on_reject=on_reject,
+        on_progress=on_progress,
+        workers=workers,
+        max_line_bytes=max_line_bytes,
+        block_size=block_size,
+        min_parallel_bytes=min_parallel_bytes,
+        range_bytes=range_bytes,
+    )
+    return FoldResult(table, stats)
 
 
 def validate_paths(
@@ -265,38 +333,22 @@ def validate_paths(
 ) -> ReadStats:
     """Check every line of *paths* against the full schema; ``jobstream validate`` calls this.
 
-    Rejects reach *on_reject* in input order; large inputs are checked by *workers*
-    processes, as in :func:`fold_paths`.  *strict* raises
-    :class:`~jobstream.errors.InvalidLineError` at the first reject (after reporting it).
+    *strict* raises :class:`~jobstream.errors.InvalidLineError` at the first reject (after
+    reporting it).  The other arguments are :func:`run_paths`'.
     """
-    sources = resolve_sources(paths)
-    if not strict:
-        done = _run(
-            sources,
-            model="full",
-            fold=False,
-            on_reject=on_reject,
-            on_progress=on_progress,
-            workers=workers,
-            max_line_bytes=max_line_bytes,
-            block_size=block_size,
-            min_parallel_bytes=min_parallel_bytes,
-            range_bytes=range_bytes,
-        )
-        if done is not None:
-            return done.stats
-    reader = Reader(
-        sources,
-        model="full",
+    _, stats = run_paths(
+        paths,
+        Check(),
         strict=strict,
         on_reject=on_reject,
         on_progress=on_progress,
+        workers=workers,
         max_line_bytes=max_line_bytes,
         block_size=block_size,
+        min_parallel_bytes=min_parallel_bytes,
+        range_bytes=range_bytes,
     )
-    for _ in reader.batches():
-        pass
-    return reader.stats
+    return stats
 
 
 def summarize(paths: PathArg | Iterable[PathArg], *, by: str | None = None, **kwargs: Any) -> Summary:

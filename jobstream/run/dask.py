@@ -45,13 +45,14 @@ import msgspec
 from dask.base import compute
 
 from ..decode.decoder import Model, Reject, SnapshotDecoder
+from ..decode.step import ReadStats, source_failure
 from ..errors import InvalidLineError, JobstreamError, SourceError
 from ..io.framing import DEFAULT_MAX_LINE_BYTES
 from ..io.sources import COMPRESSED_SUFFIXES, HEAD_BYTES, PathArg, Source, is_compressed_head, read_at
 from ..reduce.reducer import JobTable
 from .batch import FoldResult, read_unit
 from .parallel import Unit, UnitResult, line_start, renumber
-from .reader import ReadStats, resolve_sources, source_failure
+from .reader import resolve_sources
 
 if TYPE_CHECKING:
     import dask.bag

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from ..decode.decoder import Reject, SnapshotDecoder
+from ..decode.step import DecodeStep, ReadStats, source_failure
 from ..errors import SourceError
 from ..io.framing import DEFAULT_MAX_LINE_BYTES, Framer
 from ..io.sources import (
@@ -41,7 +42,6 @@ from ..io.watch import DEFAULT_POLL_INTERVAL, INOTIFY_RECHECK, Incarnation, Watc
 from ..reduce.changes import ChangeFeed, ChangeKey, change_key
 from ..reduce.filters import Selection
 from ..reduce.reducer import JobTable, StatusChange
-from .reader import DecodeStep, ReadStats, source_failure
 
 if TYPE_CHECKING:
     from .incremental import FileMark

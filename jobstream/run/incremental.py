@@ -40,13 +40,14 @@ from typing import Any
 import msgspec
 
 from ..decode.decoder import Model, Reject, SnapshotDecoder
+from ..decode.step import DecodeStep, ReadStats, SourceFailure, source_failure
 from ..errors import SourceError
 from ..io.framing import DEFAULT_BLOCK_SIZE, DEFAULT_MAX_LINE_BYTES, Framer
 from ..io.sources import PathArg, Source, is_compressed_head, open_source
 from ..reduce.reducer import JobTable
 from . import parallel
 from .batch import PARALLEL_MIN_BYTES, RANGE_BYTES, read_unit
-from .reader import DecodeStep, ReadStats, SourceFailure, read_blocks, source_failure
+from .reader import read_blocks
 
 __all__ = [
     "FileMark",

@@ -30,9 +30,9 @@ from typing import Any
 import msgspec
 
 from ..decode.decoder import Reject
+from ..decode.step import ReadStats, SourceFailure
 from ..errors import JobstreamError
 from ..io.sources import HEAD_BYTES, Source, is_compressed_head
-from .reader import ReadStats, SourceFailure
 
 __all__ = ["Unit", "UnitResult", "plan", "run", "default_workers", "split_ranges", "line_start", "renumber"]
 

@@ -1,36 +1,24 @@
-"""The reader: sources -> framing -> decode, with positions, counts and rejects.
+"""The reader: sources -> framing -> decode, in one process, with positions, counts and rejects.
 
 Every non-blank line ends up either *accepted* (its snapshot, or a list page's jobs, is
-yielded) or *rejected* (handed to ``on_reject`` and counted); ``ReadStats`` keeps
-``accepted + rejected == lines``.  ``strict=True`` raises at the first reject instead.
+yielded) or *rejected* (handed to ``on_reject`` and counted): the accounting is
+:class:`~jobstream.decode.step.DecodeStep`'s.  ``strict=True`` raises at the first reject instead.
 """
 
 from __future__ import annotations
 
-import io
-import os
-import stat
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import msgspec
 
 from ..decode.decoder import Model, Reject, SnapshotDecoder
+from ..decode.step import DecodeStep, ReadStats, source_failure
 from ..errors import InvalidLineError, SourceError
-from ..io.framing import DEFAULT_BLOCK_SIZE, DEFAULT_MAX_LINE_BYTES, Chunk, Frame, Framer
-from ..io.sources import PathArg, Source, as_paths, consumed, expand_sources, open_source
+from ..io.framing import DEFAULT_BLOCK_SIZE, DEFAULT_MAX_LINE_BYTES, Framer
+from ..io.sources import PathArg, Source, as_paths, consumed, expand_sources, open_source, reader_of
 
-__all__ = [
-    "ReadStats",
-    "ReadOptions",
-    "Reader",
-    "read",
-    "DecodeStep",
-    "read_blocks",
-    "resolve_sources",
-    "source_failure",
-    "SourceFailure",
-]
+__all__ = ["ReadOptions", "Reader", "read", "read_blocks", "resolve_sources"]
 
 
 class ReadOptions(msgspec.Struct, frozen=True, kw_only=True):
@@ -50,70 +38,6 @@ class ReadOptions(msgspec.Struct, frozen=True, kw_only=True):
     strict: bool = False
     max_rejects: int | None = None
     dask: str | None = None
-
-
-class ReadStats(msgspec.Struct, kw_only=True):
-    """What reading saw.  ``lines`` counts non-blank lines: ``accepted + rejected``."""
-
-    sources: int = 0
-    bytes: int = 0
-    lines: int = 0
-    blank: int = 0
-    accepted: int = 0
-    rejected: int = 0
-    #: job objects read from accepted lines, repeats included (a list page gives several)
-    snapshots: int = 0
-    #: inputs that could not be read to their end (unreadable, vanished, corrupt gzip): each
-    #: was reported to ``on_reject`` as a record naming where reading stopped and why
-    failed: int = 0
-
-    def verdict(self, options: ReadOptions | None = None) -> str | None:
-        """Why this read should fail a run (unreadable inputs, too many rejects), or None."""
-        if self.failed:
-            return f"{self.failed} input(s) could not be read to the end"
-        limit = options.max_rejects if options is not None else None
-        if limit is not None and self.rejected > limit:
-            return f"{self.rejected} line(s) rejected, more than --max-rejects {limit}"
-        return None
-
-    def merge(self, other: ReadStats) -> ReadStats:
-        return ReadStats(**{f: getattr(self, f) + getattr(other, f) for f in self.__struct_fields__})
-
-
-class DecodeStep:
-    """The one decode-and-account step: frames of one input in, snapshots out.
-
-    It numbers lines (from *line*), counts every line in *stats* as accepted, rejected or
-    blank, and appends each reject to *rejects*, in line order.  The reader, the parallel
-    workers and the follower all decode through it; there is no second copy.
-    """
-
-    __slots__ = ("decoder", "stats", "rejects", "line")
-
-    def __init__(self, decoder: SnapshotDecoder, stats: ReadStats, rejects: list[Reject], line: int = 1) -> None:
-        self.decoder = decoder
-        self.stats = stats
-        self.rejects = rejects
-        self.line = line  # the number of the next line
-
-    def __call__(self, frame: Frame) -> list[Any]:
-        stats = self.stats
-        if isinstance(frame, Chunk):
-            snaps, lines, accepted, blank = self.decoder.decode_chunk(frame, self.line, self.rejects)
-            stats.bytes += len(frame)
-            stats.accepted += accepted
-            stats.blank += blank
-            stats.rejected += lines - accepted - blank
-            stats.lines += lines - blank
-            stats.snapshots += len(snaps)
-            self.line += lines
-            return snaps
-        self.rejects.append(self.decoder.reject_oversized(frame, self.line))
-        stats.bytes += frame.length + frame.newline
-        stats.rejected += 1
-        stats.lines += 1
-        self.line += 1
-        return []
 
 
 Read = Callable[[int], bytes]
@@ -224,7 +148,7 @@ class Reader:
                 self._handle(rejects)
                 continue
             framer = Framer(src.label, max_line_bytes=self.decoder.max_line_bytes)
-            read, into = _reader_of(stream)
+            read, into = reader_of(stream)
             if into and self._buffer is None:
                 self._buffer = bytearray(self.block_size)
             progress = _ProgressOf(stream, self.on_progress) if self.on_progress is not None else None
@@ -249,20 +173,6 @@ class Reader:
             yield from batch
 
 
-def _reader_of(stream: Any) -> tuple[Any, bool]:
-    """How to read *stream*: a regular file straight into one refilled buffer (its descriptor
-    moved to where the buffered reader is), anything else a piece at a time."""
-    if isinstance(getattr(stream, "raw", None), io.FileIO):
-        try:
-            fd = stream.fileno()
-            if stat.S_ISREG(os.fstat(fd).st_mode):
-                os.lseek(fd, stream.tell(), os.SEEK_SET)  # past what was peeked at, not read
-                return (lambda view: os.readv(fd, [view])), True
-        except (OSError, ValueError):
-            pass
-    return (getattr(stream, "read1", None) or stream.read), False
-
-
 class _ProgressOf:
     """Turns blocks read into progress: bytes of the file consumed (compressed ones for gzip)."""
 
@@ -283,21 +193,6 @@ class _ProgressOf:
 def resolve_sources(paths: PathArg | Iterable[PathArg]) -> list[Source]:
     """Sources for *paths* (one or many), in order: :class:`Source` objects as given, names expanded."""
     return expand_sources(paths)
-
-
-class SourceFailure(Reject, tag="input"):
-    """A reject-like record for an input that could not be read from ``line`` on.
-
-    Its lines were neither accepted nor rejected one by one: this record stands for them,
-    so that nothing is lost silently.  ``raw`` is empty.
-    """
-
-
-def source_failure(label: str, line: int, offset: int, exc: BaseException) -> SourceFailure:
-    """The record of an input that could not be read from *line* (at byte *offset*) on."""
-    reason = exc.message if isinstance(exc, SourceError) else (getattr(exc, "strerror", None) or str(exc))
-    where = "input could not be read" if line == 1 and offset == 0 else "input not read from this line on"
-    return SourceFailure(source=label, line=line, offset=offset, error=f"{where}: {reason}", raw=b"")
 
 
 def read(paths: PathArg | Iterable[PathArg], **kwargs: Any) -> Reader:

@@ -42,6 +42,7 @@ from typing import Any
 import msgspec
 
 from ..decode.decoder import Model, Reject, SnapshotDecoder
+from ..decode.step import ReadStats, SourceFailure
 from ..errors import InvalidLineError, StateError, StateLockedError
 from ..io.framing import DEFAULT_MAX_LINE_BYTES
 from ..io.sources import PathArg, display_name, expand_sources
@@ -49,7 +50,6 @@ from ..reduce.filters import Selection
 from ..reduce.reducer import JobBrief, JobState, JobTable, StatusChange
 from .batch import PARALLEL_MIN_BYTES, RANGE_BYTES
 from .incremental import NOTHING, FileMark, plan, read_tail, read_tasks
-from .reader import ReadStats, SourceFailure
 
 __all__ = ["State", "StateTable", "Update", "StateError", "StateLockedError", "FileMark", "FORMAT", "MAGIC"]
 
@@ -444,11 +444,6 @@ class StateTable:
         if self._overlay is not None:
             table.merge_in(self._overlay)
         return table
-
-    def to_arrow(self, what: str = "jobs", jobs: Iterable[JobState] | None = None, *, by: str | None = None) -> Any:
-        from ..out.arrow import to_arrow
-
-        return to_arrow(self, what, jobs, by=by)  # type: ignore[arg-type]
 
 
 class _Changes:
