@@ -8,15 +8,17 @@ is :func:`validate`.  The CLI only parses options into the values these take
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import IO, Any
 
 from .decode.decoder import Model, Reject
 from .decode.step import ReadStats
 from .errors import OutputError
+from .io.framing import DEFAULT_MAX_LINE_BYTES
 from .io.sources import PathArg, Source, display_name, expand_sources
 from .out.sinks import (
     CHECKPOINT_FIELDS,
@@ -37,6 +39,8 @@ from .run.reader import ReadOptions
 
 __all__ = [
     "export",
+    "tail",
+    "TailResult",
     "report",
     "validate",
     "ExportResult",
@@ -46,6 +50,10 @@ __all__ = [
     "REPORT_FORMATS",
 ]
 
+#: The defaults of the calls below: each option as the command line has it when none is given.
+DEFAULT_READ = ReadOptions()
+EVERYTHING = Selection()
+DEFAULT_OUTPUT = Output()
 #: What :func:`export` can write, and the format each writes when none is chosen.
 EXPORTS = {"summary": "json", "jobs": "ndjson", "events": "ndjson", "checkpoints": "ndjson"}
 #: Formats written as bytes (never to a terminal), through the ``parquet`` extra (pyarrow).
@@ -112,11 +120,20 @@ def _check_outputs(
         for src in sources:
             if src.same_file(path):
                 raise OutputError(f"refusing to overwrite input file {path} ({option})")
-    if output is not None and output.path not in (None, "-") and errors_path is not None:
-        if os.path.abspath(output.path) == os.path.abspath(errors_path) or (
-            os.path.exists(errors_path) and os.path.exists(output.path) and os.path.samefile(errors_path, output.path)
-        ):
-            raise OutputError(f"--errors and -o name the same file {errors_path}: the rejects would be overwritten")
+    if (
+        output is not None
+        and output.path not in (None, "-")
+        and errors_path is not None
+        and (
+            os.path.abspath(output.path) == os.path.abspath(errors_path)
+            or (
+                os.path.exists(errors_path)
+                and os.path.exists(output.path)
+                and os.path.samefile(errors_path, output.path)
+            )
+        )
+    ):
+        raise OutputError(f"--errors and -o name the same file {errors_path}: the rejects would be overwritten")
 
 
 class _Tee:
@@ -134,36 +151,78 @@ class _Tee:
         return getattr(self.writer, name)
 
 
-def _fold(
+def _read_here(
     sources: Sequence[Source],
     read: ReadOptions,
-    model: Any,
+    model: Model | None,
     on_reject: Callable[[Reject], Any],
     on_progress: Callable[[int], Any] | None,
-) -> Any:
-    """Read and fold *sources* here (:func:`~jobstream.run.batch.fold_paths`) or on the Dask
-    cluster ``read.dask`` names (:func:`jobstream.run.dask.fold`): the same table, stats and rejects."""
+) -> tuple[Any, ReadStats]:
+    """Read *sources* and fold them with *model* (None: only check every line against the full
+    schema), in this machine's processes (:mod:`jobstream.run.batch`) or on the Dask cluster
+    ``read.dask`` names (:mod:`jobstream.run.dask`): the same table, stats and rejects."""
+    kwargs: dict[str, Any] = dict(
+        strict=read.strict, on_reject=on_reject, on_progress=on_progress, max_line_bytes=read.max_line_bytes
+    )
     if read.dask is None:
-        return fold_paths(
-            sources,
-            model=model,
-            strict=read.strict,
-            on_reject=on_reject,
-            on_progress=on_progress,
-            workers=read.workers,
-            max_line_bytes=read.max_line_bytes,
-        )
+        if model is None:
+            return None, validate_paths(sources, workers=read.workers, **kwargs)
+        return tuple(fold_paths(sources, model=model, workers=read.workers, **kwargs))  # type: ignore[return-value]
     dask = _dask()
     with dask.connect(read.dask) as client:
-        return dask.fold(
-            sources,
-            client,
-            model=model,
-            strict=read.strict,
-            on_reject=on_reject,
-            on_progress=on_progress,
-            max_line_bytes=read.max_line_bytes,
-        )
+        if model is None:
+            return None, dask.validate(sources, client, **kwargs)
+        return tuple(dask.fold(sources, client, model=model, **kwargs))  # type: ignore[no-any-return]
+
+
+@contextlib.contextmanager
+def _reading(
+    sources: Sequence[Source],
+    read: ReadOptions,
+    model: Model | None,
+    *,
+    errors_path: str | None,
+    on_reject: Callable[[Reject], Any] | None,
+    on_progress: Callable[[int], Any] | None,
+    on_total: Callable[[int | None], Any] | None,
+    state: StateOptions | None = None,
+) -> Iterator[tuple[Any, ExportResult, Any]]:
+    """The read behind every command: *sources* folded with *model* (None: checked only), rejects
+    to *errors_path* and *on_reject*.  Yields ``(table, result, state)``: with a *state*, only
+    what is new since its last run is read, the table is the state's (a full run's answer),
+    and the state is saved when the block ends without an error (after the output: a crash
+    before that repeats the run, never skips it)."""
+    protect = _protected(sources)
+    if state is None:
+        if on_total is not None:
+            on_total(total_size(sources))
+        with RejectWriter(errors_path, protect=protect) as rejects:
+            table, stats = _read_here(sources, read, model, _tee(rejects, on_reject), on_progress)
+        yield table, ExportResult(stats, rejects=rejects), None
+        return
+    from .run.state import State
+
+    with State.load(
+        state.path,
+        model=model or "lean",
+        validate=model is None,
+        max_line_bytes=read.max_line_bytes,
+        reset=state.reset,
+    ) as st:
+        with RejectWriter(errors_path, protect=protect) as rejects:
+            callback = _tee(rejects, on_reject)
+            update = st.update(sources, workers=read.workers, strict=read.strict)
+            for rej in update.rejects:
+                callback(rej)
+        result = ExportResult(update.stats, rejects=rejects, read=update.read, warnings=list(update.warnings))
+        if st.recovered:
+            result.problems.append(st.recovered)
+        yield update.table, result, st
+        st.save()
+
+
+def _tee(writer: RejectWriter, also: Callable[[Reject], Any] | None) -> Callable[[Reject], Any]:
+    return writer if also is None else _Tee(writer, also)
 
 
 def _dask() -> Any:
@@ -181,9 +240,9 @@ def export(
     what: str,
     paths: PathArg | Iterable[PathArg],
     *,
-    read: ReadOptions = ReadOptions(),
-    selection: Selection = Selection(),
-    output: Output = Output(),
+    read: ReadOptions = DEFAULT_READ,
+    selection: Selection = EVERYTHING,
+    output: Output = DEFAULT_OUTPUT,
     by: str | None = None,
     fields: Sequence[str] | None = None,
     errors_path: str | None = None,
@@ -221,29 +280,18 @@ def export(
     _check_outputs(sources, output, errors_path, state)
     fmt = output.format or EXPORTS[what]
     model: Model = "view" if what in ("jobs", "checkpoints") else "lean"
-    if state is not None:
-        from .run.state import State
-
-        with State.load(state.path, model=model, max_line_bytes=read.max_line_bytes, reset=state.reset) as st:
-            with RejectWriter(errors_path, protect=_protected(sources)) as rejects:
-                callback: Callable[[Reject], Any] = rejects if on_reject is None else _Tee(rejects, on_reject)
-                update = st.update(sources, workers=read.workers, strict=read.strict)
-                for rej in update.rejects:
-                    callback(rej)
-            result = ExportResult(update.stats, rejects=rejects, read=update.read, warnings=list(update.warnings))
-            if st.recovered:
-                result.problems.append(st.recovered)
-            changes = st.new_changes(selection) if new else None
-            _write(what, update.table, result, sources, selection, output, fmt, by, fields, stdout, changes)
-            st.save()  # after the output: a crash before this line repeats the run, never skips it
-        return result
-    if on_total is not None:
-        on_total(total_size(sources))
-    with RejectWriter(errors_path, protect=_protected(sources)) as rejects:
-        callback = rejects if on_reject is None else _Tee(rejects, on_reject)
-        table, stats = _fold(sources, read, model, callback, on_progress)
-    result = ExportResult(stats, rejects=rejects)
-    _write(what, table, result, sources, selection, output, fmt, by, fields, stdout, None)
+    with _reading(
+        sources,
+        read,
+        model,
+        errors_path=errors_path,
+        on_reject=on_reject,
+        on_progress=on_progress,
+        on_total=on_total,
+        state=state,
+    ) as (table, result, st):
+        changes = st.new_changes(selection) if new else None
+        _write(what, table, result, sources, selection, output, fmt, by, fields, stdout, changes)
     return result
 
 
@@ -351,8 +399,8 @@ def report(
     out_path: str,
     *,
     fmt: str = "html",
-    read: ReadOptions = ReadOptions(),
-    selection: Selection = Selection(),
+    read: ReadOptions = DEFAULT_READ,
+    selection: Selection = EVERYTHING,
     title: str | None = None,
     max_jobs: int = 500,
     errors_path: str | None = None,
@@ -366,31 +414,28 @@ def report(
         raise ValueError(f"unknown report format {fmt!r}: choose one of {', '.join(REPORT_FORMATS)}")
     from .out import report as charts  # the report extra: imported (and checked) before reading
 
-    charts._mpl()
+    charts.require_matplotlib()
     sources = expand_sources(paths)
     _check_outputs(sources, Output(path=out_path) if fmt == "html" else None, errors_path)
-    if on_total is not None:
-        on_total(total_size(sources))
-    with RejectWriter(errors_path, protect=_protected(sources)) as rejects:
-        callback: Callable[[Reject], Any] = rejects if on_reject is None else _Tee(rejects, on_reject)
-        table, stats = _fold(sources, read, "view", callback, on_progress)
-    result = ExportResult(stats, rejects=rejects)
-    result.warnings = selection.unmatched(table.statuses(), table.job_types())
-    jobs = None if selection.empty else selection.jobs(table.jobs())
-    if fmt == "html":
-        charts.write_report(
-            table, stats, out_path, title=title, jobs=jobs, max_jobs=max_jobs, protect=_protected(sources)
-        )
-        result.rows = 1
-    else:
-        result.rows = len(charts.write_charts(table, stats, out_path, fmt, jobs=jobs, max_jobs=max_jobs))
+    with _reading(
+        sources, read, "view", errors_path=errors_path, on_reject=on_reject, on_progress=on_progress, on_total=on_total
+    ) as (table, result, _):
+        result.warnings = selection.unmatched(table.statuses(), table.job_types())
+        jobs = None if selection.empty else selection.jobs(table.jobs())
+        if fmt == "html":
+            charts.write_report(
+                table, result.stats, out_path, title=title, jobs=jobs, max_jobs=max_jobs, protect=_protected(sources)
+            )
+            result.rows = 1
+        else:
+            result.rows = len(charts.write_charts(table, result.stats, out_path, fmt, jobs=jobs, max_jobs=max_jobs))
     return result
 
 
 def validate(
     paths: PathArg | Iterable[PathArg],
     *,
-    read: ReadOptions = ReadOptions(),
+    read: ReadOptions = DEFAULT_READ,
     errors_path: str | None = None,
     on_reject: Callable[[Reject], Any] | None = None,
     on_progress: Callable[[int], Any] | None = None,
@@ -403,42 +448,108 @@ def validate(
     of earlier runs are reported again from the state, so the report is a full run's."""
     sources = expand_sources(paths)
     _check_outputs(sources, None, errors_path, state)
-    if state is not None:
-        from .run.state import State
-
-        with State.load(state.path, validate=True, max_line_bytes=read.max_line_bytes, reset=state.reset) as st:
-            with RejectWriter(errors_path, protect=_protected(sources)) as rejects:
-                callback: Callable[[Reject], Any] = rejects if on_reject is None else _Tee(rejects, on_reject)
-                update = st.update(sources, workers=read.workers, strict=read.strict)
-                for rej in update.rejects:
-                    callback(rej)
-            result = ExportResult(update.stats, rejects=rejects, read=update.read, warnings=list(update.warnings))
-            if st.recovered:
-                result.problems.append(st.recovered)
-            st.save()
+    with _reading(
+        sources,
+        read,
+        None,
+        errors_path=errors_path,
+        on_reject=on_reject,
+        on_progress=on_progress,
+        on_total=on_total,
+        state=state,
+    ) as (_, result, _):
         return result
-    if on_total is not None:
-        on_total(total_size(sources))
-    with RejectWriter(errors_path, protect=_protected(sources)) as rejects:
-        callback = rejects if on_reject is None else _Tee(rejects, on_reject)
-        if read.dask is None:
-            stats = validate_paths(
-                sources,
-                strict=read.strict,
-                on_reject=callback,
-                on_progress=on_progress,
-                workers=read.workers,
-                max_line_bytes=read.max_line_bytes,
+
+
+@dataclass
+class TailResult:
+    """How :func:`tail` ended: the jobs it waited for (``until_terminal``) with the status each
+    ended in (None: never seen), and whether a KeyboardInterrupt cut it short."""
+
+    followed: dict[str, str | None]
+    interrupted: bool = False
+
+
+def tail(
+    paths: Sequence[str],
+    stdout: IO[str],
+    *,
+    fmt: str = "ndjson",
+    headers: bool = True,
+    iso_times: bool = False,
+    color: str = "auto",
+    selection: Selection = EVERYTHING,
+    from_start: bool = False,
+    until_terminal: bool = False,
+    hook: Callable[[Any], Any] | None = None,
+    errors_path: str | None = None,
+    max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+    poll: bool = False,
+    state: StateOptions | None = None,
+    on_reject: Callable[[Reject], Any] | None = None,
+    on_notice: Callable[[str], Any] | None = None,
+    on_problem: Callable[[str], Any] | None = None,
+    on_follow: Callable[[Any], Any] | None = None,
+    announce: bool = False,
+) -> TailResult:
+    """Follow *paths* (files by name through rotation, globs, ``-``) and write each status change
+    to *stdout* in *fmt* as it happens (flushed), handing it to *hook* too (``--exec``).
+
+    Rejected lines go to *on_reject* and are appended to *errors_path*, which may not be a
+    followed file.  With *state*, following resumes where the last run with that state stopped
+    and the changes written in between come first, once; the state is saved as changes come
+    and at the end.  *on_follow* receives the :class:`~jobstream.run.follow.Follower` before
+    following starts (its ``stop()`` is safe from a signal handler); *on_problem* is told of a
+    damaged state that its previous generation stood in for; *announce* says on *on_notice*
+    when following has begun.  Ends at the end of piped input, on ``stop()``, or (with
+    *until_terminal*) once every followed job is in a terminal status."""
+    from .out.sinks import EventWriter
+    from .run.follow import Follower
+
+    if errors_path is not None:
+        for p in paths:
+            if Source(p).same_file(errors_path) or (p != "-" and os.path.realpath(errors_path) == os.path.realpath(p)):
+                # it would be followed: rejects read back as input, forever
+                raise OutputError(f"refusing to write rejects to a followed file {errors_path} (--errors)")
+    interrupted = False
+    with contextlib.ExitStack() as stack:
+        rejects = stack.enter_context(RejectWriter(errors_path, append=True))
+        saved = None
+        if state is not None:
+            from .run.state import State
+
+            saved = stack.enter_context(
+                State.load(state.path, model="view", follow=True, max_line_bytes=max_line_bytes, reset=state.reset)
             )
-        else:
-            dask = _dask()
-            with dask.connect(read.dask) as client:
-                stats = dask.validate(
-                    sources,
-                    client,
-                    strict=read.strict,
-                    on_reject=callback,
-                    on_progress=on_progress,
-                    max_line_bytes=read.max_line_bytes,
-                )
-    return ExportResult(stats, rejects=rejects)
+            if saved.recovered and on_problem is not None:
+                on_problem(saved.recovered)
+        follower = Follower(
+            list(paths),
+            from_start=from_start,
+            selection=selection,
+            on_reject=_tee(rejects, on_reject),
+            on_notice=on_notice,
+            until_terminal=until_terminal,
+            watch="poll" if poll else "auto",
+            max_line_bytes=max_line_bytes,
+            exclude=[errors_path] if errors_path else (),
+            state=saved,
+        )
+        stack.callback(follower.close)
+        writer = EventWriter(stdout, fmt, headers=headers, iso_times=iso_times, color=color)
+        if on_follow is not None:
+            on_follow(follower)
+        try:
+            writer.start()
+            follower.start()
+            if announce and on_notice is not None:
+                on_notice(f"following {', '.join(paths)} ({len(follower.table)} job(s) known)")
+            for change in follower:
+                writer.write(change)
+                if hook is not None:
+                    hook(change)
+            writer.close()
+            follower.save()  # every change yielded was written: the state may say so
+        except KeyboardInterrupt:
+            interrupted = True
+    return TailResult(follower.feed.followed(), interrupted)

@@ -957,3 +957,17 @@ def write_log(out: BinaryIO, jobs: int, seed: int = 0, camel: bool = False, *, c
         write(line + b"\n")
         count += 1
     return count
+
+
+def write_log_file(path: str, jobs: int, seed: int = 0, camel: bool = False, *, changes_only: bool = False) -> int:
+    """:func:`write_log` to the file *path*, atomically (a temporary file renamed into place),
+    gzip-compressed when the name ends in ``.gz`` (deterministic: no timestamp in the header)."""
+    import gzip
+
+    from .out.sinks import atomic_file
+
+    with atomic_file(path) as raw:
+        if not path.endswith(".gz"):
+            return write_log(raw, jobs, seed, camel, changes_only=changes_only)
+        with gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as gz:
+            return write_log(gz, jobs, seed, camel, changes_only=changes_only)

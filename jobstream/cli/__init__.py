@@ -12,7 +12,7 @@ import contextlib
 import os
 import sys
 from collections.abc import Sequence
-from typing import Any, Optional
+from typing import Any
 
 import click
 
@@ -147,9 +147,13 @@ def _finish(result: Any, read: ReadArgs, rejects: _Rejects) -> None:
         raise click.ClickException(problem)
 
 
-def _inputs(paths: Sequence[str], read: ReadArgs) -> list[str]:
-    """The inputs (stdin when none is named and it is piped); a cluster cannot read stdin."""
+def _inputs(paths: Sequence[str], read: ReadArgs, state: Any = None) -> list[str]:
+    """The inputs (stdin when none is named and it is piped); a cluster cannot read stdin, and
+    a state resumes local files read here."""
     names = input_paths(paths)
+    no_stdin_with_state(names, state)
+    if state is not None and read.options.dask is not None:
+        raise click.UsageError("--state reads and resumes local files in this process: it does not go with --dask")
     if read.options.dask is not None and "-" in names:
         raise click.UsageError(
             "--dask: the cluster's workers cannot read this process's stdin; "
@@ -164,42 +168,24 @@ def _export(what: str, paths: Sequence[str], read: ReadArgs, selection: Any, out
 
     if out.format in BINARY_FORMATS and out.path in (None, "-") and _stdout_tty():
         raise click.UsageError(f"-f {out.format} writes bytes, not for a terminal: give -o FILE (or pipe it)")
-    no_stdin_with_state(input_paths(paths), kwargs.get("state"))
-    if kwargs.get("state") is not None and read.options.dask is not None:
-        raise click.UsageError("--state reads and resumes local files in this process: it does not go with --dask")
     rejects = _Rejects(echo_each=False, limit=read.options.max_rejects)
     progress = Progress(read.progress)
-    try:
-        if out.path is None or out.path == "-":
-            with stdout_writer(out.format) as stdout:
-                result = export(
-                    what,
-                    _inputs(paths, read),
-                    read=read.options,
-                    selection=selection,
-                    output=out,
-                    errors_path=read.errors_path,
-                    on_reject=rejects,
-                    on_progress=progress,
-                    on_total=progress.set_total,
-                    stdout=stdout,
-                    **kwargs,
-                )
-        else:
-            result = export(
-                what,
-                _inputs(paths, read),
-                read=read.options,
-                selection=selection,
-                output=out,
-                errors_path=read.errors_path,
-                on_reject=rejects,
-                on_progress=progress,
-                on_total=progress.set_total,
-                **kwargs,
-            )
-    finally:
-        progress.close()
+    with contextlib.ExitStack() as stack:
+        stack.callback(progress.close)
+        stdout = stack.enter_context(stdout_writer(out.format)) if out.path in (None, "-") else None
+        result = export(
+            what,
+            _inputs(paths, read, kwargs.get("state")),
+            read=read.options,
+            selection=selection,
+            output=out,
+            errors_path=read.errors_path,
+            on_reject=rejects,
+            on_progress=progress,
+            on_total=progress.set_total,
+            stdout=stdout,
+            **kwargs,
+        )
     rejects.summarize(read.errors_path)
     _finish(result, read, rejects)
 
@@ -393,14 +379,11 @@ def validate(paths: tuple[str, ...], read: ReadArgs, state: Any, quiet: bool) ->
     """
     from ..exports import validate as run_validate
 
-    no_stdin_with_state(input_paths(paths), state)
-    if state is not None and read.options.dask is not None:
-        raise click.UsageError("--state reads and resumes local files in this process: it does not go with --dask")
     rejects = _Rejects(echo_each=not quiet)
     progress = Progress(read.progress)
     try:
         result = run_validate(
-            _inputs(paths, read),
+            _inputs(paths, read, state),
             read=read.options,
             errors_path=read.errors_path,
             on_reject=rejects,
@@ -455,21 +438,13 @@ def generate(n_jobs: int, seed: int, camel: bool, changes_only: bool, output: st
         jobstream generate --jobs 2000 --seed 1 -o bench.ndjson
         jobstream generate --jobs 6600 --seed 1 --changes-only -o low-repeat.ndjson
     """
-    from ..generate import write_log  # only this command needs the generator
-    from ..out.sinks import atomic_file
+    from ..generate import write_log, write_log_file  # only this command needs the generator
 
     if output is None or output == "-":
         with stdout_writer("ndjson") as text:
-            n = write_log(text.buffer, n_jobs, seed, camel, changes_only=changes_only)
+            write_log(text.buffer, n_jobs, seed, camel, changes_only=changes_only)  # type: ignore[attr-defined]
         return
-    with atomic_file(output) as raw:
-        if output.endswith(".gz"):
-            import gzip
-
-            with gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as gz:
-                n = write_log(gz, n_jobs, seed, camel, changes_only=changes_only)  # type: ignore[arg-type]
-        else:
-            n = write_log(raw, n_jobs, seed, camel, changes_only=changes_only)
+    n = write_log_file(output, n_jobs, seed, camel, changes_only=changes_only)
     click.echo(f"wrote {n} snapshots of {n_jobs} jobs to {output}", err=True)
 
 

@@ -122,10 +122,8 @@ def tail(
     """
     import signal
 
-    from ..io.sources import Source
+    from ..exports import tail as follow_events
     from ..out.hook import CommandHook
-    from ..out.sinks import EventWriter, RejectWriter
-    from ..run.follow import Follower
 
     if exit_status and not exit_on_terminal:
         raise click.UsageError("--exit-status goes with --exit-on-terminal")
@@ -137,94 +135,76 @@ def tail(
             )
     if names.count("-") > 1:
         raise click.BadParameter("- (stdin) given more than once", param_hint="PATHS")
+    if errors_path == "-":
+        raise click.BadParameter("needs a file name ('-' is not one: stdout carries the data)", param_hint="--errors")
     no_stdin_with_state(names, state)
+    stopped_by: list[int] = []
     hook = None
-    stopping: list[bool] = []
     if exec_cmd is not None:
         try:
             hook = CommandHook(
-                exec_cmd, iso_times=iso, on_failure=note, timeout=exec_timeout, should_stop=lambda: bool(stopping)
+                exec_cmd, iso_times=iso, on_failure=note, timeout=exec_timeout, should_stop=lambda: bool(stopped_by)
             )
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="--exec") from None
-    if errors_path is not None:
-        if errors_path == "-":
-            raise click.BadParameter(
-                "needs a file name ('-' is not one: stdout carries the data)", param_hint="--errors"
-            )
-        for p in names:
-            if Source(p).same_file(errors_path) or (p != "-" and os.path.realpath(errors_path) == os.path.realpath(p)):
-                # it would be followed: rejects read back as input, forever
-                raise click.ClickException(f"refusing to write rejects to a followed file {errors_path} (--errors)")
-    stopped_by: list[int] = []
 
+    fmt = fmt or ("table" if _tty() else "ndjson")
     with contextlib.ExitStack() as stack:
-        rejects = stack.enter_context(RejectWriter(errors_path, append=True))
-
-        def on_reject(rej: Any) -> None:
-            click.echo(str(rej), err=True)
-            rejects(rej)
-
-        saved = None
-        if state is not None:
-            from ..run.state import State
-
-            saved = stack.enter_context(
-                State.load(state.path, model="view", follow=True, max_line_bytes=max_line_bytes, reset=state.reset)
-            )
-            if saved.recovered:
-                Verdict.fail()
-                click.echo(f"Error: {saved.recovered}", err=True)
-        follower = Follower(
+        result = follow_events(
             names,
-            from_start=from_start,
+            stack.enter_context(stdout_writer(fmt)),
+            fmt=fmt,
+            headers=not no_headers,
+            iso_times=iso,
+            color=color,
             selection=selection,
-            on_reject=on_reject,
-            on_notice=note,
+            from_start=from_start,
             until_terminal=exit_on_terminal,
-            watch="poll" if poll else "auto",
+            hook=hook,
+            errors_path=errors_path,
             max_line_bytes=max_line_bytes,
-            exclude=[errors_path] if errors_path else (),
-            state=saved,
+            poll=poll,
+            state=state,
+            on_reject=lambda rej: click.echo(str(rej), err=True),
+            on_notice=note,
+            on_problem=_problem,
+            on_follow=lambda follower: _stop_on_signals(stack, follower, stopped_by),
+            announce=verbose,
         )
-        stack.callback(follower.close)
-        if fmt is None:
-            fmt = "table" if _tty() else "ndjson"
-        stdout = stack.enter_context(stdout_writer(fmt))
-        writer = EventWriter(stdout, fmt, headers=not no_headers, iso_times=iso, color=color)
-
-        def on_signal(signum: int, frame: Any) -> None:
-            if follower.stopping:  # a second Ctrl-C: stop waiting for --exec or a long read
-                raise KeyboardInterrupt
-            stopped_by.append(signum)
-            stopping.append(True)  # an --exec command running now is stopped too
-            follower.stop()
-
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            with contextlib.suppress(ValueError):  # not the main thread: no handlers
-                stack.callback(signal.signal, sig, signal.signal(sig, on_signal))
-        try:
-            writer.start()
-            follower.start()
-            if verbose:
-                note(f"following {', '.join(names)} ({len(follower.table)} job(s) known)")
-            for change in follower:
-                writer.write(change)
-                if hook is not None:
-                    hook(change)
-            writer.close()
-            follower.save()  # every change yielded was written: the state may say so
-        except KeyboardInterrupt:
-            stopped_by.append(signal.SIGINT)
     if exit_status:  # even a stop by signal: CI killing a wait must not read as success
-        ended = follower.feed.followed()
-        if not ended or any(status != "SUCCESS" for status in ended.values()):
-            unsuccessful = [f"{job} {status or 'never seen'}" for job, status in ended.items() if status != "SUCCESS"]
-            note(f"not every followed job succeeded: {', '.join(unsuccessful) or 'none seen'}")
-            sys.exit(EXIT_UNSUCCESSFUL)
-        return
-    if signal.SIGINT in stopped_by:
+        _exit_status(result.followed)
+    elif result.interrupted or signal.SIGINT in stopped_by:
         Verdict.fail(EXIT_INTERRUPT)
+
+
+def _stop_on_signals(stack: contextlib.ExitStack, follower: Any, stopped_by: list[int]) -> None:
+    """SIGINT and SIGTERM stop *follower* after the current event (until *stack* closes); a
+    second Ctrl-C stops waiting for --exec or a long read."""
+    import signal
+
+    def on_signal(signum: int, frame: Any) -> None:
+        if follower.stopping:
+            raise KeyboardInterrupt
+        stopped_by.append(signum)  # an --exec command running now is stopped too
+        follower.stop()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(ValueError):  # not the main thread: no handlers
+            stack.callback(signal.signal, sig, signal.signal(sig, on_signal))
+
+
+def _problem(message: str) -> None:
+    """A damaged state its previous generation stood in for: following goes on, the run fails."""
+    Verdict.fail()
+    click.echo(f"Error: {message}", err=True)
+
+
+def _exit_status(ended: dict[str, str | None]) -> None:
+    """--exit-status: exit 3 unless every followed job ended in SUCCESS."""
+    if not ended or any(status != "SUCCESS" for status in ended.values()):
+        unsuccessful = [f"{job} {status or 'never seen'}" for job, status in ended.items() if status != "SUCCESS"]
+        note(f"not every followed job succeeded: {', '.join(unsuccessful) or 'none seen'}")
+        sys.exit(EXIT_UNSUCCESSFUL)
 
 
 def _tty() -> bool:

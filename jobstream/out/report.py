@@ -44,7 +44,15 @@ from .sinks import atomic_file, atomic_output, fmt_secs, iso, printable
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-__all__ = ["write_report", "render_report", "write_charts", "chart_figures", "CHART_FORMATS", "PAGE_SIZE"]
+__all__ = [
+    "write_report",
+    "render_report",
+    "write_charts",
+    "chart_figures",
+    "require_matplotlib",
+    "CHART_FORMATS",
+    "PAGE_SIZE",
+]
 
 REPORT_HINT = "pip install 'jobstream[report]'"
 #: Formats of :func:`write_charts`.
@@ -83,7 +91,8 @@ _LEGEND = {
 }
 
 
-def _mpl() -> Any:
+def require_matplotlib() -> Any:
+    """matplotlib, or an ImportError naming the extra that brings it (checked before any reading)."""
     try:
         import matplotlib
     except ImportError as exc:
@@ -565,7 +574,7 @@ def chart_figures(
     Names: ``finished``, ``durations``, ``cost_tokens``, ``timeline-01`` (the newest page) ...,
     ``training_curves``.  Each figure is made only when asked for.
     """
-    _mpl()
+    require_matplotlib()
     sel = _Selection(table, max_jobs, max_curves, jobs)
     yield from _figures(sel)
 
@@ -696,7 +705,7 @@ def render_report(
     *jobs* restricts it to a selection (``JobState`` values from ``table.jobs()``, filtered);
     *now* (unix seconds) is the "generated" time shown, the current time by default.
     """
-    mpl = _mpl()
+    mpl = require_matplotlib()
     sel = _Selection(table, max_jobs, max_curves, jobs)
     s = sel.summary
     e = html.escape
@@ -810,7 +819,7 @@ def write_charts(
     """
     if fmt not in CHART_FORMATS:
         raise ValueError(f"unknown chart format {fmt!r}: choose one of {', '.join(CHART_FORMATS)}")
-    mpl = _mpl()
+    mpl = require_matplotlib()
     if os.path.exists(out_dir) and not os.path.isdir(out_dir):
         raise OutputError(f"cannot write charts into {out_dir}: not a directory")
     try:
