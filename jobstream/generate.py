@@ -4,7 +4,7 @@ The log is what a poller writes when it polls every job of an account while the 
 active and appends every response, one JSON object per line: detailed job objects (with
 ``events`` and ``checkpoints``), now and then the list form (without them), interleaved
 across jobs in poll-time order.  The data mimics the real objects in
-``/work/shared/realworld`` including their oddities (legacy ``"FT"`` jobs, Python-SDK dumps
+``tests/fixtures/realworld`` (real API responses and SDK dumps), including their oddities (legacy ``"FT"`` jobs, Python-SDK dumps
 without ``job_type``/``object``/``auto_start``, events without ``data``, optional fields
 null/absent/empty, metadata with every field null, a re-QUEUED classifier job without a new
 event, several status changes in one second, ``valid_mean_token_accuracy`` above 1, SUCCESS
@@ -12,7 +12,7 @@ without ``fine_tuned_model``, per-step checkpoints whose validation metrics are 
 evaluations, ...).
 
 Everything is derived from ``random.Random(seed)``: the same arguments give byte-identical
-output.  Only the standard library and orjson are used.
+output.  Only the standard library and orjson are used (and the schema's one camelCase rule).
 """
 
 from __future__ import annotations
@@ -26,7 +26,9 @@ from typing import Any, BinaryIO
 
 import orjson
 
-__all__ = ["generate", "write_log", "LOG_START", "LOG_END"]
+from .decode.models import camel_case
+
+__all__ = ["generate", "write_log", "write_log_file", "LOG_START", "LOG_END"]
 
 LOG_START = 1714521600  # 2024-05-01T00:00:00Z, earliest job creation
 LOG_END = 1759276799  # 2025-09-30T23:59:59Z, the poller's last poll can be no later
@@ -216,12 +218,10 @@ _CAMEL_CACHE: dict[str, str] = {}
 
 
 def _camel_key(key: str) -> str:
-    """Plain snake -> camel rule: ``valid_mean_token_accuracy`` -> ``validMeanTokenAccuracy``."""
+    """:func:`~jobstream.decode.models.camel_case`, remembered (the generator asks for the same keys often)."""
     out = _CAMEL_CACHE.get(key)
     if out is None:
-        head, *rest = key.split("_")
-        out = head + "".join(p[:1].upper() + p[1:] for p in rest)
-        _CAMEL_CACHE[key] = out
+        out = _CAMEL_CACHE[key] = camel_case(key)
     return out
 
 

@@ -1,4 +1,5 @@
-"""msgspec Structs for the fine-tuning job schema (see SCHEMA.md in the docs).
+"""msgspec Structs for the job objects of Mistral's fine-tuning API (``GET /v1/fine_tuning/jobs``),
+as the official SDKs model them, with what real logs need (see "Forgiving, not lax" in the README).
 
 Three families of types live here:
 
@@ -398,7 +399,8 @@ class JobLean(_Base):
 # --------------------------------------------------------------------------- camelCase twins
 
 
-def _camel(name: str) -> str:
+def camel_case(name: str) -> str:
+    """The one snake -> camel rule: ``valid_mean_token_accuracy`` -> ``validMeanTokenAccuracy``."""
     head, *rest = name.split("_")
     return head + "".join(part[:1].upper() + part[1:] for part in rest)
 
@@ -463,7 +465,7 @@ def camel_twin(cls: Any) -> Any:
             fields.append((f"snake_{key}_", msgspec.UnsetType, msgspec.field(default=msgspec.UNSET, name=key)))
     kwargs: dict[str, Any] = {}
     if config.tag_field is not None:
-        kwargs["tag_field"] = _camel(config.tag_field)
+        kwargs["tag_field"] = camel_case(config.tag_field)
         kwargs["tag"] = config.tag if config.tag is not None else False
     twin = msgspec.defstruct(
         cls.__name__ + "Camel",
