@@ -137,3 +137,19 @@ def test_the_checker_resolves_relative_imports() -> None:
     assert "jobstream.run.state" in {t for _, t in imports(PACKAGE / "exports.py")}  # a lazy one, in a function
     assert rank("jobstream.out.sinks") == ("jobstream.out", 5)
     assert rank("jobstream.run.batch")[1] > rank("jobstream.reduce.reducer")[1]
+
+
+def test_architecture_md_names_every_module_and_only_real_ones() -> None:
+    """ARCHITECTURE.md's table lists each stage's files: it must match the tree."""
+    import re
+
+    doc = (PACKAGE.parent / "ARCHITECTURE.md").read_text()
+    listed: set[str] = set()
+    for row in re.findall(r"^\| (?:[0-9] )?`?([a-z]+)/?`? \| (.+?) \|", doc, re.M):
+        stage, files = row
+        folder = "" if stage in ("base", "front") else stage
+        for name in re.findall(r"`([a-z_]+\.py|[a-z]+/)`", files):
+            listed.add(f"{folder}/{name}".lstrip("/"))
+    real = {str(p.relative_to(PACKAGE)) for p in MODULES if p.name not in ("__init__.py", "__main__.py")}
+    real = {r for r in real if not r.startswith("cli/")} | {"cli/"}
+    assert listed == real, f"missing from ARCHITECTURE.md: {sorted(real - listed)}; not in the tree: {sorted(listed - real)}"
