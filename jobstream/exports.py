@@ -15,15 +15,13 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import IO, Any
 
+from .columns import CHECKPOINT_FIELDS, DEFAULT_JOB_FIELDS, EVENT_FIELDS
 from .decode.decoder import Model, Reject
 from .decode.step import ReadStats
 from .errors import OutputError
 from .io.framing import DEFAULT_MAX_LINE_BYTES
 from .io.sources import PathArg, Source, display_name, expand_sources
 from .out.sinks import (
-    CHECKPOINT_FIELDS,
-    DEFAULT_JOB_FIELDS,
-    EVENT_FIELDS,
     Output,
     RejectWriter,
     checkpoint_row,
@@ -167,12 +165,14 @@ def _read_here(
     if read.dask is None:
         if model is None:
             return None, validate_paths(sources, workers=read.workers, **kwargs)
-        return tuple(fold_paths(sources, model=model, workers=read.workers, **kwargs))  # type: ignore[return-value]
+        folded = fold_paths(sources, model=model, workers=read.workers, **kwargs)
+        return folded.table, folded.stats
     dask = _dask()
     with dask.connect(read.dask) as client:
         if model is None:
             return None, dask.validate(sources, client, **kwargs)
-        return tuple(dask.fold(sources, client, model=model, **kwargs))  # type: ignore[no-any-return]
+        table, stats = dask.fold(sources, client, model=model, **kwargs)
+        return table, stats
 
 
 @contextlib.contextmanager
@@ -325,7 +325,7 @@ def _write(
 
         summ = table.summary(by=by, jobs=jobs)
         if output.path not in (None, "-"):
-            write_prometheus_file(summ, stats, output.path, protect=protect)  # type: ignore[arg-type]
+            write_prometheus_file(summ, stats, output.path, protect=protect)
         else:
             write_prometheus(summ, stats, stdout if stdout is not None else sys.stdout)
         result.rows = 1

@@ -44,8 +44,16 @@ __all__ = [
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-class TimeType(click.ParamType):
-    """``--since``/``--until``: dates, relative times and unix seconds (see :func:`~jobstream.reduce.filters.parse_time`)."""
+if TYPE_CHECKING:  # generic in the click that CI type-checks against, not in every click we accept
+    _ParamType = click.ParamType[Any, Any]
+else:
+    _ParamType = click.ParamType
+
+
+class TimeType(_ParamType):
+    """``--since``/``--until``: dates, relative times and unix seconds.
+
+    See :func:`~jobstream.reduce.filters.parse_time`."""
 
     name = "time"
 
@@ -58,7 +66,7 @@ class TimeType(click.ParamType):
             self.fail(str(exc), param, ctx)
 
 
-class FieldsType(click.ParamType):
+class FieldsType(_ParamType):
     """``--fields a,b,c`` or ``all``: the job table's columns, checked against :data:`JOB_FIELDS`."""
 
     name = "fields"
@@ -77,7 +85,7 @@ class FieldsType(click.ParamType):
         return fields
 
 
-class DaskAddressType(click.ParamType):
+class DaskAddressType(_ParamType):
     """``--dask``: a scheduler address (``tcp://host:8786``), or ``local`` / ``local:N``."""
 
     name = "address"

@@ -82,7 +82,7 @@ def prepare_streams() -> None:
         if closed:
             _CLOSED.add(name)
             mode = "r" if name == "stdin" else "w"
-            setattr(sys, name, open(os.devnull, mode))
+            setattr(sys, name, open(os.devnull, mode))  # noqa: SIM115  (the process's stream from now on)
     with contextlib.suppress(AttributeError, ValueError, io.UnsupportedOperation):
         sys.stderr.reconfigure(errors="backslashreplace")  # type: ignore[union-attr]
     try:
@@ -112,7 +112,7 @@ def stdout_writer(fmt: str) -> Iterator[IO[str]]:
     except (AttributeError, OSError, ValueError):
         fd = None  # not a real file (a test runner's capture): write through its own buffer
     if fd is not None:
-        raw: IO[bytes] = open(fd, "wb", buffering=1 << 16, closefd=False)
+        raw: IO[bytes] = open(fd, "wb", buffering=1 << 16, closefd=False)  # noqa: SIM115  (closed in the finally below)
     elif hasattr(sys.stdout, "buffer"):
         raw = sys.stdout.buffer
     else:

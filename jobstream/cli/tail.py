@@ -94,10 +94,11 @@ def tail(
     Files are followed by name like `tail -F`: through rotation (rename, or copytruncate),
     and a file that does not exist yet is waited for.  A glob ('logs/*.ndjson') follows
     every file that matches it, now or later.  A .gz file is read once, whole; gzip on stdin
-    is decompressed as it streams.  `-` (or a pipe) reads stdin until it ends.  Without --from-start, existing content is read silently so that jobs already in
-    the file are known: the next snapshot of a running job is not reported as a new job,
-    and a late, older snapshot never reports a change backwards.  A partial line waits for
-    its newline; a bad line is reported on stderr (and in --errors FILE) and following goes on.
+    is decompressed as it streams.  `-` (or a pipe) reads stdin until it ends.  Without
+    --from-start, existing content is read silently so that jobs already in the file are
+    known: the next snapshot of a running job is not reported as a new job, and a late,
+    older snapshot never reports a change backwards.  A partial line waits for its newline;
+    a bad line is reported on stderr (and in --errors FILE) and following goes on.
 
     --state FILE resumes where the last tail with FILE stopped: the changes written while it
     was down are printed first, once (files are known by content, so rotated ones are found
@@ -108,10 +109,11 @@ def tail(
 
     --exec CMD runs CMD once per event with the event as JSON on stdin and JOBSTREAM_JOB_ID,
     JOBSTREAM_FROM_STATUS, JOBSTREAM_TO_STATUS, ... in its environment; its stdout goes to
-    stderr; it is stopped after --exec-timeout seconds.  SIGTERM ends following cleanly, after the current event, with exit 0; Ctrl-C
-    does the same with exit 130.  With --exit-on-terminal --exit-status, the exit code says
-    how the jobs ended: 0 when every followed job reached SUCCESS, 3 otherwise (one failed
-    or was cancelled, or the input ended or following was stopped first).
+    stderr; it is stopped after --exec-timeout seconds.  SIGTERM ends following cleanly,
+    after the current event, with exit 0; Ctrl-C does the same with exit 130.  With
+    --exit-on-terminal --exit-status, the exit code says how the jobs ended: 0 when every
+    followed job reached SUCCESS, 3 otherwise (one failed or was cancelled, or the input
+    ended or following was stopped first).
 
     \b
     Example:

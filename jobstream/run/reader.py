@@ -8,7 +8,7 @@ yielded) or *rejected* (handed to ``on_reject`` and counted): the accounting is
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any
+from typing import Any, cast
 
 import msgspec
 
@@ -66,14 +66,16 @@ def read_blocks(
     (``framer.position`` is where it starts), for a later read."""
     buf = (buffer if buffer is not None else bytearray(block_size)) if into else None
     view = memoryview(buf) if buf is not None else None
+    fill = cast(ReadInto, read)
+    take = cast(Read, read)
     if buf is not None:
         block_size = len(buf)
     while True:
-        if buf is not None:
-            n = read(view)  # type: ignore[arg-type]
+        if buf is not None and view is not None:
+            n = fill(view)
             block: Any = buf if n == block_size else buf[:n]
         else:
-            block = read(block_size)  # type: ignore[arg-type]
+            block = take(block_size)
             n = len(block)
         if not n:
             break
