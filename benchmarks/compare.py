@@ -923,7 +923,7 @@ def render(rows: Sequence[tuple[str, ...]], markdown: bool, headers: tuple[str, 
         lines += ["| " + " | ".join(r) + " |" for r in rows]
         return "\n".join(lines)
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
-    fmt = lambda r: "  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip()  # noqa: E731
+    fmt = lambda r: "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()  # noqa: E731
     return "\n".join([fmt(headers), fmt(tuple("-" * w for w in widths)), *(fmt(r) for r in rows)])
 
 
@@ -1178,7 +1178,8 @@ def main(argv: list[str] | None = None) -> int:
         "faster); CPU s = user+sys of the process and its children;"
     )
     print(
-        f"max RSS = peak RSS of the largest single process ({'GNU time %M' if GNU_TIME else 'ru_maxrss via os.wait4'}); "
+        "max RSS = peak RSS of the largest single process "
+        f"({'GNU time %M' if GNU_TIME else 'ru_maxrss via os.wait4'}); "
         f"tree PSS = peak of the summed PSS of the process and its descendants, sampled every "
         f"{SAMPLE_EVERY * 1000:.0f} ms (what worker processes use together); both the max over the timed runs."
     )

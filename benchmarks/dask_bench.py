@@ -62,7 +62,7 @@ def overhead(path: Path, repeat: int, tasks: list[str], timeout: float) -> list[
         same = outputs["-j 2"] == outputs["--dask local:2"]
         # each --dask run against the -j 2 run just before it: a shared machine's load moves
         # both alike, so the median of these ratios is steadier than a ratio of medians
-        pairs = [d.wall / j.wall for j, d in zip(runs["-j 2"], runs["--dask local:2"])]
+        pairs = [d.wall / j.wall for j, d in zip(runs["-j 2"], runs["--dask local:2"], strict=True)]
         for name, rs in runs.items():
             wall = median([r.wall for r in rs])
             cpu = median([r.cpu for r in rs])
@@ -172,8 +172,8 @@ def render(headers: tuple[str, ...], rows: list[tuple[str, ...]], markdown: bool
         out = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
         out += ["| " + " | ".join(r) + " |" for r in rows]
         return "\n".join(out)
-    widths = [max(len(str(x)) for x in col) for col in zip(headers, *rows)]
-    return "\n".join("  ".join(str(x).ljust(w) for x, w in zip(r, widths)) for r in [headers, *rows])
+    widths = [max(len(str(x)) for x in col) for col in zip(headers, *rows, strict=True)]
+    return "\n".join("  ".join(str(x).ljust(w) for x, w in zip(r, widths, strict=True)) for r in [headers, *rows])
 
 
 def main(argv: list[str] | None = None) -> int:

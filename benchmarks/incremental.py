@@ -113,7 +113,7 @@ def venv(path: Path) -> Path:
 
 def generated(data_dir: Path, size: int, seed: int) -> Path:
     """A generated log of at least *size* bytes (cached, with its job count beside it)."""
-    for old in data_dir.glob("incremental-*-s%d.meta.json" % seed):
+    for old in data_dir.glob(f"incremental-*-s{seed}.meta.json"):
         meta = json.loads(old.read_text())
         path = old.with_suffix("").with_suffix(".ndjson")
         if path.exists() and meta.get("bytes") == path.stat().st_size >= size:

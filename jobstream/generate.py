@@ -3,8 +3,8 @@
 The log is what a poller writes when it polls every job of an account while the job is
 active and appends every response, one JSON object per line: detailed job objects (with
 ``events`` and ``checkpoints``), now and then the list form (without them), interleaved
-across jobs in poll-time order.  The data mimics the real objects in
-``tests/fixtures/realworld`` (real API responses and SDK dumps), including their oddities (legacy ``"FT"`` jobs, Python-SDK dumps
+across jobs in poll-time order.  The data mimics the real objects in ``tests/fixtures/realworld``
+(real API responses and SDK dumps), including their oddities (legacy ``"FT"`` jobs, Python-SDK dumps
 without ``job_type``/``object``/``auto_start``, events without ``data``, optional fields
 null/absent/empty, metadata with every field null, a re-QUEUED classifier job without a new
 event, several status changes in one second, ``valid_mean_token_accuracy`` above 1, SUCCESS
@@ -22,7 +22,7 @@ import math
 import random
 import time
 from collections.abc import Callable, Iterator
-from typing import Any, BinaryIO
+from typing import Any, Protocol
 
 import orjson
 
@@ -948,7 +948,13 @@ def generate(jobs: int, seed: int = 0, camel: bool = False, *, changes_only: boo
             heapq.heappush(heap, (following[0], idx, seq + 1, following[1], it))
 
 
-def write_log(out: BinaryIO, jobs: int, seed: int = 0, camel: bool = False, *, changes_only: bool = False) -> int:
+class Writable(Protocol):
+    """Anything with ``write(bytes)``: a binary file, a ``GzipFile``, ``sys.stdout.buffer``."""
+
+    def write(self, data: bytes, /) -> object: ...
+
+
+def write_log(out: Writable, jobs: int, seed: int = 0, camel: bool = False, *, changes_only: bool = False) -> int:
     """Write ``generate(jobs, seed, camel, changes_only=...)`` to ``out``, one line each;
     return the line count."""
     count = 0

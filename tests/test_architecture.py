@@ -152,4 +152,6 @@ def test_architecture_md_names_every_module_and_only_real_ones() -> None:
             listed.add(f"{folder}/{name}".lstrip("/"))
     real = {str(p.relative_to(PACKAGE)) for p in MODULES if p.name not in ("__init__.py", "__main__.py")}
     real = {r for r in real if not r.startswith("cli/")} | {"cli/"}
-    assert listed == real, f"missing from ARCHITECTURE.md: {sorted(real - listed)}; not in the tree: {sorted(listed - real)}"
+    assert listed == real, (
+        f"missing from ARCHITECTURE.md: {sorted(real - listed)}; not in the tree: {sorted(listed - real)}"
+    )

@@ -12,7 +12,7 @@ from typing import Any
 import msgspec
 import orjson
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 import jobstream
@@ -20,6 +20,7 @@ from jobstream.decode.decoder import Reject, SnapshotDecoder, encode
 from jobstream.errors import InvalidLineError, SourceError
 from jobstream.generate import generate
 from jobstream.io.framing import Chunk
+from jobstream.io.sources import HEAD_BYTES, is_compressed_head
 
 FIXTURES = Path(__file__).parent / "fixtures" / "realworld"
 
@@ -259,6 +260,9 @@ def test_garbage_between_valid_lines_never_loses_a_valid_line(
         lines.append(good)
         valid_at.append(len(lines))
     data = b"\n".join(lines) + b"\n"
+    # a file that starts with a compression format's magic bytes is read as that format (and
+    # fails loudly when it is not: test_a_plain_log_starting_with_magic_bytes_fails_loudly)
+    assume(not is_compressed_head(data[:HEAD_BYTES]))
     path = tmp_path_factory.mktemp("g") / "log.ndjson"
     path.write_bytes(data)
     rejects: list[Reject] = []
@@ -274,6 +278,23 @@ def test_garbage_between_valid_lines_never_loses_a_valid_line(
     assert reader.stats.accepted + reader.stats.rejected == reader.stats.lines == nonblank
     assert {r.line for r in rejects}.isdisjoint(valid_at)
     os.unlink(path)
+
+
+@pytest.mark.parametrize(
+    "magic", [b"\x1f\x8b\x08\x00", b"\x28\xb5\x2f\xfd", b"\xfd7zXZ\x00", b"BZh91AY&SY"], ids=["gz", "zst", "xz", "bz2"]
+)
+def test_a_plain_log_starting_with_magic_bytes_fails_loudly(tmp_path: Path, magic: bytes) -> None:
+    """Found by Hypothesis: garbage that starts with xz's magic makes the file an xz stream
+    (formats are detected by their magic bytes); what cannot be decompressed is a failure
+    record and a failed run, never lines silently gone."""
+    path = tmp_path / "log.ndjson"
+    path.write_bytes(magic + b"\n" + SNAPSHOT_LINES[0] + b"\n")
+    assert is_compressed_head(path.read_bytes()[:HEAD_BYTES])
+    rejects: list[Reject] = []
+    reader = jobstream.read(path, on_reject=rejects.append)
+    list(reader)
+    assert reader.stats.failed == 1
+    assert len(rejects) == 1 and "log.ndjson" in rejects[0].source and rejects[0].error
 
 
 _FAST_LINES = SNAPSHOT_LINES[:6] + [

@@ -48,7 +48,7 @@ def summary(path: str) -> None:
         .sort("status")
         .collect()
     )
-    print(json.dumps({"by_status": dict(zip(df["status"].to_list(), df["len"].to_list()))}))
+    print(json.dumps({"by_status": dict(zip(df["status"].to_list(), df["len"].to_list(), strict=True))}))
 
 
 def events(path: str) -> None:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 import sys
 from collections.abc import Callable
-from typing import Any, Literal, Union
+from typing import Any, Literal, TypeVar
 
 import msgspec
 import orjson
@@ -29,7 +29,10 @@ from . import models as m
 __all__ = ["Reject", "SnapshotDecoder", "LineError", "decode_line", "Snapshot", "Model"]
 
 Model = Literal["full", "view", "lean"]
-Snapshot = Union[m.ClassifierJob, m.CompletionJob, m.JobView]
+#: What a decoder gives for one job: the full schema's job (``model="full"``, legacy FT as a
+#: CompletionJob, a job type from the future as an OtherJob), or a projection (``"view"``, ``"lean"``).
+#: A camelCase line gives the camelCase twin, a subclass of the same class.
+Snapshot = m.ClassifierJob | m.CompletionJob | m.OtherJob | m.JobView | m.JobLean
 
 
 class Reject(msgspec.Struct, kw_only=True, gc=False, tag_field="kind", tag="line"):
@@ -115,23 +118,23 @@ class _Probe(msgspec.Struct, gc=False):
     """What a line is, read cheaply: only presence of a few keys."""
 
     object: Any = None
-    data: msgspec.Raw = msgspec.UNSET  # type: ignore[assignment]
-    id: msgspec.Raw = msgspec.UNSET  # type: ignore[assignment]
-    created_at: msgspec.Raw = msgspec.UNSET  # type: ignore[assignment]
-    modified_at: msgspec.Raw = msgspec.UNSET  # type: ignore[assignment]
-    createdAt: msgspec.Raw = msgspec.UNSET  # type: ignore[assignment]
-    modifiedAt: msgspec.Raw = msgspec.UNSET  # type: ignore[assignment]
-    job_type: msgspec.Raw = msgspec.UNSET  # type: ignore[assignment]
-    jobType: msgspec.Raw = msgspec.UNSET  # type: ignore[assignment]
-    classifier_targets: msgspec.Raw = msgspec.UNSET  # type: ignore[assignment]
-    classifierTargets: msgspec.Raw = msgspec.UNSET  # type: ignore[assignment]
+    data: msgspec.Raw | msgspec.UnsetType = msgspec.UNSET
+    id: msgspec.Raw | msgspec.UnsetType = msgspec.UNSET
+    created_at: msgspec.Raw | msgspec.UnsetType = msgspec.UNSET
+    modified_at: msgspec.Raw | msgspec.UnsetType = msgspec.UNSET
+    createdAt: msgspec.Raw | msgspec.UnsetType = msgspec.UNSET
+    modifiedAt: msgspec.Raw | msgspec.UnsetType = msgspec.UNSET
+    job_type: msgspec.Raw | msgspec.UnsetType = msgspec.UNSET
+    jobType: msgspec.Raw | msgspec.UnsetType = msgspec.UNSET
+    classifier_targets: msgspec.Raw | msgspec.UnsetType = msgspec.UNSET
+    classifierTargets: msgspec.Raw | msgspec.UnsetType = msgspec.UNSET
 
 
 _probe = msgspec.json.Decoder(_Probe)
 _NULL = b"null"
 
 
-def _present(raw: Any) -> bool:
+def _present(raw: msgspec.Raw | msgspec.UnsetType) -> bool:
     return raw is not msgspec.UNSET and bytes(raw) != _NULL
 
 
@@ -177,8 +180,10 @@ def _integralize(obj: Any) -> Any:
 # different call depths.  Making it exact would mean moving the process-wide limit around
 # every decode, which msgspec's own bookkeeping does not survive on every error path.)
 
+_T = TypeVar("_T")
 
-def _bounded(decode: Callable[[Any], Any], data: Any) -> Any:
+
+def _bounded(decode: Callable[[Any], _T], data: Any) -> _T:
     """``decode(data)``, with a line nested too deeply for msgspec a :class:`LineError`."""
     try:
         return decode(data)
@@ -262,11 +267,11 @@ class SnapshotDecoder:
         self.fast_chunks = 0
         self.slow_chunks = 0
 
-        def dec(tp: Any) -> msgspec.json.Decoder:
+        def dec(tp: Any) -> msgspec.json.Decoder[Snapshot]:
             return msgspec.json.Decoder(tp, dec_hook=_dec_hook)
 
         #: decoders for a job type this version does not know (the views read any type)
-        self._other: tuple[msgspec.json.Decoder, msgspec.json.Decoder] | None = None
+        self._other: tuple[msgspec.json.Decoder[Snapshot], msgspec.json.Decoder[Snapshot]] | None = None
         if model == "full":
             self._tagged = (dec(m.JobUnion), dec(m.JobUnionCamel))
             self._other = (dec(m.OtherJob), dec(m.OtherJobCamel))
@@ -285,7 +290,7 @@ class SnapshotDecoder:
 
     # -- single lines --------------------------------------------------------------
 
-    def decode_object(self, raw: bytes) -> Any:
+    def decode_object(self, raw: bytes) -> Snapshot:
         """Decode one JSON object (a job) into a snapshot; raise :class:`LineError`."""
         return self._decode_job(raw, self._probe(raw))
 
@@ -297,7 +302,7 @@ class SnapshotDecoder:
             raise LineError(_describe(exc)) from None
         return probe
 
-    def _pick(self, probe: _Probe) -> tuple[msgspec.json.Decoder, bool]:
+    def _pick(self, probe: _Probe) -> tuple[msgspec.json.Decoder[Snapshot], bool]:
         """The one decoder that fits the line: key style, and the stated (or inferred) job type."""
         camel = _is_camel(probe)
         stated = probe.jobType if camel else probe.job_type
@@ -314,7 +319,7 @@ class SnapshotDecoder:
                 return self._other[camel], camel  # a job type from the future: kept
         return self._tagged[camel], camel
 
-    def _decode_job(self, raw: bytes, probe: _Probe) -> Any:
+    def _decode_job(self, raw: bytes, probe: _Probe) -> Snapshot:
         decoder, camel = self._pick(probe)
         try:
             snap = _bounded(decoder.decode, raw)
@@ -336,7 +341,7 @@ class SnapshotDecoder:
             self._fast_lines = self._tagged[camel].decode_lines
         return snap
 
-    def decode_line(self, line: bytes) -> list[Any]:
+    def decode_line(self, line: bytes) -> list[Snapshot]:
         """Decode one line: a job gives one snapshot, a list page each of its jobs.
 
         Raises :class:`LineError` with the reason when the line is bad.
@@ -353,12 +358,12 @@ class SnapshotDecoder:
             return self._decode_page(line)
         return [self._decode_job(line, probe)]
 
-    def _decode_page(self, line: bytes) -> list[Any]:
+    def _decode_page(self, line: bytes) -> list[Snapshot]:
         try:
             items = _bounded(_page.decode, line).data
         except msgspec.ValidationError as exc:
             raise LineError(_describe(exc)) from None
-        out = []
+        out: list[Snapshot] = []
         for i, item in enumerate(items):
             try:
                 out.append(self.decode_object(bytes(item)))
@@ -371,7 +376,9 @@ class SnapshotDecoder:
 
     # -- chunks ----------------------------------------------------------------------
 
-    def decode_chunk(self, chunk: Chunk, first_line: int, rejects: list[Reject]) -> tuple[list[Any], int, int, int]:
+    def decode_chunk(
+        self, chunk: Chunk, first_line: int, rejects: list[Reject]
+    ) -> tuple[list[Snapshot], int, int, int]:
         """Decode every line of *chunk*, whose first line has the number *first_line*.
 
         Returns ``(snapshots, lines, accepted, blank)``: the snapshots in line order, the
@@ -402,13 +409,13 @@ class SnapshotDecoder:
         self.slow_chunks += 1
         return self._by_line(chunk, first_line, rejects)
 
-    def _by_line(self, chunk: Chunk, first_line: int, rejects: list[Reject]) -> tuple[list[Any], int, int, int]:
+    def _by_line(self, chunk: Chunk, first_line: int, rejects: list[Reject]) -> tuple[list[Snapshot], int, int, int]:
         """Line by line, in time linear in the lines: the snapshot decoder first (the common
         case), and a line it fails on done on its own, for its verdict and reason."""
         lines = chunk.tobytes().split(b"\n")
         if lines[-1] == b"":
             lines.pop()
-        out: list[Any] = []
+        out: list[Snapshot] = []
         append = out.append
         accepted = blank = 0
         offset = chunk.offset  # of the current line
@@ -466,7 +473,7 @@ _page = msgspec.json.Decoder(_PageRaw)
 _default_decoder: SnapshotDecoder | None = None
 
 
-def decode_line(line: bytes) -> list[Any]:
+def decode_line(line: bytes) -> list[Snapshot]:
     """Decode one NDJSON line with the full schema (convenience; raises :class:`LineError`)."""
     global _default_decoder
     if _default_decoder is None:
@@ -474,6 +481,6 @@ def decode_line(line: bytes) -> list[Any]:
     return _default_decoder.decode_line(line)
 
 
-def encode(snapshot: Any) -> bytes:
+def encode(snapshot: Snapshot) -> bytes:
     """Encode a snapshot back to JSON (in the key style it was decoded from)."""
     return msgspec.json.encode(snapshot, enc_hook=_enc_hook)

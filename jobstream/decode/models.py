@@ -24,7 +24,7 @@ import abc
 import enum
 import types
 import typing
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal, TypeVar, Union, cast
 
 import msgspec
 
@@ -181,7 +181,10 @@ class ClassifierTarget(_Base):
     loss_function: str | None = None
 
 
-class Integration(abc.ABC):
+# Integration, Repository and their camel twins are virtual bases with no methods: members are
+# register()ed below, so isinstance() holds for a dict of an unknown type too, and the decoder's
+# dec_hook dispatches on them.
+class Integration(abc.ABC):  # noqa: B024 - a virtual base (see above)
     """Any integration: :class:`WandbIntegration` or, for an unknown ``type``, :class:`UnknownIntegration`."""
 
 
@@ -194,11 +197,11 @@ class WandbIntegration(_Base, tag_field="type", tag="wandb"):
     url: str | None = None
 
 
-class UnknownIntegration(dict):  # type: ignore[type-arg]
+class UnknownIntegration(dict[str, Any]):
     """An integration of a ``type`` this version does not know, kept as its raw object."""
 
 
-class Repository(abc.ABC):
+class Repository(abc.ABC):  # noqa: B024 - a virtual base, as Integration
     """Any repository: :class:`GithubRepository` or, for an unknown ``type``, :class:`UnknownRepository`."""
 
 
@@ -210,7 +213,7 @@ class GithubRepository(_Base, tag_field="type", tag="github"):
     weight: float | None = 1.0
 
 
-class UnknownRepository(dict):  # type: ignore[type-arg]
+class UnknownRepository(dict[str, Any]):
     """A repository of a ``type`` this version does not know, kept as its raw object."""
 
 
@@ -308,7 +311,7 @@ class _UntaggedCompletionJob(CompletionJob, tag=False):
     """A completion job read from a line without ``job_type``."""
 
 
-JobUnion = Union[ClassifierJob, CompletionJob, LegacyFTJob]
+JobUnion = ClassifierJob | CompletionJob | LegacyFTJob
 
 
 # --------------------------------------------------------------------------- projections
@@ -365,10 +368,7 @@ class JobView(_Base):
 
     @property
     def kind(self) -> str:
-        jt = self.job_type
-        if jt is not None:
-            return "completion" if jt == "FT" else jt
-        return "classifier" if self.has_classifier_targets else "completion"
+        return _view_kind(self)
 
 
 class JobLean(_Base):
@@ -391,9 +391,27 @@ class JobLean(_Base):
     integrations = None
     checkpoints = None
 
-    stated_job_type = JobView.stated_job_type
-    has_classifier_targets = JobView.has_classifier_targets
-    kind = JobView.kind
+    # as JobView's (spelled out, not borrowed: a borrowed property is typed for a JobView self)
+    @property
+    def stated_job_type(self) -> str | None:
+        return self.job_type
+
+    @property
+    def has_classifier_targets(self) -> bool:
+        targets = self.classifier_targets
+        return targets is not msgspec.UNSET and targets is not None
+
+    @property
+    def kind(self) -> str:
+        return _view_kind(self)
+
+
+def _view_kind(job: JobView | JobLean) -> str:
+    """A projection's :attr:`~JobView.kind`: as stated (``"FT"`` is completion), else inferred."""
+    jt = job.job_type
+    if jt is not None:
+        return "completion" if jt == "FT" else jt
+    return "classifier" if job.has_classifier_targets else "completion"
 
 
 # --------------------------------------------------------------------------- camelCase twins
@@ -405,16 +423,17 @@ def camel_case(name: str) -> str:
     return head + "".join(part[:1].upper() + part[1:] for part in rest)
 
 
-class _CamelIntegration(abc.ABC):
+class _CamelIntegration(abc.ABC):  # noqa: B024 - a virtual base, as Integration
     """Integration inside a camelCase line (decoded into the camel twin of WandbIntegration)."""
 
 
-class _CamelRepository(abc.ABC):
+class _CamelRepository(abc.ABC):  # noqa: B024 - a virtual base, as Integration
     """Repository inside a camelCase line."""
 
 
 _ABC_TWINS: dict[Any, Any] = {Integration: _CamelIntegration, Repository: _CamelRepository}
-_TWINS: dict[type, type] = {}
+_TWINS: dict[type[msgspec.Struct], type[msgspec.Struct]] = {}
+_S = TypeVar("_S", bound=msgspec.Struct)
 
 
 def _twin_type(tp: Any) -> Any:
@@ -428,20 +447,20 @@ def _twin_type(tp: Any) -> Any:
         return tp
     args = tuple(_twin_type(a) for a in typing.get_args(tp))
     if origin is Union or origin is types.UnionType:
-        return Union[args]  # type: ignore[return-value]
+        return Union[args]  # noqa: UP007 - a union of a runtime tuple of types: `X | Y` cannot spell it
     if origin is Literal:
         return tp
     return origin[args] if len(args) > 1 else origin[args[0]]
 
 
-def camel_twin(cls: Any) -> Any:
+def camel_twin(cls: type[_S]) -> type[_S]:
     """The camelCase twin of Struct *cls*: every field redeclared under its camel name.
 
     msgspec's ``rename`` does not reach inherited fields or nested types, so the twin
     redeclares every field with the twin of its type.  It subclasses *cls*.
     """
     if cls in _TWINS:
-        return _TWINS[cls]
+        return cast("type[_S]", _TWINS[cls])
     config = cls.__struct_config__
     fields: list[Any] = []
     for f in msgspec.structs.fields(cls):
@@ -478,7 +497,7 @@ def camel_twin(cls: Any) -> Any:
         **kwargs,
     )
     _TWINS[cls] = twin
-    return twin
+    return cast("type[_S]", twin)
 
 
 # Derive the twins the decoder uses (nested ones are derived on the way).
@@ -488,7 +507,7 @@ LegacyFTJobCamel = camel_twin(LegacyFTJob)
 _UntaggedClassifierJobCamel = camel_twin(_UntaggedClassifierJob)
 _UntaggedCompletionJobCamel = camel_twin(_UntaggedCompletionJob)
 OtherJobCamel = camel_twin(OtherJob)
-JobUnionCamel = Union[ClassifierJobCamel, CompletionJobCamel, LegacyFTJobCamel]  # type: ignore[valid-type]
+JobUnionCamel = ClassifierJobCamel | CompletionJobCamel | LegacyFTJobCamel
 JobViewCamel = camel_twin(JobView)
 JobLeanCamel = camel_twin(JobLean)
 WandbIntegrationCamel = camel_twin(WandbIntegration)

@@ -19,7 +19,7 @@ bytes arriving in any pieces give exactly the same frames (a property test pins 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import BinaryIO, Union
+from typing import BinaryIO
 
 __all__ = [
     "Chunk",
@@ -109,7 +109,18 @@ class OversizedLine:
         return f"OversizedLine({self.source!r}, offset={self.offset}, length={self.length})"
 
 
-Frame = Union[Chunk, OversizedLine]
+Frame = Chunk | OversizedLine
+
+
+class _Skip:
+    """An oversized line being skipped: where it starts, its length so far, its first bytes."""
+
+    __slots__ = ("offset", "length", "prefix")
+
+    def __init__(self, offset: int, length: int, prefix: bytes) -> None:
+        self.offset = offset
+        self.length = length
+        self.prefix = prefix
 
 
 class Framer:
@@ -136,7 +147,7 @@ class Framer:
         self._offset = offset  # input offset of the first byte not framed yet
         self._pending: list[bytes] = []  # pieces of a partial line
         self._pending_len = 0
-        self._skip: list[object] | None = None  # [offset, length, prefix] of an oversized line
+        self._skip: _Skip | None = None  # the oversized line being skipped
         self._head = b""  # the first bytes, held until a BOM can be told apart
         self._strip_bom = strip_bom
 
@@ -149,7 +160,7 @@ class Framer:
     def holding(self) -> int:
         """Bytes of a partial line held (or skipped, for an oversized one) since :attr:`position`."""
         if self._skip is not None:
-            return int(self._skip[1])  # type: ignore[call-overload]
+            return self._skip.length
         return self._pending_len + len(self._head)
 
     def feed(self, data: bytes) -> list[Frame]:
@@ -174,17 +185,16 @@ class Framer:
         skip = self._skip
         if skip is not None:  # inside an oversized line: find its end
             nl = data.find(b"\n")
-            prefix = skip[2]
-            assert isinstance(prefix, bytes)
+            prefix = skip.prefix
             if len(prefix) < OVERSIZED_PREFIX:  # the same prefix however the pieces fall
-                skip[2] = prefix + data[: min(OVERSIZED_PREFIX - len(prefix), nl if nl >= 0 else n)]
+                skip.prefix = prefix + data[: min(OVERSIZED_PREFIX - len(prefix), nl if nl >= 0 else n)]
             if nl < 0:
-                skip[1] += n  # type: ignore[operator]
+                skip.length += n
                 return frames
-            length = skip[1] + nl  # type: ignore[operator]
-            frames.append(OversizedLine(self.source, skip[0], length, skip[2]))  # type: ignore[arg-type]
+            length = skip.length + nl
+            frames.append(OversizedLine(self.source, skip.offset, length, skip.prefix))
             self._skip = None
-            self._offset = skip[0] + length + 1  # type: ignore[operator]
+            self._offset = skip.offset + length + 1
             i = nl + 1
         if self._pending:
             nl = data.find(b"\n", i)
@@ -221,7 +231,7 @@ class Framer:
         if self._pending_len + len(piece) > self.max_line_bytes:
             held = b"".join(self._pending) if self._pending else b""
             prefix = (held + piece[:OVERSIZED_PREFIX])[:OVERSIZED_PREFIX]
-            self._skip = [self._offset, self._pending_len + len(piece), prefix]
+            self._skip = _Skip(self._offset, self._pending_len + len(piece), prefix)
             self._pending = []
             self._pending_len = 0
             return
@@ -232,9 +242,9 @@ class Framer:
         """End of input: a last line without its newline is a line all the same."""
         frames: list[Frame] = []
         if self._skip is not None:
-            off, length, prefix = self._skip
-            frames.append(OversizedLine(self.source, off, length, prefix, newline=False))  # type: ignore[arg-type]
-            self._offset = off + length  # type: ignore[operator]
+            skip = self._skip
+            frames.append(OversizedLine(self.source, skip.offset, skip.length, skip.prefix, newline=False))
+            self._offset = skip.offset + skip.length
         elif self._pending or self._head:
             line = self._head + b"".join(self._pending)
             frames.append(Chunk(self.source, self._offset, line))

@@ -578,7 +578,7 @@ def open_source(source: Source, *, fd: int | None = None, start: int = 0) -> Bin
                 fh = os.fdopen(os.dup(fd), "rb")
                 fh.seek(start)
             else:
-                fh = open(source.name, "rb")
+                fh = open(source.name, "rb")  # noqa: SIM115 - returned: the caller closes it
                 if start:
                     fh.seek(start)
             head = fh.peek(HEAD_BYTES)[:HEAD_BYTES]

@@ -24,7 +24,7 @@ import stat
 import struct
 import sys
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from .sources import HEAD_BYTES, display_name, is_compressed_head
@@ -166,7 +166,7 @@ class Watcher:
         mode: str = "auto",
         poll_interval: tuple[float, float] = DEFAULT_POLL_INTERVAL,
         on_notice: Callable[[str], Any] | None = None,
-        exclude: Sequence[str] = (),
+        exclude: Iterable[str] = (),
     ) -> None:
         if mode not in ("auto", "inotify", "poll"):
             raise ValueError(f"watch must be 'auto', 'inotify' or 'poll', not {mode!r}")

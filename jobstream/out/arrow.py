@@ -30,7 +30,7 @@ from ..reduce.reducer import CheckpointRow, JobState, JobTable, StatusChange
 from ..reduce.summary import Summary
 
 if TYPE_CHECKING:
-    import pyarrow  # type: ignore[import-untyped,unused-ignore]
+    import pyarrow
 
 __all__ = [
     "WHATS",
@@ -324,7 +324,7 @@ def write_parquet(data: pyarrow.Table, where: Where, *, compression: str = "zstd
     raising :class:`~jobstream.errors.OutputError` for a path in *protect* or an unwritable
     one) or to a binary file object."""
     _pa()
-    import pyarrow.parquet as pq  # type: ignore[import-untyped,unused-ignore]
+    import pyarrow.parquet as pq
 
     _write(where, lambda fh: pq.write_table(data, fh, compression=compression), protect)
 
@@ -360,7 +360,7 @@ def write_arrow_file(data: pyarrow.Table, fmt: str, where: Where, *, protect: It
 def to_pandas(data: pyarrow.Table) -> Any:
     """A pandas DataFrame of an Arrow table (through pyarrow; times as UTC datetimes)."""
     try:
-        import pandas  # type: ignore[import-untyped,unused-ignore]  # noqa: F401
+        import pandas  # noqa: F401
     except ImportError as exc:
         raise ImportError("to_pandas needs pandas: pip install pandas") from exc
     return data.to_pandas()

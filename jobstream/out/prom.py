@@ -26,7 +26,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable, Iterator
-from typing import IO, Union
+from typing import IO
 
 from ..decode.step import ReadStats
 from ..reduce.summary import Summary
@@ -38,7 +38,7 @@ CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 _METRIC_NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*\Z")
 
-Number = Union[int, float, None]
+Number = int | float | None
 Labels = tuple[tuple[str, str], ...]
 
 

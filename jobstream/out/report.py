@@ -32,7 +32,7 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from ..decode.models import TERMINAL_STATUSES
 from ..decode.step import ReadStats
@@ -146,7 +146,7 @@ def _end(job: JobState) -> int:
 def _segments(job: JobState) -> list[tuple[int, int, str]]:
     """``(start, end, status)`` per status the job was in (the terminal one has no length)."""
     ch = job.changes
-    segs = [(a.at, b.at, a.to_status) for a, b in zip(ch, ch[1:])]
+    segs = [(a.at, b.at, a.to_status) for a, b in zip(ch, ch[1:], strict=False)]  # each change with the next
     if ch and ch[-1].to_status not in TERMINAL_STATUSES:
         segs.append((ch[-1].at, max(job.last_seen, ch[-1].at), ch[-1].to_status))
     return segs
@@ -285,9 +285,9 @@ def _timeline(jobs: Sequence[JobState], first: int, total: int) -> Figure:
     for label in ax.get_yticklabels():
         label.set_horizontalalignment("left")
     if calendar:
-        locator = mdates.AutoDateLocator(minticks=4, maxticks=10)  # type: ignore[no-untyped-call]
+        locator = mdates.AutoDateLocator(minticks=4, maxticks=10)  # type: ignore[no-untyped-call]  # matplotlib.dates: unannotated
         ax.xaxis.set_major_locator(locator)
-        ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))  # type: ignore[no-untyped-call]
+        ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))  # type: ignore[no-untyped-call]  # matplotlib.dates: unannotated
         what = "UTC"
     else:
         ax.xaxis.set_major_locator(FixedLocator(_duration_ticks(max(hi, 1.0))))
@@ -358,10 +358,10 @@ def _finished(jobs: Sequence[JobState]) -> Figure:
             label=_text(OUTCOME_LABELS.get(status, status)),
             linewidth=0,
         )
-        bottom = [a + b for a, b in zip(bottom, heights)]
-    locator = mdates.AutoDateLocator(minticks=4, maxticks=12)  # type: ignore[no-untyped-call]
+        bottom = [a + b for a, b in zip(bottom, heights, strict=True)]
+    locator = mdates.AutoDateLocator(minticks=4, maxticks=12)  # type: ignore[no-untyped-call]  # matplotlib.dates: unannotated
     ax.xaxis.set_major_locator(locator)
-    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))  # type: ignore[no-untyped-call]
+    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))  # type: ignore[no-untyped-call]  # matplotlib.dates: unannotated
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.grid(axis="y", color="#e5e5e5", linewidth=0.6)
     ax.set_axisbelow(True)
@@ -387,7 +387,7 @@ def _durations(jobs: Sequence[JobState]) -> Figure:
             [max(getattr(j, field), 1) for j in jobs if j.model == m and getattr(j, field) is not None] for m in models
         ]
         positions = list(range(len(models), 0, -1))
-        shown = [(d, p) for d, p in zip(data, positions) if d]
+        shown = [(d, p) for d, p in zip(data, positions, strict=True) if d]
         if shown:
             ax.boxplot(
                 [d for d, _ in shown],
@@ -406,7 +406,7 @@ def _durations(jobs: Sequence[JobState]) -> Figure:
             ax.xaxis.set_major_locator(FixedLocator(_LOG_TICKS))
             ax.xaxis.set_minor_locator(NullLocator())
             ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _p: _duration_label(v)))
-        ax.set_yticks(positions, [f"{_text(m, 30)} ({len(d)})" for m, d in zip(models, data)])
+        ax.set_yticks(positions, [f"{_text(m, 30)} ({len(d)})" for m, d in zip(models, data, strict=True)])
         ax.set_ylim(0.4, len(models) + 0.6)
         ax.grid(axis="x", color="#e5e5e5", linewidth=0.6)
         ax.set_axisbelow(True)
@@ -461,6 +461,15 @@ def _cost_tokens(jobs: Sequence[JobState]) -> Figure:
     return fig
 
 
+class _LineStyle(TypedDict, total=False):
+    """The line properties the curves chart sets (typed, so they check against ``Line2D``'s)."""
+
+    color: str
+    linewidth: float
+    marker: str
+    markersize: float
+
+
 def _curves(jobs: Sequence[JobState], rows: Sequence[CheckpointRow]) -> Figure:
     """Small multiples: train and validation loss per step, one panel per job."""
     from matplotlib.figure import Figure
@@ -494,8 +503,8 @@ def _curves(jobs: Sequence[JobState], rows: Sequence[CheckpointRow]) -> Figure:
             "hspace": 0.55,
         },
     )
-    train_style = {"color": "#4e79a7", "linewidth": 1.3}
-    valid_style = {"color": "#f28e2b", "linewidth": 1.3, "marker": "o", "markersize": 3}
+    train_style: _LineStyle = {"color": "#4e79a7", "linewidth": 1.3}
+    valid_style: _LineStyle = {"color": "#f28e2b", "linewidth": 1.3, "marker": "o", "markersize": 3}
     for i, ax in enumerate(axes.flat):
         if i >= len(jobs):
             ax.set_axis_off()
@@ -526,9 +535,9 @@ def _curves(jobs: Sequence[JobState], rows: Sequence[CheckpointRow]) -> Figure:
         if i >= len(jobs) - cols:
             ax.set_xlabel("step", fontsize=8)
     handles = [
-        Line2D([], [], label="train loss", **train_style),  # type: ignore[arg-type]
+        Line2D([], [], label="train loss", **train_style),
         Line2D([], [], label="validation loss", **valid_style),
-    ]  # type: ignore[arg-type]
+    ]
     fig.legend(handles=handles, loc="upper right", ncols=2, fontsize=8)
     fig.suptitle(
         "Loss per step; the left edge is coloured by how the job ended",
@@ -617,7 +626,8 @@ def _svg(fig: Figure, label: str) -> str:
 
 _CSS = """
 :root{color-scheme:light}
-body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,"DejaVu Sans",sans-serif;margin:0;color:#222;background:#fff}
+body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,"DejaVu Sans",sans-serif;\
+margin:0;color:#222;background:#fff}
 main{max-width:1120px;margin:0 auto;padding:20px 24px 48px}
 h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:28px 0 8px;border-bottom:1px solid #e3e3e3;padding-bottom:4px}
 .meta{color:#666;margin:0 0 12px}
@@ -744,7 +754,8 @@ def render_report(
         "style-src 'unsafe-inline'; img-src data:\">",
         f"<title>{e(printable(title))}</title><style>{_CSS}</style></head><body><main>",
         f"<h1>{e(printable(title))}</h1>",
-        f'<p class="meta">Generated {e(made or "")} by jobstream. Newest job update {e(iso(s.newest) or "–")}.{e(read)}</p>',
+        f'<p class="meta">Generated {e(made or "")} by jobstream. '
+        f"Newest job update {e(iso(s.newest) or '–')}.{e(read)}</p>",
         '<div class="cards">'
         + "".join(f'<div class="card"><b>{e(printable(v))}</b><span>{e(k)}</span></div>' for v, k in cards)
         + f'<div class="card"><b>{_cost(s)}</b><span>cost</span></div></div>',

@@ -56,6 +56,8 @@ __all__ = [
     "EventWriter",
     "KEEP_COLUMNS",
     "STATUS_FIELDS",
+    "CHECKPOINT_FIELDS",
+    "checkpoint_row",
 ]
 
 from ..columns import (  # noqa: E402  (re-exported: sinks is where users look for them)
@@ -543,8 +545,8 @@ def summary_rows(summary: Summary, stats: ReadStats | None = None) -> Iterator[d
             for k in ("count", "p50", "p90", "max"):
                 yield row(figure, getattr(p, k), k)
         yield row("trained_tokens", s.trained_tokens)
-        for currency, v in s.cost.items():
-            yield row("cost", v, currency)
+        for currency, amount in s.cost.items():
+            yield row("cost", amount, currency)
         yield row("newest", s.newest)
 
     yield from figures("(all)", summary, stats)
@@ -601,11 +603,11 @@ def atomic_file(path: str, *, protect: Iterable[str] = (), what: str = "output")
     if direct or (os.path.exists(target) and not os.path.isfile(target)):
         # a FIFO, a device, /dev/stdout: write into it; renaming over it would replace it
         try:
-            direct = open(target, "wb")
+            into = open(target, "wb")  # noqa: SIM115 - closed by the with below; only open()'s errors are ours
         except OSError as exc:
             raise OutputError(f"cannot write {shown}: {exc.strerror}") from None
-        with direct:
-            yield direct
+        with into:
+            yield into
         return
     directory = os.path.dirname(target) or "."
     if not os.path.isdir(directory):
@@ -660,7 +662,7 @@ class RejectWriter:
         if path is not None:
             if append:
                 try:
-                    self._fh = self._stack.enter_context(open(path, "ab"))
+                    self._fh = self._stack.enter_context(open(path, "ab"))  # noqa: SIM115 - self._stack closes it
                 except OSError as exc:
                     raise OutputError(f"cannot write {display_name(path)}: {exc.strerror}") from None
             else:

@@ -9,11 +9,14 @@ it reports; ``events --new`` and ``tail --state`` keep its memory between runs.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING
 
 from ..decode.models import TERMINAL_STATUSES, status_rank
 from .filters import Selection
 from .reducer import JobTable, StatusChange
+
+if TYPE_CHECKING:
+    from ..decode.decoder import Snapshot
 
 __all__ = ["ChangeFeed", "change_key", "ChangeKey"]
 
@@ -41,7 +44,7 @@ class ChangeFeed:
         self._seen: set[str] = set()  # jobs matching the job filters
         self._open: set[str] = set()  # ... whose current status is not terminal
 
-    def push(self, snapshots: Sequence[Any]) -> list[StatusChange]:
+    def push(self, snapshots: Sequence[Snapshot]) -> list[StatusChange]:
         """Fold *snapshots*; return the new changes that pass the selection."""
         if not snapshots:
             return []
@@ -54,7 +57,7 @@ class ChangeFeed:
                     out.append(change)
         return out
 
-    def learn(self, snapshots: Sequence[Any]) -> None:
+    def learn(self, snapshots: Sequence[Snapshot]) -> None:
         """Fold *snapshots* without emitting; call :meth:`settle` when done."""
         if snapshots:
             self.table.update(snapshots)

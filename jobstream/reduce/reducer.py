@@ -35,6 +35,7 @@ import msgspec
 from ..decode.models import STATUS_RANK, TERMINAL_STATUSES, UNKNOWN_RANK, status_rank
 
 if TYPE_CHECKING:
+    from ..decode.decoder import Snapshot
     from .summary import Summary
 
 __all__ = ["JobTable", "JobState", "JobBrief", "StatusChange", "Observation", "CheckpointRow", "fold"]
@@ -221,7 +222,7 @@ def _integration_label(obj: Any) -> str:
     return label
 
 
-def _extract(snap: Any, key: int) -> _Current:
+def _extract(snap: Snapshot, key: int) -> _Current:
     """The fields a job's state takes from its latest snapshot."""
     meta = snap.metadata
     integ = snap.integrations
@@ -265,7 +266,7 @@ class _Acc:
 
     def __init__(self) -> None:
         self.key = -1  # order key of the latest snapshot
-        self.win: Any = None  # that snapshot, fields not extracted yet (None once extracted)
+        self.win: Snapshot | None = None  # that snapshot, fields not extracted yet (None once extracted)
         self._current: _Current | None = None
         self.stated: tuple[int, str, str] | None = None  # (order key, status, type)
         self.classifier = False
@@ -276,8 +277,8 @@ class _Acc:
         # Not part of the state (never merged or shipped): the last snapshot folded, so an
         # exact repeat is skipped with one comparison, and its events list, so a poll whose
         # events did not change is not walked again.  Folding is idempotent: both are exact.
-        self.last: Any = None
-        self.last_events: Any = None
+        self.last: Snapshot | None = None
+        self.last_events: object = None
 
     @property
     def current(self) -> _Current | None:
@@ -297,7 +298,7 @@ class _Acc:
             if mine is None or _encode(cur) > _encode(mine):
                 self.win, self._current = None, cur
 
-    def add(self, snap: Any) -> None:
+    def add(self, snap: Snapshot) -> None:
         status = _intern(snap.status)
         modified_at = snap.modified_at
         rank = _RANK.get(status, UNKNOWN_RANK)
@@ -340,7 +341,9 @@ class _Acc:
             for ev in events:
                 if ev.name != "status-updated":
                     continue
-                data = ev.data
+                # a dict (full schema) or an _EventDataView (projections), told apart by exact
+                # type below: the fastest test, which mypy does not narrow on (hence Any)
+                data: Any = ev.data
                 t = ev.created_at
                 if data is None or t is None:
                     continue
@@ -438,7 +441,7 @@ class _Acc:
             order = _order()
             keys.sort(key=lambda k: (k & ~_LOW) | order[k & _LOW])
             times = [k >> 32 for k in keys]
-        return [(t, names[k & _LOW], obs[k]) for t, k in zip(times, keys)]
+        return [(t, names[k & _LOW], obs[k]) for t, k in zip(times, keys, strict=True)]
 
     @staticmethod
     def _transitions(hist: list[tuple[int, str, int]]) -> list[tuple[int, str | None, str]]:
@@ -523,7 +526,7 @@ class _Acc:
         hist = self.history()
         moves = self._transitions(hist)
         durations: dict[str, int] = defaultdict(int)
-        for (t0, _, s0), (t1, _, _) in zip(moves, moves[1:]):
+        for (t0, _, s0), (t1, _, _) in zip(moves, moves[1:], strict=False):  # each move with the next
             durations[s0] += t1 - t0
         last_at, _, last = moves[-1] if moves else (0, None, "")
         if moves and last not in TERMINAL_STATUSES:
@@ -620,14 +623,14 @@ class JobTable:
 
     # -- building ----------------------------------------------------------------------
 
-    def add(self, snapshot: Any) -> None:
+    def add(self, snapshot: Snapshot) -> None:
         """Fold one snapshot (any decoded job: full schema or :class:`~jobstream.decode.models.JobView`)."""
         acc = self._accs.get(snapshot.id)
         if acc is None:
             acc = self._accs[snapshot.id] = _Acc()
         acc.add(snapshot)
 
-    def update(self, snapshots: Iterable[Any]) -> JobTable:
+    def update(self, snapshots: Iterable[Snapshot]) -> JobTable:
         """Fold many snapshots; returns self."""
         accs = self._accs
         for snap in snapshots:
@@ -720,16 +723,17 @@ class JobTable:
             cur.status = _intern(cur.status)
             a.key, a._current, a.classifier = cur.modified_at << 3 | cur.rank, cur, w.classifier
             a.cps = {cp[0]: list(cp[1:]) for cp in w.checkpoints}
-            a.stated = tuple(w.stated) if w.stated is not None else None  # type: ignore[assignment]
+            a.stated = w.stated  # decoded as a tuple already
             a.first_seen, a.last_seen = w.first_seen, w.last_seen
+            # pairs (or triples) of one iterator: strict=False, the wire's grouping idiom
             flat = iter(w.obs)
             if w.obs and w.obs[0] == -1:  # times past 2106: triples
                 next(flat)
-                a.obs = {t << 32 | local[c]: f for t, c, f in zip(flat, flat, flat)}
+                a.obs = {t << 32 | local[c]: f for t, c, f in zip(flat, flat, flat, strict=False)}
             elif same:
-                a.obs = dict(zip(flat, flat))
+                a.obs = dict(zip(flat, flat, strict=False))
             else:
-                a.obs = {(k & ~_LOW) | local[k & _LOW]: f for k, f in zip(flat, flat)}
+                a.obs = {(k & ~_LOW) | local[k & _LOW]: f for k, f in zip(flat, flat, strict=False)}
             out._accs[w.id] = a
         return out
 
@@ -840,7 +844,7 @@ class JobTable:
         return to_polars(to_arrow(self, what, jobs, by=by))
 
 
-def fold(snapshots: Iterable[Any], table: JobTable | None = None) -> JobTable:
+def fold(snapshots: Iterable[Snapshot], table: JobTable | None = None) -> JobTable:
     """Fold *snapshots* (into *table* if given) and return the table."""
     table = JobTable() if table is None else table
     return table.update(snapshots)

@@ -44,7 +44,7 @@ import dask
 import msgspec
 from dask.base import compute
 
-from ..decode.decoder import Model, Reject, SnapshotDecoder
+from ..decode.decoder import Model, Reject, Snapshot, SnapshotDecoder
 from ..decode.step import ReadStats, source_failure
 from ..errors import InvalidLineError, JobstreamError, SourceError
 from ..io.framing import DEFAULT_MAX_LINE_BYTES
@@ -160,7 +160,11 @@ def _decoder(model: Model, max_line_bytes: int) -> SnapshotDecoder:
 
 
 def _read_piece(
-    piece: Piece, decoder: SnapshotDecoder, stats: ReadStats, rejects: list[Reject], each: Callable[[list[Any]], Any]
+    piece: Piece,
+    decoder: SnapshotDecoder,
+    stats: ReadStats,
+    rejects: list[Reject],
+    each: Callable[[list[Snapshot]], Any],
 ) -> int:
     """Read one piece through :func:`~jobstream.run.batch.read_unit`; returns its line count.
 
@@ -197,7 +201,7 @@ def _read_partition(
     line count, stats and rejects (msgpack)."""
     decoder = _decoder(model, max_line_bytes)
     table = JobTable() if fold else None
-    each: Callable[[list[Any]], Any] = table.update if table is not None else _discard
+    each: Callable[[list[Snapshot]], Any] = table.update if table is not None else _discard
     results = []
     gc_was = gc.isenabled()
     gc.disable()  # the fold makes no reference cycles (as in a local run): collections would find nothing
@@ -214,7 +218,7 @@ def _read_partition(
     return table, msgspec.msgpack.encode(results)
 
 
-def _discard(snaps: list[Any]) -> None:
+def _discard(snaps: list[Snapshot]) -> None:
     pass
 
 
@@ -361,7 +365,7 @@ def _gather(parts: Sequence[Sequence[Piece]], packed: Sequence[bytes]) -> tuple[
     """Every piece's stats summed, and every reject in input order at its true line."""
     units: list[Unit] = []
     results: list[UnitResult] = []
-    for pieces, data in zip(parts, packed):
+    for pieces, data in zip(parts, packed, strict=True):  # one packed result per part
         units.extend(u for u, _ in pieces)
         results.extend(_RESULTS.decode(data))
     units.sort(key=lambda u: u.index)

@@ -681,7 +681,7 @@ class Follower:
             delta, results = read_tasks(
                 tasks, model=self.decoder.model, max_line_bytes=self.decoder.max_line_bytes, workers=1
             )
-            for task, res in zip(tasks, results):
+            for task, res in zip(tasks, results, strict=True):  # one result per task
                 o, m = task.opened, task.mark
                 if res is not None and (res.failure is not None or res.rewritten):
                     continue

@@ -39,7 +39,7 @@ from typing import Any
 
 import msgspec
 
-from ..decode.decoder import Model, Reject, SnapshotDecoder
+from ..decode.decoder import Model, Reject, Snapshot, SnapshotDecoder
 from ..decode.step import DecodeStep, ReadStats, SourceFailure, source_failure
 from ..errors import SourceError
 from ..io.framing import DEFAULT_BLOCK_SIZE, DEFAULT_MAX_LINE_BYTES, Framer
@@ -678,7 +678,7 @@ def _read_compressed(
     decoder: SnapshotDecoder,
     stats: ReadStats,
     rejects: list[Reject],
-    each: Callable[[list[Any]], Any],
+    each: Callable[[list[Snapshot]], Any],
     block_size: int,
 ) -> tuple[int, CompressedEnd]:
     """Read a compressed file from content offset ``spec.skip`` to its end (from 0 when the
@@ -731,7 +731,7 @@ def _work(model: Model, fold: bool, max_line_bytes: int, block_size: int, specs:
     def work(units: Sequence[parallel.Unit], fds: dict[Source, int]) -> tuple[Any, list[parallel.UnitResult]]:
         decoder = SnapshotDecoder(model, max_line_bytes=max_line_bytes)
         table = JobTable()
-        each: Callable[[list[Any]], Any] = table.update if fold else _discard
+        each: Callable[[list[Snapshot]], Any] = table.update if fold else _discard
         results = []
         ends = []
         for unit in units:
@@ -749,7 +749,7 @@ def _work(model: Model, fold: bool, max_line_bytes: int, block_size: int, specs:
     return work
 
 
-def _discard(snaps: list[Any]) -> None:
+def _discard(snaps: list[Snapshot]) -> None:
     pass
 
 
@@ -865,7 +865,7 @@ def read_tail(
     decoder: SnapshotDecoder,
     stats: ReadStats,
     rejects: list[Reject],
-    each: Callable[[list[Any]], Any],
+    each: Callable[[list[Snapshot]], Any],
 ) -> None:
     """Read a plain file from *start* to its end, a last line without its newline included (as
     a full run reads it): for this run's output only, never saved.  A compressed file (or
@@ -937,7 +937,7 @@ class OffsetReader:
         self.stats = ReadStats(sources=1)
         self.rejects: list[Reject] = []
 
-    def batches(self) -> Iterator[list[Any]]:
+    def batches(self) -> Iterator[list[Snapshot]]:
         """Snapshots a chunk at a time.  Raises :class:`SourceError` if the file cannot be read."""
         o = open_input(self.source)
         rejects: list[Reject] = []
@@ -989,7 +989,7 @@ class OffsetReader:
                 stream.close()
             o.close()
 
-    def __iter__(self) -> Iterator[Any]:
+    def __iter__(self) -> Iterator[Snapshot]:
         for batch in self.batches():
             yield from batch
 

@@ -100,7 +100,7 @@ def split_ranges(fd: int, size: int, parts: int, *, min_bytes: int = 1, start: i
         if bounds[-1] < cut < size:
             bounds.append(cut)
     bounds.append(size)
-    return list(zip(bounds, bounds[1:]))
+    return list(zip(bounds, bounds[1:], strict=False))  # each bound with the next
 
 
 def plan(
@@ -116,12 +116,12 @@ def plan(
     if workers <= 1 or any(s.is_stdin for s in sources):
         return None
     sizes = [s.size() for s in sources]
-    if any(size is None for size in sizes) or sum(sizes) < min_bytes:  # type: ignore[arg-type]
+    known = [size for size in sizes if size is not None]
+    if len(known) < len(sizes) or sum(known) < min_bytes:
         return None
     fds: dict[Source, int] = {}
     units: list[Unit] = []
-    for src, size in zip(sources, sizes):
-        assert size is not None
+    for src, size in zip(sources, known, strict=True):
         if size < 2 * min_range or src in fds or src.is_remote:
             units.append(Unit(len(units), src, 0, -1, size))  # read whole, as a stream, by one process
             continue
@@ -285,7 +285,7 @@ def _write_all(fd: int, data: bytes) -> None:
 
 
 def _read_all(fd: int) -> bytes:
-    parts = []
+    parts: list[bytes] = []
     while True:
         piece = os.read(fd, 1 << 20)
         if not piece:

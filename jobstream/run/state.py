@@ -761,7 +761,7 @@ class State:
             )
             changed = self.fold(delta) if fold else []
             seq = self._doc.next_seq
-            for task, res in zip(pl.tasks, results):
+            for task, res in zip(pl.tasks, results, strict=True):  # one result per task
                 o, m = task.opened, task.mark
                 where = given.get(o.source.label, len(sources))
                 if res is not None:
