@@ -63,15 +63,16 @@ class Chromium:
             "--remote-debugging-pipe",
             "about:blank",
         ]
-        self._stderr = open(os.path.join(self.profile, "stderr.log"), "wb")  # a pipe could fill and block it
-        self.proc = subprocess.Popen(
-            args,
-            preexec_fn=fds,
-            pass_fds=(3, 4),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=self._stderr,
-        )
+        self._stderr = os.path.join(self.profile, "stderr.log")  # a file: a pipe could fill and block it
+        with open(self._stderr, "wb") as stderr:  # the child keeps its own copy of the descriptor
+            self.proc = subprocess.Popen(
+                args,
+                preexec_fn=fds,
+                pass_fds=(3, 4),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=stderr,
+            )
         os.close(to_browser_r)
         os.close(from_browser_w)
         self._buf = b""
@@ -95,7 +96,7 @@ class Chromium:
                 raise TimeoutError("no reply from Chromium")
             chunk = os.read(self._from_browser, 1 << 16)
             if not chunk:
-                with open(self._stderr.name, "rb") as fh:
+                with open(self._stderr, "rb") as fh:
                     err = fh.read().decode(errors="replace")
                 raise RuntimeError(f"Chromium closed the pipe: {err[-2000:]}")
             self._buf += chunk
@@ -191,7 +192,6 @@ class Chromium:
                 os.close(fd)
             except OSError:
                 pass
-        self._stderr.close()
         shutil.rmtree(self.profile, ignore_errors=True)
 
     def __enter__(self) -> Chromium:

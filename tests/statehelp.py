@@ -1,5 +1,6 @@
-"""Helpers shared by the incremental-state tests: log lines, runs with and without a state,
-rotations as logrotate does them, and crashes injected into a forked child."""
+"""Helpers shared by the incremental-state tests (test_state.py, test_incremental.py): runs with
+and without a state, rotations as logrotate does them, and crashes injected into a forked child.
+Snapshot lines, appending and running the program are in helpers.py."""
 
 from __future__ import annotations
 
@@ -7,53 +8,14 @@ import gzip
 import os
 import shutil
 import signal
-import subprocess
-import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
-
-import orjson
 
 from jobstream.exports import StateOptions, export, validate
 from jobstream.out.sinks import Output
 from jobstream.run import state as state_module
 from jobstream.run.reader import ReadOptions
-
-ROOT = Path(__file__).resolve().parents[1]
-T0 = 1_750_000_000
-WAIT = 60.0
-
-
-def line(
-    job: str,
-    status: str,
-    t: int,
-    *,
-    created: int = T0,
-    model: str = "open-mistral-7b",
-    job_type: str | None = "completion",
-    events: Sequence[tuple[str, int]] | None = None,
-) -> bytes:
-    """One snapshot line, as a poller appends it."""
-    obj: dict[str, Any] = {
-        "id": job,
-        "object": "job",
-        "model": model,
-        "status": status,
-        "created_at": created,
-        "modified_at": t,
-    }
-    if job_type is not None:
-        obj["job_type"] = job_type
-    if events is not None:
-        obj["events"] = [{"name": "status-updated", "data": {"status": s}, "created_at": at} for s, at in events]
-    return orjson.dumps(obj) + b"\n"
-
-
-def append(path: Path, data: bytes) -> None:
-    with open(path, "ab") as fh:
-        fh.write(data)
 
 
 def out_of(
@@ -146,15 +108,3 @@ def crash_at(point: str, body: Callable[[], Any]) -> int:
             os._exit(code)
     _, status = os.waitpid(pid, 0)
     return status
-
-
-def cli(*args: Any, timeout: float = WAIT, **kwargs: Any) -> subprocess.CompletedProcess[bytes]:
-    """``python -m jobstream ARGS`` as cron runs it."""
-    return subprocess.run(
-        [sys.executable, "-m", "jobstream", *map(str, args)],
-        capture_output=True,
-        timeout=timeout,
-        cwd=ROOT,
-        stdin=subprocess.DEVNULL,
-        **kwargs,
-    )

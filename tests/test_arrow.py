@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers import EXAMPLE_LOG, no_traceback, run_jobstream
 
 import jobstream
 from jobstream.errors import OutputError
@@ -28,11 +29,6 @@ CAT = pa.dictionary(pa.int32(), pa.string())
 JOB_TIMES = ("created_at", "modified_at", "first_seen", "last_seen", "checkpoint_at")
 
 
-@pytest.fixture(scope="module")
-def table(small_log: Path) -> JobTable:
-    return jobstream.fold_paths([str(small_log)]).table
-
-
 def _epoch(v: Any) -> Any:
     """A datetime (from any reader) as unix seconds; anything else as is."""
     if isinstance(v, datetime):
@@ -48,7 +44,7 @@ def _rows(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def _duck(path: Path) -> list[dict[str, Any]]:
     rel = duckdb.sql(f"select * from read_parquet('{path}')")
-    return _rows([dict(zip(rel.columns, row)) for row in rel.fetchall()])
+    return _rows([dict(zip(rel.columns, row, strict=True)) for row in rel.fetchall()])
 
 
 def _expected_jobs(table: JobTable) -> list[dict[str, Any]]:
@@ -210,7 +206,7 @@ class TestFiles:
         path = tmp_path / "jobs.parquet"
         arrow.write_parquet(table.to_arrow("jobs"), path)
         rel = duckdb.sql(f"select * from read_parquet('{path}')")
-        types = dict(zip(rel.columns, map(str, rel.types)))
+        types = dict(zip(rel.columns, map(str, rel.types), strict=True))
         assert types["created_at"] == "TIMESTAMP WITH TIME ZONE"
         assert types["status"] == "VARCHAR"
         assert types["queue_wait"] == "BIGINT"
@@ -300,3 +296,18 @@ def test_datetime_helper_rejects_naive_times() -> None:
     with pytest.raises(AssertionError):
         _epoch(datetime(2024, 1, 1))
     assert _epoch(datetime(2024, 1, 1, tzinfo=timezone.utc)) == 1704067200
+
+
+# regression: adversarial review of #13 and #10 (failed on main at dbff749 as its docstring says)
+@pytest.mark.parametrize("fmt", ["parquet", "arrow"])
+def test_jobs_fields_apply_to_columnar_outputs(tmp_path: Path, fmt: str) -> None:
+    """`jobs --fields id,status -f parquet` writes all 22 columns: exports._write_arrow never sees
+    `fields`, so the option is accepted and silently ignored."""
+    pq = pytest.importorskip("pyarrow.parquet")
+    feather = pytest.importorskip("pyarrow.feather")
+    out = tmp_path / f"jobs.{fmt}"
+    proc = run_jobstream("jobs", EXAMPLE_LOG, "--fields", "id,status", "-f", fmt, "-o", out)
+    no_traceback(proc)
+    assert proc.returncode == 0
+    table = pq.read_table(out) if fmt == "parquet" else feather.read_table(out)
+    assert table.column_names == ["id", "status"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import bz2
 import gzip
+import itertools
 import json
 import logging
 import lzma
@@ -26,6 +27,7 @@ import pytest
 import servers
 import zstandard
 from distributed import Client, LocalCluster
+from helpers import EXAMPLE_LOG, log_bytes, run_jobstream
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -37,7 +39,6 @@ from jobstream.generate import generate
 from jobstream.io.sources import Source
 from jobstream.run.parallel import Unit
 
-ROOT = Path(__file__).resolve().parents[1]
 BOM = b"\xef\xbb\xbf"
 #: The corpus of the parallel-equals-serial property: good lines, broken JSON, blanks,
 #: whitespace, a wrong type, invalid UTF-8, and lines over the 3000-byte limit used below.
@@ -115,7 +116,7 @@ def read_pieces(path: Path, cuts: list[int]) -> tuple[list[Any], ReadStats, list
     decoder = SnapshotDecoder("view", max_line_bytes=MAX_LINE)
     table = jobstream.JobTable()
     units, results = [], []
-    for i, (a, b) in enumerate(zip(bounds, bounds[1:])):
+    for i, (a, b) in enumerate(itertools.pairwise(bounds)):
         unit = Unit(i, src, a, b, b - a)
         stats = ReadStats(sources=1 if a == 0 else 0)
         rejects: list[Reject] = []
@@ -189,7 +190,7 @@ class TestAlignment:
 
 class TestPlan:
     def test_compressed_files_are_one_partition_plain_ones_blocks_small_ones_batched(self, tmp_path: Path) -> None:
-        data = b"".join(line + b"\n" for line in generate(30, seed=2))
+        data = log_bytes(30, 2)
         big = tmp_path / "big.ndjson"
         big.write_bytes(data)
         gz = tmp_path / "big.ndjson.gz"
@@ -230,7 +231,7 @@ class TestPlan:
         import dask.core
 
         path = tmp_path / "x.ndjson"
-        path.write_bytes(b"".join(line + b"\n" for line in generate(10, seed=1)))
+        path.write_bytes(log_bytes(10, 1))
         bag = jd.tables(path, blocksize=path.stat().st_size // 16 + 1)
         assert bag.npartitions == 16
         graph = dict(jd.merge(bag, split_every=4).__dask_graph__())
@@ -315,7 +316,7 @@ class TestOnACluster:
 
     def test_progress_counts_every_input_byte_and_the_result_unpacks(self, client: Client, tmp_path: Path) -> None:
         path = tmp_path / "log.ndjson"
-        path.write_bytes(b"".join(line + b"\n" for line in generate(10, seed=4)))
+        path.write_bytes(log_bytes(10, 4))
         seen: list[int] = []
         table, stats = jd.fold(path, client, blocksize=50_000, on_progress=seen.append)
         assert sum(seen) == path.stat().st_size and len(seen) == len(jd.plan(path, blocksize=50_000)) > 1
@@ -327,7 +328,7 @@ class TestOnACluster:
         from distributed import get_task_stream
 
         path = tmp_path / "log.ndjson"
-        path.write_bytes(b"".join(line + b"\n" for line in generate(10, seed=7)))
+        path.write_bytes(log_bytes(10, 7))
         parts = jd.plan(path, blocksize=60_000)
         with get_task_stream(client) as ts:
             jd.fold(path, client, blocksize=60_000)
@@ -344,7 +345,7 @@ class TestOnACluster:
 
     def test_the_bag_of_partial_tables_composes(self, client: Client, tmp_path: Path) -> None:
         path = tmp_path / "log.ndjson"
-        path.write_bytes(b"".join(line + b"\n" for line in generate(10, seed=6)))
+        path.write_bytes(log_bytes(10, 6))
         bag = jd.tables(path, blocksize=40_000)
         partials = bag.compute()
         assert len(partials) == bag.npartitions > 2 and all(isinstance(t, jobstream.JobTable) for t in partials)
@@ -375,17 +376,6 @@ class TestOnACluster:
 # --------------------------------------------------------------------------- the command line
 
 
-def cli(*args: Any, env: Any = None) -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run(
-        [sys.executable, "-m", "jobstream", *map(str, args)],
-        capture_output=True,
-        timeout=180,
-        cwd=ROOT,
-        stdin=subprocess.DEVNULL,
-        env=env,
-    )
-
-
 @pytest.fixture(scope="module")
 def messy_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Big enough to split into many blocks at --dask's default? No: the CLI uses the default
@@ -402,10 +392,10 @@ def messy_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def same_run(args: list[Any], address: str, tmp_path: Path) -> subprocess.CompletedProcess[bytes]:
     """The command here and with --dask ADDRESS: the same exit code, stdout, stderr and --errors file."""
     errors = tmp_path / "rejects.ndjson"  # one name: stderr mentions it
-    local = cli(*args, "--errors", errors)
+    local = run_jobstream(*args, "--errors", errors, timeout=180)
     local_errors = errors.read_bytes() if errors.exists() else None  # (absent when --strict stopped)
     errors.unlink(missing_ok=True)
-    remote = cli(*args, "--errors", errors, "--dask", address)
+    remote = run_jobstream(*args, "--errors", errors, "--dask", address, timeout=180)
     assert (remote.returncode, remote.stdout, remote.stderr) == (local.returncode, local.stdout, local.stderr)
     assert (errors.read_bytes() if errors.exists() else None) == local_errors
     return remote
@@ -442,24 +432,20 @@ class TestCommandLine:
 
     def test_bad_addresses_and_stdin_are_one_line_errors(self, tmp_path: Path) -> None:
         for address in ("local:0", "local:two"):
-            proc = cli("summary", ROOT / "examples" / "jobs.ndjson", "--dask", address)
+            proc = run_jobstream("summary", EXAMPLE_LOG, "--dask", address, timeout=180)
             assert proc.returncode == 2 and b"local:N needs a positive number" in proc.stderr
-        proc = subprocess.run(
-            [sys.executable, "-m", "jobstream", "summary", "--dask", "local"],
-            input=b"{}\n",
-            capture_output=True,
-            timeout=60,
-            cwd=ROOT,
-        )
+        proc = run_jobstream("summary", "--dask", "local", stdin=None, input=b"{}\n")
         assert proc.returncode == 2 and b"cannot read this process's stdin" in proc.stderr
-        with pytest.raises(jobstream.JobstreamError, match="cannot reach the Dask scheduler at tcp://127.0.0.1:9"):
-            with jd.connect("tcp://127.0.0.1:9", timeout=1):
-                pass
+        with (
+            pytest.raises(jobstream.JobstreamError, match="cannot reach the Dask scheduler at tcp://127.0.0.1:9"),
+            jd.connect("tcp://127.0.0.1:9", timeout=1),
+        ):
+            pass
 
     def test_without_the_extra_the_error_names_it(self) -> None:
         code = "import sys; sys.modules['dask'] = None\nfrom jobstream.cli import main; main()"
         proc = subprocess.run(
-            [sys.executable, "-c", code, "summary", str(ROOT / "examples" / "jobs.ndjson"), "--dask", "local"],
+            [sys.executable, "-c", code, "summary", str(EXAMPLE_LOG), "--dask", "local"],
             capture_output=True,
             timeout=60,
         )
@@ -473,68 +459,66 @@ class TestCommandLine:
         info = tmp_path / "scheduler.json"
         common = ["--no-dashboard"]
         procs: list[subprocess.Popen[bytes]] = []
-        logs = [open(tmp_path / f"{n}.log", "wb") for n in ("scheduler", "worker")]
-        try:
-            procs.append(
-                subprocess.Popen(
-                    [
-                        sys.executable,
-                        "-m",
-                        "dask",
-                        "scheduler",
-                        "--host",
-                        "127.0.0.1",
-                        "--port",
-                        "0",
-                        "--scheduler-file",
-                        str(info),
-                        *common,
-                    ],
-                    stdout=logs[0],
-                    stderr=subprocess.STDOUT,
+        with open(tmp_path / "scheduler.log", "wb") as scheduler_log, open(tmp_path / "worker.log", "wb") as worker_log:
+            try:
+                procs.append(
+                    subprocess.Popen(
+                        [
+                            sys.executable,
+                            "-m",
+                            "dask",
+                            "scheduler",
+                            "--host",
+                            "127.0.0.1",
+                            "--port",
+                            "0",
+                            "--scheduler-file",
+                            str(info),
+                            *common,
+                        ],
+                        stdout=scheduler_log,
+                        stderr=subprocess.STDOUT,
+                    )
                 )
-            )
-            deadline = time.monotonic() + 60
-            while not (info.exists() and info.stat().st_size) and time.monotonic() < deadline:
-                assert procs[0].poll() is None, (tmp_path / "scheduler.log").read_text()
-                time.sleep(0.1)
-            address = json.loads(info.read_text())["address"]
-            assert address.startswith("tcp://127.0.0.1:")
-            procs.append(
-                subprocess.Popen(
-                    [
-                        sys.executable,
-                        "-m",
-                        "dask",
-                        "worker",
-                        address,
-                        "--host",
-                        "127.0.0.1",
-                        "--nworkers",
-                        "1",
-                        "--nthreads",
-                        "1",
-                        *common,
-                    ],
-                    stdout=logs[1],
-                    stderr=subprocess.STDOUT,
+                deadline = time.monotonic() + 60
+                while not (info.exists() and info.stat().st_size) and time.monotonic() < deadline:
+                    assert procs[0].poll() is None, (tmp_path / "scheduler.log").read_text()
+                    time.sleep(0.1)
+                address = json.loads(info.read_text())["address"]
+                assert address.startswith("tcp://127.0.0.1:")
+                procs.append(
+                    subprocess.Popen(
+                        [
+                            sys.executable,
+                            "-m",
+                            "dask",
+                            "worker",
+                            address,
+                            "--host",
+                            "127.0.0.1",
+                            "--nworkers",
+                            "1",
+                            "--nthreads",
+                            "1",
+                            *common,
+                        ],
+                        stdout=worker_log,
+                        stderr=subprocess.STDOUT,
+                    )
                 )
-            )
-            with Client(address, timeout=30) as c:
-                c.wait_for_workers(1, timeout=60)
-            same_run(["events", messy_dir], address, tmp_path)
-            same_run(["validate", messy_dir, "--max-line-bytes", MAX_LINE], address, tmp_path)
-        finally:
-            for p in reversed(procs):
-                p.terminate()
-            for p in reversed(procs):
-                try:
-                    p.wait(timeout=20)
-                except subprocess.TimeoutExpired:
-                    p.kill()
-                    p.wait(timeout=20)
-            for f in logs:
-                f.close()
+                with Client(address, timeout=30) as c:
+                    c.wait_for_workers(1, timeout=60)
+                same_run(["events", messy_dir], address, tmp_path)
+                same_run(["validate", messy_dir, "--max-line-bytes", MAX_LINE], address, tmp_path)
+            finally:
+                for p in reversed(procs):
+                    p.terminate()
+                for p in reversed(procs):
+                    try:
+                        p.wait(timeout=20)
+                    except subprocess.TimeoutExpired:
+                        p.kill()
+                        p.wait(timeout=20)
         assert all(p.returncode is not None for p in procs)
 
 

@@ -1,8 +1,11 @@
-"""The framer: bytes in any pieces give exactly the frames, lines, offsets and rejects of the whole."""
+"""The framer (``jobstream.io.framing``): bytes in any pieces give exactly the frames, lines,
+offsets and rejects of the whole; a byte range ends where it must; an over-limit line is
+reported the same however it was cut."""
 
 from __future__ import annotations
 
 import io
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -10,9 +13,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import jobstream
 from jobstream.decode.decoder import Reject, SnapshotDecoder
 from jobstream.decode.step import DecodeStep, ReadStats
 from jobstream.io.framing import Chunk, Framer, OversizedLine, iter_chunks
+from jobstream.run.reader import read
 
 
 def lines_of(frames: list[Any], max_line_bytes: int = 1 << 30) -> list[tuple[int, Any]]:
@@ -66,6 +71,7 @@ def decoded(
 
 
 def job(i: int) -> bytes:
+    """A short job line (about 60 bytes: under the small limits these tests set; helpers.job is longer)."""
     return orjson.dumps({"id": f"j{i}", "status": "RUNNING", "created_at": 100 + i, "modified_at": 200 + i})
 
 
@@ -135,6 +141,11 @@ class TestFramer:
         ranged = lines_of(list(iter_chunks(io.BytesIO(data[:100]), "s", offset=10)))
         assert ranged == [(10 + off, line) for off, line in lines_of(feed([data[:100]]))]
 
+    def test_a_range_never_reads_past_its_limit_even_mid_bom(self) -> None:
+        """Found by review: a byte range read past its limit when the limit fell inside a BOM."""
+        frames = list(iter_chunks(io.BytesIO(b"\xef\nA\nB\nC\n"), "s", block_size=1, limit=2))
+        assert [f.tobytes() for f in frames] == [b"\xef\n"]  # type: ignore[union-attr]
+
 
 _LINES = st.one_of(
     st.integers(0, 50).map(job),
@@ -163,9 +174,43 @@ def test_any_split_gives_the_frames_lines_and_rejects_of_the_whole(
 ) -> None:
     whole = (b"\xef\xbb\xbf" if bom else b"") + b"\n".join(lines) + (b"\n" if final_newline and lines else b"")
     cuts = sorted(data.draw(st.lists(st.integers(0, len(whole)), max_size=12)))
-    pieces = [whole[a:b] for a, b in zip([0, *cuts], [*cuts, len(whole)])]
+    pieces = [whole[a:b] for a, b in zip([0, *cuts], [*cuts, len(whole)], strict=True)]
     kwargs = {"max_line_bytes": 256}
     one = feed([whole], **kwargs)
     many = feed(pieces, **kwargs)
     assert lines_of(many, 256) == lines_of(one, 256)
     assert decoded(many, 256) == decoded(one, 256)
+
+
+# --------------------------------------------------------------------------- regressions found by review
+
+
+@pytest.mark.parametrize("block", [7, 64, 1 << 20])
+def test_oversized_reject_keeps_the_same_prefix_however_it_was_caught(tmp_path: Path, block: int) -> None:
+    """Found by review: an over-limit line's reject kept a different prefix depending on how it was
+    caught (in one block, or across blocks): chunking must not change a reject."""
+    p = tmp_path / "log.ndjson"
+    big = b'{"id":"' + b"a" * 300 + b'"}'
+    p.write_bytes(job(1) + b"\n" + big + b"\n" + job(2))
+    rejects: list[Reject] = []
+    reader = jobstream.read(p, on_reject=rejects.append, max_line_bytes=100, block_size=block)
+    list(reader)
+    assert [r.raw for r in rejects] == [big[:256]]
+    assert reader.stats.bytes == p.stat().st_size
+
+
+# regression: adversarial review of #13 and #10 (failed on main at dbff749 as its docstring says)
+def test_oversized_reject_raw_does_not_depend_on_block_size(tmp_path: Path) -> None:
+    """An over-limit line shorter than the 256-byte prefix: read whole, the reject's raw is the line;
+    when it spans two reads and is completed in the framer's pending path, the prefix is cut from
+    the line *with its newline*.  README: "any split of the input into pieces gives the lines,
+    offsets, line numbers and rejects of reading it whole"."""
+    path = tmp_path / "long.ndjson"
+    path.write_bytes(b'{"id":"aaaaaaaaaaaaaaaaaaaa"}\n{"id":"b"}\n')
+
+    def rejects(block_size: int) -> list[tuple[int, int, bytes]]:
+        out: list[Any] = []
+        list(read(str(path), max_line_bytes=20, block_size=block_size, on_reject=out.append))
+        return [(r.line, r.offset, r.raw) for r in out]
+
+    assert rejects(16) == rejects(1 << 20)

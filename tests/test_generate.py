@@ -1,17 +1,21 @@
-"""Tests for jobstream.generate, the synthetic polling-log generator."""
+"""The synthetic polling-log generator (``jobstream.generate``) and `jobstream generate`."""
 
 from __future__ import annotations
 
 import functools
+import gzip
 import hashlib
 import io
 import json
 import re
+import stat
 from collections import defaultdict
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers import invoke, one_line_error, summary_of
 
 import jobstream
 from jobstream.generate import LOG_END, LOG_START, generate, write_log
@@ -86,7 +90,7 @@ def test_write_log_matches_generate() -> None:
 
 def test_lines_are_single_line_json_objects(raw: list[bytes], log: list[dict[str, Any]]) -> None:
     assert len(raw) > 2000
-    for line, d in zip(raw, log):
+    for line, d in zip(raw, log, strict=True):
         assert isinstance(line, bytes)
         assert b"\n" not in line and b"\r" not in line
         assert isinstance(d, dict)
@@ -238,7 +242,7 @@ def test_camel_equals_snake_with_keys_converted() -> None:
     assert any("createdAt" in d and "modifiedAt" in d for d in camel)
     assert not any("created_at" in d for d in camel)
     assert any("validMeanTokenAccuracy" in c["metrics"] for d in camel for c in d.get("checkpoints", []))
-    for s, c in zip(snake, camel):
+    for s, c in zip(snake, camel, strict=True):
         assert not any("_" in k for k in _keys(c)), "every key must be camelCase"
         assert _unkey(c) == s
 
@@ -331,3 +335,57 @@ class TestChangesOnly:
         lines = list(generate(20, seed=2, changes_only=True))
         assert n == len(lines) > 20
         assert buf.getvalue() == b"".join(line + b"\n" for line in lines)
+
+
+# --------------------------------------------------------------------------- the command
+
+
+class TestGenerateCommand:
+    """`jobstream generate`: the library's log on stdout or in a file (gzip by its name)."""
+
+    def test_same_seed_gives_the_same_bytes(self) -> None:
+        a = invoke("generate", "--jobs", 5, "--seed", 9)
+        b = invoke("generate", "--jobs", 5, "--seed", 9)
+        c = invoke("generate", "--jobs", 5, "--seed", 10)
+        assert a.exit_code == 0
+        assert a.stdout_bytes == b.stdout_bytes
+        assert a.stdout_bytes != c.stdout_bytes
+
+    def test_stdout_is_the_library_log(self) -> None:
+        buf = io.BytesIO()
+        n = write_log(buf, 5, seed=9)
+        result = invoke("generate", "--jobs", 5, "--seed", 9)
+        assert result.stdout_bytes == buf.getvalue()
+        assert len(result.stdout_bytes.splitlines()) == n
+
+    def test_gz_output_is_deterministic_and_readable_by_summary(self, tmp_path: Path) -> None:
+        a, b = tmp_path / "a.ndjson.gz", tmp_path / "b.ndjson.gz"
+        result = invoke("generate", "--jobs", 7, "--seed", 2, "-o", a)
+        assert result.exit_code == 0
+        assert result.stdout == ""
+        assert re.fullmatch(rf"wrote \d+ snapshots of 7 jobs to {re.escape(str(a))}\n", result.stderr)
+        invoke("generate", "--jobs", 7, "--seed", 2, "-o", b)
+        assert a.read_bytes()[:2] == b"\x1f\x8b"
+        assert a.read_bytes() == b.read_bytes()
+        assert gzip.decompress(a.read_bytes()) == invoke("generate", "--jobs", 7, "--seed", 2).stdout_bytes
+        data = json.loads(invoke("summary", a, "-f", "json").stdout)
+        assert data == summary_of(a)
+        assert data["jobs"] == 7 and data["rejected"] == 0
+        assert stat.S_IMODE(a.stat().st_mode) & 0o044  # not mkstemp's private 0600
+
+    def test_camel_output_reads_like_snake_case(self, tmp_path: Path) -> None:
+        snake, camel = tmp_path / "snake.ndjson", tmp_path / "camel.ndjson"
+        invoke("generate", "--jobs", 6, "-o", snake)
+        invoke("generate", "--jobs", 6, "--camel", "-o", camel)
+        assert b'"jobType"' in camel.read_bytes()
+        assert invoke("jobs", camel, "--fields", "all").stdout == invoke("jobs", snake, "--fields", "all").stdout
+
+    def test_jobs_must_be_positive(self) -> None:
+        result = invoke("generate", "--jobs", 0)
+        assert result.exit_code == 2
+        assert result.stdout == ""
+
+    def test_missing_output_directory_is_a_one_line_error(self, tmp_path: Path) -> None:
+        result = invoke("generate", "-o", tmp_path / "nope" / "x.ndjson")
+        assert result.exit_code == 1
+        assert ".tmp" not in one_line_error(result.stderr)

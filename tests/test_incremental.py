@@ -5,7 +5,6 @@ incremental runs (with rotations and crashes between and inside them) equals one
 from __future__ import annotations
 
 import gzip
-import io
 import os
 import signal
 import tempfile
@@ -15,26 +14,24 @@ from typing import Any
 
 import orjson
 import pytest
+from helpers import T0, append, log_bytes, poll, run_jobstream
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from statehelp import T0, append, cli, crash_at, line, out_of, rotate
+from statehelp import crash_at, out_of, rotate
 
 import jobstream
-from jobstream.generate import write_log
 from jobstream.run.batch import fold_paths
 from jobstream.run.incremental import read_from
 from jobstream.run.state import State
 
 
 def lines_of(*specs: tuple[str, str, int]) -> bytes:
-    return b"".join(line(j, s, t) for j, s, t in specs)
+    return b"".join(poll(j, s, t) for j, s, t in specs)
 
 
 @pytest.fixture(scope="module")
 def content() -> bytes:
-    buf = io.BytesIO()
-    write_log(buf, 30, seed=21)
-    return buf.getvalue()
+    return log_bytes(30, seed=21)
 
 
 def same_as_full(tmp_path: Path, paths: list[Any], state: Path, union: list[Any], what: str = "summary") -> Any:
@@ -153,7 +150,7 @@ class TestRotation:
         logs, st = tmp_path / "logs", tmp_path / "s.state"
         logs.mkdir()
         live = logs / "jobs.ndjson"
-        same = line("a", "QUEUED", T0 + 1)
+        same = poll("a", "QUEUED", T0 + 1)
         everything = str(logs / "jobs.ndjson*")
         for _ in range(3):
             append(live, same)
@@ -174,16 +171,16 @@ class TestCompleteLines:
     def test_a_partial_last_line_is_in_the_output_but_read_whole_next_time(self, tmp_path: Path) -> None:
         log, st = tmp_path / "jobs.ndjson", tmp_path / "s.state"
         done = lines_of(("a", "QUEUED", T0 + 1))
-        last = line("a", "RUNNING", T0 + 5)
+        last = poll("a", "RUNNING", T0 + 5)
         log.write_bytes(done + last[:-1])  # a complete JSON object, its newline not written yet
         res = same_as_full(tmp_path, [log], st, [log])
         assert res.stats.lines == 2  # as a full run counts it
         with State.load(st) as state:
             assert state.files[0].position == len(done) and state.stats.lines == 1
-        append(log, b"\n" + line("a", "SUCCESS", T0 + 9)[:30])  # and a new half line
+        append(log, b"\n" + poll("a", "SUCCESS", T0 + 9)[:30])  # and a new half line
         res = same_as_full(tmp_path, [log], st, [log])
         assert res.read.bytes == len(last)  # the held line, whole, once
-        append(log, line("a", "SUCCESS", T0 + 9)[30:])
+        append(log, poll("a", "SUCCESS", T0 + 9)[30:])
         res = same_as_full(tmp_path, [log], st, [log])
         assert res.stats.rejected == 0 and res.read.lines == 1
 
@@ -236,7 +233,7 @@ class TestNew:
         first, _ = out_of("events", [log], state=st, new=True, out=tmp_path / "o")
         assert self.rows(first) == [("a", None, "QUEUED", T0 + 1), ("a", "QUEUED", "RUNNING", T0 + 5)]
         # a poll logged late: its event says the job was VALIDATING at T0 + 3
-        append(log, line("a", "RUNNING", T0 + 6, events=[("VALIDATING", T0 + 3)]))
+        append(log, poll("a", "RUNNING", T0 + 6, events=[("VALIDATING", T0 + 3)]))
         late, _ = out_of("events", [log], state=st, new=True, out=tmp_path / "o")
         assert self.rows(late) == [("a", "QUEUED", "VALIDATING", T0 + 3)]
         full, _ = out_of("events", [log], out=tmp_path / "o")
@@ -254,7 +251,7 @@ class TestNew:
         log, st = tmp_path / "jobs.ndjson", tmp_path / "s.state"
         log.write_bytes(lines_of(("a", "QUEUED", T0 + 1), ("a", "RUNNING", T0 + 5)))
         out_of("events", [log], state=st, new=True, out=tmp_path / "o")
-        append(log, line("a", "RUNNING", T0 + 6, events=[("RUNNING", T0 + 3)]))  # it was RUNNING already at +3
+        append(log, poll("a", "RUNNING", T0 + 6, events=[("RUNNING", T0 + 3)]))  # it was RUNNING already at +3
         late, _ = out_of("events", [log], state=st, new=True, out=tmp_path / "o")
         assert self.rows(late) == [("a", "QUEUED", "RUNNING", T0 + 3)]
         full, _ = out_of("events", [log], out=tmp_path / "o")
@@ -263,12 +260,12 @@ class TestNew:
     def test_filters_choose_what_is_printed_of_what_arrived_since_the_last_run(self, tmp_path: Path) -> None:
         log, st = tmp_path / "jobs.ndjson", tmp_path / "s.state"
         log.write_bytes(lines_of(("a", "QUEUED", T0 + 1), ("b", "QUEUED", T0 + 2), ("a", "FAILED", T0 + 3)))
-        proc = cli("events", log, "--state", st, "--new", "--status", "FAILED")
+        proc = run_jobstream("events", log, "--state", st, "--new", "--status", "FAILED")
         assert proc.returncode == 0 and [r[0] for r in self.rows(proc.stdout)] == ["a"]
         append(log, lines_of(("b", "FAILED", T0 + 4), ("c", "QUEUED", T0 + 5)))
-        proc = cli("events", log, "--state", st, "--new", "--status", "FAILED")
+        proc = run_jobstream("events", log, "--state", st, "--new", "--status", "FAILED")
         assert self.rows(proc.stdout) == [("b", "QUEUED", "FAILED", T0 + 4)]
-        proc = cli("events", log, "--state", st, "--new")
+        proc = run_jobstream("events", log, "--state", st, "--new")
         assert proc.stdout == b""  # keyed by ingestion: nothing arrived since (c was read by the last run)
 
 
@@ -299,7 +296,7 @@ def ordered_logs(draw: Any) -> list[bytes]:
             p += 2 * draw(st.integers(1, 25))  # even times
             seen = [(s, c) for s, c in changes if c <= p]
             if seen:
-                polls.append((p, line(job, seen[-1][0], p, model=model, events=seen)))
+                polls.append((p, poll(job, seen[-1][0], p, model=model, events=seen)))
     polls.sort(key=lambda pl: pl[0])
     return [text for _, text in polls]
 
@@ -320,7 +317,7 @@ def shuffled_logs(draw: Any) -> list[bytes]:
             continue
         times = st.one_of(st.integers(T0, T0 + 60), st.just(FAR))  # FAR: past 2106, as the decoder allows
         events = draw(st.one_of(st.none(), st.lists(st.tuples(st.sampled_from(STATUSES), times), max_size=3)))
-        text = line(
+        text = poll(
             f"job-{draw(st.integers(0, 3))}",
             draw(st.sampled_from(STATUSES)),
             draw(times),
@@ -382,7 +379,9 @@ def run_chain(data: bytes, steps: list[dict[str, Any]], exact_new: bool) -> None
                 paths = [everything] if step["glob"] or not lone else [str(live)]
                 saw = any(x.strip() for x in live.read_bytes().split(b"\n")[:-1])
 
-                def body(what: str = what, new: bool = new, model: str = model, out: Path = out) -> Any:
+                def body(
+                    what: str = what, new: bool = new, model: str = model, out: Path = out, paths: list[Any] = paths
+                ) -> Any:
                     return out_of(what, paths, state=states[model], new=new, out=out, errors=d / "errors")
 
                 if crash is not None and crash[0] == i:
@@ -463,6 +462,6 @@ class TestResumeEqualsFullRun:
         crashes = [None, (0, "renamed"), (2, "save"), None, (3, "written"), (1, "read"), None]
         steps = [
             {"cut": c, "rotate": r, "glob": i % 2 == 0, "crash": x}
-            for i, (c, r, x) in enumerate(zip(cuts, rots, crashes))
+            for i, (c, r, x) in enumerate(zip(cuts, rots, crashes, strict=True))
         ]
         run_chain(content, steps, exact_new=False)

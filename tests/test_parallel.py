@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import gzip
+import itertools
 import os
 from pathlib import Path
 from typing import Any
 
 import orjson
+from helpers import job, log_bytes, log_with_bad_lines
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
@@ -19,19 +21,6 @@ from jobstream.run import parallel
 
 #: Small files split into several ranges, so real workers run in the tests.
 SMALL = {"min_parallel_bytes": 1, "range_bytes": 20_000}
-
-
-def log_with_bad_lines(tmp_path: Path, name: str = "log.ndjson") -> tuple[Path, list[int]]:
-    lines = list(generate(30, seed=8))
-    bad_at = [3, len(lines) // 3, len(lines) // 2, len(lines) - 1]
-    for i in sorted(bad_at, reverse=True):
-        lines.insert(i - 1, b'{"id": "broken", "status": 1}')
-    lines.insert(10, b"")  # a blank line counts for numbering, not as a record
-    path = tmp_path / name
-    path.write_bytes(b"\xef\xbb\xbf" + b"\n".join(lines) + b"\n")
-    expected = [n for n, line in enumerate(lines, 1) if line.startswith(b'{"id": "broken"')]
-    assert len(expected) == len(bad_at)
-    return path, expected
 
 
 def same_lines(a: jobstream.ReadStats, b: jobstream.ReadStats) -> bool:
@@ -92,14 +81,14 @@ def test_ranges_are_newline_aligned_and_cover_the_file(tmp_path: Path) -> None:
         ranges = parallel.split_ranges(fh.fileno(), size, 7)
     assert ranges[0][0] == 0 and ranges[-1][1] == size
     data = path.read_bytes()
-    for (a, b), (c, _) in zip(ranges, ranges[1:]):
+    for (_, b), (c, _) in itertools.pairwise(ranges):
         assert b == c and data[b - 1 : b] == b"\n"
 
 
 def test_gzip_files_are_whole_units_and_mix_with_plain_ones(tmp_path: Path) -> None:
     plain, _ = log_with_bad_lines(tmp_path, "a.ndjson")
     gz = tmp_path / "b.ndjson.gz"
-    gz.write_bytes(gzip.compress(b"".join(line + b"\n" for line in generate(20, seed=9))))
+    gz.write_bytes(gzip.compress(log_bytes(20, 9)))
     units = planned([plain, gz])
     assert units is not None and [u.end for u in units if u.source.name == str(gz)] == [-1]
     single, rej1 = run([plain, gz], 1)
@@ -203,7 +192,7 @@ def test_a_rotation_during_a_parallel_read_does_not_mix_files(tmp_path: Path) ->
     units, fds = planned_run
     # rotate: the name now holds other content; the old file is gone from the directory
     os.rename(path, tmp_path / "rotated.ndjson")
-    path.write_bytes(b"".join(line + b"\n" for line in generate(5, seed=99)))
+    path.write_bytes(log_bytes(5, 99))
     os.unlink(tmp_path / "rotated.ndjson")
     try:
         outcome = parallel.run(
@@ -240,3 +229,29 @@ def test_many_small_files_are_batched_not_opened_at_once(tmp_path: Path) -> None
     single, _ = run(paths, 1)
     multi, _ = run(paths, 2)
     assert multi.table == single.table and multi.stats.lines == single.stats.lines == len(paths)
+
+
+# --------------------------------------------------------------------------- regressions found by review
+
+
+def test_parallel_fold_survives_a_line_with_a_huge_int(tmp_path: Path) -> None:
+    """Found by review: a line with an integer beyond 64 bits broke the parallel fold (the invariant:
+    any split of the input gives the single-process answer)."""
+    p = tmp_path / "log.ndjson"
+    huge = job(0).replace(b'"modified_at":1717000100', b'"modified_at":1180591620717411303424')  # 2**70
+    assert huge != job(0)
+    p.write_bytes(b"\n".join([job(i) for i in range(20)] + [huge]) + b"\n")
+    single = jobstream.fold_paths([p], workers=1)
+    multi = jobstream.fold_paths([p], workers=2, min_parallel_bytes=1, range_bytes=64)
+    assert multi.table == single.table and single.stats.rejected == multi.stats.rejected == 1
+
+
+def test_same_file_named_twice_keeps_true_line_numbers(tmp_path: Path) -> None:
+    """Found by review: a file named twice lost its true line numbers in a parallel read (the
+    invariant: rejects are reported where they are, however the input is split)."""
+    p = tmp_path / "log.ndjson"
+    p.write_bytes(b"\n".join([job(1), b"BAD", job(2)] + [job(10 + i) for i in range(10)]) + b"\n")
+    for workers in (1, 2):
+        rejects: list[Reject] = []
+        jobstream.fold_paths([p, p], workers=workers, on_reject=rejects.append, min_parallel_bytes=1, range_bytes=64)
+        assert [r.line for r in rejects] == [2, 2]

@@ -9,8 +9,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-import orjson
 import pytest
+from helpers import completion
 
 import jobstream
 from jobstream.decode.step import ReadStats
@@ -37,24 +37,6 @@ def _render(summary: Summary, stats: ReadStats | None = None, **kw: Any) -> str:
     out = io.StringIO()
     write_prometheus(summary, stats, out, **kw)
     return out.getvalue()
-
-
-def _snap(job_id: str, status: str, t: int, model: str, **extra: Any) -> Any:
-    obj = {
-        "id": job_id,
-        "status": status,
-        "created_at": 1000,
-        "modified_at": t,
-        "model": model,
-        "job_type": "completion",
-        **extra,
-    }
-    return jobstream.decode_line(orjson.dumps(obj))[0]
-
-
-@pytest.fixture(scope="module")
-def folded(small_log: Path) -> jobstream.FoldResult:
-    return jobstream.fold_paths([str(small_log)])
 
 
 class TestValues:
@@ -114,7 +96,7 @@ class TestValues:
             _render(folded.table.summary(), prefix="9bad-name")
 
     def test_no_finished_job_gives_nan_rate_and_quantiles(self) -> None:
-        s = jobstream.fold([_snap("a", "QUEUED", 1000, "m")]).summary()
+        s = jobstream.fold([completion("a", "QUEUED", 1000, "m")]).summary()
         fams = _parse(_render(s))
         assert math.isnan(_samples(fams["jobstream_success_rate"])[()])
         q = _samples(fams["jobstream_run_time_seconds"], "jobstream_run_time_seconds")
@@ -128,9 +110,9 @@ class TestLabels:
 
     def test_hostile_model_and_status_round_trip(self) -> None:
         snaps = [
-            _snap("a", "QUEUED", 1000, HOSTILE_MODEL),
-            _snap("a", "RUNNING", 1010, HOSTILE_MODEL),
-            _snap(
+            completion("a", "QUEUED", 1000, HOSTILE_MODEL),
+            completion("a", "RUNNING", 1010, HOSTILE_MODEL),
+            completion(
                 "a",
                 "SUCCESS",
                 1100,
@@ -138,7 +120,7 @@ class TestLabels:
                 trained_tokens=5,
                 metadata={"cost": 1.5, "cost_currency": 'E"\\\nUR'},
             ),
-            _snap("b", HOSTILE_STATUS, 1200, "plain"),
+            completion("b", HOSTILE_STATUS, 1200, "plain"),
         ]
         s = jobstream.fold(snaps).summary(by="model")
         text = _render(s)

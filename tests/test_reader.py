@@ -1,48 +1,24 @@
-"""Framing and reading: positions, hazards, the no-line-lost invariant, gzip, stdin, properties."""
+"""Reading (``jobstream.run.reader``): positions, hazards, strict mode, list pages, key styles, and
+the no-line-lost invariant.  Naming inputs and decompressing them is in test_sources.py; the
+decoder's own rules in test_decoder.py."""
 
 from __future__ import annotations
 
-import gzip
 import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
-import msgspec
 import orjson
 import pytest
+from helpers import REALWORLD, job, log_bytes, poll, read_all
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 import jobstream
-from jobstream.decode.decoder import Reject, SnapshotDecoder, encode
-from jobstream.errors import InvalidLineError, SourceError
+from jobstream.decode.decoder import Reject
+from jobstream.errors import InvalidLineError
 from jobstream.generate import generate
-from jobstream.io.framing import Chunk
 from jobstream.io.sources import HEAD_BYTES, is_compressed_head
-
-FIXTURES = Path(__file__).parent / "fixtures" / "realworld"
-
-
-def job(i: int, status: str = "RUNNING", **extra: Any) -> bytes:
-    obj = {
-        "id": f"job-{i}",
-        "status": status,
-        "created_at": 1717000000 + i,
-        "modified_at": 1717000100 + i,
-        "job_type": "completion",
-        "model": "open-mistral-7b",
-    }
-    obj.update(extra)
-    return orjson.dumps(obj)
-
-
-def read_all(path: Any, **kwargs: Any) -> tuple[list[Any], list[Reject], jobstream.ReadStats]:
-    rejects: list[Reject] = []
-    reader = jobstream.read(path, on_reject=rejects.append, **kwargs)
-    snaps = list(reader)
-    return snaps, rejects, reader.stats
 
 
 class TestReaderHazards:
@@ -107,136 +83,25 @@ class TestReaderHazards:
         assert stats.lines == stats.accepted == 2 and stats.snapshots == 3
 
     def test_camel_file_switches_the_fast_path(self, tmp_path: Path) -> None:
-        camel = b"".join(line + b"\n" for line in generate(20, seed=2, camel=True))
-        snake = b"".join(line + b"\n" for line in generate(20, seed=2))
+        camel = log_bytes(20, 2, camel=True)
+        snake = log_bytes(20, 2)
         a, ra, _ = read_all(self.write(tmp_path, camel, "c.ndjson"), model="view")
         b, rb, _ = read_all(self.write(tmp_path, snake, "s.ndjson"), model="view")
         assert ra == rb == [] and len(a) == len(b)
         assert jobstream.fold(a) == jobstream.fold(b)
 
     def test_mixed_key_styles_in_one_file(self, tmp_path: Path) -> None:
-        camel = (FIXTURES / "camel" / "ts_sdk_legacy_ft_poll.ndjson").read_bytes()
-        snake = (FIXTURES / "cookbook_ft_api_poll.ndjson").read_bytes()
-        mixed = b"".join(a + b"\n" + b + b"\n" for a, b in zip(camel.splitlines(), snake.splitlines()))
+        camel = (REALWORLD / "camel" / "ts_sdk_legacy_ft_poll.ndjson").read_bytes()
+        snake = (REALWORLD / "cookbook_ft_api_poll.ndjson").read_bytes()
+        mixed = b"".join(a + b"\n" + b + b"\n" for a, b in zip(camel.splitlines(), snake.splitlines(), strict=True))
         snaps, rejects, _ = read_all(self.write(tmp_path, mixed), model="full")
         assert rejects == [] and len(snaps) == 20
         assert sum(type(s).__name__.endswith("Camel") for s in snaps) == 10
 
 
-class TestSources:
-    def test_real_gzip_is_read_transparently(self, tmp_path: Path) -> None:
-        data = b"".join(line + b"\n" for line in generate(10, seed=1))
-        plain = tmp_path / "a.ndjson"
-        plain.write_bytes(data)
-        gz = tmp_path / "a.ndjson.gz"
-        with gzip.open(gz, "wb") as fh:
-            fh.write(data)
-        disguised = tmp_path / "b.ndjson"  # gzip detected by magic bytes, not by name
-        disguised.write_bytes(gz.read_bytes())
-        a, _, _ = read_all(plain)
-        b, _, _ = read_all(gz)
-        c, _, _ = read_all(disguised)
-        assert len(a) == len(b) == len(c) > 0
-        assert [encode(x) for x in a] == [encode(x) for x in b] == [encode(x) for x in c]
-
-    def test_plain_file_starting_with_gzip_magic_is_not_gzip(self, tmp_path: Path) -> None:
-        # found by hypothesis: garbage "\x1f\x8b" before the first line lost the whole file
-        p = tmp_path / "log.ndjson"
-        p.write_bytes(b"\x1f\x8b\n" + job(1) + b"\n")
-        snaps, rejects, stats = read_all(p)
-        assert [s.id for s in snaps] == ["job-1"] and [r.line for r in rejects] == [1]
-
-    def test_truncated_gzip_is_reported_where_reading_stopped_and_reading_goes_on(self, tmp_path: Path) -> None:
-        lines = list(generate(10, seed=1))
-        data = gzip.compress(b"".join(line + b"\n" for line in lines))
-        bad = tmp_path / "cut.ndjson.gz"
-        bad.write_bytes(data[: len(data) // 2])
-        good = tmp_path / "good.ndjson"
-        good.write_bytes(lines[0] + b"\n")
-        snaps, rejects, stats = read_all([bad, good])
-        (failure,) = rejects
-        assert isinstance(failure, jobstream.decode.step.SourceFailure) and stats.failed == 1
-        assert failure.source == str(bad) and "gzip" in failure.error and failure.raw == b""
-        # the lines before the damage were read; the record says where reading stopped
-        assert failure.line == stats.lines - 1 + 1  # every line but good.ndjson's came from cut.ndjson.gz
-        assert snaps[-1].id == orjson.loads(lines[0])["id"] and 0 < stats.lines - 1 < len(lines)
-
-    def test_strict_stops_at_an_unreadable_input(self, tmp_path: Path) -> None:
-        bad = tmp_path / "cut.ndjson.gz"
-        bad.write_bytes(gzip.compress(b"x" * 1000)[:20])
-        with pytest.raises(InvalidLineError, match="gzip"):
-            list(jobstream.read(bad, strict=True))
-
-    def test_directories_and_globs_expand_sorted(self, tmp_path: Path) -> None:
-        for name in ("b.ndjson", "a.jsonl", "c.ndjson.gz", "ignored.txt"):
-            data = job(ord(name[0])) + b"\n"
-            (tmp_path / name).write_bytes(gzip.compress(data) if name.endswith(".gz") else data)
-        reader = jobstream.read(tmp_path)
-        assert [Path(s.name).name for s in reader.sources] == ["a.jsonl", "b.ndjson", "c.ndjson.gz"]
-        assert len(list(reader)) == 3
-        globbed = jobstream.read(str(tmp_path / "*.ndjson"))
-        assert [Path(s.name).name for s in globbed.sources] == ["b.ndjson"]
-
-    def test_missing_file_and_empty_glob_fail_before_reading(self, tmp_path: Path) -> None:
-        with pytest.raises(SourceError, match="no such file"):
-            jobstream.read(tmp_path / "nope.ndjson")
-        with pytest.raises(SourceError, match="no file matches"):
-            jobstream.read(str(tmp_path / "*.jsonl"))
-
-    def test_stdin_through_a_real_subprocess(self) -> None:
-        data = b"".join(line + b"\n" for line in generate(5, seed=4)) + b"{bad\n"
-        code = (
-            "import jobstream, sys\n"
-            "r = jobstream.read('-', on_reject=lambda j: print('REJECT', j.source, j.line, file=sys.stderr))\n"
-            "print(sum(1 for _ in r), r.stats.lines, r.stats.rejected)\n"
-        )
-        out = subprocess.run([sys.executable, "-c", code], input=data, capture_output=True, timeout=60, check=True)
-        n = data.count(b"\n")
-        assert out.stdout.split() == [str(n - 1).encode(), str(n).encode(), b"1"]
-        assert f"REJECT <stdin> {n}".encode() in out.stderr
-
-    def test_gzip_on_stdin(self) -> None:
-        data = gzip.compress(b"".join(line + b"\n" for line in generate(5, seed=4)))
-        code = "import jobstream; print(len(list(jobstream.read('-'))))"
-        out = subprocess.run([sys.executable, "-c", code], input=data, capture_output=True, timeout=60, check=True)
-        assert int(out.stdout) == len(list(generate(5, seed=4)))
-
-
-class TestFastPathEqualsSlowPath:
-    def test_chunk_decoded_fast_equals_line_by_line(self) -> None:
-        data = b"".join(line + b"\n" for line in generate(30, seed=9))
-        for model in ("full", "view", "lean"):
-            dec = SnapshotDecoder(model)  # type: ignore[arg-type]
-            rejects: list[Reject] = []
-            fast, n, acc, _ = dec.decode_chunk(Chunk("s", 0, data), 1, rejects)
-            slow, n2, acc2, _ = dec._by_line(Chunk("s", 0, data), 1, rejects)
-            assert rejects == [] and n == n2 == acc == acc2 and [encode(x) for x in fast] == [encode(x) for x in slow]
-        assert dec.fast_chunks >= 1
-
-
 # --------------------------------------------------------------------------- properties
 
 SNAPSHOT_LINES = [line for line in generate(40, seed=11)]
-
-
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.sampled_from(SNAPSHOT_LINES), st.booleans())
-def test_every_generated_snapshot_round_trips_in_both_key_styles(line: bytes, camel: bool) -> None:
-    dec = SnapshotDecoder("full")
-    if camel:
-        from jobstream.generate import _camelize
-
-        line = orjson.dumps(_camelize(orjson.loads(line)))
-    (snap,) = dec.decode_line(line)
-    (again,) = dec.decode_line(encode(snap))
-    assert type(again) is type(snap)
-    assert msgspec.structs.asdict(again) == msgspec.structs.asdict(snap)
-    # nothing the schema knows is lost: every known key of the input survives
-    original = orjson.loads(line)
-    encoded = orjson.loads(encode(snap))
-    for key, value in original.items():
-        if key in encoded and value is not None and not isinstance(value, (list, dict)):
-            assert encoded[key] == value
 
 
 garbage = st.binary(min_size=1, max_size=40).filter(lambda b: b.strip(b" \t\r\n") != b"")
@@ -297,43 +162,16 @@ def test_a_plain_log_starting_with_magic_bytes_fails_loudly(tmp_path: Path, magi
     assert len(rejects) == 1 and "log.ndjson" in rejects[0].source and rejects[0].error
 
 
-_FAST_LINES = SNAPSHOT_LINES[:6] + [
-    b"",
-    b"  ",
-    b"\r",
-    b"{oops",
-    b'{"id":"x","status":1}',
-    b"[1]",
-    b"null",
-    SNAPSHOT_LINES[0] + SNAPSHOT_LINES[1],  # two objects on one line
-    SNAPSHOT_LINES[2] + b"\r",  # CRLF
-    b" " + SNAPSHOT_LINES[3],  # leading blank
-    SNAPSHOT_LINES[4].replace(b",", b",\n", 1),  # one object over two lines
-    SNAPSHOT_LINES[5].replace(b'"id"', b'"i\\u0064"', 1),  # an escaped key
-    b'{"id":"\xff","status":"Q","created_at":1,"modified_at":1}',  # bad UTF-8
-    b'{"id":"a","status":"Q","created_at":1,"modified_at":1,"x":"' + b"\xc3\xa9" + b'"}',  # good UTF-8
-]
-
-
-@settings(max_examples=200, deadline=None, suppress_health_check=list(HealthCheck))
-@given(
-    st.lists(st.sampled_from(_FAST_LINES), min_size=1, max_size=40),
-    st.booleans(),
-    st.sampled_from(["full", "view", "lean"]),
-)
-def test_the_whole_chunk_fast_path_equals_decoding_line_by_line(
-    lines: list[bytes], final_newline: bool, model: str
-) -> None:
-    """decode_lines is taken only where it provably gives what line-by-line decoding gives."""
-    data = b"\n".join(lines) + (b"\n" if final_newline else b"")
-    results = []
-    for how in ("decode_chunk", "_by_line"):
-        dec = SnapshotDecoder(model, max_line_bytes=4096)  # type: ignore[arg-type]
-        rejects: list[Reject] = []
-        snaps, n, acc, blank = getattr(dec, how)(Chunk("s", 5, data), 3, rejects)
-        results.append(
-            ([encode(x) for x in snaps], n, acc, blank, [(r.line, r.offset, r.error, r.raw) for r in rejects])
-        )
-    assert results[0] == results[1]
-    expected_lines = data.count(b"\n") + (0 if data.endswith(b"\n") or not data else 1)
-    assert results[0][1] == expected_lines
+def test_a_file_that_vanishes_after_its_name_was_expanded_is_a_failure_record(tmp_path: Path) -> None:
+    """Names are expanded before reading starts; a file removed in between is reported (one
+    record naming it, stats.failed) and the other inputs are still read."""
+    a, b = tmp_path / "a.ndjson", tmp_path / "b.ndjson"
+    a.write_bytes(poll("a", "QUEUED", 1700000001))
+    b.write_bytes(poll("b", "QUEUED", 1700000002))
+    rejects: list[Any] = []
+    reader = jobstream.read([a, b], on_reject=rejects.append)
+    a.unlink()
+    ids = [s.id for s in reader]
+    assert ids == ["b"]
+    assert reader.stats.failed == 1 and len(rejects) == 1
+    assert rejects[0].source.endswith("a.ndjson") and "could not be read" in rejects[0].error

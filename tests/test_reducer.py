@@ -1,51 +1,33 @@
-"""The reducer: each rule by hand-built scenario, then order/duplication/merge properties."""
+"""The reducer (``jobstream.reduce.reducer``): each rule by hand-built scenario, then
+order/duplication/merge properties, then regressions found by review.
+
+The summary's figures are in test_summary.py."""
 
 from __future__ import annotations
 
 import json
 import pickle
 import random
+import subprocess
+import sys
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
 import orjson
-import pytest
+from helpers import REALWORLD, ROOT, T0, poll, snapshot
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import jobstream
 from jobstream.decode.decoder import SnapshotDecoder
-from jobstream.decode.models import TERMINAL_STATUSES, status_rank
+from jobstream.decode.models import TERMINAL_STATUSES, JobView, status_rank
 from jobstream.generate import generate
 from jobstream.reduce.reducer import JobTable, StatusChange, fold
-from jobstream.reduce.summary import Percentiles
+from jobstream.run.batch import fold_paths
 
 VIEW = SnapshotDecoder("view")
 FULL = SnapshotDecoder("full")
-FIXTURES = Path(__file__).parent / "fixtures" / "realworld"
-
-
-def snap(
-    job_id: str = "j",
-    status: str = "QUEUED",
-    modified_at: int = 100,
-    *,
-    created_at: int = 100,
-    events: list[tuple[int, str | None]] | None = None,
-    decoder: SnapshotDecoder = VIEW,
-    **extra: Any,
-) -> Any:
-    """A decoded snapshot; events as (created_at, status or None for an event without data), newest first."""
-    obj: dict[str, Any] = {"id": job_id, "status": status, "created_at": created_at, "modified_at": modified_at}
-    if events is not None:
-        obj["events"] = [
-            {"name": "status-updated", "created_at": t, **({"data": {"status": s}} if s is not None else {})}
-            for t, s in sorted(events, reverse=True)
-        ]
-    obj.update(extra)
-    (out,) = decoder.decode_line(orjson.dumps(obj))
-    return out
 
 
 def changes(table: JobTable, job_id: str = "j") -> list[tuple[str | None, str, int]]:
@@ -56,24 +38,24 @@ class TestStatusChanges:
     def test_status_change_emitted_only_when_status_differs(self) -> None:
         t = fold(
             [
-                snap(status="QUEUED", modified_at=100),
-                snap(status="RUNNING", modified_at=110),
-                snap(status="RUNNING", modified_at=150),
-                snap(status="SUCCESS", modified_at=200),
+                snapshot(status="QUEUED", modified_at=100),
+                snapshot(status="RUNNING", modified_at=110),
+                snapshot(status="RUNNING", modified_at=150),
+                snapshot(status="SUCCESS", modified_at=200),
             ]
         )
         assert changes(t) == [(None, "QUEUED", 100), ("QUEUED", "RUNNING", 110), ("RUNNING", "SUCCESS", 200)]
 
     def test_events_without_data_give_nothing(self) -> None:
-        t = fold([snap(status="RUNNING", modified_at=110, events=[(100, None), (110, None)])])
+        t = fold([snapshot(status="RUNNING", modified_at=110, events=[(100, None), (110, None)])])
         assert changes(t) == [(None, "RUNNING", 110)]
 
     def test_status_seen_only_in_events_produces_its_change(self) -> None:
         # the poller missed VALIDATING; the event list has it
         t = fold(
             [
-                snap(status="QUEUED", modified_at=100),
-                snap(
+                snapshot(status="QUEUED", modified_at=100),
+                snapshot(
                     status="RUNNING",
                     modified_at=130,
                     events=[(100, "QUEUED"), (105, "VALIDATING"), (120, "VALIDATED"), (130, "RUNNING")],
@@ -88,10 +70,10 @@ class TestStatusChanges:
         ev = [(100, "QUEUED"), (103, "VALIDATING"), (103, "VALIDATED")]
         t = fold(
             [
-                snap(status="QUEUED", modified_at=100, events=ev[:1]),
-                snap(status="VALIDATED", modified_at=103, events=ev),
-                snap(status="QUEUED", modified_at=106, events=ev),
-                snap(status="RUNNING", modified_at=110, events=ev + [(110, "RUNNING")]),
+                snapshot(status="QUEUED", modified_at=100, events=ev[:1]),
+                snapshot(status="VALIDATED", modified_at=103, events=ev),
+                snapshot(status="QUEUED", modified_at=106, events=ev),
+                snapshot(status="RUNNING", modified_at=110, events=ev + [(110, "RUNNING")]),
             ]
         )
         assert changes(t) == [
@@ -103,13 +85,13 @@ class TestStatusChanges:
         ]
 
     def test_event_stamped_later_than_the_snapshot_does_not_move_the_change(self) -> None:
-        t = fold([snap(status="RUNNING", modified_at=110, events=[(100, "QUEUED"), (112, "RUNNING")])])
+        t = fold([snapshot(status="RUNNING", modified_at=110, events=[(100, "QUEUED"), (112, "RUNNING")])])
         assert changes(t) == [(None, "QUEUED", 100), ("QUEUED", "RUNNING", 110)]
 
     def test_same_second_ties_follow_the_lifecycle(self) -> None:
         t = fold(
             [
-                snap(
+                snapshot(
                     status="SUCCESS",
                     modified_at=100,
                     events=[
@@ -126,14 +108,16 @@ class TestStatusChanges:
         assert status_rank("STARTED") < status_rank("VALIDATING") < status_rank("VALIDATED") < status_rank("RUNNING")
 
     def test_identical_observations_count_once(self) -> None:
-        s = snap(status="RUNNING", modified_at=110, events=[(110, "RUNNING"), (110, "RUNNING")])
+        s = snapshot(status="RUNNING", modified_at=110, events=[(110, "RUNNING"), (110, "RUNNING")])
         t = fold([s, s, s])
         (job,) = t.jobs()
         assert [(o.time, o.status, o.in_snapshot, o.in_event) for o in job.history] == [(110, "RUNNING", True, True)]
         assert job.observations == 1
 
     def test_events_output_sorted_by_time_then_job_then_history(self) -> None:
-        t = fold([snap("b", "RUNNING", 100, events=[(100, "QUEUED"), (100, "RUNNING")]), snap("a", "QUEUED", 100)])
+        t = fold(
+            [snapshot("b", "RUNNING", 100, events=[(100, "QUEUED"), (100, "RUNNING")]), snapshot("a", "QUEUED", 100)]
+        )
         assert [(c.at, c.job_id, c.to_status) for c in t.events()] == [
             (100, "a", "QUEUED"),
             (100, "b", "QUEUED"),
@@ -141,7 +125,7 @@ class TestStatusChanges:
         ]
 
     def test_real_poll_log_with_dataless_events_newest_first(self) -> None:
-        lines = (FIXTURES / "cookbook_ft_api_poll.ndjson").read_bytes().splitlines()
+        lines = (REALWORLD / "cookbook_ft_api_poll.ndjson").read_bytes().splitlines()
         t = fold(s for line in lines for s in VIEW.decode_line(line))
         (job,) = t.jobs()
         assert job.status == "SUCCESS" and job.observations == 2  # polls repeat (modified_at, status)
@@ -150,33 +134,36 @@ class TestStatusChanges:
 
 class TestJobState:
     def test_current_status_comes_from_the_greatest_modified_at(self) -> None:
-        t = fold([snap(status="SUCCESS", modified_at=300), snap(status="RUNNING", modified_at=200)])
+        t = fold([snapshot(status="SUCCESS", modified_at=300), snapshot(status="RUNNING", modified_at=200)])
         assert t.get("j").status == "SUCCESS" and t.get("j").modified_at == 300
 
     def test_ties_on_modified_at_are_broken_deterministically(self) -> None:
-        a = snap(status="RUNNING", modified_at=200, fine_tuned_model=None, trained_tokens=5)
-        b = snap(status="RUNNING", modified_at=200, fine_tuned_model=None, trained_tokens=7)
+        a = snapshot(status="RUNNING", modified_at=200, fine_tuned_model=None, trained_tokens=5)
+        b = snapshot(status="RUNNING", modified_at=200, fine_tuned_model=None, trained_tokens=7)
         assert fold([a, b]).get("j") == fold([b, a]).get("j")
-        c = snap(status="SUCCESS", modified_at=200)
+        c = snapshot(status="SUCCESS", modified_at=200)
         assert fold([c, a]).get("j").status == fold([a, c]).get("j").status == "SUCCESS"
 
     def test_job_type_is_the_latest_stated_one(self) -> None:
         t = fold(
-            [snap(status="QUEUED", modified_at=100, job_type="classifier"), snap(status="RUNNING", modified_at=200)]
+            [
+                snapshot(status="QUEUED", modified_at=100, job_type="classifier"),
+                snapshot(status="RUNNING", modified_at=200),
+            ]
         )  # later line from an SDK dump: no job_type
         assert t.get("j").job_type == "classifier"
-        t2 = fold([snap(modified_at=100, job_type="classifier"), snap(modified_at=200, job_type="FT")])
+        t2 = fold([snapshot(modified_at=100, job_type="classifier"), snapshot(modified_at=200, job_type="FT")])
         assert t2.get("j").job_type == "completion"  # legacy FT reported as completion
 
     def test_job_type_falls_back_to_classifier_targets(self) -> None:
         t = fold(
             [
-                snap(modified_at=100),
-                snap(status="VALIDATED", modified_at=103, classifier_targets=[{"name": "x", "labels": ["a"]}]),
+                snapshot(modified_at=100),
+                snapshot(status="VALIDATED", modified_at=103, classifier_targets=[{"name": "x", "labels": ["a"]}]),
             ]
         )
         assert t.get("j").job_type == "classifier"
-        assert fold([snap(modified_at=100)]).get("j").job_type == "completion"
+        assert fold([snapshot(modified_at=100)]).get("j").job_type == "completion"
 
     def test_latest_checkpoint_by_time_not_position(self) -> None:
         cps = [
@@ -184,7 +171,9 @@ class TestJobState:
             {"metrics": {"train_loss": 0.2}, "step_number": 30, "created_at": 190},
             {"metrics": {"train_loss": 0.3}, "step_number": 20, "created_at": 170},
         ]
-        t = fold([snap(status="RUNNING", modified_at=190, checkpoints=cps), snap(status="SUCCESS", modified_at=200)])
+        t = fold(
+            [snapshot(status="RUNNING", modified_at=190, checkpoints=cps), snapshot(status="SUCCESS", modified_at=200)]
+        )
         job = t.get("j")
         assert (job.checkpoint_step, job.train_loss, job.checkpoint_at) == (30, 0.2, 190)
 
@@ -202,9 +191,9 @@ class TestJobState:
             "metrics": {"train_loss": 0.39, "valid_loss": None, "valid_mean_token_accuracy": None},
         }
         polls = [
-            snap(status="RUNNING", modified_at=160, checkpoints=[first]),
-            snap(status="RUNNING", modified_at=170, checkpoints=[later]),
-            snap(status="SUCCESS", modified_at=180, checkpoints=[later]),
+            snapshot(status="RUNNING", modified_at=160, checkpoints=[first]),
+            snapshot(status="RUNNING", modified_at=170, checkpoints=[later]),
+            snapshot(status="SUCCESS", modified_at=180, checkpoints=[later]),
         ]
         for order in (polls, polls[::-1], polls[1:] + polls[:1]):
             t = fold(order)
@@ -220,8 +209,8 @@ class TestJobState:
     def test_two_values_for_one_checkpoint_metric_resolve_to_the_newest_poll(self) -> None:
         cp = lambda loss: [{"step_number": 5, "created_at": 150, "metrics": {"train_loss": loss}}]  # noqa: E731
         polls = [
-            snap(status="RUNNING", modified_at=170, checkpoints=cp(0.2)),
-            snap(status="RUNNING", modified_at=160, checkpoints=cp(0.3)),
+            snapshot(status="RUNNING", modified_at=170, checkpoints=cp(0.2)),
+            snapshot(status="RUNNING", modified_at=160, checkpoints=cp(0.3)),
         ]
         assert fold(polls).jobs()[0].train_loss == fold(polls[::-1]).jobs()[0].train_loss == 0.2
 
@@ -235,7 +224,7 @@ class TestJobState:
             }
             for s in (1, 2, 3)
         ]
-        (job,) = fold([snap(status="SUCCESS", modified_at=200, checkpoints=cps)]).jobs()
+        (job,) = fold([snapshot(status="SUCCESS", modified_at=200, checkpoints=cps)]).jobs()
         assert (job.valid_loss, job.valid_mean_token_accuracy) == (None, None)
         assert job.train_loss == 0.5 / 3
 
@@ -252,22 +241,22 @@ class TestJobState:
                 "metrics": {"train_loss": 0.29, "valid_loss": 0.0, "valid_mean_token_accuracy": 0.0},
             },
         ]
-        (job,) = fold([snap(status="RUNNING", modified_at=200, checkpoints=cps)]).jobs()
+        (job,) = fold([snapshot(status="RUNNING", modified_at=200, checkpoints=cps)]).jobs()
         assert (job.checkpoint_step, job.checkpoint_at, job.train_loss) == (11, 111, 0.29)
         assert (job.valid_loss, job.valid_mean_token_accuracy) == (0.35, 0.9)
-        rows = fold([snap(status="RUNNING", modified_at=200, checkpoints=cps)]).checkpoints()
+        rows = fold([snapshot(status="RUNNING", modified_at=200, checkpoints=cps)]).checkpoints()
         assert [(r.step, r.valid_loss) for r in rows] == [(10, 0.35), (11, None)]
 
     def test_realworld_job_without_validation_has_no_validation_loss(self) -> None:
-        (line,) = [x for x in (FIXTURES / "cookbook_pixtral_satellite.ndjson").read_bytes().splitlines() if x]
+        (line,) = [x for x in (REALWORLD / "cookbook_pixtral_satellite.ndjson").read_bytes().splitlines() if x]
         (job,) = fold(VIEW.decode_line(line)).jobs()
         assert job.valid_loss is None and job.valid_mean_token_accuracy is None and job.train_loss == 0.009326
 
     def test_cost_tokens_model_and_integrations_from_the_latest_snapshot(self) -> None:
         t = fold(
             [
-                snap(status="RUNNING", modified_at=100, model="m1", metadata={"cost": 1.0, "cost_currency": "USD"}),
-                snap(
+                snapshot(status="RUNNING", modified_at=100, model="m1", metadata={"cost": 1.0, "cost_currency": "USD"}),
+                snapshot(
                     status="SUCCESS",
                     modified_at=200,
                     model="m1",
@@ -291,10 +280,10 @@ class TestJobState:
     def test_first_and_last_seen_and_distinct_observations(self) -> None:
         t = fold(
             [
-                snap(status="QUEUED", modified_at=100),
-                snap(status="RUNNING", modified_at=150),
-                snap(status="RUNNING", modified_at=150),
-                snap(status="SUCCESS", modified_at=300),
+                snapshot(status="QUEUED", modified_at=100),
+                snapshot(status="RUNNING", modified_at=150),
+                snapshot(status="RUNNING", modified_at=150),
+                snapshot(status="SUCCESS", modified_at=300),
             ]
         )
         job = t.get("j")
@@ -303,7 +292,7 @@ class TestJobState:
     def test_durations(self) -> None:
         t = fold(
             [
-                snap(
+                snapshot(
                     status="SUCCESS",
                     modified_at=400,
                     created_at=100,
@@ -324,89 +313,14 @@ class TestJobState:
     def test_open_job_durations_run_to_the_last_observation(self) -> None:
         t = fold(
             [
-                snap(status="QUEUED", modified_at=100),
-                snap(status="RUNNING", modified_at=120),
-                snap(status="RUNNING", modified_at=180),
+                snapshot(status="QUEUED", modified_at=100),
+                snapshot(status="RUNNING", modified_at=120),
+                snapshot(status="RUNNING", modified_at=180),
             ]
         )
         job = t.get("j")
         assert job.durations == {"QUEUED": 20, "RUNNING": 60}
         assert (job.queue_wait, job.run_time, job.total) == (20, None, None)
-
-
-class TestSummary:
-    def table(self) -> JobTable:
-        return fold(
-            [
-                snap(
-                    "a",
-                    "SUCCESS",
-                    1000,
-                    created_at=0,
-                    model="m1",
-                    job_type="completion",
-                    trained_tokens=10,
-                    metadata={"cost": 1.5, "cost_currency": "USD"},
-                    events=[(0, "QUEUED"), (100, "RUNNING"), (1000, "SUCCESS")],
-                ),
-                snap(
-                    "b",
-                    "FAILED",
-                    500,
-                    created_at=0,
-                    model="m1",
-                    job_type="classifier",
-                    trained_tokens=None,
-                    metadata={"cost": 2.0, "cost_currency": "EUR"},
-                    events=[(0, "QUEUED"), (300, "RUNNING"), (500, "FAILED")],
-                ),
-                snap(
-                    "c",
-                    "RUNNING",
-                    90000,
-                    created_at=86400,
-                    model="m2",
-                    job_type="FT",
-                    trained_tokens=5,
-                    metadata={"cost": 0.25, "cost_currency": "USD"},
-                    events=[(86400, "QUEUED"), (86410, "RUNNING")],
-                ),
-            ]
-        )
-
-    def test_counts_rate_tokens_and_cost(self) -> None:
-        s = self.table().summary()
-        assert (s.jobs, s.observations) == (3, 3)
-        assert s.by_status == {"FAILED": 1, "RUNNING": 1, "SUCCESS": 1}
-        assert s.by_job_type == {"classifier": 1, "completion": 2}
-        assert s.by_model == {"m1": 2, "m2": 1}
-        assert (s.finished, s.succeeded, s.success_rate) == (2, 1, 0.5)
-        assert s.trained_tokens == 15 and s.cost == {"EUR": 2.0, "USD": 1.75}
-
-    def test_duration_percentiles(self) -> None:
-        s = self.table().summary()
-        assert (s.queue_wait.count, s.queue_wait.p50, s.queue_wait.p90, s.queue_wait.max) == (3, 100, 300, 300)
-        assert (s.run_time.count, s.run_time.p50, s.run_time.max) == (2, 200, 900)
-        assert Percentiles.of([]) == Percentiles()
-        assert Percentiles.of(range(1, 101)).p90 == 90
-
-    @pytest.mark.parametrize(
-        "by,keys",
-        [
-            ("model", ["m1", "m2"]),
-            ("job_type", ["classifier", "completion"]),
-            ("status", ["FAILED", "RUNNING", "SUCCESS"]),
-            ("day", ["1970-01-01", "1970-01-02"]),
-        ],
-    )
-    def test_grouping(self, by: str, keys: list[str]) -> None:
-        s = self.table().summary(by=by)
-        assert list(s.groups) == keys
-        assert sum(g.jobs for g in s.groups.values()) == 3
-
-    def test_unknown_group_key_is_refused(self) -> None:
-        with pytest.raises(ValueError, match="cannot group by"):
-            self.table().summary(by="colour")
 
 
 # --------------------------------------------------------------------------- properties
@@ -580,9 +494,9 @@ def test_generated_log_against_an_independent_computation() -> None:
         if o.get("classifier_targets") is not None:
             targets.add(jid)
     n_changes = 0
-    for jid, seen in obs.items():
+    for seen in obs.values():
         prev = None
-        for t, s in sorted(seen, key=lambda x: (x[0], status_rank(x[1]), x[1])):
+        for _, s in sorted(seen, key=lambda x: (x[0], status_rank(x[1]), x[1])):
             if s != prev:
                 n_changes += 1
                 prev = s
@@ -608,7 +522,7 @@ def test_status_change_is_a_plain_value() -> None:
 
 def test_lean_view_and_full_models_give_the_same_events_and_summary() -> None:
     lines = list(generate(60, seed=13)) + [
-        line for path in sorted(FIXTURES.rglob("*.ndjson")) for line in path.read_bytes().splitlines()
+        line for path in sorted(REALWORLD.rglob("*.ndjson")) for line in path.read_bytes().splitlines()
     ]
     tables = {}
     for model in ("full", "view", "lean"):
@@ -626,9 +540,9 @@ def test_times_past_2106_survive_the_wire_form(tmp_path: Path) -> None:
     far = 253402300000
     t = fold(
         [
-            snap("far", "QUEUED", far, created_at=far),
-            snap("far", "ODD_STATUS", far + 1, created_at=far),
-            snap("near", "RUNNING", 100),
+            snapshot("far", "QUEUED", far, created_at=far),
+            snapshot("far", "ODD_STATUS", far + 1, created_at=far),
+            snapshot("near", "RUNNING", 100),
         ]
     )
     for blob in (t.to_bytes(), t.to_bytes(["far"])):
@@ -656,3 +570,87 @@ def test_times_past_2106_survive_the_wire_form(tmp_path: Path) -> None:
                     json.dumps({"id": f"far{i}", "status": "QUEUED", "created_at": far, "modified_at": far}) + "\n"
                 )
     assert jobstream.fold_paths(log, workers=2).table == jobstream.fold_paths(log, workers=1).table
+
+
+# --------------------------------------------------------------------------- regressions found by review
+
+
+def test_signed_zero_does_not_make_the_fold_order_dependent() -> None:
+    """Found by review: a cost of 0.0 and one of -0.0 made the fold's answer depend on the order of
+    the lines (the invariant: order and chunking do not matter)."""
+    a, b = (
+        snapshot("j1", "RUNNING", 200, job_type="completion", metadata={"cost": cost, "cost_currency": "USD"})
+        for cost in (0.0, -0.0)
+    )
+    cost = lambda t: orjson.dumps(t.get("j1").cost)  # noqa: E731
+    assert cost(fold([a, b])) == cost(fold([b, a])) == cost(fold([a]).merge(fold([b])))
+
+
+# regression: adversarial review of #13 and #10 (failed on main at dbff749 as its docstring says)
+def test_times_after_2106_survive_the_wire_form_and_parallel_reads(tmp_path: Path) -> None:
+    """The README accepts times up to the end of 9999, but observations are packed as
+    `time << 32 | code`, which passes 2**64 for any time after 2106-02-07 (2**32 s): msgpack
+    cannot encode it.  `to_bytes` raises OverflowError and every parallel run over such a line
+    fails ("a worker process failed"), while -j 1 works."""
+    t = 5_000_000_000  # 2128-06-11
+    table = JobTable().update(
+        [
+            JobView(id="a", status="QUEUED", created_at=t, modified_at=t),
+            JobView(id="a", status="SUCCESS", created_at=t, modified_at=t + 60),
+        ]
+    )
+    assert JobTable.from_bytes(table.to_bytes()) == table
+
+    path = tmp_path / "future.ndjson"
+    path.write_bytes(
+        b"".join(
+            b'{"id":"j%d","status":"RUNNING","created_at":%d,"modified_at":%d}\n' % (i, t, t + i) for i in range(2000)
+        )
+    )
+    one = fold_paths(path, workers=1)
+    two = fold_paths(path, workers=2, min_parallel_bytes=1, range_bytes=1000)
+    assert two.table == one.table and two.stats.accepted == 2000
+
+
+# regression: adversarial review of #13 and #10 (failed on main at dbff749 as its docstring says)
+def test_fold_order_does_not_change_unknown_integration_labels(tmp_path: Path) -> None:
+    """Two polls equal as Python values ({"type": 1} == {"type": true} == {"type": 1.0}) but labelled
+    differently ("1", "True", "1.0").  The fold skips the second as an exact repeat
+    (`acc.last == snap`), so the label depends on which came first, while a merge of the two
+    halves breaks the tie by encoding: A,B gives ['1'], B,A gives ['True'], merge gives ['True'].
+    README: "The result is the same whatever the order or duplication of the input."."""
+    a = poll("j", "RUNNING", T0 + 5, integrations=[{"type": 1}])
+    b = poll("j", "RUNNING", T0 + 5, integrations=[{"type": True}])
+    ab, ba, pa, pb = (tmp_path / n for n in ("ab.ndjson", "ba.ndjson", "a.ndjson", "b.ndjson"))
+    ab.write_bytes(a + b)
+    ba.write_bytes(b + a)
+    pa.write_bytes(a)
+    pb.write_bytes(b)
+    t_ab, t_ba = fold_paths(ab).table, fold_paths(ba).table
+    merged = fold_paths(pa).table.merge(fold_paths(pb).table)
+    assert t_ab.jobs() == t_ba.jobs() == merged.jobs()
+
+
+HISTORY_SCRIPT = r"""
+from jobstream.reduce.reducer import JobTable
+from jobstream.decode.models import JobView
+t = JobTable()
+t.update([JobView(id=f"x{i}", status=f"S{i:06d}", created_at=1, modified_at=1) for i in range(70000)])
+t.update([JobView(id="j", status="ZZZ_UNKNOWN", created_at=1, modified_at=2),
+          JobView(id="j", status="QUEUED", created_at=1, modified_at=2),
+          JobView(id="j", status="RUNNING", created_at=1, modified_at=3)])
+print([o.time for o in t.get("j").history])
+"""
+
+
+# regression: adversarial review of #13 and #10 (failed on main at dbff749 as its docstring says)
+def test_history_stays_in_time_order_after_65536_distinct_statuses() -> None:
+    """Ties within one second are sorted by `(time << 16) | order[code]`: once a process has seen
+    more than 65,536 distinct status strings (any log can carry them: unknown statuses are kept),
+    order values spill into the time bits and a job's history goes out of time order, giving a
+    change RUNNING -> ZZZ_UNKNOWN dated before the change it follows.  (In a subprocess: the
+    status table is process-wide.)"""
+    out = subprocess.run([sys.executable, "-c", HISTORY_SCRIPT], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert out.returncode == 0, out.stderr
+    times = json.loads(out.stdout)
+    assert times == sorted(times)

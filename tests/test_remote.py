@@ -16,33 +16,12 @@ from typing import Any
 import pytest
 import servers
 import zstandard
+from helpers import one_line_error, run_jobstream
 
 import jobstream
 from jobstream.errors import SourceError
 from jobstream.generate import generate
 from jobstream.io.sources import Source, expand_sources
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def run(*args: Any, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[bytes]:
-    full = dict(os.environ, **(env or {}))
-    return subprocess.run(
-        [sys.executable, "-m", "jobstream", *map(str, args)],
-        capture_output=True,
-        timeout=120,
-        env=full,
-        cwd=ROOT,
-        stdin=subprocess.DEVNULL,
-    )
-
-
-def one_line_error(proc: subprocess.CompletedProcess[bytes]) -> str:
-    err = proc.stderr.decode("utf-8", "replace")
-    assert "Traceback" not in err, err
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("Error: "), lines
-    return lines[0]
 
 
 def messy_log(jobs: int, seed: int) -> bytes:
@@ -112,8 +91,8 @@ class TestHttp:
     def test_a_directory_url_reads_like_the_local_directory(
         self, site: Path, http: str, tmp_path: Path, cmd: list[str]
     ) -> None:
-        local = run(*cmd, site / "logs", "--errors", tmp_path / "local.ndjson")
-        remote = run(*cmd, f"{http}/logs/", "--errors", tmp_path / "remote.ndjson")
+        local = run_jobstream(*cmd, site / "logs", "--errors", tmp_path / "local.ndjson", timeout=120)
+        remote = run_jobstream(*cmd, f"{http}/logs/", "--errors", tmp_path / "remote.ndjson", timeout=120)
         assert remote.returncode == local.returncode == (1 if cmd == ["validate"] else 0)
         assert remote.stdout == local.stdout
         assert (
@@ -145,13 +124,13 @@ class TestHttp:
         assert Source(names[0]).is_remote and not Source("logs/a.ndjson").is_remote
 
     def test_a_missing_url_is_a_one_line_error_naming_it(self, http: str) -> None:
-        proc = run("summary", f"{http}/logs/missing.ndjson")
+        proc = run_jobstream("summary", f"{http}/logs/missing.ndjson", timeout=120)
         assert proc.returncode == 1 and "missing.ndjson" in one_line_error(proc)
-        proc = run("summary", f"{http}/logs/*.nothing")
+        proc = run_jobstream("summary", f"{http}/logs/*.nothing", timeout=120)
         assert proc.returncode == 1 and "no file matches" in one_line_error(proc)
 
     def test_tail_refuses_a_url_it_cannot_follow(self, http: str) -> None:
-        proc = run("tail", f"{http}/logs/a.ndjson")
+        proc = run_jobstream("tail", f"{http}/logs/a.ndjson", timeout=120)
         assert proc.returncode == 2 and b"cannot be followed" in proc.stderr and b"Traceback" not in proc.stderr
 
 
@@ -160,8 +139,10 @@ class TestS3:
     def test_a_bucket_prefix_reads_like_the_local_directory(
         self, site: Path, s3: dict[str, str], tmp_path: Path, cmd: list[str]
     ) -> None:
-        local = run(*cmd, site / "logs", "--errors", tmp_path / "local.ndjson")
-        remote = run(*cmd, "s3://jobs/logs/", "--errors", tmp_path / "remote.ndjson", env=s3)
+        local = run_jobstream(*cmd, site / "logs", "--errors", tmp_path / "local.ndjson", timeout=120)
+        remote = run_jobstream(
+            *cmd, "s3://jobs/logs/", "--errors", tmp_path / "remote.ndjson", env=dict(os.environ, **s3), timeout=120
+        )
         assert remote.returncode == local.returncode, remote.stderr
         assert remote.stdout == local.stdout
         assert (
@@ -181,7 +162,7 @@ class TestS3:
         assert remote.table == local.table and remote.stats == local.stats
 
     def test_a_missing_key_is_a_one_line_error(self, s3: dict[str, str]) -> None:
-        proc = run("jobs", "s3://jobs/logs/nope.ndjson", env=s3)
+        proc = run_jobstream("jobs", "s3://jobs/logs/nope.ndjson", env=dict(os.environ, **s3), timeout=120)
         assert proc.returncode == 1 and "s3://jobs/logs/nope.ndjson" in one_line_error(proc)
         with pytest.raises(SourceError, match="no such file"):
             expand_sources("s3://jobs/elsewhere/x.ndjson")
@@ -195,12 +176,12 @@ class TestProtocols:
     def test_a_missing_protocol_package_is_one_line_naming_it(self, url: str, package: str) -> None:
         if importlib.util.find_spec(package) is not None:
             pytest.skip(f"{package} is installed here")
-        proc = run("summary", url)
+        proc = run_jobstream("summary", url, timeout=120)
         line = one_line_error(proc)
         assert proc.returncode == 1 and url in line and f"pip install {package}" in line
 
     def test_an_unknown_protocol_is_one_line(self) -> None:
-        proc = run("events", "nope://x/y.ndjson")
+        proc = run_jobstream("events", "nope://x/y.ndjson", timeout=120)
         assert proc.returncode == 1 and "unknown protocol nope://" in one_line_error(proc)
 
     def test_file_urls_are_local_paths_with_globs(self, site: Path) -> None:

@@ -13,15 +13,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import orjson
 import pytest
+from helpers import TESTS, completion
 
 import jobstream
 from jobstream.errors import OutputError
 from jobstream.reduce.reducer import JobTable
 
 IN_CI = bool(os.environ.get("CI"))
-TESTS = Path(__file__).resolve().parent
 ARTIFACTS = TESTS / "artifacts"
 
 try:
@@ -71,57 +70,39 @@ ALLOWED_TAGS = {
 }
 
 
-def _snap(job_id: str, status: str, t: int, created: int, model: str, **extra: Any) -> Any:
-    obj = {
-        "id": job_id,
-        "status": status,
-        "created_at": created,
-        "modified_at": t,
-        "model": model,
-        "job_type": "completion",
-        **extra,
-    }
-    return jobstream.decode_line(orjson.dumps(obj))[0]
-
-
 def _jobs(n: int, gap: int, start: int = 1_700_000_000) -> Iterator[Any]:
     """*n* jobs created *gap* seconds apart, each queued 30 s and running 10 min, every 7th failing."""
     for i in range(n):
         created = start + i * gap
         end = "FAILED" if i % 7 == 3 else "SUCCESS"
         for status, dt in (("QUEUED", 0), ("RUNNING", 30), (end, 630)):
-            yield _snap(f"job-{i:05d}", status, created + dt, created, f"model-{i % 3}")
+            yield completion(f"job-{i:05d}", status, created + dt, f"model-{i % 3}", created=created)
 
 
 def _hostile() -> list[Any]:
     return [
-        _snap(HOSTILE_ID, "QUEUED", 1_800_000_000, 1_800_000_000, HOSTILE_MODEL),
-        _snap(
+        completion(HOSTILE_ID, "QUEUED", 1_800_000_000, HOSTILE_MODEL, created=1_800_000_000),
+        completion(
             HOSTILE_ID,
             "RUNNING",
             1_800_000_100,
-            1_800_000_000,
             HOSTILE_MODEL,
+            created=1_800_000_000,
             checkpoints=[
                 {"step_number": s, "created_at": 1_800_000_100 + s, "metrics": {"train_loss": 2.0 / s}}
                 for s in (1, 2, 3)
             ],
         ),
-        _snap(
+        completion(
             HOSTILE_ID,
             "SUCCESS",
             1_800_000_900,
-            1_800_000_000,
             HOSTILE_MODEL,
+            created=1_800_000_000,
             trained_tokens=1000,
             metadata={"cost": 1.0, "cost_currency": "<b>EUR</b>"},
         ),
     ]
-
-
-@pytest.fixture(scope="module")
-def folded(small_log: Path) -> jobstream.FoldResult:
-    return jobstream.fold_paths([str(small_log)])
 
 
 @pytest.fixture(scope="module")
@@ -199,7 +180,7 @@ class TestHtml:
         s = folded.table.summary(by="model")
         rows = _table_rows(page)
         assert [r[0] for r in rows] == [*s.groups, "all models"]
-        for r, g in zip(rows, [*s.groups.values(), s]):
+        for r, g in zip(rows, [*s.groups.values(), s], strict=True):
             assert int(r[1].replace(",", "")) == g.jobs
             assert int(r[2].replace(",", "")) == g.finished
             assert int(r[9].replace(",", "")) == g.trained_tokens

@@ -7,7 +7,6 @@ random moment."""
 
 from __future__ import annotations
 
-import io
 import os
 import random
 import signal
@@ -20,19 +19,17 @@ from pathlib import Path
 import msgspec
 import orjson
 import pytest
-from statehelp import ROOT, T0, append, cli, crash_at, line, out_of
+from helpers import ROOT, T0, append, log_bytes, poll, run_jobstream
+from statehelp import crash_at, out_of
 
 from jobstream.errors import StateError, StateLockedError
-from jobstream.generate import write_log
 from jobstream.run.state import FORMAT, MAGIC, State, _Doc, _Options, encode_state
 
 
 @pytest.fixture(scope="module")
 def content() -> bytes:
     """A generated log (40 jobs, ~2.5 MB) to grow files with."""
-    buf = io.BytesIO()
-    write_log(buf, 40, seed=7)
-    return buf.getvalue()
+    return log_bytes(40, seed=7)
 
 
 def grow(path: Path, content: bytes, upto: int) -> None:
@@ -107,10 +104,10 @@ class TestIncrementalRuns:
     def test_filters_are_not_part_of_the_state(self, tmp_path: Path, content: bytes) -> None:
         log, st = tmp_path / "jobs.ndjson", tmp_path / "s.state"
         log.write_bytes(content)
-        assert cli("summary", log, "--state", st, "--status", "FAILED").returncode == 0
-        proc = cli("events", log, "--state", st, "--model", "open-mistral-7b", "--since", "2025-01-01")
+        assert run_jobstream("summary", log, "--state", st, "--status", "FAILED").returncode == 0
+        proc = run_jobstream("events", log, "--state", st, "--model", "open-mistral-7b", "--since", "2025-01-01")
         assert proc.returncode == 0
-        assert proc.stdout == cli("events", log, "--model", "open-mistral-7b", "--since", "2025-01-01").stdout
+        assert proc.stdout == run_jobstream("events", log, "--model", "open-mistral-7b", "--since", "2025-01-01").stdout
 
 
 class TestValidate:
@@ -118,11 +115,11 @@ class TestValidate:
         self, tmp_path: Path
     ) -> None:
         log, st = tmp_path / "jobs.ndjson", tmp_path / "v.state"
-        log.write_bytes(line("a", "RUNNING", T0 + 5) + b"oops\n")
-        first = cli("validate", log, "--state", st)
+        log.write_bytes(poll("a", "RUNNING", T0 + 5) + b"oops\n")
+        first = run_jobstream("validate", log, "--state", st)
         assert first.returncode == 1
-        append(log, line("b", "QUEUED", T0 + 6) + b'{"id": 1}\n' + line("a", "SUCCESS", T0 + 7))
-        got, full = cli("validate", log, "--state", st), cli("validate", log)
+        append(log, poll("b", "QUEUED", T0 + 6) + b'{"id": 1}\n' + poll("a", "SUCCESS", T0 + 7))
+        got, full = run_jobstream("validate", log, "--state", st), run_jobstream("validate", log)
         assert (got.returncode, got.stderr) == (full.returncode, full.stderr) == (1, full.stderr)
         assert full.stderr.decode().splitlines()[-1] == "5 line(s) checked in 1 source(s): 3 accepted, 2 rejected"
         _, res = out_of("validate", [log], state=st, out=tmp_path / "errors.ndjson")
@@ -132,7 +129,7 @@ class TestValidate:
 class TestStateFile:
     def test_one_file_with_magic_format_length_and_checksum(self, tmp_path: Path) -> None:
         log, st = tmp_path / "jobs.ndjson", tmp_path / "s.state"
-        log.write_bytes(line("a", "RUNNING", T0 + 5))
+        log.write_bytes(poll("a", "RUNNING", T0 + 5))
         out_of("summary", [log], state=st, out=tmp_path / "o")
         data = st.read_bytes()
         assert data.startswith(MAGIC)
@@ -152,7 +149,7 @@ class TestStateFile:
 
     def test_a_run_that_changes_nothing_writes_nothing(self, tmp_path: Path) -> None:
         log, st = tmp_path / "jobs.ndjson", tmp_path / "s.state"
-        log.write_bytes(line("a", "RUNNING", T0 + 5))
+        log.write_bytes(poll("a", "RUNNING", T0 + 5))
         out_of("summary", [log], state=st, out=tmp_path / "o")
         before = st.stat()
         out_of("summary", [log], state=st, out=tmp_path / "o")
@@ -162,10 +159,10 @@ class TestStateFile:
 
     def test_each_save_keeps_the_previous_generation(self, tmp_path: Path) -> None:
         log, st = tmp_path / "jobs.ndjson", tmp_path / "s.state"
-        log.write_bytes(line("a", "RUNNING", T0 + 5))
+        log.write_bytes(poll("a", "RUNNING", T0 + 5))
         out_of("summary", [log], state=st, out=tmp_path / "o")
         first = st.read_bytes()
-        append(log, line("a", "SUCCESS", T0 + 9))
+        append(log, poll("a", "SUCCESS", T0 + 9))
         out_of("summary", [log], state=st, out=tmp_path / "o")
         assert (tmp_path / "s.state.prev").read_bytes() == first
         assert st.read_bytes() != first
@@ -175,11 +172,11 @@ class TestStateFile:
         self, tmp_path: Path, damage: str
     ) -> None:
         log, st = tmp_path / "jobs.ndjson", tmp_path / "s.state"
-        log.write_bytes(line("a", "RUNNING", T0 + 5))
-        assert cli("summary", log, "--state", st).returncode == 0
-        append(log, line("b", "QUEUED", T0 + 6))
-        assert cli("summary", log, "--state", st).returncode == 0
-        append(log, line("a", "SUCCESS", T0 + 9))
+        log.write_bytes(poll("a", "RUNNING", T0 + 5))
+        assert run_jobstream("summary", log, "--state", st).returncode == 0
+        append(log, poll("b", "QUEUED", T0 + 6))
+        assert run_jobstream("summary", log, "--state", st).returncode == 0
+        append(log, poll("a", "SUCCESS", T0 + 9))
         data = bytearray(st.read_bytes())
         if damage == "flip":
             data[len(data) // 2] ^= 0x40
@@ -188,29 +185,29 @@ class TestStateFile:
         else:
             data.clear()
         st.write_bytes(bytes(data))
-        proc = cli("summary", log, "--state", st, "-f", "json")
+        proc = run_jobstream("summary", log, "--state", st, "-f", "json")
         err = proc.stderr.decode()
         assert proc.returncode == 1, err
         assert "is damaged" in err and "previous generation" in err and "Traceback" not in err
-        assert orjson.loads(proc.stdout) == orjson.loads(cli("summary", log, "-f", "json").stdout)
-        again = cli("summary", log, "--state", st, "-f", "json")  # repaired: quiet again
+        assert orjson.loads(proc.stdout) == orjson.loads(run_jobstream("summary", log, "-f", "json").stdout)
+        again = run_jobstream("summary", log, "--state", st, "-f", "json")  # repaired: quiet again
         assert again.returncode == 0 and again.stderr == b""
 
     def test_a_damaged_state_without_a_usable_generation_is_an_error_until_reset(self, tmp_path: Path) -> None:
         log, st = tmp_path / "jobs.ndjson", tmp_path / "s.state"
-        log.write_bytes(line("a", "RUNNING", T0 + 5))
-        assert cli("summary", log, "--state", st).returncode == 0
+        log.write_bytes(poll("a", "RUNNING", T0 + 5))
+        assert run_jobstream("summary", log, "--state", st).returncode == 0
         data = bytearray(st.read_bytes())
         data[-3] ^= 1
         st.write_bytes(bytes(data))
-        proc = cli("summary", log, "--state", st)
+        proc = run_jobstream("summary", log, "--state", st)
         assert proc.returncode == 1 and proc.stdout == b""
         assert (
             proc.stderr.decode().strip()
             == f"Error: state {st} is damaged (checksum mismatch); --reset-state to start over"
         )
         assert st.read_bytes() == bytes(data)  # never silently replaced
-        proc = cli("summary", log, "--state", st, "--reset-state", "-f", "json")
+        proc = run_jobstream("summary", log, "--state", st, "--reset-state", "-f", "json")
         assert proc.returncode == 0 and orjson.loads(proc.stdout)["jobs"] == 1
 
     def test_a_state_from_a_newer_jobstream_is_refused(self, tmp_path: Path) -> None:
@@ -230,7 +227,7 @@ class TestStateFile:
         head = FORMAT.to_bytes(2, "big") + b"\0\0" + len(payload).to_bytes(8, "big")
         st.write_bytes(MAGIC + head + zlib.crc32(payload, zlib.crc32(head)).to_bytes(4, "big") + payload)
         log = tmp_path / "jobs.ndjson"
-        log.write_bytes(line("a", "RUNNING", T0 + 5))
+        log.write_bytes(poll("a", "RUNNING", T0 + 5))
         with State.load(st) as state:
             assert state.generation == 3 and state.files == [] and not state.is_new
             state.update([log])
@@ -242,28 +239,28 @@ class TestStateFile:
         other = tmp_path / "notes.txt"
         other.write_bytes(b"my notes\n")
         log = tmp_path / "jobs.ndjson"
-        log.write_bytes(line("a", "RUNNING", T0 + 5))
+        log.write_bytes(poll("a", "RUNNING", T0 + 5))
         for extra in ([], ["--reset-state"]):
-            proc = cli("summary", log, "--state", other, *extra)
+            proc = run_jobstream("summary", log, "--state", other, *extra)
             assert proc.returncode == 1 and b"is not a jobstream state file" in proc.stderr
         assert other.read_bytes() == b"my notes\n"
 
     def test_the_state_cannot_be_an_input_or_an_output(self, tmp_path: Path) -> None:
         log = tmp_path / "jobs.ndjson"
-        log.write_bytes(line("a", "RUNNING", T0 + 5))
-        proc = cli("summary", log, "--state", log)
+        log.write_bytes(poll("a", "RUNNING", T0 + 5))
+        proc = run_jobstream("summary", log, "--state", log)
         assert proc.returncode == 1 and b"refusing to overwrite input file" in proc.stderr
-        proc = cli("summary", log, "--state", tmp_path / "s", "-o", tmp_path / "s")
+        proc = run_jobstream("summary", log, "--state", tmp_path / "s", "-o", tmp_path / "s")
         assert proc.returncode == 1 and b"-o and --state name the same file" in proc.stderr
-        assert log.read_bytes() == line("a", "RUNNING", T0 + 5)
+        assert log.read_bytes() == poll("a", "RUNNING", T0 + 5)
 
 
 class TestOptions:
     def test_a_different_max_line_bytes_is_refused_clearly(self, tmp_path: Path) -> None:
         log, st = tmp_path / "jobs.ndjson", tmp_path / "s.state"
-        log.write_bytes(line("a", "RUNNING", T0 + 5))
-        assert cli("summary", log, "--state", st, "--max-line-bytes", "100000").returncode == 0
-        proc = cli("summary", log, "--state", st)
+        log.write_bytes(poll("a", "RUNNING", T0 + 5))
+        assert run_jobstream("summary", log, "--state", st, "--max-line-bytes", "100000").returncode == 0
+        proc = run_jobstream("summary", log, "--state", st)
         assert proc.returncode == 1
         err = proc.stderr.decode().strip()
         assert err.startswith(f"Error: state {st} folds the lean projection")
@@ -271,39 +268,39 @@ class TestOptions:
 
     def test_a_command_folding_another_projection_is_refused(self, tmp_path: Path) -> None:
         log, st = tmp_path / "jobs.ndjson", tmp_path / "s.state"
-        log.write_bytes(line("a", "RUNNING", T0 + 5))
-        assert cli("summary", log, "--state", st).returncode == 0
-        assert cli("events", log, "--state", st).returncode == 0  # summary and events fold alike
-        proc = cli("jobs", log, "--state", st)
+        log.write_bytes(poll("a", "RUNNING", T0 + 5))
+        assert run_jobstream("summary", log, "--state", st).returncode == 0
+        assert run_jobstream("events", log, "--state", st).returncode == 0  # summary and events fold alike
+        proc = run_jobstream("jobs", log, "--state", st)
         assert proc.returncode == 1 and b"this run asks for the view projection" in proc.stderr
-        proc = cli("validate", log, "--state", st)
+        proc = run_jobstream("validate", log, "--state", st)
         assert proc.returncode == 1 and b"the full projection" in proc.stderr
 
     def test_state_needs_files_and_new_needs_a_state(self, tmp_path: Path) -> None:
-        proc = cli("summary", "-", "--state", tmp_path / "s")
+        proc = run_jobstream("summary", "-", "--state", tmp_path / "s")
         assert proc.returncode == 2 and b"stdin cannot be resumed" in proc.stderr
         fifo = tmp_path / "pipe"
         os.mkfifo(fifo)
-        proc = cli("summary", fifo, "--state", tmp_path / "s")
+        proc = run_jobstream("summary", fifo, "--state", tmp_path / "s")
         assert proc.returncode == 2 and b"cannot be resumed (a pipe)" in proc.stderr
-        proc = cli("summary", "s3://bucket/jobs.ndjson", "--state", tmp_path / "s")
+        proc = run_jobstream("summary", "s3://bucket/jobs.ndjson", "--state", tmp_path / "s")
         assert proc.returncode == 2 and b"--state resumes local files" in proc.stderr
-        proc = cli("events", tmp_path, "--new")
+        proc = run_jobstream("events", tmp_path, "--new")
         assert proc.returncode == 2 and b"--new" in proc.stderr
-        proc = cli("summary", tmp_path, "--reset-state")
+        proc = run_jobstream("summary", tmp_path, "--reset-state")
         assert proc.returncode == 2 and b"goes with --state" in proc.stderr
 
 
 class TestLock:
     def test_an_overlapping_run_exits_75_at_once_and_changes_nothing(self, tmp_path: Path) -> None:
         log, st = tmp_path / "jobs.ndjson", tmp_path / "s.state"
-        log.write_bytes(line("a", "RUNNING", T0 + 5))
-        assert cli("summary", log, "--state", st).returncode == 0
+        log.write_bytes(poll("a", "RUNNING", T0 + 5))
+        assert run_jobstream("summary", log, "--state", st).returncode == 0
         before = st.read_bytes()
-        append(log, line("a", "SUCCESS", T0 + 9))
+        append(log, poll("a", "SUCCESS", T0 + 9))
         with State.load(st):  # another run holds it
             t0 = time.monotonic()
-            proc = cli("summary", log, "--state", st)
+            proc = run_jobstream("summary", log, "--state", st)
             assert time.monotonic() - t0 < 20
             with pytest.raises(StateLockedError):
                 State.load(st)
@@ -314,7 +311,7 @@ class TestLock:
             "nothing: the next run reads what it would have read"
         )
         assert st.read_bytes() == before
-        proc = cli("summary", log, "--state", st, "-f", "json")  # the lock died with its holder
+        proc = run_jobstream("summary", log, "--state", st, "-f", "json")  # the lock died with its holder
         assert proc.returncode == 0 and orjson.loads(proc.stdout)["by_status"] == {"SUCCESS": 1}
 
     def test_two_real_runs_never_interleave(self, tmp_path: Path, content: bytes) -> None:
@@ -372,9 +369,7 @@ class TestCrashSafety:
 
     def test_a_real_process_killed_at_random_moments_leaves_an_exact_state(self, tmp_path: Path) -> None:
         log, st, out = tmp_path / "jobs.ndjson", tmp_path / "s.state", tmp_path / "new.ndjson"
-        buf = io.BytesIO()
-        write_log(buf, 150, seed=12)  # ~14 MB of distinct lines: each run has real work to be killed in
-        data = buf.getvalue()
+        data = log_bytes(150, seed=12)  # ~14 MB of distinct lines: each run has real work to be killed in
         rng = random.Random(11)
         cuts = sorted(rng.randrange(len(data)) for _ in range(7)) + [len(data)]
         grow(log, data, cuts[0])

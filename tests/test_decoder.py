@@ -1,21 +1,27 @@
-"""The schema and the decoder: real published job objects, both key styles, forgiving and strict parts."""
+"""The decoder (``jobstream.decode.decoder``) and the schema it decodes (``jobstream.decode.models``):
+real published job objects, both key styles, forgiving and strict parts, hostile lines, the
+whole-chunk fast path against line-by-line decoding, and regressions found by review."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
 import msgspec
 import orjson
 import pytest
+from helpers import REALWORLD, T0, job, log_bytes, poll
 
 import jobstream
 from jobstream.decode import models as m
-from jobstream.decode.decoder import LineError, SnapshotDecoder, encode
+from jobstream.decode.decoder import LineError, Reject, SnapshotDecoder, encode
+from jobstream.generate import generate
+from jobstream.io.framing import Chunk
+from jobstream.run.reader import read
 
-FIXTURES = Path(__file__).parent / "fixtures" / "realworld"
-SNAKE_FILES = sorted(FIXTURES.glob("*.ndjson"))
-CAMEL_FILES = sorted((FIXTURES / "camel").glob("*.ndjson"))
+SNAKE_FILES = sorted(REALWORLD.glob("*.ndjson"))
+CAMEL_FILES = sorted((REALWORLD / "camel").glob("*.ndjson"))
 
 
 def lines_of(path: Path) -> list[bytes]:
@@ -62,7 +68,7 @@ class TestRealWorldFixtures:
         assert count == 90 + 17  # 90 snake objects, 17 camel renderings
 
     def test_legacy_ft_is_a_completion_job(self, full: SnapshotDecoder) -> None:
-        (snap,) = full.decode_line(lines_of(FIXTURES / "docs_finetuning_e2e.ndjson")[1])
+        (snap,) = full.decode_line(lines_of(REALWORLD / "docs_finetuning_e2e.ndjson")[1])
         assert isinstance(snap, m.LegacyFTJob) and isinstance(snap, m.CompletionJob)
         assert snap.kind == "completion" and snap.stated_job_type == "FT"
         assert len(snap.checkpoints) == 10 and snap.checkpoints[0].step_number == 100
@@ -70,7 +76,7 @@ class TestRealWorldFixtures:
         assert snap.checkpoints[0].metrics.valid_mean_token_accuracy > 1
 
     def test_sdk_dump_without_job_type_uses_classifier_targets(self, full: SnapshotDecoder) -> None:
-        first, second, *_ = lines_of(FIXTURES / "cookbook_classifier_intent.ndjson")
+        first, second, *_ = lines_of(REALWORLD / "cookbook_classifier_intent.ndjson")
         (a,) = full.decode_line(first)
         (b,) = full.decode_line(second)
         # first snapshot: no job_type, no classifier_targets -> completion, nothing stated
@@ -80,17 +86,17 @@ class TestRealWorldFixtures:
         assert len(b.classifier_targets[0].labels) == 16
 
     def test_untyped_integration_is_read_as_wandb(self, full: SnapshotDecoder) -> None:
-        (snap,) = full.decode_line(lines_of(FIXTURES / "cookbook_classifier_intent.ndjson")[0])
+        (snap,) = full.decode_line(lines_of(REALWORLD / "cookbook_classifier_intent.ndjson")[0])
         (integ,) = snap.integrations
         assert isinstance(integ, m.WandbIntegration) and integ.project == "intent-classifier"
         assert isinstance(integ, m.Integration)
 
     def test_events_without_data_decode(self, full: SnapshotDecoder) -> None:
-        (snap,) = full.decode_line(lines_of(FIXTURES / "cookbook_ft_api_poll.ndjson")[0])
+        (snap,) = full.decode_line(lines_of(REALWORLD / "cookbook_ft_api_poll.ndjson")[0])
         assert len(snap.events) == 5 and all(e.data is None for e in snap.events)
 
     def test_metadata_with_every_field_null(self, full: SnapshotDecoder) -> None:
-        (snap,) = full.decode_line(lines_of(FIXTURES / "cookbook_ft_api_created.ndjson")[0])
+        (snap,) = full.decode_line(lines_of(REALWORLD / "cookbook_ft_api_created.ndjson")[0])
         assert snap.metadata == m.JobMetadata()
         assert snap.object is None and snap.auto_start is True
 
@@ -116,7 +122,7 @@ class TestRealWorldFixtures:
             "fine_tuned_model",
             "trained_tokens",
         )
-        for ls, lc in zip(lines_of(FIXTURES / snake), lines_of(FIXTURES / "camel" / camel)):
+        for ls, lc in zip(lines_of(REALWORLD / snake), lines_of(REALWORLD / "camel" / camel), strict=True):
             (s,) = full.decode_line(ls)
             (c,) = full.decode_line(lc)
             assert type(c).__name__.endswith("Camel")
@@ -231,7 +237,7 @@ class TestSchemaRules:
                 assert snap.kind == kind and snap.stated_job_type is None
 
     def test_a_list_page_yields_each_job(self, full: SnapshotDecoder) -> None:
-        jobs = [orjson.loads(x) for x in lines_of(FIXTURES / "cookbook_ft_api_list.ndjson")[:3]]
+        jobs = [orjson.loads(x) for x in lines_of(REALWORLD / "cookbook_ft_api_list.ndjson")[:3]]
         page = orjson.dumps({"object": "list", "total": 3, "data": jobs})
         snaps = full.decode_line(page)
         assert [s.id for s in snaps] == [j["id"] for j in jobs]
@@ -276,7 +282,7 @@ class TestSchemaRules:
 
 class TestPublicApi:
     def test_decode_line_and_encode_round_trip(self) -> None:
-        line = lines_of(FIXTURES / "cookbook_pixtral_satellite.ndjson")[0]
+        line = lines_of(REALWORLD / "cookbook_pixtral_satellite.ndjson")[0]
         (snap,) = jobstream.decode_line(line)
         assert orjson.loads(encode(snap)) == orjson.loads(line)
 
@@ -293,7 +299,6 @@ def _job(**extra: Any) -> dict[str, Any]:
 
 def _verdict(dec: SnapshotDecoder, line: bytes) -> str:
     """``ok`` or the reason, through decode_line and through the chunk fast path (which must agree)."""
-    from jobstream.decode.decoder import Reject
     from jobstream.io.framing import Chunk
 
     try:
@@ -526,3 +531,190 @@ class TestProjectionsAcceptWhatValidateAccepts:
             assert full_table.events() == jobstream.fold(snaps["lean"]).events()
         if verdicts["view"]:
             assert verdicts["lean"], line
+
+
+# --------------------------------------------------------------------------- the whole-chunk fast path
+
+
+class TestFastPathEqualsSlowPath:
+    def test_chunk_decoded_fast_equals_line_by_line(self) -> None:
+        data = log_bytes(30, 9)
+        for model in ("full", "view", "lean"):
+            dec = SnapshotDecoder(model)  # type: ignore[arg-type]
+            rejects: list[Reject] = []
+            fast, n, acc, _ = dec.decode_chunk(Chunk("s", 0, data), 1, rejects)
+            slow, n2, acc2, _ = dec._by_line(Chunk("s", 0, data), 1, rejects)
+            assert rejects == [] and n == n2 == acc == acc2 and [encode(x) for x in fast] == [encode(x) for x in slow]
+        assert dec.fast_chunks >= 1
+
+
+SNAPSHOT_LINES = [line for line in generate(40, seed=11)]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.sampled_from(SNAPSHOT_LINES), st.booleans())
+def test_every_generated_snapshot_round_trips_in_both_key_styles(line: bytes, camel: bool) -> None:
+    dec = SnapshotDecoder("full")
+    if camel:
+        from jobstream.generate import _camelize
+
+        line = orjson.dumps(_camelize(orjson.loads(line)))
+    (snap,) = dec.decode_line(line)
+    (again,) = dec.decode_line(encode(snap))
+    assert type(again) is type(snap)
+    assert msgspec.structs.asdict(again) == msgspec.structs.asdict(snap)
+    # nothing the schema knows is lost: every known key of the input survives
+    original = orjson.loads(line)
+    encoded = orjson.loads(encode(snap))
+    for key, value in original.items():
+        if key in encoded and value is not None and not isinstance(value, (list, dict)):
+            assert encoded[key] == value
+
+
+_FAST_LINES = SNAPSHOT_LINES[:6] + [
+    b"",
+    b"  ",
+    b"\r",
+    b"{oops",
+    b'{"id":"x","status":1}',
+    b"[1]",
+    b"null",
+    SNAPSHOT_LINES[0] + SNAPSHOT_LINES[1],  # two objects on one line
+    SNAPSHOT_LINES[2] + b"\r",  # CRLF
+    b" " + SNAPSHOT_LINES[3],  # leading blank
+    SNAPSHOT_LINES[4].replace(b",", b",\n", 1),  # one object over two lines
+    SNAPSHOT_LINES[5].replace(b'"id"', b'"i\\u0064"', 1),  # an escaped key
+    b'{"id":"\xff","status":"Q","created_at":1,"modified_at":1}',  # bad UTF-8
+    b'{"id":"a","status":"Q","created_at":1,"modified_at":1,"x":"' + b"\xc3\xa9" + b'"}',  # good UTF-8
+]
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    st.lists(st.sampled_from(_FAST_LINES), min_size=1, max_size=40),
+    st.booleans(),
+    st.sampled_from(["full", "view", "lean"]),
+)
+def test_the_whole_chunk_fast_path_equals_decoding_line_by_line(
+    lines: list[bytes], final_newline: bool, model: str
+) -> None:
+    """decode_lines is taken only where it provably gives what line-by-line decoding gives."""
+    data = b"\n".join(lines) + (b"\n" if final_newline else b"")
+    results = []
+    for how in ("decode_chunk", "_by_line"):
+        dec = SnapshotDecoder(model, max_line_bytes=4096)  # type: ignore[arg-type]
+        rejects: list[Reject] = []
+        snaps, n, acc, blank = getattr(dec, how)(Chunk("s", 5, data), 3, rejects)
+        results.append(
+            ([encode(x) for x in snaps], n, acc, blank, [(r.line, r.offset, r.error, r.raw) for r in rejects])
+        )
+    assert results[0] == results[1]
+    expected_lines = data.count(b"\n") + (0 if data.endswith(b"\n") or not data else 1)
+    assert results[0][1] == expected_lines
+
+
+# --------------------------------------------------------------------------- regressions found by review
+
+
+def outcome(path: Path, **kwargs: Any) -> tuple[Any, ...]:
+    rejects: list[Reject] = []
+    reader = jobstream.read(path, on_reject=rejects.append, **kwargs)
+    snaps = list(reader)
+    st = reader.stats
+    return (
+        sorted(s.id for s in snaps) if not kwargs.get("dedupe") else sorted({s.id for s in snaps}),
+        (st.lines, st.accepted, st.rejected, st.blank),
+        [(r.line, r.error) for r in rejects],
+    )
+
+
+class TestBigNumbers:
+    """Found by review: numbers beyond 64 bits once broke an invariant (no line lost, the parallel
+    fold equal to the single one; see test_parallel.py)."""
+
+    @pytest.mark.parametrize(
+        "raw",
+        [
+            b'{"id":"j1","status":"RUNNING","job_type":"completion","created_at":100,"modified_at":1e20}',
+            b'{"id":"j1","status":"RUNNING","job_type":"completion","created_at":100,"modified_at":1e300}',
+            b'{"id":"j1","status":"RUNNING","job_type":"completion","created_at":100,"modified_at":1180591620717411303424}',
+            b'{"id":"j1","status":"RUNNING","job_type":"completion","created_at":2.0,"modified_at":1180591620717411303424}',
+        ],
+    )
+    @pytest.mark.parametrize("model", ["full", "view", "lean"])
+    def test_numbers_beyond_64_bits_are_rejected_with_their_path(self, raw: bytes, model: str) -> None:
+        with pytest.raises(LineError, match=r"\$\.modified_at"):
+            SnapshotDecoder(model).decode_line(raw)  # type: ignore[arg-type]
+
+    def test_integral_float_retry_keeps_other_big_ints_exact(self) -> None:
+        raw = job(1, trained_tokens=2.0, metadata={"train_tokens": -9223372036854775808})
+        (snap,) = SnapshotDecoder("full").decode_line(raw)
+        assert snap.metadata.train_tokens == -9223372036854775808 and snap.trained_tokens == 2
+
+
+class TestKeyStylesAndPages:
+    """Found by review: whether a line is accepted once depended on the lines before it and on how
+    the input was cut into chunks."""
+
+    def test_acceptance_does_not_depend_on_the_lines_before(self, tmp_path: Path) -> None:
+        camel = orjson.dumps({"id": "c", "status": "RUNNING", "jobType": "completion", "createdAt": 1, "modifiedAt": 2})
+        snake = job(0, id="s")
+        mixed = orjson.dumps(
+            {"id": "w", "status": "RUNNING", "jobType": "completion", "createdAt": 1, "modifiedAt": 2, "created_at": 1}
+        )
+        p = tmp_path / "log.ndjson"
+        p.write_bytes(b"\n".join([camel, mixed, snake, mixed]) + b"\n")
+        expected = (["c", "s"], (4, 2, 2, 0))
+        for model in ("full", "view", "lean"):
+            got = outcome(p, model=model)
+            assert got[:2] == expected and [n for n, _ in got[2]] == [2, 4]
+
+    @pytest.mark.parametrize("block", [8, 1 << 20])
+    def test_an_object_with_an_id_is_a_job_even_if_it_says_list(self, tmp_path: Path, block: int) -> None:
+        odd = job(0, id="x", object="list", data=[])
+        p = tmp_path / "log.ndjson"
+        p.write_bytes(odd + b'\n"\xff"\n')
+        ids, counts, rejects = outcome(p, block_size=block, model="view")
+        assert ids == ["x"] and counts == (2, 1, 1, 0) and [n for n, _ in rejects] == [2]
+
+
+def test_only_the_crlf_carriage_return_is_stripped_from_raw(tmp_path: Path) -> None:
+    """Found by review: more than the one carriage return of a CRLF was stripped from a reject's raw bytes."""
+    p = tmp_path / "log.ndjson"
+    p.write_bytes(b"{bad\r\r\n")
+    got: list[Reject] = []
+    list(jobstream.read(p, on_reject=got.append))
+    assert got[0].raw == b"{bad\r"
+
+
+def _best_read_time(path: Path, block_size: int, runs: int = 2) -> float:
+    best = float("inf")
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        list(read(str(path), model="lean", block_size=block_size, on_reject=lambda r: None))
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+# regression: adversarial review of #13 and #10 (failed on main at dbff749 as its docstring says)
+class TestLinearTime:
+    """The same bytes read in 16 MiB blocks and in 4 KiB blocks must cost about the same: the
+    decode step is meant to be linear in a chunk's lines.  On main both cases below are
+    quadratic in the lines of one chunk (20-30x slower whole at 20k lines; 222 s for an 18 MB
+    log with a blank line after each record, 206 s for 80k bad lines)."""
+
+    def test_blank_lines_between_records_decode_in_linear_time(self, tmp_path: Path) -> None:
+        """decoder._by_line retries the whole rest of the chunk (`lines[pos:]`, a copy) after every
+        blank line, and a blank line does not count as a failure, so the retries never stop."""
+        path = tmp_path / "double-spaced.ndjson"
+        path.write_bytes(b"\n".join(poll(f"j{i}", "RUNNING", T0 + i) for i in range(20000)))  # "}\n\n{"
+        whole, small = _best_read_time(path, 16 << 20), _best_read_time(path, 4096)
+        assert whole < 5 * small, f"16 MiB blocks {whole:.2f}s vs 4 KiB blocks {small:.2f}s"
+
+    def test_rejected_lines_in_one_chunk_are_checked_in_linear_time(self, tmp_path: Path) -> None:
+        """decoder._one computes each reject's offset as sum(map(len, lines[:where])): O(line index)
+        per reject.  `jobstream validate` of a 640 KB file of 80k wrong-shaped lines took 206 s."""
+        path = tmp_path / "wrong-shape.ndjson"
+        path.write_bytes(b'{"a":1}\n' * 20000)
+        whole, small = _best_read_time(path, 16 << 20), _best_read_time(path, 4096)
+        assert whole < 5 * small, f"16 MiB blocks {whole:.2f}s vs 4 KiB blocks {small:.2f}s"
