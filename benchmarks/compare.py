@@ -605,17 +605,23 @@ def parse_size(text: str) -> tuple[str, float]:
 
 
 def load_generator() -> ModuleType:
-    """This checkout's ``jobstream/generate.py``, loaded by path (it needs only orjson): the
-    datasets do not depend on the jobstream being measured, which may be an older one."""
+    """This checkout's ``jobstream.generate``, loaded from the checkout under another package
+    name (it needs only msgspec and orjson): the datasets do not depend on the jobstream being
+    measured, which may be an older one installed for this interpreter."""
     if not GENERATOR.exists():
         import jobstream.generate
 
         return jobstream.generate
-    spec = importlib.util.spec_from_file_location("_compare_generate", GENERATOR)
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    name = "_compare_jobstream"
+    if name not in sys.modules:  # the checkout's package root (lazy: it imports nothing itself)
+        spec = importlib.util.spec_from_file_location(
+            name, GENERATOR.parent / "__init__.py", submodule_search_locations=[str(GENERATOR.parent)]
+        )
+        assert spec is not None and spec.loader is not None
+        root = importlib.util.module_from_spec(spec)
+        sys.modules[name] = root
+        spec.loader.exec_module(root)
+    return importlib.import_module(f"{name}.generate")
 
 
 def _generator_digest() -> str:
