@@ -14,7 +14,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 # Public names and the module each lives in.  They are imported on first use (PEP 562), so
 # ``import jobstream`` (and the CLI's start-up) loads only what a run needs.

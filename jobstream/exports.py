@@ -12,6 +12,7 @@ import contextlib
 import os
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import IO, Any
 
@@ -135,15 +136,16 @@ def _check_outputs(
 
 
 class _Tee:
-    """A reject callback that records into a :class:`RejectWriter` and tells a second callback."""
+    """A reject callback that tells a second callback, then records into a :class:`RejectWriter`
+    (shown first: a rejects file that cannot be written does not hide the line it failed on)."""
 
     def __init__(self, writer: RejectWriter, also: Callable[[Reject], Any]) -> None:
         self.writer = writer
         self.also = also
 
     def __call__(self, rej: Reject) -> None:
-        self.writer(rej)
         self.also(rej)
+        self.writer(rej)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.writer, name)
@@ -472,7 +474,7 @@ class TailResult:
 
 def tail(
     paths: Sequence[str],
-    stdout: IO[str],
+    stdout: IO[str] | Callable[[], AbstractContextManager[IO[str]]],
     *,
     fmt: str = "ndjson",
     headers: bool = True,
@@ -494,6 +496,8 @@ def tail(
 ) -> TailResult:
     """Follow *paths* (files by name through rotation, globs, ``-``) and write each status change
     to *stdout* in *fmt* as it happens (flushed), handing it to *hook* too (``--exec``).
+    *stdout* may be a function that opens it (a context manager): it is then opened only once
+    the inputs, ``--errors`` and the state have been checked and locked.
 
     Rejected lines go to *on_reject* and are appended to *errors_path*, which may not be a
     followed file.  With *state*, following resumes where the last run with that state stopped
@@ -536,7 +540,8 @@ def tail(
             state=saved,
         )
         stack.callback(follower.close)
-        writer = EventWriter(stdout, fmt, headers=headers, iso_times=iso_times, color=color)
+        out = stdout if not callable(stdout) else stack.enter_context(stdout())
+        writer = EventWriter(out, fmt, headers=headers, iso_times=iso_times, color=color)
         if on_follow is not None:
             on_follow(follower)
         try:

@@ -12,7 +12,7 @@ without ``fine_tuned_model``, per-step checkpoints whose validation metrics are 
 evaluations, ...).
 
 Everything is derived from ``random.Random(seed)``: the same arguments give byte-identical
-output.  Only the standard library and orjson are used (and the schema's one camelCase rule).
+output.  It needs orjson, and msgspec through the schema's one camelCase rule (decode.models).
 """
 
 from __future__ import annotations

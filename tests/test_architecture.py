@@ -155,3 +155,14 @@ def test_architecture_md_names_every_module_and_only_real_ones() -> None:
     assert listed == real, (
         f"missing from ARCHITECTURE.md: {sorted(real - listed)}; not in the tree: {sorted(listed - real)}"
     )
+
+
+def test_the_tests_architecture_md_cites_exist() -> None:
+    """Each invariant names the test files that hold it: they must be real files."""
+    import re
+
+    doc = (PACKAGE.parent / "ARCHITECTURE.md").read_text()
+    cited = set(re.findall(r"`(test_[a-z_]+)`", doc))
+    assert cited, "ARCHITECTURE.md cites no tests"
+    tests = PACKAGE.parent / "tests"
+    assert {c for c in cited if not (tests / f"{c}.py").exists()} == set()

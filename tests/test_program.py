@@ -240,6 +240,24 @@ class TestTerminals:
         proc = run_jobstream("jobs", path, "-f", "ndjson", env=env)  # machine formats stay UTF-8
         assert json.loads(proc.stdout)["model"] == "modèle-é"
 
+    def test_with_stdout_closed_a_usage_error_is_still_the_answer(self, log: Path, tmp_path: Path) -> None:
+        """Found by review: the commands took stdout before their usage checks, so with stdout
+        closed every mistake read "stdout is closed" (exit 1) instead of naming itself (exit 2)."""
+        state = tmp_path / "s.state"
+        with log.open("rb") as stdin:
+            proc = subprocess.run(
+                [sys.executable, "-m", "jobstream", "summary", "--state", str(state), "-"],
+                stdin=stdin,
+                stderr=subprocess.PIPE,
+                preexec_fn=lambda: os.close(1),
+                cwd=ROOT,
+                timeout=60,
+            )
+        assert proc.returncode == 2 and b"stdin cannot be resumed" in proc.stderr
+        assert b"stdout is closed" not in proc.stderr and b"Traceback" not in proc.stderr
+        proc = _closed_stdout(["tail", "--errors", str(log)], log)
+        assert proc.returncode == 1 and "refusing to write rejects to a followed file" in one_line_error(proc)
+
 
 def _closed_stdout(cmd: list[str], log: Path) -> subprocess.CompletedProcess[bytes]:
     return subprocess.run(

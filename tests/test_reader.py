@@ -162,6 +162,16 @@ def test_a_plain_log_starting_with_magic_bytes_fails_loudly(tmp_path: Path, magi
     assert len(rejects) == 1 and "log.ndjson" in rejects[0].source and rejects[0].error
 
 
+def test_verdict_takes_the_limit_or_the_runs_read_options() -> None:
+    """ReadStats.verdict took the ReadOptions before the decode step moved to decode/step.py;
+    both spellings keep working (found by review: the move broke the old one)."""
+    stats = jobstream.ReadStats(lines=3, accepted=1, rejected=2)
+    assert stats.verdict() is None and stats.verdict(2) is None
+    assert stats.verdict(1) == stats.verdict(jobstream.ReadOptions(max_rejects=1))
+    assert "more than --max-rejects 1" in (stats.verdict(1) or "")
+    assert jobstream.ReadStats(failed=1).verdict(jobstream.ReadOptions()) == "1 input(s) could not be read to the end"
+
+
 def test_a_file_that_vanishes_after_its_name_was_expanded_is_a_failure_record(tmp_path: Path) -> None:
     """Names are expanded before reading starts; a file removed in between is reported (one
     record naming it, stats.failed) and the other inputs are still read."""

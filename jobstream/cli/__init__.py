@@ -170,12 +170,13 @@ def _export(what: str, paths: Sequence[str], read: ReadArgs, selection: Any, out
         raise click.UsageError(f"-f {out.format} writes bytes, not for a terminal: give -o FILE (or pipe it)")
     rejects = _Rejects(echo_each=False, limit=read.options.max_rejects)
     progress = Progress(read.progress)
+    names = _inputs(paths, read, kwargs.get("state"))  # usage errors before stdout is taken
     with contextlib.ExitStack() as stack:
         stack.callback(progress.close)
         stdout = stack.enter_context(stdout_writer(out.format)) if out.path in (None, "-") else None
         result = export(
             what,
-            _inputs(paths, read, kwargs.get("state")),
+            names,
             read=read.options,
             selection=selection,
             output=out,

@@ -428,7 +428,14 @@ def max_line_option(f: F) -> F:
 
 
 def errors_option(f: F) -> F:
-    return _ERRORS_OPTION(f)
+    """``tail``'s --errors: rejects appended as they come (a followed run has no end to wait for)."""
+    return click.option(
+        "--errors",
+        "errors_path",
+        type=click.Path(dir_okay=False),
+        metavar="FILE",
+        help="Append rejected lines as NDJSON {source,line,offset,error,raw} to FILE, each as it comes.",
+    )(f)
 
 
 def same_path(a: str, b: str) -> bool:

@@ -154,7 +154,7 @@ def tail(
     with contextlib.ExitStack() as stack:
         result = follow_events(
             names,
-            stack.enter_context(stdout_writer(fmt)),
+            lambda: stdout_writer(fmt),
             fmt=fmt,
             headers=not no_headers,
             iso_times=iso,

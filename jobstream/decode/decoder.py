@@ -410,26 +410,41 @@ class SnapshotDecoder:
         return self._by_line(chunk, first_line, rejects)
 
     def _by_line(self, chunk: Chunk, first_line: int, rejects: list[Reject]) -> tuple[list[Snapshot], int, int, int]:
-        """Line by line, in time linear in the lines: the snapshot decoder first (the common
-        case), and a line it fails on done on its own, for its verdict and reason."""
+        """Line by line, in time linear in the lines: the snapshot decoder over the lines in one
+        C loop (the common case), and a line it fails on done on its own, for its verdict and
+        reason, before the loop goes on with the next line."""
         lines = chunk.tobytes().split(b"\n")
         if lines[-1] == b"":
             lines.pop()
         out: list[Snapshot] = []
-        append = out.append
+        if not lines:
+            return out, 0, 0, 0
         accepted = blank = 0
-        offset = chunk.offset  # of the current line
-        fast = None if not _valid_utf8(chunk.data, chunk.start, chunk.end) else self._fast
-        limit = self.max_line_bytes
-        for where, line in enumerate(lines):
-            if fast is not None and len(line) <= limit:
+        fast = self._fast if _valid_utf8(chunk.data, chunk.start, chunk.end) else None
+        if fast is not None and max(map(len, lines)) > self.max_line_bytes:
+            fast = None  # a line over the limit: every line gets the checks of the slow path
+        it = iter(lines)
+        done = 0  # lines handled so far
+        offset, offset_at = chunk.offset, 0  # the byte offset of line offset_at
+        while done < len(lines):
+            if fast is not None:
+                before = len(out)
                 try:
-                    append(fast(line))
-                    accepted += 1
-                    offset += len(line) + 1
-                    continue
+                    out.extend(map(fast, it))  # list.extend keeps what came before a failure
                 except Exception:  # noqa: BLE001 - any failure: the line says why, alone
-                    pass
+                    failed = True
+                else:
+                    failed = False
+                got = len(out) - before
+                accepted += got
+                done += got
+                if not failed:
+                    break
+                where = done  # the line the loop failed on (consumed from *it*)
+            else:
+                where = done
+                next(it)
+            line = lines[where]
             if is_blank(line):
                 blank += 1
             else:
@@ -437,6 +452,8 @@ class SnapshotDecoder:
                     out.extend(self.decode_line(line))
                     accepted += 1
                 except LineError as exc:
+                    offset += sum(map(len, lines[offset_at:where])) + (where - offset_at)
+                    offset_at = where
                     rejects.append(
                         Reject(
                             source=chunk.source,
@@ -446,8 +463,9 @@ class SnapshotDecoder:
                             raw=self._raw(line),
                         )
                     )
-            fast = self._fast if fast is not None else None  # a camelCase line switches it
-            offset += len(line) + 1
+            done = where + 1
+            if fast is not None:
+                fast = self._fast  # a camelCase line switches it
         return out, len(lines), accepted, blank
 
     def _raw(self, line: bytes) -> bytes:

@@ -9,7 +9,7 @@ that cannot be read to its end is one :class:`SourceFailure` record, so nothing 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 import msgspec
 
@@ -18,6 +18,13 @@ from ..io.framing import Chunk, Frame
 from .decoder import Reject, SnapshotDecoder
 
 __all__ = ["ReadStats", "DecodeStep", "SourceFailure", "source_failure"]
+
+
+class _Limits(Protocol):
+    """What :meth:`ReadStats.verdict` reads of a ``ReadOptions`` (which lives with the runs)."""
+
+    @property
+    def max_rejects(self) -> int | None: ...
 
 
 class ReadStats(msgspec.Struct, kw_only=True):
@@ -35,11 +42,13 @@ class ReadStats(msgspec.Struct, kw_only=True):
     #: was reported to ``on_reject`` as a record naming where reading stopped and why
     failed: int = 0
 
-    def verdict(self, max_rejects: int | None = None) -> str | None:
-        """Why this read should fail a run (unreadable inputs, more rejects than *max_rejects*), or None."""
+    def verdict(self, max_rejects: int | _Limits | None = None) -> str | None:
+        """Why this read should fail a run (unreadable inputs, more rejects than *max_rejects*), or None.
+
+        *max_rejects* may also be the run's :class:`~jobstream.run.reader.ReadOptions`."""
         if self.failed:
             return f"{self.failed} input(s) could not be read to the end"
-        limit = max_rejects
+        limit = max_rejects if max_rejects is None or isinstance(max_rejects, int) else max_rejects.max_rejects
         if limit is not None and self.rejected > limit:
             return f"{self.rejected} line(s) rejected, more than --max-rejects {limit}"
         return None
