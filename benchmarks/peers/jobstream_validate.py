@@ -1,7 +1,8 @@
 """jobstream peer: what ``jobstream validate`` does, through the library's ``validate_paths``.
 
-Full-schema check of every line, in worker processes for large inputs, with byte-identical
-repeats of an accepted line not decoded again (validity depends only on the bytes).
+Full-schema check of every line, in worker processes for large inputs (up to 5cdc5f0 also
+with byte-identical repeats of an accepted line not decoded again; the engine decodes every
+line, in whole-chunk passes).
 
     python jobstream_validate.py FILE   -> {"accepted": lines, "rejected": lines, "snapshots": n}
 """
@@ -11,7 +12,7 @@ from __future__ import annotations
 import json
 import sys
 
-from jobstream.run.batch import validate_paths
+from jobstream import validate_paths  # the public name: the module moved in 0.2
 
 
 def main() -> None:
