@@ -242,7 +242,7 @@ def jobstream_tools(js: Install) -> list[Tool]:
             "decode",
             "validate_paths",
             _py("jobstream_validate.py", "{path}", python=py),
-            "what `jobstream validate` runs: worker processes per core (before 0.2 also skipping repeats of accepted lines)",
+            "what `jobstream validate` runs: worker processes per core (0.1 also skipped repeated lines)",
         ),
     ]
 
