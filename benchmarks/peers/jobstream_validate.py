@@ -12,7 +12,10 @@ from __future__ import annotations
 import json
 import sys
 
-from jobstream import validate_paths  # the public name: the module moved in 0.2
+try:
+    from jobstream import validate_paths  # 0.2: the public name (the module moved)
+except ImportError:  # 0.1 (the before install of the benchmarks)
+    from jobstream.pipeline import validate_paths  # type: ignore[no-redef]
 
 
 def main() -> None:
