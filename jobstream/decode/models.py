@@ -338,7 +338,34 @@ class _MetadataView(_Base):
     cost_currency: str | None = None
 
 
-class JobView(_Base):
+class _Projection:
+    """What the projections answer alike: the job type as stated, and as the fold reads it.
+
+    A mixin, not a Struct: its annotations declare what it reads, they add no fields."""
+
+    __slots__ = ()
+    job_type: str | None
+    classifier_targets: Any | msgspec.UnsetType
+
+    @property
+    def stated_job_type(self) -> str | None:
+        return self.job_type
+
+    @property
+    def has_classifier_targets(self) -> bool:
+        targets = self.classifier_targets
+        return targets is not msgspec.UNSET and targets is not None
+
+    @property
+    def kind(self) -> str:
+        """As stated (``"FT"`` is completion), else inferred from ``classifier_targets``."""
+        jt = self.job_type
+        if jt is not None:
+            return "completion" if jt == "FT" else jt
+        return "classifier" if self.has_classifier_targets else "completion"
+
+
+class JobView(_Base, _Projection):
     """The fields the reducer reads, with the full schema's types: what ``summary`` decodes."""
 
     id: str
@@ -357,21 +384,8 @@ class JobView(_Base):
     #: plain data, not ``msgspec.Raw``, which would pin the whole input block it came from)
     classifier_targets: Any | msgspec.UnsetType = msgspec.UNSET
 
-    @property
-    def stated_job_type(self) -> str | None:
-        return self.job_type
 
-    @property
-    def has_classifier_targets(self) -> bool:
-        targets = self.classifier_targets
-        return targets is not msgspec.UNSET and targets is not None
-
-    @property
-    def kind(self) -> str:
-        return _view_kind(self)
-
-
-class JobLean(_Base):
+class JobLean(_Base, _Projection):
     """What ``summary`` and ``events`` read: a :class:`JobView` without checkpoints,
     integrations and ``fine_tuned_model`` (those read as None), so it decodes faster."""
 
@@ -390,28 +404,6 @@ class JobLean(_Base):
     fine_tuned_model = None
     integrations = None
     checkpoints = None
-
-    # as JobView's (spelled out, not borrowed: a borrowed property is typed for a JobView self)
-    @property
-    def stated_job_type(self) -> str | None:
-        return self.job_type
-
-    @property
-    def has_classifier_targets(self) -> bool:
-        targets = self.classifier_targets
-        return targets is not msgspec.UNSET and targets is not None
-
-    @property
-    def kind(self) -> str:
-        return _view_kind(self)
-
-
-def _view_kind(job: JobView | JobLean) -> str:
-    """A projection's :attr:`~JobView.kind`: as stated (``"FT"`` is completion), else inferred."""
-    jt = job.job_type
-    if jt is not None:
-        return "completion" if jt == "FT" else jt
-    return "classifier" if job.has_classifier_targets else "completion"
 
 
 # --------------------------------------------------------------------------- camelCase twins
