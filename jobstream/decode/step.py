@@ -92,6 +92,12 @@ class DecodeStep:
         self.line += 1
         return []
 
+    def fail(self, source: str, offset: int, exc: BaseException) -> None:
+        """*source* could not be read from the next line (at byte *offset*) on: one
+        :class:`SourceFailure` among the rejects, counted in ``stats.failed``."""
+        self.rejects.append(source_failure(source, self.line, offset, exc))
+        self.stats.failed += 1
+
 
 class SourceFailure(Reject, tag="input"):
     """A reject-like record for an input that could not be read from ``line`` on.

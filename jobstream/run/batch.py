@@ -16,7 +16,7 @@ from typing import Any
 import msgspec
 
 from ..decode.decoder import Model, Reject, SnapshotDecoder
-from ..decode.step import DecodeStep, ReadStats, source_failure
+from ..decode.step import DecodeStep, ReadStats
 from ..errors import SourceError
 from ..io.framing import DEFAULT_BLOCK_SIZE, DEFAULT_MAX_LINE_BYTES, Framer
 from ..io.sources import PathArg, Source, open_source, reader_of
@@ -97,8 +97,7 @@ def read_unit(
             if snaps:
                 each(snaps)
     except (SourceError, OSError) as exc:
-        rejects.append(source_failure(label, step.line, framer.position, exc))
-        stats.failed += 1
+        step.fail(label, framer.position, exc)
     finally:
         if stream is not None:
             stream.close()

@@ -471,8 +471,7 @@ class Follower:
                 self._process(inp, inp.framer.feed(self._stdin_bytes(inp, data)), out)
             except SourceError as exc:  # corrupt compressed stdin: report, and stop reading it
                 inp.eof = True
-                self._rejects.append(source_failure(inp.label, inp.step.line, inp.framer.position, exc))
-                self.read_stats.failed += 1
+                inp.step.fail(inp.label, inp.framer.position, exc)
                 self._process(inp, [], out)
                 return
         self._more = True
@@ -594,8 +593,7 @@ class Follower:
                 self._process(inp, inp.framer.feed(block), out)
             self._process(inp, inp.framer.finish(), out)
         except (SourceError, OSError) as exc:
-            self._rejects.append(source_failure(inp.label, inp.step.line, inp.framer.position, exc))
-            self.read_stats.failed += 1
+            inp.step.fail(inp.label, inp.framer.position, exc)
             self._process(inp, [], out)
         finally:
             stream.close()

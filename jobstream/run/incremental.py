@@ -704,8 +704,7 @@ def _read_compressed(
                 each(snaps)
         end = CompressedEnd(unit.index, framer.position, digest(content.tail), rewritten)
     except (SourceError, OSError) as exc:
-        rejects.append(source_failure(label, step.line, framer.position, exc))
-        stats.failed += 1
+        step.fail(label, framer.position, exc)
         end = CompressedEnd(unit.index, framer.position, b"", rewritten, failed=True)
     finally:
         if stream is not None:
@@ -892,8 +891,7 @@ def read_tail(
             if snaps:
                 each(snaps)
     except (SourceError, OSError) as exc:
-        rejects.append(source_failure(label, step.line, framer.position, exc))
-        stats.failed += 1
+        step.fail(label, framer.position, exc)
     finally:
         if stream is not None:
             stream.close()

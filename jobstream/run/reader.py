@@ -13,7 +13,7 @@ from typing import Any, cast
 import msgspec
 
 from ..decode.decoder import Model, Reject, SnapshotDecoder
-from ..decode.step import DecodeStep, ReadStats, source_failure
+from ..decode.step import DecodeStep, ReadStats
 from ..errors import InvalidLineError, SourceError
 from ..io.framing import DEFAULT_BLOCK_SIZE, DEFAULT_MAX_LINE_BYTES, Framer
 from ..io.sources import PathArg, Source, as_paths, consumed, expand_sources, open_source, reader_of
@@ -145,8 +145,7 @@ class Reader:
             try:
                 stream = open_source(src)
             except SourceError as exc:
-                rejects.append(source_failure(src.label, 1, 0, exc))
-                self.stats.failed += 1
+                step.fail(src.label, 0, exc)  # nothing read yet: from line 1 on
                 self._handle(rejects)
                 continue
             framer = Framer(src.label, max_line_bytes=self.decoder.max_line_bytes)
@@ -163,8 +162,7 @@ class Reader:
                     if snaps:
                         yield snaps
             except (SourceError, OSError) as exc:
-                rejects.append(source_failure(src.label, step.line, framer.position, exc))
-                self.stats.failed += 1
+                step.fail(src.label, framer.position, exc)
                 self._handle(rejects)
             finally:
                 if not src.is_stdin:
