@@ -7,13 +7,14 @@ with a protocol (``s3://``, ``https://`` ...) is read through fsspec (:mod:`jobs
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import io
 import os
 import stat
 import sys
 import zlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO, Union
 
@@ -31,6 +32,8 @@ __all__ = [
     "as_paths",
     "expand_sources",
     "open_source",
+    "os_errors",
+    "reader_of",
     "consumed",
     "display_name",
     "STDIN",
@@ -573,7 +576,7 @@ def open_source(source: Source, *, fd: int | None = None, start: int = 0) -> Bin
 
         fh, head = open_url(source.name, HEAD_BYTES, start)
     else:
-        try:
+        with os_errors(source):
             if fd is not None:
                 fh = os.fdopen(os.dup(fd), "rb")
                 fh.seek(start)
@@ -582,12 +585,6 @@ def open_source(source: Source, *, fd: int | None = None, start: int = 0) -> Bin
                 if start:
                     fh.seek(start)
             head = fh.peek(HEAD_BYTES)[:HEAD_BYTES]
-        except FileNotFoundError as exc:
-            raise SourceError("no such file (it vanished?)", path=source.label) from exc
-        except IsADirectoryError as exc:
-            raise SourceError("is a directory", path=source.label) from exc
-        except OSError as exc:
-            raise SourceError(f"{exc.strerror or exc}", path=source.label) from exc
     fmt = compression_of(head) if start == 0 else None
     if fmt is not None:
         return _Decompressed(source.label, fh, fmt)  # type: ignore[return-value]
@@ -601,9 +598,16 @@ def read_at(source: Source, start: int, length: int) -> bytes:
         from .remote import read_at as remote_read_at
 
         return remote_read_at(source.name, start, length)
+    with os_errors(source), open(source.name, "rb") as fh:
+        return os.pread(fh.fileno(), length, start)
+
+
+@contextlib.contextmanager
+def os_errors(source: Source) -> Iterator[None]:
+    """An ``OSError`` opening or reading *source* as a :class:`SourceError` naming it and saying
+    what went wrong, in the words every reader uses."""
     try:
-        with open(source.name, "rb") as fh:
-            return os.pread(fh.fileno(), length, start)
+        yield
     except FileNotFoundError as exc:
         raise SourceError("no such file (it vanished?)", path=source.label) from exc
     except IsADirectoryError as exc:

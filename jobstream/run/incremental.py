@@ -43,7 +43,7 @@ from ..decode.decoder import Model, Reject, Snapshot, SnapshotDecoder
 from ..decode.step import DecodeStep, ReadStats, SourceFailure, source_failure
 from ..errors import SourceError
 from ..io.framing import DEFAULT_BLOCK_SIZE, DEFAULT_MAX_LINE_BYTES, Framer
-from ..io.sources import PathArg, Source, is_compressed_head, open_source
+from ..io.sources import PathArg, Source, is_compressed_head, open_source, os_errors
 from ..reduce.reducer import JobTable
 from . import parallel
 from .batch import PARALLEL_MIN_BYTES, RANGE_BYTES, read_unit
@@ -173,15 +173,11 @@ class Opened:
 def open_input(source: Source, fd: int | None = None) -> Opened:
     """Open and fingerprint *source* (through a duplicate of *fd*, a descriptor open on it, if
     given); :class:`SourceError` says why it cannot be read."""
-    try:
+    with os_errors(source):
         if fd is not None:
             fd = os.dup(fd)
         else:
             fd = os.open(source.name, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NONBLOCK", 0))
-    except FileNotFoundError:
-        raise SourceError("no such file (it vanished?)", path=source.label) from None
-    except OSError as exc:
-        raise SourceError(exc.strerror or str(exc), path=source.label) from None
     try:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
