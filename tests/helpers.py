@@ -19,6 +19,7 @@ import re
 import select
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Sequence
 from datetime import datetime, timezone
@@ -266,7 +267,12 @@ def on_pty(
 
 
 class Pipe:
-    """Lines from a child's stdout or stderr, read with bounded waits."""
+    """Lines from a child's stdout or stderr, read with bounded waits.
+
+    A thread drains the pipe from the start, as a terminal or a consumer would: a child is
+    never blocked on a full pipe while the test is not reading (waiting for its exit after a
+    signal, say), which would hang it in ``write`` and time the test out.
+    """
 
     def __init__(self, stream: Any) -> None:
         self.fd = stream.fileno()
@@ -274,60 +280,73 @@ class Pipe:
         self.lines: list[str] = []
         self.history: list[str] = []  # every line read, consumed or not
         self.eof = False
+        self._ready = threading.Condition()
+        self._thread = threading.Thread(target=self._drain, daemon=True)
+        self._thread.start()
 
-    def _fill(self, deadline: float) -> bool:
-        timeout = max(0.0, deadline - time.monotonic())
-        ready, _, _ = select.select([self.fd], [], [], timeout)
-        if not ready:
-            return False
-        data = os.read(self.fd, 65536)
-        if not data:
-            self.eof = True
-            return False
-        self.buf += data
-        *complete, self.buf = self.buf.split(b"\n")
-        self.lines.extend(x.decode() for x in complete)
-        self.history.extend(x.decode() for x in complete)
-        return True
+    def _drain(self) -> None:
+        while True:  # bounded: ends at EOF, which the child's exit (or kill) brings
+            try:
+                data = os.read(self.fd, 65536)
+            except OSError:  # closed under it by Tail.close()
+                data = b""
+            with self._ready:
+                if not data:
+                    self.eof = True
+                    self._ready.notify_all()
+                    return
+                self.buf += data
+                *complete, self.buf = self.buf.split(b"\n")
+                self.lines.extend(x.decode() for x in complete)
+                self.history.extend(x.decode() for x in complete)
+                self._ready.notify_all()
+
+    def _wait(self, until: Any, timeout: float) -> None:
+        with self._ready:
+            self._ready.wait_for(lambda: until() or self.eof, timeout)
+
+    def join(self) -> None:
+        """Wait (bounded) for the drain to reach EOF, before the stream is closed: an fd closed
+        under a running drain could be reused by another file and read from."""
+        self._thread.join(WAIT)
 
     def take(self, n: int, timeout: float = WAIT) -> list[str]:
         """The next *n* lines; fails if they do not arrive within *timeout*."""
-        deadline = time.monotonic() + timeout
-        while len(self.lines) < n and not self.eof and time.monotonic() < deadline:
-            self._fill(deadline)
-        got, self.lines = self.lines[:n], self.lines[n:]
-        assert len(got) == n, f"expected {n} line(s), got {got!r} (partial: {self.buf!r})"
+        self._wait(lambda: len(self.lines) >= n, timeout)
+        with self._ready:
+            got, self.lines = self.lines[:n], self.lines[n:]
+            partial = self.buf
+        assert len(got) == n, f"expected {n} line(s), got {got!r} (partial: {partial!r})"
         return got
 
     def wait_for(self, text: str, timeout: float = WAIT) -> str:
         """Consume lines up to and including the first one containing *text*."""
         deadline = time.monotonic() + timeout
-        seen = []
+        seen: list[str] = []
         while True:
-            while self.lines:
-                got = self.lines.pop(0)
-                seen.append(got)
-                if text in got:
-                    return got
-            if self.eof or time.monotonic() >= deadline:
-                raise AssertionError(f"{text!r} not seen within {timeout}s; got {seen!r}")
-            self._fill(deadline)
+            with self._ready:
+                while self.lines:
+                    got = self.lines.pop(0)
+                    seen.append(got)
+                    if text in got:
+                        return got
+                if self.eof or time.monotonic() >= deadline:
+                    raise AssertionError(f"{text!r} not seen within {timeout}s; got {seen!r}")
+                self._ready.wait(max(0.0, deadline - time.monotonic()))
 
     def quiet(self, for_seconds: float) -> list[str]:
         """Whatever arrives in *for_seconds* (to check that nothing does)."""
-        deadline = time.monotonic() + for_seconds
-        while not self.eof and time.monotonic() < deadline:
-            self._fill(deadline)
-        got, self.lines = self.lines, []
+        self._wait(lambda: False, for_seconds)
+        with self._ready:
+            got, self.lines = self.lines, []
         return got
 
     def rest(self, timeout: float = WAIT) -> tuple[list[str], bytes]:
         """Everything up to EOF: complete lines and any unterminated tail."""
-        deadline = time.monotonic() + timeout
-        while not self.eof and time.monotonic() < deadline:
-            self._fill(deadline)
-        got, self.lines = self.lines, []
-        return got, self.buf
+        self._wait(lambda: False, timeout)
+        with self._ready:
+            got, self.lines = self.lines, []
+            return got, self.buf
 
 
 class Tail:
@@ -358,6 +377,8 @@ class Tail:
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait(WAIT)
+        for pipe in (self.out, self.err):
+            pipe.join()
         for stream in (self.proc.stdout, self.proc.stderr, self.proc.stdin):
             if stream is not None:
                 stream.close()

@@ -115,6 +115,7 @@ def test_a_blocked_consumer_loses_nothing_across_rename_rotations(tmp_path: Path
     finally:
         proc.kill()
         proc.wait(WAIT)
+        err.join()
         for s in (proc.stdout, proc.stderr):
             assert s is not None
             s.close()
