@@ -613,6 +613,43 @@ def test_the_whole_chunk_fast_path_equals_decoding_line_by_line(
     assert results[0][1] == expected_lines
 
 
+def _scan_line_by_line(data: bytes, start: int, end: int, max_line_bytes: int) -> tuple[int, bool]:
+    """What ``_scan`` answers, the obvious way: split the window into lines and look at each."""
+    window = data[start:end]
+    if not window:
+        return 0, False
+    lines = window.split(b"\n")
+    if lines[-1] == b"":
+        lines.pop()
+    framed = all(
+        len(line) <= max_line_bytes and line.startswith(b"{") and (line.endswith(b"}") or line.endswith(b"}\r"))
+        for line in lines
+    )
+    if not window.endswith(b"\n"):  # the last line has no newline: its "\r" is its own
+        framed = framed and window.endswith(b"}")
+    return len(lines), framed
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.lists(st.sampled_from([b"{}", b"{x}", b"}", b"{", b"", b"\r", b"}\r", b"{a}\r", b"{\r}", b"{}}{"]), max_size=12),
+    st.sampled_from([b"", b"\n", b"\r\n"]),
+    st.integers(0, 3),
+    st.integers(0, 3),
+    st.integers(1, 6),
+)
+def test_scan_counts_lines_and_sees_one_object_per_line_as_splitting_would(
+    lines: list[bytes], ending: bytes, before: int, after: int, max_line_bytes: int
+) -> None:
+    """_scan counts in C (``bytes.count``) what splitting the window into lines would show."""
+    from jobstream.decode.decoder import _scan
+
+    body = b"\n".join(lines) + ending
+    data = b"}\n{"[:before] + body + b"\n{}"[:after]  # bytes outside the window must not count
+    start, end = before, before + len(body)
+    assert _scan(data, start, end, max_line_bytes) == _scan_line_by_line(data, start, end, max_line_bytes)
+
+
 # --------------------------------------------------------------------------- regressions found by review
 
 
