@@ -5,11 +5,16 @@ from __future__ import annotations
 import gzip
 import itertools
 import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
 import orjson
-from helpers import job, log_bytes, log_with_bad_lines
+import pytest
+from helpers import WAIT, job, log_bytes, log_with_bad_lines
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
@@ -255,3 +260,59 @@ def test_same_file_named_twice_keeps_true_line_numbers(tmp_path: Path) -> None:
         rejects: list[Reject] = []
         jobstream.fold_paths([p, p], workers=workers, on_reject=rejects.append, min_parallel_bytes=1, range_bytes=64)
         assert [r.line for r in rejects] == [2, 2]
+
+
+# regression: a worker outlived its parent killed with SIGKILL (listed as left alone in the stop-16 note)
+_ORPHAN_SCRIPT = """
+import os, sys, time
+import jobstream
+from jobstream.run import parallel
+
+log, pidfile = sys.argv[1], sys.argv[2]
+parent = os.getpid()
+units, fds = parallel.plan(jobstream.read(log).sources, 2, min_bytes=1, min_range=1)
+
+def work(units, fds):
+    if os.getpid() != parent:
+        with open(pidfile, "w") as fh:
+            fh.write(str(os.getpid()))
+    time.sleep(60)  # a long read, in both processes
+    return None, []
+
+parallel.run(units, fds, work, workers=2, encode=bytes, decode=bytes)
+"""
+
+
+def _alive(pid: int) -> bool:
+    """Whether *pid* runs (a zombie left for init to reap counts as ended)."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the parent-death signal is Linux's")
+def test_workers_end_when_the_parent_is_killed(tmp_path: Path) -> None:
+    """A cron timeout's `kill -9` of a parallel run must not leave its workers reading on."""
+    log, pidfile = tmp_path / "jobs.ndjson", tmp_path / "worker.pid"
+    log.write_bytes(log_bytes(20, 3))
+    proc = subprocess.Popen([sys.executable, "-c", _ORPHAN_SCRIPT, str(log), str(pidfile)])
+    worker = 0
+    try:
+        deadline = time.monotonic() + WAIT
+        while not (pidfile.exists() and pidfile.read_text()) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        worker = int(pidfile.read_text())
+        assert _alive(worker)
+        proc.kill()
+        proc.wait(WAIT)
+        deadline = time.monotonic() + WAIT
+        while _alive(worker) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert not _alive(worker), "the worker outlived its killed parent"
+    finally:
+        proc.kill()
+        proc.wait(WAIT)
+        if worker and _alive(worker):
+            os.kill(worker, signal.SIGKILL)

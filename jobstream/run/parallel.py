@@ -11,6 +11,9 @@ only validate it) and runs it over byte ranges of the inputs in several processe
   file renamed, replaced or truncated by a rotation mid-run is still read as one file.
 * **Forked, not spawned.**  Workers start with the parent's imports and decoders; their
   results come back through a pipe in the fold's compact wire form.
+* **Workers die with the parent.**  A parent killed outright (``kill -9``, a cron timeout,
+  the OOM killer) takes its workers with it (Linux's parent-death signal), instead of
+  leaving them to read the rest of their share.
 * **Exact renumbering.**  A worker numbers the lines of each range from 1 and reports how
   many lines the range had; the parent adds the line counts of the ranges before it, so a
   reject names its true line, as a single-process read would.
@@ -206,6 +209,7 @@ def run(
         return Outcome([payload], sorted(results, key=lambda r: r.index))
     decoder = msgspec.msgpack.Decoder(tuple[bytes, list[UnitResult]])
     children: list[tuple[int, int]] = []
+    parent = os.getpid()
     gc.freeze()  # what exists now is shared with the workers, not copied on their first GC pass
     try:
         for group in groups[1:]:
@@ -215,6 +219,7 @@ def run(
                 code = 0
                 try:
                     os.close(r)
+                    _die_with(parent)
                     signal.signal(signal.SIGTERM, signal.SIG_DFL)
                     signal.signal(signal.SIGINT, signal.SIG_DFL)
                     gc.disable()
@@ -274,6 +279,22 @@ def renumber(units: Sequence[Unit], results: Sequence[UnitResult]) -> list[Rejec
             out.append(rej)
         base[unit.source] = first + res.lines
     return out
+
+
+def _die_with(parent: int) -> None:
+    """Have this (forked) process killed when *parent* dies: ``prctl(PR_SET_PDEATHSIG)`` on
+    Linux; elsewhere a worker ends when it next writes to the parent's closed pipe."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # 1: PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # no prctl to be found: as elsewhere
+        return
+    if os.getppid() != parent:  # the parent died before the signal was asked for
+        os._exit(1)
 
 
 def _write_all(fd: int, data: bytes) -> None:
