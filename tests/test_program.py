@@ -498,6 +498,35 @@ class TestPipesAndSignals:
         assert proc.returncode == 130
         assert b"Aborted" not in err and b"Traceback" not in err
 
+    # regression: listed as left alone in the stop-16 note (a traceback, on the old code)
+    @pytest.mark.parametrize("how", ["console script", "python -m"])
+    def test_ctrl_c_while_the_command_line_is_imported_is_no_traceback(self, tmp_path: Path, how: str) -> None:
+        """Ctrl-C in the first tens of milliseconds, while the command line is being imported
+        (before its handlers exist).  The key is pressed at the exact moment: a sitecustomize
+        sends SIGINT to the process when ``click`` is first imported."""
+        (tmp_path / "sitecustomize.py").write_text(
+            "import os, signal, sys\n"
+            "class _CtrlC:\n"
+            "    def find_spec(self, name, path=None, target=None):\n"
+            "        if name == 'click':\n"
+            "            sys.meta_path.remove(self)\n"
+            "            os.kill(os.getpid(), signal.SIGINT)\n"
+            "        return None\n"
+            "sys.meta_path.insert(0, _CtrlC())\n"
+        )
+        script = Path(sys.executable).with_name("jobstream")
+        if how == "console script":
+            assert script.exists(), "the jobstream command is installed beside this Python"
+            argv = [str(script)]
+        else:
+            argv = [sys.executable, "-m", "jobstream"]
+        env = {**os.environ, "PYTHONPATH": str(tmp_path)}
+        proc = subprocess.run(
+            [*argv, "summary", str(EXAMPLE_LOG)], capture_output=True, cwd=tmp_path, env=env, timeout=60
+        )
+        assert proc.returncode == 130, proc.stderr
+        assert proc.stderr == b"jobstream: interrupted\n" and proc.stdout == b""
+
     def test_sigterm_during_an_output_file_leaves_no_temp_file(self, tmp_path: Path) -> None:
         target = tmp_path / "out.csv"
         target.write_text("old\n")

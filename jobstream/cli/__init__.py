@@ -466,9 +466,9 @@ def main(argv: Sequence[str] | None = None) -> None:
 
     A finished run leaves with ``os._exit`` once its output is flushed: tearing down a
     large table object by object is work nobody waits for."""
-    prepare_streams()
     code: Any = 0
     try:
+        prepare_streams()
         cli.main(args=list(argv) if argv is not None else None, prog_name="jobstream", standalone_mode=False)
     except click.exceptions.Abort:  # click's name for a KeyboardInterrupt in a prompt or command
         _interrupted(EXIT_INTERRUPT)
@@ -508,6 +508,6 @@ def main(argv: Sequence[str] | None = None) -> None:
 def _interrupted(code: int) -> None:
     try:
         note("interrupted" if code == EXIT_INTERRUPT else "terminated")
-    except (BrokenPipeError, OSError):
+    except (OSError, ValueError, AttributeError):  # stderr closed, or gone
         pass
     sys.exit(code)
