@@ -147,6 +147,44 @@ class TestByteFileNames:
         assert proc.returncode == 1 and "nope-\\xff.ndjson" in one_line_error(proc)
 
 
+# regression: listed as left alone in the stop-16 note (raw ESC and newline reached the terminal)
+class TestNamesWithControlCharacters:
+    """A file name (or an option) holding an escape sequence or a newline, shown on a terminal:
+    escaped as ``\\x1b``/``\\x0a``, so it cannot recolour or rewrite the screen, and every
+    message stays one line."""
+
+    NAME = "jobs-\x1b[2J\x1b[31mred\nsecond-line.ndjson"
+
+    def _on_terminal(self, tmp_path: Path, *args: Any) -> tuple[int, str]:
+        code, err, _ = on_pty([*args], "stderr")
+        assert b"\x1b" not in err, err  # no raw escape byte reached the terminal
+        return code, no_traceback(err.replace(b"\r\n", b"\n"))
+
+    def test_a_missing_file_is_one_escaped_line(self, tmp_path: Path) -> None:
+        code, err = self._on_terminal(tmp_path, "summary", tmp_path / self.NAME)
+        assert code == 1
+        line = one_line_error(err)
+        assert "jobs-\\x1b[2J\\x1b[31mred\\x0asecond-line.ndjson" in line
+
+    def test_rejects_of_such_a_file_are_escaped(self, tmp_path: Path) -> None:
+        path = tmp_path / self.NAME
+        path.write_bytes(job(1) + b"\nnot json\n")
+        code, err = self._on_terminal(tmp_path, "validate", path)
+        assert code == 1
+        (reject,) = [x for x in err.splitlines() if ":2: " in x]
+        assert "jobs-\\x1b[2J\\x1b[31mred\\x0asecond-line.ndjson:2: " in reject
+
+    def test_a_usage_error_naming_it_is_escaped_and_keeps_clicks_layout(self, tmp_path: Path) -> None:
+        directory = tmp_path / self.NAME
+        directory.mkdir()
+        code, err = self._on_terminal(tmp_path, "tail", directory)
+        assert code == 2
+        usage, hint, blank, error = err.splitlines()
+        assert usage.startswith("Usage: jobstream tail") and hint.startswith("Try ") and blank == ""
+        assert error.startswith("Error: Invalid value for PATHS: ")
+        assert "red\\x0asecond-line.ndjson is a directory" in error
+
+
 # --------------------------------------------------------------------------- 4, 5: terminals and closed streams
 
 

@@ -40,6 +40,7 @@ from .runtime import (
     note,
     prepare_streams,
     quiet_exit,
+    say,
     stdout_writer,
     warn,
 )
@@ -120,7 +121,7 @@ class _Rejects:
             self.first = rej
         if self.echo_each:
             Verdict.fail()  # validate: a bad line is the verdict, whatever happens to the pipe
-            click.echo(str(rej), err=True)
+            say(str(rej))
 
     def summarize(self, errors_path: str | None) -> None:
         if self.count and not self.echo_each:
@@ -139,7 +140,7 @@ def _finish(result: Any, read: ReadArgs, rejects: _Rejects) -> None:
         warn(message)
     for message in getattr(result, "problems", ()):  # the output is written, but this must not pass silently
         Verdict.fail()
-        click.echo(f"Error: {message}", err=True)
+        say(f"Error: {message}")
     rejects.fail()
     problem = result.stats.verdict(read.options.max_rejects)
     if problem is not None:
@@ -403,12 +404,9 @@ def validate(paths: tuple[str, ...], read: ReadArgs, state: Any, quiet: bool) ->
         warn(message)
     for message in result.problems:
         Verdict.fail()
-        click.echo(f"Error: {message}", err=True)
+        say(f"Error: {message}")
     st = result.stats
-    click.echo(
-        f"{st.lines} line(s) checked in {st.sources} source(s): {st.accepted} accepted, {st.rejected} rejected",
-        err=True,
-    )
+    say(f"{st.lines} line(s) checked in {st.sources} source(s): {st.accepted} accepted, {st.rejected} rejected")
     if st.failed:
         rejects.fail()
     if st.rejected:
@@ -446,7 +444,7 @@ def generate(n_jobs: int, seed: int, camel: bool, changes_only: bool, output: st
             write_log(text.buffer, n_jobs, seed, camel, changes_only=changes_only)  # type: ignore[attr-defined]
         return
     n = write_log_file(output, n_jobs, seed, camel, changes_only=changes_only)
-    click.echo(f"wrote {n} snapshots of {n_jobs} jobs to {output}", err=True)
+    say(f"wrote {n} snapshots of {n_jobs} jobs to {output}")
 
 
 from .tail import tail  # noqa: E402  (registers the command; its code loads only when it runs)
@@ -475,7 +473,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     except click.ClickException as exc:
         code = exc.exit_code
         with contextlib.suppress(OSError, ValueError):  # stderr closed: the exit code still says it
-            exc.show()
+            _show(exc)
     except click.exceptions.Exit as exc:
         code = exc.exit_code
     except SystemExit as exc:
@@ -489,7 +487,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     if code is None:
         code = 0
     elif not isinstance(code, int):
-        click.echo(str(code), err=True)
+        say(str(code))
         code = 1
     code = code or Verdict.code
     try:
@@ -503,6 +501,16 @@ def main(argv: Sequence[str] | None = None) -> None:
     except (OSError, ValueError):
         pass
     os._exit(code)
+
+
+def _show(exc: click.ClickException) -> None:
+    """click's error display (usage, hint, "Error: ..."), with the message made safe for a
+    terminal: it can quote a file name or an option as typed, escape sequences and all."""
+    from ..out.sinks import printable
+
+    message = exc.format_message
+    exc.format_message = lambda: printable(message())  # type: ignore[method-assign]
+    exc.show()
 
 
 def _interrupted(code: int) -> None:

@@ -134,12 +134,20 @@ def stdout_writer(fmt: str) -> Iterator[IO[str]]:
                 raw.close()  # closefd=False: flushes, leaves fd 1 open
 
 
+def say(message: str) -> None:
+    """One line on stderr, as it is read on a terminal: control and invisible characters in
+    it (a file name's escape sequence or newline, a job id's) shown as ``\\xNN``."""
+    from ..out.sinks import printable
+
+    click.echo(printable(message), err=True)
+
+
 def warn(message: str) -> None:
-    click.echo(f"jobstream: warning: {message}", err=True)
+    say(f"jobstream: warning: {message}")
 
 
 def note(message: str) -> None:
-    click.echo(f"jobstream: {message}", err=True)
+    say(f"jobstream: {message}")
 
 
 def quiet_exit(code: int) -> None:

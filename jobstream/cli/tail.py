@@ -19,7 +19,7 @@ from .options import (
     selection_options,
     state_options,
 )
-from .runtime import EXIT_INTERRUPT, Verdict, note, stdout_writer
+from .runtime import EXIT_INTERRUPT, Verdict, note, say, stdout_writer
 
 __all__ = ["tail"]
 
@@ -167,7 +167,7 @@ def tail(
             max_line_bytes=max_line_bytes,
             poll=poll,
             state=state,
-            on_reject=lambda rej: click.echo(str(rej), err=True),
+            on_reject=lambda rej: say(str(rej)),
             on_notice=note,
             on_problem=_problem,
             on_follow=lambda follower: _stop_on_signals(stack, follower, stopped_by),
@@ -198,7 +198,7 @@ def _stop_on_signals(stack: contextlib.ExitStack, follower: Any, stopped_by: lis
 def _problem(message: str) -> None:
     """A damaged state its previous generation stood in for: following goes on, the run fails."""
     Verdict.fail()
-    click.echo(f"Error: {message}", err=True)
+    say(f"Error: {message}")
 
 
 def _exit_status(ended: dict[str, str | None]) -> None:
