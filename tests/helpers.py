@@ -210,6 +210,23 @@ def run_jobstream(
     )
 
 
+def signal_on_import(directory: Path, module: str, signum: int) -> dict[str, str]:
+    """An environment in which a program sends itself *signum* when it first imports *module*:
+    a key pressed at an exact moment, through a ``sitecustomize`` written to *directory*."""
+    (directory / "sitecustomize.py").write_text(
+        "import os, sys\n"
+        "class _Signal:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        f"        if name == {module!r}:\n"
+        "            sys.meta_path.remove(self)\n"
+        f"            os.kill(os.getpid(), {int(signum)})\n"
+        "        return None\n"
+        "sys.meta_path.insert(0, _Signal())\n"
+    )
+    path = os.pathsep.join(p for p in (str(directory), os.environ.get("PYTHONPATH")) if p)
+    return {**os.environ, "PYTHONPATH": path}
+
+
 def _stderr(what: subprocess.CompletedProcess[bytes] | str | bytes) -> str:
     err = what.stderr if isinstance(what, subprocess.CompletedProcess) else what
     return err.decode("utf-8", "replace") if isinstance(err, bytes) else err
@@ -297,8 +314,9 @@ class Pipe:
                     return
                 self.buf += data
                 *complete, self.buf = self.buf.split(b"\n")
-                self.lines.extend(x.decode() for x in complete)
-                self.history.extend(x.decode() for x in complete)
+                text = [x.decode("utf-8", "backslashreplace") for x in complete]  # never kill the drain
+                self.lines.extend(text)
+                self.history.extend(text)
                 self._ready.notify_all()
 
     def _wait(self, until: Any, timeout: float) -> None:
@@ -362,7 +380,11 @@ class Tail:
         self.out = Pipe(self.proc.stdout)
         self.err = Pipe(self.proc.stderr)
         if ready:
-            self.err.wait_for("jobstream: following")
+            try:
+                self.err.wait_for("jobstream: following")
+            except BaseException:  # never left running: the fixture only knows the started ones
+                self.close()
+                raise
 
     def events(self, n: int) -> list[dict[str, Any]]:
         return [orjson.loads(x) for x in self.out.take(n)]

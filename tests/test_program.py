@@ -33,6 +33,7 @@ from helpers import (
     one_line_error,
     poll,
     run_jobstream,
+    signal_on_import,
     to_iso,
     write_generated,
 )
@@ -540,30 +541,57 @@ class TestPipesAndSignals:
     @pytest.mark.parametrize("how", ["console script", "python -m"])
     def test_ctrl_c_while_the_command_line_is_imported_is_no_traceback(self, tmp_path: Path, how: str) -> None:
         """Ctrl-C in the first tens of milliseconds, while the command line is being imported
-        (before its handlers exist).  The key is pressed at the exact moment: a sitecustomize
-        sends SIGINT to the process when ``click`` is first imported."""
-        (tmp_path / "sitecustomize.py").write_text(
-            "import os, signal, sys\n"
-            "class _CtrlC:\n"
-            "    def find_spec(self, name, path=None, target=None):\n"
-            "        if name == 'click':\n"
-            "            sys.meta_path.remove(self)\n"
-            "            os.kill(os.getpid(), signal.SIGINT)\n"
-            "        return None\n"
-            "sys.meta_path.insert(0, _CtrlC())\n"
-        )
+        (before its handlers exist), pressed at the exact moment: when ``click`` is imported."""
+        env = signal_on_import(tmp_path, "click", signal.SIGINT)
         script = Path(sys.executable).with_name("jobstream")
         if how == "console script":
             assert script.exists(), "the jobstream command is installed beside this Python"
             argv = [str(script)]
         else:
             argv = [sys.executable, "-m", "jobstream"]
-        env = {**os.environ, "PYTHONPATH": str(tmp_path)}
         proc = subprocess.run(
             [*argv, "summary", str(EXAMPLE_LOG)], capture_output=True, cwd=tmp_path, env=env, timeout=60
         )
         assert proc.returncode == 130, proc.stderr
         assert proc.stderr == b"jobstream: interrupted\n" and proc.stdout == b""
+
+    # regression: adversarial review of this stop (a second signal while leaving gave a traceback)
+    def test_a_second_signal_while_leaving_is_no_traceback(self, tmp_path: Path) -> None:
+        """Ctrl-C, then a supervisor's SIGTERM just as jobstream writes "interrupted": the real
+        program, with the second signal sent from inside its message (the exact moment)."""
+        script = (
+            "import os, signal, sys\n"
+            "import jobstream.cli as cli\n"
+            "say = cli.note\n"
+            "def note(message):\n"
+            "    os.kill(os.getpid(), signal.SIGTERM)\n"
+            "    say(message)\n"
+            "cli.note = note\n"
+            "sys.argv = ['jobstream', 'validate', '-']\n"
+            "cli.main()\n"
+        )
+        proc = subprocess.Popen(
+            [sys.executable, "-c", script],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            cwd=tmp_path,
+        )
+        assert proc.stdin is not None
+        proc.stdin.write(job(1) + b"\n")
+        proc.stdin.flush()
+        time.sleep(0.8)  # it is now waiting on the open pipe
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+        assert (proc.returncode, err.strip()) == (130, b"jobstream: interrupted")  # (click ends the ^C line)
+
+    def test_jobstream_alone_shows_the_help_as_written(self) -> None:
+        """Found by the review of the message escaping: click 8.2+ raises the help of a bare
+        ``jobstream`` as an error, and its newlines must not be escaped."""
+        proc = run_jobstream()
+        lines = proc.stderr.decode().splitlines()
+        assert proc.returncode in (0, 2) and lines[0].startswith("Usage: jobstream [OPTIONS] COMMAND")
+        assert "Commands:" in lines and "\\x0a" not in proc.stderr.decode()
 
     def test_sigterm_during_an_output_file_leaves_no_temp_file(self, tmp_path: Path) -> None:
         target = tmp_path / "out.csv"

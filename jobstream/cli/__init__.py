@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -505,15 +506,25 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 def _show(exc: click.ClickException) -> None:
     """click's error display (usage, hint, "Error: ..."), with the message made safe for a
-    terminal: it can quote a file name or an option as typed, escape sequences and all."""
+    terminal: it can quote a file name or an option as typed, escape sequences and all.
+    The help that a bare ``jobstream`` shows (click 8.2+ raises it as an error) is ours: as is."""
     from ..out.sinks import printable
 
+    help_shown = getattr(click.exceptions, "NoArgsIsHelpError", ())
+    if isinstance(exc, help_shown):
+        exc.show()
+        return
     message = exc.format_message
     exc.format_message = lambda: printable(message())  # type: ignore[method-assign]
     exc.show()
 
 
 def _interrupted(code: int) -> None:
+    """Leave after Ctrl-C or SIGTERM: a second one while leaving (a key pressed twice, a
+    supervisor's repeated TERM) must not break into the message with a traceback."""
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(ValueError, OSError):  # not the main thread
+            signal.signal(sig, signal.SIG_IGN)
     try:
         note("interrupted" if code == EXIT_INTERRUPT else "terminated")
     except (OSError, ValueError, AttributeError):  # stderr closed, or gone

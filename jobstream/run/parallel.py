@@ -210,6 +210,7 @@ def run(
     decoder = msgspec.msgpack.Decoder(tuple[bytes, list[UnitResult]])
     children: list[tuple[int, int]] = []
     parent = os.getpid()
+    die_with = _death_signal()
     gc.freeze()  # what exists now is shared with the workers, not copied on their first GC pass
     try:
         for group in groups[1:]:
@@ -219,7 +220,7 @@ def run(
                 code = 0
                 try:
                     os.close(r)
-                    _die_with(parent)
+                    die_with(parent)
                     signal.signal(signal.SIGTERM, signal.SIG_DFL)
                     signal.signal(signal.SIGINT, signal.SIG_DFL)
                     gc.disable()
@@ -281,20 +282,27 @@ def renumber(units: Sequence[Unit], results: Sequence[UnitResult]) -> list[Rejec
     return out
 
 
-def _die_with(parent: int) -> None:
-    """Have this (forked) process killed when *parent* dies: ``prctl(PR_SET_PDEATHSIG)`` on
-    Linux; elsewhere a worker ends when it next writes to the parent's closed pipe."""
+def _death_signal() -> Callable[[int], None]:
+    """In the parent, before forking: what a worker calls first, with the parent's pid, to be
+    killed when the parent dies (``prctl(PR_SET_PDEATHSIG, SIGKILL)``, Linux).  Elsewhere, or
+    without a usable prctl, it does nothing: a worker of a killed parent there reads on to
+    the end of its share."""
     if not sys.platform.startswith("linux"):
-        return
+        return lambda parent: None
     import ctypes
 
     try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # 1: PR_SET_PDEATHSIG
-    except (OSError, AttributeError):  # no prctl to be found: as elsewhere
-        return
-    if os.getppid() != parent:  # the parent died before the signal was asked for
-        os._exit(1)
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return lambda parent: None
+    pr_set_pdeathsig, sigkill, zero = ctypes.c_int(1), ctypes.c_ulong(signal.SIGKILL), ctypes.c_ulong(0)
+
+    def die_with(parent: int) -> None:
+        prctl(pr_set_pdeathsig, sigkill, zero, zero, zero)
+        if os.getppid() != parent:  # the parent died before the signal was asked for
+            os._exit(1)
+
+    return die_with
 
 
 def _write_all(fd: int, data: bytes) -> None:
