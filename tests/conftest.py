@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,23 @@ import pytest
 from helpers import Tail, log_bytes, realworld_path
 
 import jobstream
+
+#: Test modules that leave threads running for the rest of the session (Dask's and fsspec's
+#: event loops are process-wide).  A process with threads does not fork its workers (see
+#: run.parallel.run), so these run last, after every test of a parallel fold.
+THREADS_LINGER = ("test_dask", "test_remote")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    items.sort(key=lambda item: item.module is not None and item.module.__name__ in THREADS_LINGER)
+
+
+@pytest.fixture
+def forks() -> None:
+    """For a test of the parallel fold: this process can fork its workers (no other thread
+    runs), so the test compares real workers with one process, not one process with itself."""
+    others = [t.name for t in threading.enumerate() if t is not threading.main_thread()]
+    assert not others, f"threads running, so no worker would be forked: {others}"
 
 
 @pytest.fixture(scope="session")

@@ -24,6 +24,8 @@ from jobstream.generate import generate
 from jobstream.run import batch as pipeline
 from jobstream.run import parallel
 
+pytestmark = pytest.mark.usefixtures("forks")  # real workers, or the test fails
+
 #: Small files split into several ranges, so real workers run in the tests.
 SMALL = {"min_parallel_bytes": 1, "range_bytes": 20_000}
 

@@ -534,7 +534,7 @@ def test_lean_view_and_full_models_give_the_same_events_and_summary() -> None:
     assert all(j.checkpoint_step is None for j in tables["lean"].jobs())  # lean: no checkpoints read
 
 
-def test_times_past_2106_survive_the_wire_form(tmp_path: Path) -> None:
+def test_times_past_2106_survive_the_wire_form(tmp_path: Path, forks: None) -> None:
     """An observation key (time << 32 | status) past 2**64 cannot be a msgpack int: the wire
     sends such a job's observations as triples (the decoder accepts times up to 9999)."""
     far = 253402300000
@@ -587,7 +587,7 @@ def test_signed_zero_does_not_make_the_fold_order_dependent() -> None:
 
 
 # regression: adversarial review of #13 and #10 (failed on main at dbff749 as its docstring says)
-def test_times_after_2106_survive_the_wire_form_and_parallel_reads(tmp_path: Path) -> None:
+def test_times_after_2106_survive_the_wire_form_and_parallel_reads(tmp_path: Path, forks: None) -> None:
     """The README accepts times up to the end of 9999, but observations are packed as
     `time << 32 | code`, which passes 2**64 for any time after 2106-02-07 (2**32 s): msgpack
     cannot encode it.  `to_bytes` raises OverflowError and every parallel run over such a line

@@ -303,7 +303,7 @@ class TestDetection:
         b.write_bytes(zstd_streamed(data))
         assert fold_all(a)[0].table == fold_all(b)[0].table
 
-    def test_a_compressed_file_is_one_unit_of_a_parallel_read(self, tmp_path: Path) -> None:
+    def test_a_compressed_file_is_one_unit_of_a_parallel_read(self, tmp_path: Path, forks: None) -> None:
         data, _ = bad_log_bytes(20)
         paths = []
         for fmt in FORMATS:

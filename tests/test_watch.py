@@ -95,6 +95,7 @@ def test_a_blocked_consumer_loses_nothing_across_rename_rotations(tmp_path: Path
         stderr=subprocess.PIPE,
     )
     err = Pipe(proc.stderr)
+    out: Pipe | None = None
     try:
         err.wait_for("jobstream: following")
         big_model = "m" * 3000  # fat lines: the pipe (64 KiB) fills after a few dozen changes
@@ -115,7 +116,9 @@ def test_a_blocked_consumer_loses_nothing_across_rename_rotations(tmp_path: Path
     finally:
         proc.kill()
         proc.wait(WAIT)
-        err.join()
+        for pipe in (err, out):
+            if pipe is not None:
+                pipe.join()
         for s in (proc.stdout, proc.stderr):
             assert s is not None
             s.close()
