@@ -8,7 +8,9 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +22,7 @@ from hypothesis import strategies as st
 
 import jobstream
 from jobstream.decode.decoder import Reject
+from jobstream.errors import JobstreamError
 from jobstream.generate import generate
 from jobstream.run import batch as pipeline
 from jobstream.run import parallel
@@ -205,7 +208,7 @@ def test_a_rotation_during_a_parallel_read_does_not_mix_files(tmp_path: Path) ->
         outcome = parallel.run(
             units,
             fds,
-            pipeline._in_process(pipeline.Fold("view"), 1 << 20, 1 << 16),
+            pipeline._InProcess(pipeline.Fold("view"), 1 << 20, 1 << 16),
             workers=2,
             encode=jobstream.JobTable.to_bytes,
             decode=jobstream.JobTable.from_bytes,
@@ -265,23 +268,34 @@ def test_same_file_named_twice_keeps_true_line_numbers(tmp_path: Path) -> None:
 
 
 # regression: a worker outlived its parent killed with SIGKILL (listed as left alone in the stop-16 note)
+#: The work of the orphan test, in a module of its own: a spawned worker imports it by name.
+_SLOW_WORK = """
+import os, time
+
+class Slow:
+    def __init__(self, parent, pidfile):
+        self.parent, self.pidfile = parent, pidfile
+
+    def __call__(self, units, fds):
+        if os.getpid() != self.parent:
+            with open(self.pidfile, "w") as fh:
+                fh.write(str(os.getpid()))
+        time.sleep(60)  # a long read, in both processes
+        return None, []
+"""
+
 _ORPHAN_SCRIPT = """
-import os, sys, time
+import os, sys, threading
+sys.path.insert(0, sys.argv[3])
 import jobstream
 from jobstream.run import parallel
+from slowwork import Slow
 
-log, pidfile = sys.argv[1], sys.argv[2]
-parent = os.getpid()
+log, pidfile, _, how = sys.argv[1:]
+if how == "spawned":  # a thread runs: the workers are started as new interpreters
+    threading.Thread(target=threading.Event().wait, daemon=True).start()
 units, fds = parallel.plan(jobstream.read(log).sources, 2, min_bytes=1, min_range=1)
-
-def work(units, fds):
-    if os.getpid() != parent:
-        with open(pidfile, "w") as fh:
-            fh.write(str(os.getpid()))
-    time.sleep(60)  # a long read, in both processes
-    return None, []
-
-parallel.run(units, fds, work, workers=2, encode=bytes, decode=bytes)
+parallel.run(units, fds, Slow(os.getpid(), pidfile), workers=2, encode=bytes, decode=bytes)
 """
 
 
@@ -295,11 +309,13 @@ def _alive(pid: int) -> bool:
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the parent-death signal is Linux's")
-def test_workers_end_when_the_parent_is_killed(tmp_path: Path) -> None:
+@pytest.mark.parametrize("how", ["forked", "spawned"])
+def test_workers_end_when_the_parent_is_killed(tmp_path: Path, how: str) -> None:
     """A cron timeout's `kill -9` of a parallel run must not leave its workers reading on."""
     log, pidfile = tmp_path / "jobs.ndjson", tmp_path / "worker.pid"
     log.write_bytes(log_bytes(20, 3))
-    proc = subprocess.Popen([sys.executable, "-c", _ORPHAN_SCRIPT, str(log), str(pidfile)])
+    (tmp_path / "slowwork.py").write_text(_SLOW_WORK)
+    proc = subprocess.Popen([sys.executable, "-c", _ORPHAN_SCRIPT, str(log), str(pidfile), str(tmp_path), how])
     worker = 0
     try:
         deadline = time.monotonic() + WAIT
@@ -318,3 +334,90 @@ def test_workers_end_when_the_parent_is_killed(tmp_path: Path) -> None:
         proc.wait(WAIT)
         if worker and _alive(worker):
             os.kill(worker, signal.SIGKILL)
+
+
+# --------------------------------------------------------------------------- a process with threads
+
+
+@pytest.fixture
+def a_thread_runs() -> Iterator[None]:
+    """Another thread runs in this process, as in a Jupyter kernel or an application."""
+    stop = threading.Event()
+    thread = threading.Thread(target=stop.wait, daemon=True)
+    thread.start()
+    yield
+    stop.set()
+    thread.join(WAIT)
+
+
+class Boom:
+    """Work that fails in the worker (imported by name by a spawned worker, so module-level)."""
+
+    def __init__(self, parent: int) -> None:
+        self.parent = parent
+
+    def __call__(self, units: Any, fds: Any) -> tuple[Any, list[Any]]:
+        if os.getpid() != self.parent:
+            raise ValueError("boom in the worker")
+        return None, []
+
+
+# regression: a process with threads (a Jupyter kernel) read every input in one process
+def test_a_process_with_threads_spawns_its_workers_and_folds_the_same(tmp_path: Path, a_thread_runs: None) -> None:
+    path, bad_at = log_with_bad_lines(tmp_path)
+    units, fds = parallel.plan(jobstream.read(path).sources, 2, min_bytes=1, min_range=20_000) or ([], {})
+    assert len(units) >= 2
+    try:
+        outcome = parallel.run(
+            units,
+            fds,
+            pipeline._InProcess(pipeline.Fold("view"), 1 << 20, 1 << 16),
+            workers=2,
+            encode=jobstream.JobTable.to_bytes,
+            decode=jobstream.JobTable.from_bytes,
+        )
+    finally:
+        for fd in fds.values():
+            os.close(fd)
+    assert len(outcome.payloads) == 2  # a worker really ran beside this process
+    expected, rej_expected = run([path], 1)
+    table = outcome.payloads[0].merge(outcome.payloads[1])
+    assert table == expected.table
+    assert [r.line for r in parallel.renumber(units, outcome.units)] == [r.line for r in rej_expected] == bad_at
+    # and through the library's entry points, rejects and counts included
+    multi_rejects: list[Reject] = []
+    multi = jobstream.fold_paths([path], workers=2, on_reject=multi_rejects.append, **SMALL)
+    assert multi.table == expected.table and same_lines(multi.stats, expected.stats)
+    assert [(r.line, r.error) for r in multi_rejects] == [(r.line, r.error) for r in rej_expected]
+    checked: list[Reject] = []
+    stats = pipeline.validate_paths([path], workers=2, on_reject=checked.append, **SMALL)
+    assert stats.rejected == len(checked) >= len(bad_at)
+
+
+def test_a_spawned_worker_that_fails_is_one_error_naming_why(tmp_path: Path, a_thread_runs: None) -> None:
+    path, _ = log_with_bad_lines(tmp_path)
+    units, fds = parallel.plan(jobstream.read(path).sources, 2, min_bytes=1, min_range=20_000) or ([], {})
+    try:
+        with pytest.raises(JobstreamError, match="a worker process failed: ValueError: boom in the worker"):
+            parallel.run(units, fds, Boom(os.getpid()), workers=2, encode=bytes, decode=bytes)
+    finally:
+        for fd in fds.values():
+            os.close(fd)
+
+
+def test_an_incremental_run_in_a_process_with_threads_reads_in_spawned_workers_alike(
+    tmp_path: Path, a_thread_runs: None
+) -> None:
+    """``State.update`` (``--state``, and ``tail --state``, whose watcher is a thread) with
+    workers: its per-range work is pickled to the spawned workers, and folds as one process."""
+    from jobstream.run.state import State
+
+    log = tmp_path / "jobs.ndjson"
+    log.write_bytes(log_bytes(30, 5) + b"not json\n" + log_bytes(10, 6))
+    seen = {}
+    for workers in (1, 2):
+        with State.load(tmp_path / f"{workers}.state") as state:
+            update = state.update([log], workers=workers, min_parallel_bytes=1, range_bytes=20_000)
+            table = update.table.to_table()
+            seen[workers] = (table, update.stats.lines, [(r.line, r.error) for r in update.rejects])
+    assert seen[2] == seen[1] and seen[1][2] and seen[1][0].events()

@@ -188,11 +188,17 @@ def _discard(snaps: list[Any]) -> None:
     pass
 
 
-def _in_process(work: Work, max_line_bytes: int, block_size: int) -> parallel.Work:
-    """The work of one worker process: read its units through the one framer and decode step."""
+class _InProcess:
+    """The work of one worker process: read its units through the one framer and decode step.
 
-    def run(units: Sequence[parallel.Unit], fds: dict[Source, int]) -> tuple[Any, list[parallel.UnitResult]]:
-        decoder = SnapshotDecoder(work.model, max_line_bytes=max_line_bytes)
+    A class, not a closure: a spawned worker receives it pickled."""
+
+    def __init__(self, work: Work, max_line_bytes: int, block_size: int) -> None:
+        self.work, self.max_line_bytes, self.block_size = work, max_line_bytes, block_size
+
+    def __call__(self, units: Sequence[parallel.Unit], fds: dict[Source, int]) -> tuple[Any, list[parallel.UnitResult]]:
+        work, block_size = self.work, self.block_size
+        decoder = SnapshotDecoder(work.model, max_line_bytes=self.max_line_bytes)
         acc: Any = work.begin()
         each = work.each(acc)
         results = []
@@ -203,8 +209,6 @@ def _in_process(work: Work, max_line_bytes: int, block_size: int) -> parallel.Wo
             lines = read_unit(unit, fds, decoder, stats, rejects, each, block_size=block_size, buffer=buffer)
             results.append(parallel.UnitResult(unit.index, lines, stats, rejects))
         return acc, results
-
-    return run
 
 
 def run_paths(
@@ -266,7 +270,7 @@ def _parallel(
     units, fds = planned
     try:
         outcome = parallel.run(
-            units, fds, _in_process(work, max_line_bytes, block_size), workers=n, encode=work.encode, decode=work.decode
+            units, fds, _InProcess(work, max_line_bytes, block_size), workers=n, encode=work.encode, decode=work.decode
         )
     finally:
         for fd in fds.values():

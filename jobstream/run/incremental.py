@@ -722,17 +722,30 @@ class TaskResult:
     rewritten: bool = False
 
 
-def _work(model: Model, fold: bool, max_line_bytes: int, block_size: int, specs: dict[int, _Spec]) -> parallel.Work:
-    def work(units: Sequence[parallel.Unit], fds: dict[Source, int]) -> tuple[Any, list[parallel.UnitResult]]:
-        decoder = SnapshotDecoder(model, max_line_bytes=max_line_bytes)
+class _Work:
+    """What each process of an incremental read does with its units (a class, not a closure:
+    a spawned worker receives it pickled)."""
+
+    def __init__(self, model: Model, fold: bool, max_line_bytes: int, block_size: int, specs: dict[int, _Spec]) -> None:
+        self.model, self.fold, self.max_line_bytes, self.block_size, self.specs = (
+            model,
+            fold,
+            max_line_bytes,
+            block_size,
+            specs,
+        )
+
+    def __call__(self, units: Sequence[parallel.Unit], fds: dict[Source, int]) -> tuple[Any, list[parallel.UnitResult]]:
+        block_size = self.block_size
+        decoder = SnapshotDecoder(self.model, max_line_bytes=self.max_line_bytes)
         table = JobTable()
-        each: Callable[[list[Snapshot]], Any] = table.update if fold else _discard
+        each: Callable[[list[Snapshot]], Any] = table.update if self.fold else _discard
         results = []
         ends = []
         for unit in units:
             stats = ReadStats()
             rejects: list[Reject] = []
-            spec = specs.get(unit.index)
+            spec = self.specs.get(unit.index)
             if spec is None:
                 lines = read_unit(unit, fds, decoder, stats, rejects, each, block_size=block_size)
             else:
@@ -740,8 +753,6 @@ def _work(model: Model, fold: bool, max_line_bytes: int, block_size: int, specs:
                 ends.append(end)
             results.append(parallel.UnitResult(unit.index, lines, stats, rejects))
         return (table, ends), results
-
-    return work
 
 
 def _discard(snaps: list[Snapshot]) -> None:
@@ -804,7 +815,7 @@ def read_tasks(
     results: list[TaskResult | None] = [None] * len(tasks)
     if not units:
         return JobTable(), results
-    work = _work(model, fold, max_line_bytes, block_size, specs)
+    work = _Work(model, fold, max_line_bytes, block_size, specs)
     if many and len(units) > 1:
         outcome = parallel.run(units, fds, work, workers=n, encode=_encode_payload, decode=_decode_payload)
         payloads, unit_results = outcome.payloads, outcome.units

@@ -9,8 +9,12 @@ only validate it) and runs it over byte ranges of the inputs in several processe
 * **Consistent under rotation.**  Every input is opened once, in the parent, *before* the
   workers are forked: they read their ranges from those open descriptors (``pread``), so a
   file renamed, replaced or truncated by a rotation mid-run is still read as one file.
-* **Forked, not spawned.**  Workers start with the parent's imports and decoders; their
-  results come back through a pipe in the fold's compact wire form.
+* **Forked, or spawned when threads run.**  Workers are forked: they start with the
+  parent's imports and decoders.  A process with other threads (a Jupyter kernel, an
+  application, a Dask client) is not forked, since a lock another thread held at the fork
+  would stay held in the child: its workers are started as new interpreters, given the
+  same open descriptors and their share of the work (pickled).  Either way results come
+  back through a pipe in the fold's compact wire form.
 * **Workers die with the parent.**  A parent killed outright (``kill -9``, a cron timeout,
   the OOM killer) takes its workers with it (Linux's parent-death signal), instead of
   leaving them to read the rest of their share.
@@ -23,7 +27,9 @@ from __future__ import annotations
 
 import gc
 import os
+import pickle
 import signal
+import subprocess
 import sys
 import threading
 from collections.abc import Callable, Sequence
@@ -194,76 +200,188 @@ def run(
     decode: Callable[[bytes], Any],
     parent_share: float = 0.8,
 ) -> Outcome:
-    """Run *work* over *units* in *workers* processes (this one included), forked now.
+    """Run *work* over *units* in *workers* processes (this one included), started now.
 
     *work(units, fds)* returns ``(payload, unit results)``: the payload (the process's folded
     table) travels back once per worker, through *encode* and *decode*.  Unit results come
     back in input order, their rejects still numbered from each unit's start (see
-    :func:`renumber`).
+    :func:`renumber`).  In a process with other threads the workers are spawned, not forked:
+    *work* and *encode* must then pickle (module-level functions or classes).
     """
     procs = min(workers, len(units))
     groups = _assign(units, procs, parent_share)
-    if procs <= 1 or threading.active_count() > 1:
-        # forking a threaded process can deadlock its children: do it all here
+    threaded = threading.active_count() > 1
+    if procs <= 1 or (threaded and not sys.executable):  # (no interpreter to start: embedded)
         payload, results = work(units, fds)
         return Outcome([payload], sorted(results, key=lambda r: r.index))
     decoder = msgspec.msgpack.Decoder(tuple[bytes, list[UnitResult]])
-    children: list[tuple[int, int]] = []
+    children: list[_Child] = []
     parent = os.getpid()
     die_with = _death_signal()
-    gc.freeze()  # what exists now is shared with the workers, not copied on their first GC pass
+    if not threaded:
+        gc.freeze()  # what exists now is shared with the workers, not copied on their first GC pass
     try:
         for group in groups[1:]:
-            r, w = os.pipe()
-            pid = os.fork()
-            if pid == 0:  # the worker: never returns into the caller's code
-                code = 0
-                try:
-                    os.close(r)
-                    die_with(parent)
-                    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-                    signal.signal(signal.SIGINT, signal.SIG_DFL)
-                    gc.disable()
-                    payload, results = work(group, fds)
-                    data = _WIRE.encode((encode(payload), results))
-                    _write_all(w, data)
-                except BaseException as exc:  # noqa: BLE001 - reported to the parent, which raises
-                    code = 1
-                    try:
-                        _write_all(w, b"E" + f"{type(exc).__name__}: {exc}".encode("utf-8", "replace"))
-                    except OSError:
-                        pass
-                finally:
-                    os._exit(code)
-            os.close(w)
-            children.append((pid, r))
+            if threaded:
+                children.append(_spawn(group, fds, work, encode, parent))
+            else:
+                children.append(_fork(group, fds, work, encode, parent, die_with))
         payload, results = work(groups[0], fds)
         outcome = Outcome([payload], list(results))
-        for pid, r in children:
-            data = _read_all(r)
-            os.close(r)
-            _, status = os.waitpid(pid, 0)
+        for child in list(children):
+            data, status = child.finish()
+            children.remove(child)
             if status != 0 or data[:1] == b"E" or not data:
                 why = data[1:].decode("utf-8", "replace") if data[:1] == b"E" else f"exit status {status}"
                 raise JobstreamError(f"a worker process failed: {why}")
             more_payload, more = decoder.decode(data)
             outcome.payloads.append(decode(more_payload))
             outcome.units.extend(more)
-        children.clear()
     finally:
-        gc.unfreeze()
-        for pid, r in children:  # an error or an interrupt: stop the workers that are left
-            try:
-                os.kill(pid, signal.SIGKILL)
-                os.waitpid(pid, 0)
-            except OSError:
-                pass
-            try:
-                os.close(r)
-            except OSError:
-                pass
+        if not threaded:
+            gc.unfreeze()
+        for child in children:  # an error or an interrupt: stop the workers that are left
+            child.kill()
     outcome.units.sort(key=lambda u: u.index)
     return outcome
+
+
+class _Child:
+    """A worker started by :func:`_fork` (a pid) or :func:`_spawn` (a Popen), and the read
+    end of the pipe its result comes back through."""
+
+    def __init__(self, fd: int, pid: int = 0, proc: subprocess.Popen[bytes] | None = None) -> None:
+        self.fd, self.pid, self.proc = fd, pid, proc
+
+    def finish(self) -> tuple[bytes, int]:
+        """Its result and exit status, once it has ended."""
+        data = _read_all(self.fd)
+        os.close(self.fd)
+        self.fd = -1
+        if self.proc is not None:
+            return data, self.proc.wait()
+        return data, os.waitpid(self.pid, 0)[1]
+
+    def kill(self) -> None:
+        try:
+            if self.proc is not None:
+                self.proc.kill()
+                self.proc.wait()
+            else:
+                os.kill(self.pid, signal.SIGKILL)
+                os.waitpid(self.pid, 0)
+        except OSError:
+            pass
+        if self.fd >= 0:
+            try:
+                os.close(self.fd)
+            except OSError:
+                pass
+
+
+def _fork(
+    group: Sequence[Unit],
+    fds: dict[Source, int],
+    work: Work,
+    encode: Callable[[Any], bytes],
+    parent: int,
+    die_with: Callable[[int], None],
+) -> _Child:
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the worker: never returns into the caller's code
+
+        def setup() -> None:
+            os.close(r)
+            die_with(parent)
+
+        _work_and_reply(w, setup, lambda: (group, fds, work, encode))
+    os.close(w)
+    return _Child(r, pid=pid)
+
+
+#: What a spawned worker runs (its argument: the pipe to reply on); its share and how to do
+#: it arrive pickled on stdin.  Even a failed import is a reply, not a traceback.
+_SPAWNED = """
+import os, sys
+try:
+    from jobstream.run.parallel import _spawned
+except BaseException as exc:
+    os.write(int(sys.argv[1]), b"E" + repr(exc).encode("utf-8", "replace"))
+    os._exit(1)
+_spawned(int(sys.argv[1]))
+"""
+
+
+def _spawn(
+    group: Sequence[Unit], fds: dict[Source, int], work: Work, encode: Callable[[Any], bytes], parent: int
+) -> _Child:
+    """Start a worker as a new interpreter (``sys.executable``), which sees the modules this
+    process sees (its ``sys.path``) and inherits the inputs' descriptors under their numbers."""
+    r, w = os.pipe()
+    try:
+        spec = pickle.dumps((parent, list(group), fds, work, encode))
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+        proc = subprocess.Popen(
+            [sys.executable, "-c", _SPAWNED, str(w)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            pass_fds=sorted({w, *fds.values()}),
+            env=env,
+        )
+    except BaseException:
+        os.close(r)
+        raise
+    finally:
+        os.close(w)
+    child = _Child(r, proc=proc)
+    try:
+        assert proc.stdin is not None
+        with proc.stdin:
+            proc.stdin.write(spec)  # read whole by the worker before it writes anything
+    except BaseException:
+        child.kill()
+        raise
+    return child
+
+
+def _spawned(w: int) -> None:
+    """A spawned worker: take its share from stdin, do it, reply on *w*."""
+    spec: list[Any] = []
+
+    def setup() -> None:
+        parent, *rest = pickle.loads(sys.stdin.buffer.read())
+        _death_signal()(parent)
+        spec.extend(rest)
+
+    _work_and_reply(w, setup, lambda: tuple(spec))
+
+
+def _work_and_reply(
+    w: int,
+    setup: Callable[[], None],
+    task: Callable[[], tuple[Sequence[Unit], dict[Source, int], Work, Callable[[Any], bytes]]],
+) -> None:
+    """In a worker: *setup*, then do the *task* (its units, descriptors, work and payload
+    encoder) and write the result (or ``E`` and why) to *w*; exit, whatever happens."""
+    code = 0
+    try:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        setup()
+        gc.disable()
+        group, fds, work, encode = task()
+        payload, results = work(group, fds)
+        data = _WIRE.encode((encode(payload), results))
+        _write_all(w, data)
+    except BaseException as exc:  # noqa: BLE001 - reported to the parent, which raises
+        code = 1
+        try:
+            _write_all(w, b"E" + f"{type(exc).__name__}: {exc}".encode("utf-8", "replace"))
+        except OSError:
+            pass
+    finally:
+        os._exit(code)
 
 
 def renumber(units: Sequence[Unit], results: Sequence[UnitResult]) -> list[Reject]:
