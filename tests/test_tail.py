@@ -26,6 +26,7 @@ from helpers import (
     ROOT,
     T0,
     WAIT,
+    Pipe,
     Tail,
     append,
     brief,
@@ -181,6 +182,39 @@ class TestTailEnding:
         assert partial == b""
         assert 50 + len(lines) < written  # it stopped mid-flood
         assert all(orjson.loads(line)["to_status"] == "QUEUED" for line in lines)
+
+    # regression: found while writing this stop's note (the second signal blocked again in the flush)
+    @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+    def test_a_second_signal_ends_a_tail_blocked_on_a_reader_that_stopped_reading(
+        self, tmp_path: Path, sig: int
+    ) -> None:
+        """stdout is a pipe nobody reads (a paused pager): the first signal cannot end tail
+        after the current event, since that event cannot be written; the second ends it."""
+        log = tmp_path / "jobs.ndjson"
+        log.touch()
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "jobstream", "tail", "-v", str(log), "-f", "ndjson"],
+            stdout=subprocess.PIPE,  # never read: it fills
+            stderr=subprocess.PIPE,
+        )
+        err = Pipe(proc.stderr)
+        try:
+            err.wait_for("jobstream: following")
+            append(log, b"".join(poll(f"job-{i}", "QUEUED", T0 + i) for i in range(20000)))  # 4 MB
+            time.sleep(1)  # the 64 KiB pipe is full: tail is blocked in write
+            proc.send_signal(sig)
+            time.sleep(0.3)
+            assert proc.poll() is None  # still blocked: the event it is writing cannot be written
+            proc.send_signal(sig)
+            assert proc.wait(WAIT) == 130
+            assert "Traceback" not in "\n".join(err.rest()[0])
+        finally:
+            proc.kill()
+            proc.wait(WAIT)
+            err.join()
+            for stream in (proc.stdout, proc.stderr):
+                assert stream is not None
+                stream.close()
 
     def test_exit_on_terminal_ends_when_every_followed_job_is_terminal(self, tmp_path: Path, tails: Any) -> None:
         log = tmp_path / "jobs.ndjson"

@@ -110,7 +110,8 @@ def tail(
     --exec CMD runs CMD once per event with the event as JSON on stdin and JOBSTREAM_JOB_ID,
     JOBSTREAM_FROM_STATUS, JOBSTREAM_TO_STATUS, ... in its environment; its stdout goes to
     stderr; it is stopped after --exec-timeout seconds.  SIGTERM ends following cleanly,
-    after the current event, with exit 0; Ctrl-C does the same with exit 130.  With
+    after the current event, with exit 0; Ctrl-C does the same with exit 130; a second
+    one ends it at once, exit 130 (while an --exec command runs, or stdout is not read).  With
     --exit-on-terminal --exit-status, the exit code says how the jobs ended: 0 when every
     followed job reached SUCCESS, 3 otherwise (one failed or was cancelled, or the input
     ended or following was stopped first).
@@ -181,11 +182,13 @@ def tail(
 
 def _stop_on_signals(stack: contextlib.ExitStack, follower: Any, stopped_by: list[int]) -> None:
     """SIGINT and SIGTERM stop *follower* after the current event (until *stack* closes); a
-    second Ctrl-C stops waiting for --exec or a long read."""
+    second one stops at once: waiting for --exec, a long read, or a write to a reader that
+    stopped reading (stdout then goes to /dev/null, so that nothing left can block again)."""
     import signal
 
     def on_signal(signum: int, frame: Any) -> None:
         if follower.stopping:
+            _stop_writing()
             raise KeyboardInterrupt
         stopped_by.append(signum)  # an --exec command running now is stopped too
         follower.stop()
@@ -193,6 +196,18 @@ def _stop_on_signals(stack: contextlib.ExitStack, follower: Any, stopped_by: lis
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(ValueError):  # not the main thread: no handlers
             stack.callback(signal.signal, sig, signal.signal(sig, on_signal))
+
+
+def _stop_writing() -> None:
+    """Point fd 1 at /dev/null: a write blocked on a full pipe ends, and so does every flush
+    after it (what was still buffered is dropped: its reader was not reading)."""
+    try:
+        null = os.open(os.devnull, os.O_WRONLY)
+    except OSError:
+        return
+    with contextlib.suppress(OSError):
+        os.dup2(null, 1)
+    os.close(null)
 
 
 def _problem(message: str) -> None:
