@@ -350,6 +350,23 @@ def a_thread_runs() -> Iterator[None]:
     thread.join(WAIT)
 
 
+class Pid:
+    """Work whose payload is the pid of the process that did it (importable by a spawned worker)."""
+
+    def __call__(self, units: Any, fds: Any) -> tuple[int, list[Any]]:
+        return os.getpid(), []
+
+
+def pid_bytes(pid: int) -> bytes:
+    return str(pid).encode()
+
+
+def pids(units: list[parallel.Unit], fds: dict[Any, int], work: Any = None) -> list[int]:
+    """The pids that did the work of a 2-process run (the parent's first)."""
+    outcome = parallel.run(units, fds, work or Pid(), workers=2, encode=pid_bytes, decode=int)
+    return [int(p) for p in outcome.payloads]
+
+
 class Boom:
     """Work that fails in the worker (imported by name by a spawned worker, so module-level)."""
 
@@ -408,8 +425,8 @@ def test_a_spawned_worker_that_fails_is_one_error_naming_why(tmp_path: Path, a_t
 def test_an_incremental_run_in_a_process_with_threads_reads_in_spawned_workers_alike(
     tmp_path: Path, a_thread_runs: None
 ) -> None:
-    """``State.update`` (``--state``, and ``tail --state``, whose watcher is a thread) with
-    workers: its per-range work is pickled to the spawned workers, and folds as one process."""
+    """``State.update`` (``--state``) with workers, called where a thread runs: its per-range
+    work is pickled to the spawned workers, and folds as one process."""
     from jobstream.run.state import State
 
     log = tmp_path / "jobs.ndjson"
@@ -421,3 +438,74 @@ def test_an_incremental_run_in_a_process_with_threads_reads_in_spawned_workers_a
             table = update.table.to_table()
             seen[workers] = (table, update.stats.lines, [(r.line, r.error) for r in update.rejects])
     assert seen[2] == seen[1] and seen[1][2] and seen[1][0].events()
+
+
+# regressions: adversarial review of the spawned workers
+@pytest.fixture
+def planned_log(tmp_path: Path) -> Iterator[tuple[list[parallel.Unit], dict[Any, int]]]:
+    path, _ = log_with_bad_lines(tmp_path)
+    units, fds = parallel.plan(jobstream.read(path).sources, 2, min_bytes=1, min_range=20_000) or ([], {})
+    assert len(units) >= 2
+    yield units, fds
+    for fd in fds.values():
+        os.close(fd)
+
+
+def test_a_spawned_worker_really_runs_elsewhere(planned_log: Any, a_thread_runs: None) -> None:
+    mine, theirs = pids(*planned_log)
+    assert mine == os.getpid() and theirs != mine
+
+
+def test_a_spawned_worker_does_not_import_from_the_working_directory(
+    planned_log: Any, a_thread_runs: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A ``pickle.py`` beside the user's notebook must not replace the standard library's."""
+    here = tmp_path / "cwd"
+    here.mkdir()
+    (here / "pickle.py").write_text(f"open({str(here / 'imported')!r}, 'w').close()\nraise SystemExit('shadow')\n")
+    monkeypatch.chdir(here)
+    mine, theirs = pids(*planned_log)
+    assert theirs != mine and not (here / "imported").exists()
+
+
+def test_work_that_cannot_travel_is_done_here(planned_log: Any, a_thread_runs: None) -> None:
+    """A closure does not pickle: its share is done by this process, not an error."""
+    assert set(pids(*planned_log, work=lambda units, fds: (os.getpid(), []))) == {os.getpid()}
+
+
+_MAIN_WORK = """
+import os, sys, threading
+import jobstream
+from jobstream.run import parallel
+
+class Local:  # defined in __main__: a new interpreter cannot import it
+    def __call__(self, units, fds):
+        return os.getpid(), []
+
+if sys.argv[2] == "close stdin":  # the input is then opened as fd 0, a new process's stdin
+    os.close(0)
+threading.Thread(target=threading.Event().wait, daemon=True).start()
+if sys.argv[3] == "local":
+    units, fds = parallel.plan(jobstream.read(sys.argv[1]).sources, 2, min_bytes=1, min_range=20_000)
+    assert min(fds.values()) == 0 or sys.argv[2] == "keep stdin"
+    out = parallel.run(units, fds, Local(), workers=2, encode=lambda p: str(p).encode(), decode=int)
+    print(sorted(set(out.payloads)) == [os.getpid()])
+else:  # the run opens the input as the lowest free descriptor: 0
+    single = jobstream.fold_paths(sys.argv[1], workers=1)
+    assert os.open(os.devnull, os.O_RDONLY) == 0 and os.close(0) is None  # 0 is free again
+    multi = jobstream.fold_paths(sys.argv[1], workers=2, min_parallel_bytes=1, range_bytes=20_000)
+    print(multi.table == single.table and multi.stats.lines == single.stats.lines and not multi.stats.failed)
+"""
+
+
+@pytest.mark.parametrize("stdin,work", [("keep stdin", "local"), ("close stdin", "local"), ("close stdin", "fold")])
+def test_a_worker_that_cannot_start_or_an_input_on_fd_0_changes_nothing(tmp_path: Path, stdin: str, work: str) -> None:
+    """Work defined in ``__main__`` (a script, a notebook) is done by the parent; an input that
+    was opened as fd 0 (the process started with stdin closed) is read whole by a spawned
+    worker, not replaced by the worker's stdin."""
+    path, _ = log_with_bad_lines(tmp_path)
+    proc = subprocess.run(
+        [sys.executable, "-c", _MAIN_WORK, str(path), stdin, work], capture_output=True, timeout=120, cwd=tmp_path
+    )
+    assert proc.returncode == 0 and proc.stdout == b"True\n", proc.stderr
+    assert b"Traceback" not in proc.stderr

@@ -27,14 +27,12 @@ from __future__ import annotations
 
 import gc
 import os
-import pickle
 import signal
-import subprocess
 import sys
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
@@ -42,6 +40,9 @@ from ..decode.decoder import Reject
 from ..decode.step import ReadStats, SourceFailure
 from ..errors import JobstreamError
 from ..io.sources import HEAD_BYTES, Source, is_compressed_head
+
+if TYPE_CHECKING:
+    import subprocess
 
 __all__ = ["Unit", "UnitResult", "plan", "run", "default_workers", "split_ranges", "line_start", "renumber"]
 
@@ -205,32 +206,41 @@ def run(
     *work(units, fds)* returns ``(payload, unit results)``: the payload (the process's folded
     table) travels back once per worker, through *encode* and *decode*.  Unit results come
     back in input order, their rejects still numbered from each unit's start (see
-    :func:`renumber`).  In a process with other threads the workers are spawned, not forked:
-    *work* and *encode* must then pickle (module-level functions or classes).
+    :func:`renumber`).  In a process with other threads the workers are spawned, not forked,
+    and *work* and *encode* travel pickled; a worker that cannot be started that way (the
+    work does not pickle, or cannot be imported by a new interpreter) has its share done
+    here instead.
     """
     procs = min(workers, len(units))
     groups = _assign(units, procs, parent_share)
     threaded = threading.active_count() > 1
-    if procs <= 1 or (threaded and not sys.executable):  # (no interpreter to start: embedded)
+    if procs <= 1:
         payload, results = work(units, fds)
         return Outcome([payload], sorted(results, key=lambda r: r.index))
     decoder = msgspec.msgpack.Decoder(tuple[bytes, list[UnitResult]])
     children: list[_Child] = []
     parent = os.getpid()
     die_with = _death_signal()
+    mine = list(groups[0])
     if not threaded:
         gc.freeze()  # what exists now is shared with the workers, not copied on their first GC pass
     try:
-        for group in groups[1:]:
-            if threaded:
-                children.append(_spawn(group, fds, work, encode, parent))
-            else:
-                children.append(_fork(group, fds, work, encode, parent, die_with))
-        payload, results = work(groups[0], fds)
+        if threaded:
+            children = _spawn_all(groups[1:], fds, work, encode, parent)
+            started = {u.index for child in children for u in child.group}
+            mine += [u for group in groups[1:] for u in group if u.index not in started]
+        else:
+            children = [_fork(group, fds, work, encode, parent, die_with) for group in groups[1:]]
+        payload, results = work(mine, fds)
         outcome = Outcome([payload], list(results))
         for child in list(children):
             data, status = child.finish()
             children.remove(child)
+            if data[:1] == b"F":  # it could not take its share: do it here
+                payload, results = work(child.group, fds)
+                outcome.payloads.append(payload)
+                outcome.units.extend(results)
+                continue
             if status != 0 or data[:1] == b"E" or not data:
                 why = data[1:].decode("utf-8", "replace") if data[:1] == b"E" else f"exit status {status}"
                 raise JobstreamError(f"a worker process failed: {why}")
@@ -246,15 +256,31 @@ def run(
     return outcome
 
 
-class _Child:
-    """A worker started by :func:`_fork` (a pid) or :func:`_spawn` (a Popen), and the read
-    end of the pipe its result comes back through."""
+#: How long a spawned worker may take to say it started (an interpreter that is not Python,
+#: in an embedding host, never does): then its share is done by the parent.
+SPAWN_TIMEOUT = 30.0
 
-    def __init__(self, fd: int, pid: int = 0, proc: subprocess.Popen[bytes] | None = None) -> None:
-        self.fd, self.pid, self.proc = fd, pid, proc
+
+class _Child:
+    """A worker started by :func:`_fork` (a pid) or :func:`_spawn_all` (a Popen), its share,
+    and the read end of the pipe its result comes back through.
+
+    What it writes there: the result (msgpack), ``E`` and why its work failed, or ``F`` and
+    why it could not take its share; a spawned worker writes ``S`` first, once it runs."""
+
+    def __init__(
+        self, fd: int, group: Sequence[Unit], pid: int = 0, proc: subprocess.Popen[bytes] | None = None
+    ) -> None:
+        self.fd, self.group, self.pid, self.proc = fd, list(group), pid, proc
 
     def finish(self) -> tuple[bytes, int]:
-        """Its result and exit status, once it has ended."""
+        """Its reply and exit status, once it has ended (``F`` when a spawned one never started)."""
+        if self.proc is not None:
+            ready = _wait_readable(self.fd, SPAWN_TIMEOUT)
+            first = os.read(self.fd, 1) if ready else b""
+            if first != b"S":
+                self.kill()
+                return b"F" + (b"it did not start" if not ready else b"it ended as it started"), 1
         data = _read_all(self.fd)
         os.close(self.fd)
         self.fd = -1
@@ -277,6 +303,16 @@ class _Child:
                 os.close(self.fd)
             except OSError:
                 pass
+            self.fd = -1
+
+
+def _wait_readable(fd: int, timeout: float) -> bool:
+    import select
+
+    try:
+        return bool(select.select([fd], [], [], timeout)[0])
+    except (OSError, ValueError):
+        return False
 
 
 def _fork(
@@ -291,93 +327,150 @@ def _fork(
     pid = os.fork()
     if pid == 0:  # the worker: never returns into the caller's code
 
-        def setup() -> None:
+        def setup() -> tuple[Sequence[Unit], dict[Source, int], Work, Callable[[Any], bytes]]:
             os.close(r)
             die_with(parent)
+            return group, fds, work, encode
 
-        _work_and_reply(w, setup, lambda: (group, fds, work, encode))
+        _work_and_reply(w, setup)
     os.close(w)
-    return _Child(r, pid=pid)
+    return _Child(r, group, pid=pid)
 
 
-#: What a spawned worker runs (its argument: the pipe to reply on); its share and how to do
-#: it arrive pickled on stdin.  Even a failed import is a reply, not a traceback.
+#: What a spawned worker runs (its argument: the pipe to reply on).  It says it started,
+#: leaves the working directory off its path (a ``pickle.py`` there must not be imported),
+#: and takes its share, pickled, from stdin; even a failed import is a reply.
 _SPAWNED = """
 import os, sys
+w = int(sys.argv[1])
+os.write(w, b"S")
+if sys.path and sys.path[0] == "":
+    del sys.path[0]
 try:
     from jobstream.run.parallel import _spawned
 except BaseException as exc:
-    os.write(int(sys.argv[1]), b"E" + repr(exc).encode("utf-8", "replace"))
+    os.write(w, b"F" + repr(exc).encode("utf-8", "replace"))
     os._exit(1)
-_spawned(int(sys.argv[1]))
+_spawned(w)
 """
 
 
-def _spawn(
-    group: Sequence[Unit], fds: dict[Source, int], work: Work, encode: Callable[[Any], bytes], parent: int
-) -> _Child:
-    """Start a worker as a new interpreter (``sys.executable``), which sees the modules this
-    process sees (its ``sys.path``) and inherits the inputs' descriptors under their numbers."""
-    r, w = os.pipe()
+def _spawn_all(
+    groups: Sequence[Sequence[Unit]],
+    fds: dict[Source, int],
+    work: Work,
+    encode: Callable[[Any], bytes],
+    parent: int,
+) -> list[_Child]:
+    """Start a worker per group as a new interpreter (``sys.executable``) that sees the
+    modules this process sees (its ``sys.path``) and inherits the inputs' descriptors, in its
+    own session (a Ctrl-C at the terminal is for the parent, which stops its workers).  The
+    groups whose worker could not be started are left out: the caller does them."""
+    import pickle
+    import subprocess
+
+    if not sys.executable:
+        return []
     try:
-        spec = pickle.dumps((parent, list(group), fds, work, encode))
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
-        proc = subprocess.Popen(
-            [sys.executable, "-c", _SPAWNED, str(w)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.DEVNULL,
-            pass_fds=sorted({w, *fds.values()}),
-            env=env,
-        )
+        how = pickle.dumps((work, encode))
+    except Exception:  # noqa: BLE001 - a closure, a lambda: not for another interpreter
+        return []
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+    children: list[tuple[_Child, bytes]] = []
+    low: list[int] = []
+    try:
+        # descriptors 0-2 are the child's stdin, stdout and stderr: an input opened under one
+        # of them (this process started with it closed) is passed under another number
+        theirs = {src: _above_stdio(fd, low) for src, fd in fds.items()}
+        for group in groups:
+            r, ours = os.pipe()
+            w = _above_stdio(ours, low)
+            try:
+                proc = subprocess.Popen(
+                    [sys.executable, "-c", _SPAWNED, str(w)],
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.DEVNULL,
+                    pass_fds=sorted({w, *theirs.values()}),
+                    env=env,
+                    start_new_session=True,
+                )
+            except OSError:
+                os.close(r)
+                continue
+            finally:
+                os.close(ours)
+            spec = pickle.dumps((parent, list(group), theirs)) + how
+            children.append((_Child(r, group, proc=proc), spec))
     except BaseException:
-        os.close(r)
+        for child, _ in children:
+            child.kill()
         raise
     finally:
-        os.close(w)
-    child = _Child(r, proc=proc)
-    try:
-        assert proc.stdin is not None
-        with proc.stdin:
-            proc.stdin.write(spec)  # read whole by the worker before it writes anything
-    except BaseException:
-        child.kill()
-        raise
-    return child
+        for fd in low:
+            os.close(fd)
+    started = []
+    for child, spec in children:  # every worker starts meanwhile: this waits for the slowest
+        assert child.proc is not None and child.proc.stdin is not None
+        try:
+            with child.proc.stdin:
+                child.proc.stdin.write(spec)
+        except OSError:  # it ended before reading it: the parent does its share
+            child.kill()
+            continue
+        except BaseException:
+            for other, _ in children:
+                other.kill()
+            raise
+        started.append(child)
+    return started
+
+
+def _above_stdio(fd: int, opened: list[int]) -> int:
+    """*fd*, or a copy of it numbered 3 or more (recorded in *opened*, to be closed)."""
+    if fd > 2:
+        return fd
+    import fcntl
+
+    copy = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 3)
+    opened.append(copy)
+    return copy
 
 
 def _spawned(w: int) -> None:
     """A spawned worker: take its share from stdin, do it, reply on *w*."""
-    spec: list[Any] = []
+    import pickle
 
-    def setup() -> None:
-        parent, *rest = pickle.loads(sys.stdin.buffer.read())
+    def setup() -> tuple[Sequence[Unit], dict[Source, int], Work, Callable[[Any], bytes]]:
+        stream = sys.stdin.buffer
+        parent, group, fds = pickle.load(stream)
         _death_signal()(parent)
-        spec.extend(rest)
+        work, encode = pickle.load(stream)
+        return group, fds, work, encode
 
-    _work_and_reply(w, setup, lambda: tuple(spec))
+    _work_and_reply(w, setup)
 
 
 def _work_and_reply(
-    w: int,
-    setup: Callable[[], None],
-    task: Callable[[], tuple[Sequence[Unit], dict[Source, int], Work, Callable[[Any], bytes]]],
+    w: int, setup: Callable[[], tuple[Sequence[Unit], dict[Source, int], Work, Callable[[Any], bytes]]]
 ) -> None:
-    """In a worker: *setup*, then do the *task* (its units, descriptors, work and payload
-    encoder) and write the result (or ``E`` and why) to *w*; exit, whatever happens."""
+    """In a worker: *setup* (which gives its units, descriptors, work and payload encoder),
+    do the work and write the result to *w*, or ``F`` and why setup failed, or ``E`` and why
+    the work failed; exit, whatever happens."""
     code = 0
+    stage = b"F"
     try:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         signal.signal(signal.SIGINT, signal.SIG_DFL)
-        setup()
+        group, fds, work, encode = setup()
+        stage = b"E"
         gc.disable()
-        group, fds, work, encode = task()
         payload, results = work(group, fds)
         data = _WIRE.encode((encode(payload), results))
         _write_all(w, data)
     except BaseException as exc:  # noqa: BLE001 - reported to the parent, which raises
         code = 1
         try:
-            _write_all(w, b"E" + f"{type(exc).__name__}: {exc}".encode("utf-8", "replace"))
+            _write_all(w, stage + f"{type(exc).__name__}: {exc}".encode("utf-8", "replace"))
         except OSError:
             pass
     finally:
