@@ -354,7 +354,7 @@ class Pid:
     """Work whose payload is the pid of the process that did it (importable by a spawned worker)."""
 
     def __call__(self, units: Any, fds: Any) -> tuple[int, list[Any]]:
-        return os.getpid(), []
+        return os.getpid(), [parallel.UnitResult(u.index, 0, jobstream.ReadStats()) for u in units]
 
 
 def pid_bytes(pid: int) -> bytes:
@@ -509,3 +509,49 @@ def test_a_worker_that_cannot_start_or_an_input_on_fd_0_changes_nothing(tmp_path
     )
     assert proc.returncode == 0 and proc.stdout == b"True\n", proc.stderr
     assert b"Traceback" not in proc.stderr
+
+
+# regressions: second adversarial review of the spawned workers
+def _fake_python(directory: Path, body: str) -> str:
+    path = directory / "fake-python"
+    path.write_text("#!/bin/sh\n" + body + "\n")
+    path.chmod(0o755)
+    return str(path)
+
+
+def test_workers_that_never_start_cost_one_wait_not_one_each(
+    tmp_path: Path, a_thread_runs: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``sys.executable`` that is not Python (an embedding host): it never reads its share nor
+    says it started.  One deadline for all workers, then the parent does their shares; big
+    shares (many units) cannot block it either, since they are written by threads."""
+    paths = []
+    for i in range(300):  # many small units: a share that does not fit a pipe
+        p = tmp_path / f"{i:03}.ndjson"
+        p.write_bytes(job(i) + b"\n")
+        paths.append(p)
+    units, fds = parallel.plan(jobstream.read(paths).sources, 4, min_bytes=1, min_range=1 << 20) or ([], {})
+    monkeypatch.setattr(sys, "executable", _fake_python(tmp_path, "exec sleep 60"))
+    started = time.monotonic()
+    outcome = parallel.run(units, fds, Pid(), workers=4, encode=pid_bytes, decode=int, spawn_timeout=2)
+    took = time.monotonic() - started
+    assert {int(p) for p in outcome.payloads} == {os.getpid()}
+    assert sorted(r.index for r in outcome.units) == [u.index for u in units] == list(range(len(units)))
+    assert took < 2 * 2, f"{took:.1f} s: the 2 s wait was paid once per worker"  # 3 workers: 6 s if serial
+
+
+def test_a_process_with_many_descriptors_still_spawns(planned_log: Any, a_thread_runs: None) -> None:
+    """select() cannot watch descriptors above 1023: the wait for the workers must not use it."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < 1200:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 4096), hard))
+    held = [os.open(os.devnull, os.O_RDONLY) for _ in range(1100)]
+    try:
+        mine, theirs = pids(*planned_log)
+    finally:
+        for fd in held:
+            os.close(fd)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    assert theirs != mine

@@ -30,6 +30,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -191,6 +192,11 @@ class Outcome:
 _WIRE = msgspec.msgpack.Encoder()
 
 
+#: How long a spawned worker may take to say it started (an interpreter that is not Python,
+#: in an embedding host, never does): then its share is done by the parent.
+SPAWN_TIMEOUT = 30.0
+
+
 def run(
     units: Sequence[Unit],
     fds: dict[Source, int],
@@ -200,6 +206,7 @@ def run(
     encode: Callable[[Any], bytes],
     decode: Callable[[bytes], Any],
     parent_share: float = 0.8,
+    spawn_timeout: float = SPAWN_TIMEOUT,
 ) -> Outcome:
     """Run *work* over *units* in *workers* processes (this one included), started now.
 
@@ -209,7 +216,7 @@ def run(
     :func:`renumber`).  In a process with other threads the workers are spawned, not forked,
     and *work* and *encode* travel pickled; a worker that cannot be started that way (the
     work does not pickle, or cannot be imported by a new interpreter) has its share done
-    here instead.
+    here instead, as is the share of one that has not started within *spawn_timeout* seconds.
     """
     procs = min(workers, len(units))
     groups = _assign(units, procs, parent_share)
@@ -226,6 +233,7 @@ def run(
         gc.freeze()  # what exists now is shared with the workers, not copied on their first GC pass
     try:
         if threaded:
+            deadline = time.monotonic() + spawn_timeout
             children = _spawn_all(groups[1:], fds, work, encode, parent)
             started = {u.index for child in children for u in child.group}
             mine += [u for group in groups[1:] for u in group if u.index not in started]
@@ -233,6 +241,13 @@ def run(
             children = [_fork(group, fds, work, encode, parent, die_with) for group in groups[1:]]
         payload, results = work(mine, fds)
         outcome = Outcome([payload], list(results))
+        if threaded:
+            for child in _not_started(children, deadline):  # their shares are done here
+                child.kill()
+                children.remove(child)
+                payload, results = work(child.group, fds)
+                outcome.payloads.append(payload)
+                outcome.units.extend(results)
         for child in list(children):
             data, status = child.finish()
             children.remove(child)
@@ -256,17 +271,13 @@ def run(
     return outcome
 
 
-#: How long a spawned worker may take to say it started (an interpreter that is not Python,
-#: in an embedding host, never does): then its share is done by the parent.
-SPAWN_TIMEOUT = 30.0
-
-
 class _Child:
     """A worker started by :func:`_fork` (a pid) or :func:`_spawn_all` (a Popen), its share,
     and the read end of the pipe its result comes back through.
 
-    What it writes there: the result (msgpack), ``E`` and why its work failed, or ``F`` and
-    why it could not take its share; a spawned worker writes ``S`` first, once it runs."""
+    What it writes there: the result (msgpack, always a 2-item array: first byte 0x92), ``E``
+    and why its work failed, or ``F`` and why it could not take its share; a spawned worker
+    writes ``S`` first, once it holds its share and is about to work."""
 
     def __init__(
         self, fd: int, group: Sequence[Unit], pid: int = 0, proc: subprocess.Popen[bytes] | None = None
@@ -274,13 +285,7 @@ class _Child:
         self.fd, self.group, self.pid, self.proc = fd, list(group), pid, proc
 
     def finish(self) -> tuple[bytes, int]:
-        """Its reply and exit status, once it has ended (``F`` when a spawned one never started)."""
-        if self.proc is not None:
-            ready = _wait_readable(self.fd, SPAWN_TIMEOUT)
-            first = os.read(self.fd, 1) if ready else b""
-            if first != b"S":
-                self.kill()
-                return b"F" + (b"it did not start" if not ready else b"it ended as it started"), 1
+        """Its reply and exit status, once it has ended."""
         data = _read_all(self.fd)
         os.close(self.fd)
         self.fd = -1
@@ -293,6 +298,8 @@ class _Child:
             if self.proc is not None:
                 self.proc.kill()
                 self.proc.wait()
+                if self.proc.stdin is not None:
+                    self.proc.stdin.close()
             else:
                 os.kill(self.pid, signal.SIGKILL)
                 os.waitpid(self.pid, 0)
@@ -306,13 +313,31 @@ class _Child:
             self.fd = -1
 
 
-def _wait_readable(fd: int, timeout: float) -> bool:
+def _not_started(children: Sequence[_Child], deadline: float) -> list[_Child]:
+    """The spawned *children* that have not said ``S`` (started, share in hand) by *deadline*
+    (``time.monotonic()``): one wait for all of them, on any number of descriptors."""
     import select
 
-    try:
-        return bool(select.select([fd], [], [], timeout)[0])
-    except (OSError, ValueError):
-        return False
+    waiting = {child.fd: child for child in children}
+    poller = select.poll()
+    for fd in waiting:
+        poller.register(fd, select.POLLIN | select.POLLHUP | select.POLLERR)
+    failed = []
+    while waiting:
+        left = max(0.0, deadline - time.monotonic())
+        events = poller.poll(left * 1000)
+        if not events and left <= 0:
+            break
+        for fd, _ in events:
+            child = waiting.pop(fd)
+            poller.unregister(fd)
+            try:
+                said = os.read(fd, 1)
+            except OSError:
+                said = b""
+            if said != b"S":  # F and why, or nothing: it ended without taking its share
+                failed.append(child)
+    return failed + list(waiting.values())
 
 
 def _fork(
@@ -337,19 +362,21 @@ def _fork(
     return _Child(r, group, pid=pid)
 
 
-#: What a spawned worker runs (its argument: the pipe to reply on).  It says it started,
-#: leaves the working directory off its path (a ``pickle.py`` there must not be imported),
-#: and takes its share, pickled, from stdin; even a failed import is a reply.
+#: What a spawned worker runs (its argument: the pipe to reply on).  It leaves the working
+#: directory off its path (a ``pickle.py`` there must not be imported) and takes its share,
+#: pickled, from stdin; even a failed import is a reply.
 _SPAWNED = """
 import os, sys
 w = int(sys.argv[1])
-os.write(w, b"S")
 if sys.path and sys.path[0] == "":
     del sys.path[0]
 try:
     from jobstream.run.parallel import _spawned
 except BaseException as exc:
-    os.write(w, b"F" + repr(exc).encode("utf-8", "replace"))
+    try:
+        os.write(w, b"F" + repr(exc).encode("utf-8", "replace"))
+    except OSError:
+        pass
     os._exit(1)
 _spawned(w)
 """
@@ -390,13 +417,16 @@ def _spawn_all(
                     [sys.executable, "-c", _SPAWNED, str(w)],
                     stdin=subprocess.PIPE,
                     stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,  # why it failed comes back as F or E
                     pass_fds=sorted({w, *theirs.values()}),
                     env=env,
                     start_new_session=True,
                 )
-            except OSError:
+            except BaseException as exc:
                 os.close(r)
-                continue
+                if isinstance(exc, OSError):
+                    continue  # no such interpreter: the parent does this share
+                raise
             finally:
                 os.close(ours)
             spec = pickle.dumps((parent, list(group), theirs)) + how
@@ -408,21 +438,19 @@ def _spawn_all(
     finally:
         for fd in low:
             os.close(fd)
-    started = []
-    for child, spec in children:  # every worker starts meanwhile: this waits for the slowest
+    for child, spec in children:  # written by threads: a worker that never reads cannot block this one
         assert child.proc is not None and child.proc.stdin is not None
-        try:
-            with child.proc.stdin:
-                child.proc.stdin.write(spec)
-        except OSError:  # it ended before reading it: the parent does its share
-            child.kill()
-            continue
-        except BaseException:
-            for other, _ in children:
-                other.kill()
-            raise
-        started.append(child)
-    return started
+        threading.Thread(target=_send, args=(child.proc.stdin, spec), daemon=True).start()
+    return [child for child, _ in children]
+
+
+def _send(stream: Any, data: bytes) -> None:
+    """Write *data* to a worker's stdin and close it (a worker that ended: nothing to do)."""
+    try:
+        with stream:
+            stream.write(data)
+    except (OSError, ValueError):
+        pass
 
 
 def _above_stdio(fd: int, opened: list[int]) -> int:
@@ -445,6 +473,7 @@ def _spawned(w: int) -> None:
         parent, group, fds = pickle.load(stream)
         _death_signal()(parent)
         work, encode = pickle.load(stream)
+        os.write(w, b"S")  # started, share in hand: from here a failure is the work's
         return group, fds, work, encode
 
     _work_and_reply(w, setup)
@@ -544,6 +573,7 @@ if sys.platform == "win32":  # pragma: no cover - no fork there
         encode: Callable[[Any], bytes],
         decode: Callable[[bytes], Any],
         parent_share: float = 0.8,
+        spawn_timeout: float = SPAWN_TIMEOUT,
     ) -> Outcome:
         payload, results = work(units, fds)
         return Outcome([payload], sorted(results, key=lambda r: r.index))
