@@ -53,6 +53,22 @@ def run(paths: list[Path], workers: int) -> tuple[Any, list[Reject]]:
     return result, rejects
 
 
+def fold_in_two(units: list[parallel.Unit], fds: dict[Any, int]) -> parallel.Outcome:
+    """*units* folded by two processes, as fold_paths does; the planned descriptors closed after."""
+    try:
+        return parallel.run(
+            units,
+            fds,
+            pipeline._InProcess(pipeline.Fold("view"), 1 << 20, 1 << 16),
+            workers=2,
+            encode=jobstream.JobTable.to_bytes,
+            decode=jobstream.JobTable.from_bytes,
+        )
+    finally:
+        for fd in fds.values():
+            os.close(fd)
+
+
 def planned(paths: Any, workers: int = 2, **kwargs: Any) -> Any:
     sources = jobstream.read(paths).sources
     out = parallel.plan(
@@ -204,18 +220,7 @@ def test_a_rotation_during_a_parallel_read_does_not_mix_files(tmp_path: Path) ->
     os.rename(path, tmp_path / "rotated.ndjson")
     path.write_bytes(log_bytes(5, 99))
     os.unlink(tmp_path / "rotated.ndjson")
-    try:
-        outcome = parallel.run(
-            units,
-            fds,
-            pipeline._InProcess(pipeline.Fold("view"), 1 << 20, 1 << 16),
-            workers=2,
-            encode=jobstream.JobTable.to_bytes,
-            decode=jobstream.JobTable.from_bytes,
-        )
-    finally:
-        for fd in fds.values():
-            os.close(fd)
+    outcome = fold_in_two(units, fds)
     table = outcome.payloads[0]
     for other in outcome.payloads[1:]:
         table.merge_in(other)
@@ -384,18 +389,7 @@ def test_a_process_with_threads_spawns_its_workers_and_folds_the_same(tmp_path: 
     path, bad_at = log_with_bad_lines(tmp_path)
     units, fds = parallel.plan(jobstream.read(path).sources, 2, min_bytes=1, min_range=20_000) or ([], {})
     assert len(units) >= 2
-    try:
-        outcome = parallel.run(
-            units,
-            fds,
-            pipeline._InProcess(pipeline.Fold("view"), 1 << 20, 1 << 16),
-            workers=2,
-            encode=jobstream.JobTable.to_bytes,
-            decode=jobstream.JobTable.from_bytes,
-        )
-    finally:
-        for fd in fds.values():
-            os.close(fd)
+    outcome = fold_in_two(units, fds)
     assert len(outcome.payloads) == 2  # a worker really ran beside this process
     expected, rej_expected = run([path], 1)
     table = outcome.payloads[0].merge(outcome.payloads[1])

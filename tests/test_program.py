@@ -506,6 +506,19 @@ class TestTablesOnATerminal:
 # --------------------------------------------------------------------------- 9, 19, 20: pipes and signals
 
 
+def signalled_while_reading_stdin(argv: list[str], data: bytes, sig: int, cwd: Path = ROOT) -> tuple[int, bytes]:
+    """Run *argv* with *data* on a stdin left open, send *sig* once it waits there for more,
+    and return its exit code and stderr."""
+    proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=cwd)
+    assert proc.stdin is not None
+    proc.stdin.write(data)
+    proc.stdin.flush()
+    time.sleep(0.8)  # it is now waiting on the open pipe
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=30)
+    return proc.returncode, err
+
+
 class TestPipesAndSignals:
     def test_a_closed_pipe_keeps_validates_verdict(self, tmp_path: Path) -> None:
         path = tmp_path / "bad.ndjson"
@@ -521,20 +534,9 @@ class TestPipesAndSignals:
 
     @pytest.mark.parametrize("command", ["summary", "events", "validate", "jobs"])
     def test_ctrl_c_exits_130_without_aborted(self, command: str) -> None:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "jobstream", command, "-"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            cwd=ROOT,
-        )
-        assert proc.stdin is not None
-        proc.stdin.write(job(1) + b"\n")
-        proc.stdin.flush()
-        time.sleep(0.8)  # it is now waiting on the open pipe
-        proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=30)
-        assert proc.returncode == 130
+        argv = [sys.executable, "-m", "jobstream", command, "-"]
+        code, err = signalled_while_reading_stdin(argv, job(1) + b"\n", signal.SIGINT)
+        assert code == 130
         assert b"Aborted" not in err and b"Traceback" not in err
 
     # regression: listed as left alone in the stop-16 note (a traceback, on the old code)
@@ -570,20 +572,10 @@ class TestPipesAndSignals:
             "sys.argv = ['jobstream', 'validate', '-']\n"
             "cli.main()\n"
         )
-        proc = subprocess.Popen(
-            [sys.executable, "-c", script],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            cwd=tmp_path,
+        code, err = signalled_while_reading_stdin(
+            [sys.executable, "-c", script], job(1) + b"\n", signal.SIGINT, tmp_path
         )
-        assert proc.stdin is not None
-        proc.stdin.write(job(1) + b"\n")
-        proc.stdin.flush()
-        time.sleep(0.8)  # it is now waiting on the open pipe
-        proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=30)
-        assert (proc.returncode, err.strip()) == (130, b"jobstream: interrupted")  # (click ends the ^C line)
+        assert (code, err.strip()) == (130, b"jobstream: interrupted")  # (click ends the ^C line)
 
     def test_jobstream_alone_shows_the_help_as_written(self) -> None:
         """Found by the review of the message escaping: click 8.2+ raises the help of a bare
@@ -596,30 +588,19 @@ class TestPipesAndSignals:
     def test_sigterm_during_an_output_file_leaves_no_temp_file(self, tmp_path: Path) -> None:
         target = tmp_path / "out.csv"
         target.write_text("old\n")
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "jobstream",
-                "events",
-                "-",
-                "-o",
-                str(target),
-                "--errors",
-                str(tmp_path / "rej.ndjson"),
-            ],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            cwd=ROOT,
-        )
-        assert proc.stdin is not None
-        proc.stdin.write(job(1) + b"\nbad line\n")
-        proc.stdin.flush()
-        time.sleep(0.8)
-        proc.send_signal(signal.SIGTERM)
-        _, err = proc.communicate(timeout=30)
-        assert proc.returncode == 143 and b"Traceback" not in err
+        argv = [
+            sys.executable,
+            "-m",
+            "jobstream",
+            "events",
+            "-",
+            "-o",
+            str(target),
+            "--errors",
+            str(tmp_path / "rej.ndjson"),
+        ]
+        code, err = signalled_while_reading_stdin(argv, job(1) + b"\nbad line\n", signal.SIGTERM)
+        assert code == 143 and b"Traceback" not in err
         assert sorted(p.name for p in tmp_path.iterdir()) == ["out.csv"]  # no temp file, no half rejects file
         assert target.read_text() == "old\n"
 
